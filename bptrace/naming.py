@@ -1,0 +1,142 @@
+"""Names for every quantity, in the notation the user sees.
+
+`seed` (the worked example's scheme, generalised): inputs x1..; weighted sums z numbered
+across all non-input neurons from the input side; hidden outputs h numbered across the
+hidden layers; outputs o1..; weights w numbered layer by layer, inside a layer by
+destination neuron and then source neuron; biases b1.. in the same order; errors E_o1..
+
+`layered` (for deeper networks): x_k, z^(l)_j, a^(l)_j, W^(l)_jk, b^(l)_j, delta^(l)_j, E_j.
+
+Names are plain ASCII (`dE_total/dw5`); `pretty` and `latex` turn them into the
+forms the terminal and Markdown show (∂E_total/∂w5, \\frac{\\partial E_{total}}{\\partial w_{5}}).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Names:
+    inputs: tuple[str, ...]
+    z: tuple[tuple[str, ...], ...]  # z[l][j]
+    out: tuple[tuple[str, ...], ...]  # out[l][j]: h.. for hidden layers, o.. for the output layer
+    delta: tuple[tuple[str, ...], ...]
+    weights: tuple[tuple[tuple[str, ...], ...], ...]  # weights[l][j][k]
+    biases: tuple[tuple[str, ...], ...]  # biases[l]: () none, (b,) shared, or one per neuron
+    errors: tuple[str, ...]  # E_o1..
+    targets: tuple[str, ...]  # target_o1..
+    total: str = "E_total"
+
+    def source(self, l: int, k: int) -> str:
+        """Name of the k-th input to layer l (an x for the first layer, else the layer before's out)."""
+        return self.inputs[k] if l == 0 else self.out[l - 1][k]
+
+    def params(self) -> list[str]:
+        """Every parameter name, in numbering order."""
+        names = []
+        for l, layer in enumerate(self.weights):
+            names += [w for row in layer for w in row]
+            names += list(self.biases[l])
+        return names
+
+
+def _idx(*i: int) -> str:
+    return ",".join(map(str, i)) if any(v >= 10 for v in i) else "".join(map(str, i))
+
+
+def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
+    """Names for a network with layer widths [inputs, layer1, ..., output]; bias_counts[l] in {0, 1, width}."""
+    sizes = widths[1:]
+    L = len(sizes)
+    if scheme == "layered":
+        inputs = tuple(f"x_{k}" for k in range(1, widths[0] + 1))
+        z = tuple(tuple(f"z^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
+        out = tuple(tuple(f"a^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
+        delta = tuple(tuple(f"delta^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
+        weights = tuple(
+            tuple(tuple(f"W^({l})_{_idx(j, k)}" for k in range(1, widths[l - 1] + 1)) for j in range(1, n + 1))
+            for l, n in enumerate(sizes, 1)
+        )
+        biases = tuple(
+            (f"b^({l})",) if c == 1 and n > 1 else tuple(f"b^({l})_{j}" for j in range(1, c + 1))
+            for l, (n, c) in enumerate(zip(sizes, bias_counts), 1)
+        )
+        errors = tuple(f"E_{j}" for j in range(1, sizes[-1] + 1))
+        targets = tuple(f"t_{j}" for j in range(1, sizes[-1] + 1))
+        return Names(inputs, z, out, delta, weights, biases, errors, targets)
+
+    inputs = tuple(f"x{k}" for k in range(1, widths[0] + 1))
+    zc, hc, wc, bc = _counter(), _counter(), _counter(), _counter()
+    z, out, weights, biases = [], [], [], []
+    for l, n in enumerate(sizes):
+        z.append(tuple(f"z{next(zc)}" for _ in range(n)))
+        letter = "o" if l == L - 1 else "h"
+        out.append(tuple(f"o{j}" for j in range(1, n + 1)) if letter == "o" else tuple(f"h{next(hc)}" for _ in range(n)))
+        weights.append(tuple(tuple(f"w{next(wc)}" for _ in range(widths[l])) for _ in range(n)))
+        biases.append(tuple(f"b{next(bc)}" for _ in range(bias_counts[l])))
+    delta = tuple(tuple(f"delta_{o}" for o in layer) for layer in out)
+    errors = tuple(f"E_{o}" for o in out[-1])
+    targets = tuple(f"target_{o}" for o in out[-1])
+    return Names(inputs, tuple(z), tuple(out), delta, tuple(weights), tuple(biases), errors, targets)
+
+
+def _counter():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+def for_spec(spec, scheme: str | None = None) -> Names:
+    counts = [0 if layer.bias is None else len(layer.bias) for layer in spec.layers]
+    return make(scheme or spec.naming, spec.widths, counts)
+
+
+# ---------------------------------------------------------------- display forms
+
+_DERIV = re.compile(r"^d(\S+)/d(\S+)$")
+
+
+def deriv(of: str, by: str) -> str:
+    """The ASCII name of a partial derivative: deriv('E_total', 'w5') == 'dE_total/dw5'."""
+    return f"d{of}/d{by}"
+
+
+def pretty(name: str) -> str:
+    """Terminal form: dE_total/dw5 -> ∂E_total/∂w5, delta_o1 -> δ_o1."""
+    if " via " in name:
+        return " via ".join(pretty(part) for part in name.split(" via "))
+    m = _DERIV.match(name)
+    if m:
+        return f"∂{pretty(m.group(1))}/∂{pretty(m.group(2))}"
+    return re.sub(r"^delta", "δ", name)
+
+
+def latex(name: str) -> str:
+    """LaTeX form: dE_total/dw5 -> \\frac{\\partial E_{total}}{\\partial w_{5}}."""
+    if " via " in name:
+        head, via = name.split(" via ", 1)
+        return rf"{latex(head)}\big|_{{{latex(via)}}}"
+    m = _DERIV.match(name)
+    if m:
+        return rf"\frac{{\partial {latex(m.group(1))}}}{{\partial {latex(m.group(2))}}}"
+    m = re.fullmatch(r"([A-Za-z]+)\^\((\d+)\)(?:_(.+))?", name)
+    if m:
+        base = _latex_base(m.group(1))
+        sub = f"_{{{m.group(3)}}}" if m.group(3) else ""
+        return f"{base}^{{({m.group(2)})}}{sub}"
+    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
+    if m:
+        return f"{_latex_base(m.group(1))}_{{{m.group(2)}}}"
+    m = re.fullmatch(r"([A-Za-z]+)_(.+)", name)
+    if m:
+        return f"{_latex_base(m.group(1))}_{{{latex(m.group(2))}}}"
+    return _latex_base(name)
+
+
+def _latex_base(base: str) -> str:
+    if base == "delta":
+        return r"\delta"
+    return base if len(base) == 1 else rf"\mathrm{{{base}}}" if base == "target" else base

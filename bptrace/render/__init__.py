@@ -1,0 +1,1 @@
+"""Terminal renderers: read a trace, return rich renderables, never print."""

@@ -1,0 +1,36 @@
+"""The built-in sample specs, shipped as package data (identical to the repository's samples/)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from .errors import UsageError
+
+DEFAULT = "blog"
+
+
+def names() -> list[str]:
+    folder = resources.files("bptrace.data") / "samples"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def text(name: str) -> str:
+    if name.endswith(".toml"):
+        name = name[:-5]
+    if name not in names():
+        raise UsageError(f"no built-in sample named '{name}'; built-in samples: {', '.join(names())}")
+    return (resources.files("bptrace.data") / "samples" / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def resolve(spec: str | None) -> tuple[str, str | None]:
+    """(label, text) for a built-in sample, or (path, None) for a file to read.
+
+    No SPEC means the worked example; a name that is not an existing file but is a
+    built-in sample's name means that sample.
+    """
+    if spec is None:
+        return f"{DEFAULT}.toml (built-in)", text(DEFAULT)
+    if not Path(spec).exists() and spec.removesuffix(".toml") in names() and "/" not in spec:
+        return f"{spec.removesuffix('.toml')}.toml (built-in)", text(spec)
+    return spec, None
