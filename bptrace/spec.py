@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, losses
-from .errors import SpecError
+from .errors import SpecError, UsageError
 
 MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
@@ -96,7 +96,8 @@ class Spec:
         return sum(layer.n_params for layer in self.layers)
 
     def with_learning_rate(self, lr: float) -> "Spec":
-        _positive(lr, self.source, "--lr")
+        if not lr > 0 or math.isinf(lr):
+            raise UsageError(f"--lr: expected a number greater than 0, got {lr:g}")
         return replace(self, learning_rate=float(lr))
 
     def to_dict(self) -> dict[str, Any]:
@@ -291,7 +292,13 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
         c.fail("optimizer", f"expected a table such as {{ name = \"adam\" }}, got {_kind(table)}")
     name = c.string(table.get("name", "sgd"), "optimizer.name", tuple(OPTIMIZERS))
     defaults = OPTIMIZERS[name]
-    c.keys(table, ("name", *defaults), "optimizer")
+    for key in table:
+        if key != "name" and key not in defaults:
+            owners = [o for o, h in OPTIMIZERS.items() if key in h]
+            if owners:
+                c.fail(f"optimizer.{key}", f"{name} has no hyperparameter '{key}' ({key} belongs to the {' and '.join(owners)} optimizer{'s' if len(owners) > 1 else ''}); "
+                       f"{name} takes: {', '.join(defaults)}")
+            c.keys({key: None}, ("name", *defaults), "optimizer")
     hyper = dict(defaults)
     for key, default in defaults.items():
         if key not in table:
@@ -387,8 +394,7 @@ def _weights(c, table, path, units, fan_in, rng):
     if "units" in table and len(m) != units:
         c.fail(f"{path}.weights", f"units = {units} but the matrix has {len(m)} rows")
     if len(m[0]) != fan_in:
-        what = "inputs" if path == "layers[1]" else "neurons in the layer before"
-        c.fail(f"{path}.weights", f"expected {len(m)}×{fan_in} ({len(m)} neurons × {fan_in} {what}), got {len(m)}×{len(m[0])}")
+        c.fail(f"{path}.weights", f"expected {len(m)}×{fan_in} ({len(m)} neurons × {fan_in} inputs each), got {len(m)}×{len(m[0])}")
     return m, "given"
 
 
