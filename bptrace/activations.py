@@ -20,15 +20,20 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    # e^z_k / sum_j e^z_j, shifted by max(z) so that exp never overflows
-    e = np.exp(z - np.max(z))
-    return e / np.sum(e)
+    # e^z_k / sum_j e^z_j along the last axis, shifted by max(z) so that exp never overflows
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    # z_k - log sum_j e^z_j
-    m = np.max(z)
-    return z - (m + np.log(np.sum(np.exp(z - m))))
+    # z_k - log sum_j e^z_j along the last axis
+    m = np.max(z, axis=-1, keepdims=True)
+    return z - (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))
+
+
+def softmax_backward(o: np.ndarray, dE_do: np.ndarray) -> np.ndarray:
+    # delta_j = sum_k dE/do_k · o_k (1[k = j] - o_j) = o_j (dE/do_j - sum_k dE/do_k · o_k), row by row
+    return o * (dE_do - np.sum(dE_do * o, axis=-1, keepdims=True))
 
 
 def softmax_jacobian(o: np.ndarray) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 from contextlib import contextmanager
 from typing import Annotated, Optional
 
@@ -11,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import samples
-from .errors import BptraceError, UsageError
+from .errors import BptraceError, DivergedError, UsageError
 
 app = typer.Typer(
     name="bptrace",
@@ -79,6 +81,113 @@ def run(
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
         trace = tracer.run(s, sample=sample, naming=naming)
         out.print(render_trace(trace, precision=precision, formulas=not no_formulas))
+
+
+@app.command()
+def step(
+    spec: SpecArg = None,
+    epochs: Annotated[int, typer.Option("--epochs", "-n", min=1, max=100_000_000, help="Epochs to train (passes over every sample).")] = 100,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="online (one update per sample), full (mean gradient of all samples) or K (mini-batches of K).")] = "online",
+    shuffle: Annotated[bool, typer.Option("--shuffle", help="Shuffle the samples every epoch.")] = False,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Shuffle seed.", show_default="the spec's seed")] = None,
+    show: Annotated[Optional[str], typer.Option("--show", help="Epochs to trace in full: first,last or 1,10,100 or all.", show_default=False)] = None,
+    every: Annotated[Optional[int], typer.Option("--every", min=1, help="List every K-th epoch in the epoch table.", show_default="about 20 rows")] = None,
+    watch: Annotated[int, typer.Option("--watch", "-w", min=1, help="Sample whose outputs the epoch table shows (1-based).")] = 1,
+    until_loss: Annotated[Optional[float], typer.Option("--until-loss", help="Stop once an epoch's loss is at or below this.", show_default=False)] = None,
+    log_y: Annotated[bool, typer.Option("--log-y", help="Draw the loss curve on a log scale.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
+    precision: Precision = 8,
+    lr: LR = None,
+    naming: Naming = None,
+    no_formulas: NoFormulas = False,
+):
+    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
+    from . import train
+    from .render import tables, training
+
+    with user_errors():
+        s = load_spec(spec, lr, naming)
+        shown, last = train.parse_show(show, epochs)
+        plan = train.Plan(epochs, train.parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
+        progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal)
+        with _interruptible() as stopped:
+            try:
+                result = train.train(s, plan, naming, on_epoch=progress, should_stop=stopped)
+            finally:
+                progress.close()
+        view = tables.View(precision, not no_formulas)
+        if not quiet:
+            out.print(tables.summary(s, result.names))
+            out.print(f"[dim]{_settings(plan, s)}[/]\n")
+            for it in result.traces:
+                out.rule(f"epoch {it.epoch}, step {it.step}")
+                out.print(tables.render_iteration(it, s, view))
+                out.print()
+            if result.epochs_done:
+                out.print(training.epoch_table(result, precision, every))
+                out.print()
+                out.print(training.loss_curve(result, log_y, width=min(out.width, 100) - 2))
+                out.print()
+        out.print(training.summary(result, precision))
+        if result.divergence is not None:
+            raise DivergedError(result.divergence.message())
+        if result.stop == "interrupted":
+            raise typer.Exit(130)
+
+
+def _settings(plan, spec) -> str:
+    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(plan.batch, f"mini-batches of {plan.batch}")
+    shuffle = f"shuffled (seed {spec.seed if plan.seed is None else plan.seed})" if plan.shuffle else "in order"
+    return f"{plan.epochs} epochs · {len(spec.samples)} sample(s) {shuffle} · {batch} · optimizer {spec.optimizer.name}"
+
+
+class _EpochProgress:
+    """A progress bar that appears only once a run has lasted half a second, and only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+        self.every = max(1, total // 1000)
+        self.start = time.monotonic()
+        self.bar = None
+
+    def __call__(self, epoch: int) -> None:
+        if not self.enabled or epoch % self.every:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < 0.5:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
+                                console=out, transient=True)
+            self.task = self.bar.add_task("training", total=self.total)
+            self.bar.start()
+        self.bar.update(self.task, completed=epoch)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@contextmanager
+def _interruptible():
+    """Ctrl-C sets a flag the training loop checks after each step; a second Ctrl-C stops at once."""
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @app.command("samples")

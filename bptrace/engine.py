@@ -1,11 +1,13 @@
 """The numeric core: forward, backward and update in float64 numpy. No presentation here.
 
-Notation (one sample, layer l = 0..L-1, a_{-1} = x):
-  z_l = W_l · a_{l-1} + b_l,   a_l = f_l(z_l)
-  E_total = sum_k E_k(o_k, t_k),  o = a_{L-1}
-  delta_L-1 = dE_total/dz = dE/do ⊙ f'(z)  (or J^T · dE/do for softmax, or o − t where loss and activation cancel)
-  dE_total/da_{l-1} = W_l^T · delta_l,   delta_{l-1} = dE_total/da_{l-1} ⊙ f'_{l-1}(z_{l-1})
-  dE_total/dW_l = delta_l ⊗ a_{l-1},     dE_total/db_l = delta_l (a shared bias: sum_j delta_l[j])
+Samples are rows: X has shape (n, inputs), and every z, a and delta has shape (n, units).
+Notation (layer l = 0..L-1, a_{-1} = x):
+  z_l = a_{l-1} · W_lᵀ + b_l,   a_l = f_l(z_l)
+  E_total = Σ_k E_k(o_k, t_k),  o = a_{L-1}
+  delta_{L-1} = dE_total/dz = dE/do ⊙ f'(z)  (softmax: Jᵀ · dE/do; o − t where loss and activation cancel)
+  dE_total/da_{l-1} = delta_l · W_l,   delta_{l-1} = dE_total/da_{l-1} ⊙ f'_{l-1}(z_{l-1})
+  dE_total/dW_l = mean over samples of delta_l ⊗ a_{l-1};  dE_total/db_l = mean of delta_l
+  (a shared bias: the mean of Σ_j delta_l[j])
 """
 
 from __future__ import annotations
@@ -57,55 +59,62 @@ class Network:
 
 @dataclass
 class Backward:
-    """Everything the backward pass computed for one sample, layer by layer."""
+    """Everything the backward pass computed, layer by layer (rows are samples)."""
 
     dE_dout: list[np.ndarray]  # dE_total/da_l
-    dout_dz: list[np.ndarray]  # f'_l(z_l) (elementwise), or the Jacobian (softmax)
+    dout_dz: list[np.ndarray | None]  # f'_l(z_l); None for softmax (see activations.softmax_jacobian)
     delta: list[np.ndarray]  # dE_total/dz_l
-    gW: list[np.ndarray]
+    gW: list[np.ndarray]  # mean over the samples
     gb: list[np.ndarray | None]
 
 
-def forward(net: Network, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def forward(net: Network, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """z_l and a_l for every layer."""
-    zs, outs, a = [], [], x
+    zs, outs, a = [], [], X
     for act, W, b in zip(net.acts, net.W, net.b):
-        z = W @ a if b is None else W @ a + b
+        z = a @ W.T if b is None else a @ W.T + b
         a = act.f(z)
         zs.append(z)
         outs.append(a)
     return zs, outs
 
 
-def errors(net: Network, t: np.ndarray, zs, outs) -> np.ndarray:
-    """E_k for every output k (E_total is their sum)."""
-    return net.loss.per_output(outs[-1], t, zs[-1])
+def errors(net: Network, T: np.ndarray, zs, outs) -> np.ndarray:
+    """E_k for every sample and output k (E_total is their sum along the last axis)."""
+    return net.loss.per_output(outs[-1], T, zs[-1])
 
 
-def backward(net: Network, x: np.ndarray, t: np.ndarray, zs, outs) -> Backward:
+def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs) -> Backward:
     L = len(net.W)
     dE_dout, dout_dz, delta = [None] * L, [None] * L, [None] * L
     o, z, act = outs[-1], zs[-1], net.acts[-1]
-    with np.errstate(all="ignore"):  # saturated outputs make dE/do infinite; delta below stays finite
-        dE_dout[-1] = net.loss.grad(o, t, z)
+    fused = losses.fused_delta(net.loss_name, o, T)
+    with np.errstate(all="ignore"):  # saturated outputs make dE/do infinite; the fused delta stays finite
+        dE_dout[-1] = net.loss.grad(o, T, z)
         if act.elementwise:
             dout_dz[-1] = act.d(z, o)
-            chain = dE_dout[-1] * dout_dz[-1]
+        if fused is not None:
+            delta[-1] = fused
+        elif act.elementwise:
+            delta[-1] = dE_dout[-1] * dout_dz[-1]
         else:
-            dout_dz[-1] = activations.softmax_jacobian(o)
-            chain = dout_dz[-1].T @ dE_dout[-1]  # delta_j = sum_k dE/do_k · do_k/dz_j
-    fused = losses.fused_delta(net.loss_name, o, t)
-    delta[-1] = chain if fused is None else fused
+            delta[-1] = activations.softmax_backward(o, dE_dout[-1])
     for l in range(L - 2, -1, -1):
-        dE_dout[l] = net.W[l + 1].T @ delta[l + 1]
+        dE_dout[l] = delta[l + 1] @ net.W[l + 1]
         dout_dz[l] = net.acts[l].d(zs[l], outs[l])
         delta[l] = dE_dout[l] * dout_dz[l]
+    n = X.shape[0]
     gW, gb = [], []
     for l in range(L):
-        a_prev = x if l == 0 else outs[l - 1]
-        gW.append(np.outer(delta[l], a_prev))
+        a_prev = X if l == 0 else outs[l - 1]
+        gW.append(delta[l].T @ a_prev if n == 1 else delta[l].T @ a_prev / n)
         b = net.b[l]
-        gb.append(None if b is None else (delta[l] if b.size == delta[l].size else np.array([delta[l].sum()])))
+        if b is None:
+            gb.append(None)
+        elif b.size == delta[l].shape[1]:
+            gb.append(delta[l].sum(axis=0) / n)
+        else:
+            gb.append(np.array([delta[l].sum() / n]))
     return Backward(dE_dout, dout_dz, delta, gW, gb)
 
 
@@ -116,19 +125,3 @@ def gradients(net: Network, back: Backward) -> list[np.ndarray]:
 
 def new_optimizer(net: Network, spec) -> Optimizer:
     return Optimizer(spec.optimizer.name, spec.optimizer.hyper, [a.shape for a in net.arrays()])
-
-
-def batch_gradients(net: Network, xs: list[np.ndarray], ts: list[np.ndarray]):
-    """Mean gradient over a batch, the mean E_total before the update, and each sample's pass."""
-    passes, total, acc = [], 0.0, None
-    for x, t in zip(xs, ts):
-        zs, outs = forward(net, x)
-        E = errors(net, t, zs, outs)
-        back = backward(net, x, t, zs, outs)
-        g = gradients(net, back)
-        acc = g if acc is None else [a + b for a, b in zip(acc, g)]
-        total += float(E.sum())
-        passes.append((zs, outs, E, back))
-    n = len(xs)
-    mean = acc if n == 1 else [a / n for a in acc]
-    return mean, total / n, passes

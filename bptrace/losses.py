@@ -61,8 +61,8 @@ LOSSES: dict[str, Loss] = {
     ),
     "mse": Loss(
         "mse",
-        lambda o, t, z: (t - o) ** 2 / o.size,
-        lambda o, t, z: -2.0 * (t - o) / o.size,
+        lambda o, t, z: (t - o) ** 2 / o.shape[-1],
+        lambda o, t, z: -2.0 * (t - o) / o.shape[-1],
         "({t} − {o})² / {n}", "−2({t} − {o}) / {n}",
     ),
     "cross_entropy": Loss(
@@ -89,7 +89,7 @@ def fused_delta(loss: str, o: np.ndarray, t: np.ndarray) -> np.ndarray | None:
     sigmoid + binary_cross_entropy: delta = o - t.
     """
     if loss == "cross_entropy":
-        return o * np.sum(t) - t
+        return o * np.sum(t, axis=-1, keepdims=True) - t
     if loss == "binary_cross_entropy":
         return o - t
     return None

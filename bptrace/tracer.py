@@ -7,9 +7,11 @@ training run keeps (mean loss before the update and the gradients).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import engine
+from . import activations, engine
 from .naming import Names, deriv, for_spec
 from .trace import (Check, Forward, Iteration, LayerBackward, Loss, NeuronBackward, NeuronForward,
                     Pass, Product, Quantity, Sum, Term, Trace, Update)
@@ -21,35 +23,49 @@ class Session:
         self.names: Names = for_spec(spec, naming)
         self.net = engine.Network.from_spec(spec)
         self.opt = engine.new_optimizer(self.net, spec)
-        self.xs = [np.array(s.x, dtype=float) for s in spec.samples]
-        self.ts = [np.array(s.target, dtype=float) for s in spec.samples]
+        self.X = np.array([s.x for s in spec.samples], dtype=float)
+        self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
 
-    def step(self, batch: list[int], epoch: int = 1, trace: bool = False):
-        """One update from the samples in `batch` (0-based); returns (loss, grads) or an Iteration."""
-        xs = [self.xs[i] for i in batch]
-        ts = [self.ts[i] for i in batch]
-        grads, loss, passes = engine.batch_gradients(self.net, xs, ts)
+    def step(self, batch, epoch: int = 1, trace: bool = False):
+        """One update from the samples in `batch` (0-based indices).
+
+        Returns (mean E_total before the update, outputs before it, gradients), or with
+        trace=True the whole Iteration.
+        """
+        X, T = self.X[batch], self.T[batch]
+        zs, outs = engine.forward(self.net, X)
+        back = engine.backward(self.net, X, T, zs, outs)
+        grads = engine.gradients(self.net, back)
         lr = self.spec.learning_rate
         if not trace:
+            loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
+            if not math.isfinite(loss):  # leave the parameters as they were, for the diagnosis
+                return loss, outs[-1], grads
             self.opt.step(self.net.arrays(), grads, lr)
             self.steps += 1
-            return loss, grads
-        traced = tuple(self._pass(i, x, t, *p) for i, x, t, p in zip(batch, xs, ts, passes))
+            return loss, outs[-1], grads
+        traced = tuple(self._pass(i) for i in batch)
         olds = [a.copy() for a in self.net.arrays()]
-        frozen_grads = self._frozen_gradients(passes)
         self.opt.step(self.net.arrays(), grads, lr)
         self.steps += 1
-        updates = self._updates(olds, grads, frozen_grads)
-        checks = tuple(self._check(i, x, t) for i, x, t in zip(batch, xs, ts))
+        updates = self._updates(olds, grads, back)
+        checks = tuple(self._check(i) for i in batch)
         return Iteration(epoch, self.steps, lr, self.spec.optimizer.name, traced, updates, checks)
 
     def outputs(self, i: int) -> np.ndarray:
-        return engine.forward(self.net, self.xs[i])[1][-1]
+        return engine.forward(self.net, self.X[i:i + 1])[1][-1][0]
+
+    def _rows(self, i: int):
+        """One sample's forward pass, as 1-D rows."""
+        X, T = self.X[i:i + 1], self.T[i:i + 1]
+        zs, outs = engine.forward(self.net, X)
+        return X, T, zs, outs
 
     # ------------------------------------------------------------ forward and loss
 
     def _forward(self, x, zs, outs) -> Forward:
+        """Forward trace of one sample: x, zs and outs are 1-D rows."""
         N, net = self.names, self.net
         inputs = tuple(Quantity(n, float(v)) for n, v in zip(N.inputs, x))
         layers = []
@@ -88,7 +104,15 @@ class Session:
 
     # ------------------------------------------------------------ backward
 
-    def _pass(self, i, x, t, zs, outs, E, back: engine.Backward) -> Pass:
+    def _pass(self, i: int) -> Pass:
+        X, T, zs, outs = self._rows(i)
+        back = engine.backward(self.net, X, T, zs, outs)
+        E = engine.errors(self.net, T, zs, outs)[0]
+        x, t, zs, outs = X[0], T[0], [z[0] for z in zs], [a[0] for a in outs]
+        back = engine.Backward(
+            [d[0] for d in back.dE_dout],
+            [d[0] if d is not None else activations.softmax_jacobian(a) for d, a in zip(back.dout_dz, outs)],
+            [d[0] for d in back.delta], back.gW, back.gb)
         layers = tuple(self._layer_backward(l, x, outs, back) for l in range(len(zs) - 1, -1, -1))
         return Pass(i + 1, self._forward(x, zs, outs), self._loss(t, outs, E), layers)
 
@@ -172,14 +196,7 @@ class Session:
 
     # ------------------------------------------------------------ update and check
 
-    def _frozen_gradients(self, passes) -> dict[int, np.ndarray]:
-        out = {}
-        for l, b in enumerate(self.net.b):
-            if b is not None and not self.net.train_bias[l]:
-                out[l] = sum(p[3].gb[l] for p in passes) / len(passes)
-        return out
-
-    def _updates(self, olds, grads, frozen_grads) -> tuple[Update, ...]:
+    def _updates(self, olds, grads, back: engine.Backward) -> tuple[Update, ...]:
         N, net = self.names, self.net
         updates, arrays = [], net.arrays()
         index = {key: i for i, key in enumerate(net.trainable())}
@@ -191,7 +208,7 @@ class Session:
                 i = index.get((l, kind))
                 if i is None:  # a frozen bias: shown, never changed
                     b = net.b[l]
-                    updates += [Update(n, float(b[k]), float(frozen_grads[l][k]), float(b[k]), "frozen", {}, True)
+                    updates += [Update(n, float(b[k]), float(back.gb[l][k]), float(b[k]), "frozen", {}, True)
                                 for k, n in enumerate(names)]
                     continue
                 old, g, new = olds[i].ravel(), grads[i].ravel(), arrays[i].ravel()
@@ -202,9 +219,10 @@ class Session:
                                           {key: float(v[k]) for key, v in state.items()}))
         return tuple(updates)
 
-    def _check(self, i, x, t) -> Check:
-        zs, outs = engine.forward(self.net, x)
-        return Check(i + 1, self._forward(x, zs, outs), self._loss(t, outs, engine.errors(self.net, t, zs, outs)))
+    def _check(self, i: int) -> Check:
+        X, T, zs, outs = self._rows(i)
+        E = engine.errors(self.net, T, zs, outs)[0]
+        return Check(i + 1, self._forward(X[0], [z[0] for z in zs], [a[0] for a in outs]), self._loss(T[0], [a[0] for a in outs], E))
 
 
 def _as_quantity(q: Quantity | Sum) -> Quantity:

@@ -68,7 +68,7 @@ def networks(draw):
 def test_gradients_match_finite_differences(d):
     s = spec.from_dict(d)
     net = engine.Network.from_spec(s)
-    x, t = np.array(s.samples[0].x), np.array(s.samples[0].target)
+    x, t = np.array([s.samples[0].x]), np.array([s.samples[0].target])  # one sample = one row
     zs, outs = engine.forward(net, x)
     # relu kinks: finite differences are meaningless within h of z = 0
     for layer, z in zip(s.layers, zs):
@@ -134,7 +134,7 @@ def test_extreme_logits_are_stable(act, loss, z):
     with np.errstate(divide="raise", over="raise", invalid="raise"):  # underflow to 0 is harmless
         s = spec.from_dict(d)
         net = engine.Network.from_spec(s)
-        x, t = np.array([1.0]), np.array(target)
+        x, t = np.array([[1.0]]), np.array([target])
         zs, outs = engine.forward(net, x)
         E = engine.errors(net, t, zs, outs)
         back = engine.backward(net, x, t, zs, outs)

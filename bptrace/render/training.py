@@ -1,0 +1,120 @@
+"""Renderables for a training run: per-epoch table, loss curve, weights and outputs, verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..fmt import num, signed
+from ..naming import pretty
+from .tables import NAME_STYLE, VALUE_STYLE
+
+
+def thin(n: int, every: int | None = None, rows: int = 20) -> list[int]:
+    """0-based epochs to list: all when few; else first, last and evenly spaced (or every K-th)."""
+    if n == 0:
+        return []
+    if every:
+        picked = set(range(every - 1, n, every)) | {0, n - 1}
+    elif n <= rows + 5:
+        picked = set(range(n))
+    else:
+        picked = set(np.linspace(0, n - 1, rows).round().astype(int).tolist())
+    return sorted(picked)
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                 padding=(0, 1))
+
+
+def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
+    watch = r.plan.watch
+    t = _table(f"Epochs ({r.epochs_done} run{'' if every is None else f', every {every}'}; outputs of sample {watch})")
+    t.add_column("epoch", justify="right", style=NAME_STYLE, no_wrap=True)
+    t.add_column("loss", justify="right", style=VALUE_STYLE, no_wrap=True)
+    t.add_column("‖g‖", justify="right", no_wrap=True)
+    targets = r.spec.samples[watch - 1].target
+    for name, target in zip(r.names.out[-1], targets):
+        t.add_column(f"{pretty(name)} (t={num(target, precision)})", justify="right", no_wrap=True)
+    for i in thin(r.epochs_done, every):
+        t.add_row(str(i + 1), num(r.loss[i], precision), num(r.grad_norm[i], precision),
+                  *[num(v, precision) for v in r.outputs[i]])
+    return t
+
+
+def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Text:
+    import plotext as plt
+
+    n = r.epochs_done
+    idx = np.unique(np.linspace(0, n - 1, min(n, 2 * width)).round().astype(int))
+    y = r.loss[idx]
+    if log_y:
+        positive = y[y > 0]
+        y = np.maximum(y, positive.min() if positive.size else 1e-300)
+    plt.clear_figure()
+    plt.plot((idx + 1).tolist(), y.tolist(), marker="braille")
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    plt.title("loss per epoch" + (" (log scale)" if log_y else ""))
+    plt.xlabel("epoch")
+    plt.xticks(sorted(set(np.linspace(1, n, min(n, 5)).round().astype(int).tolist())))
+    if log_y:
+        plt.yscale("log")
+    text = plt.build()
+    plt.clear_figure()
+    return Text.from_ansi(text.rstrip("\n"))
+
+
+def weights_table(r, precision: int = 8) -> Table:
+    t = _table("Parameters: initial → final")
+    t.add_column("param", style=NAME_STYLE, no_wrap=True)
+    t.add_column("initial", justify="right", no_wrap=True)
+    t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
+    t.add_column("change", justify="right", no_wrap=True)
+    for name, v0 in r.initial.items():
+        v1 = r.final[name]
+        t.add_row(pretty(name), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
+    return t
+
+
+def outputs_table(r, precision: int = 8) -> Table:
+    t = _table("Outputs with the final weights")
+    t.add_column("sample", justify="right", style=NAME_STYLE, no_wrap=True)
+    t.add_column("x", overflow="fold")
+    t.add_column("target", overflow="fold")
+    t.add_column("output", style=VALUE_STYLE, overflow="fold")
+    for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
+        t.add_row(str(i), _vec(s.x, precision), _vec(s.target, precision), _vec(o, precision))
+    return t
+
+
+def _vec(values, precision: int) -> str:
+    return ", ".join(num(float(v), precision) for v in values)
+
+
+STOPS = {
+    "completed": "all completed",
+    "until_loss": "stopped early: loss reached --until-loss",
+    "interrupted": "interrupted (Ctrl-C); summary so far",
+    "diverged": "stopped: a value became NaN or infinite",
+}
+
+
+def verdict(r, precision: int = 8) -> Text:
+    text = Text()
+    if r.epochs_done:
+        first, last = r.loss[0], r.loss[r.epochs_done - 1]
+        text.append("loss: ", style="bold")
+        text.append(f"{num(first, precision)} → {num(last, precision)}", style="bold")
+        if first:
+            text.append(f"  ({(last - first) / first:+.2%})")
+    text.append(f"\n{r.epochs_done} epoch{'s' if r.epochs_done != 1 else ''} run: {STOPS[r.stop]}")
+    return text
+
+
+def summary(r, precision: int = 8) -> Group:
+    return Group(weights_table(r, precision), Text(""), outputs_table(r, precision), Text(""), verdict(r, precision))
