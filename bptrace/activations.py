@@ -49,6 +49,8 @@ class Activation:
     d: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
     formula: str  # out = formula(z)
     derivative: str  # dout/dz as a formula in out and z
+    tex: str = ""  # the same two in LaTeX (string.Template: $z, $out), for the Markdown export
+    dtex: str = ""
 
     @property
     def elementwise(self) -> bool:
@@ -62,6 +64,8 @@ def leaky_relu(slope: float) -> Activation:
         d=lambda z, out: np.where(z > 0, 1.0, slope),
         formula=f"{{z}} if {{z}} > 0 else {slope:g}·{{z}}",
         derivative=f"1 if {{z}} > 0 else {slope:g}",
+        tex=r"\begin{cases}${z} & ${z} > 0 \\ " + f"{slope:g}" + r"\,${z} & \text{otherwise}\end{cases}",
+        dtex=r"\begin{cases}1 & ${z} > 0 \\ " + f"{slope:g}" + r" & \text{otherwise}\end{cases}",
     )
 
 
@@ -69,21 +73,26 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(
         "sigmoid", _sigmoid, lambda z, out: out * (1.0 - out),
         "1 / (1 + e^−{z})", "{out}·(1 − {out})",
+        r"\frac{1}{1 + e^{-${z}}}", r"${out}(1 - ${out})",
     ),
     "tanh": Activation(
         "tanh", np.tanh, lambda z, out: 1.0 - out * out,
         "tanh({z})", "1 − {out}²",
+        r"\tanh(${z})", r"1 - ${out}^2",
     ),
     "relu": Activation(
-        "relu", lambda z: np.maximum(z, 0.0), lambda z, out: (z > 0).astype(float),
+        "relu", lambda z: np.maximum(z, 0.0), lambda z, out: z > 0,  # a boolean mask multiplies as 0/1
         "max(0, {z})", "1 if {z} > 0 else 0",
+        r"\max(0, ${z})", r"\begin{cases}1 & ${z} > 0 \\ 0 & \text{otherwise}\end{cases}",
     ),
     "linear": Activation(
         "linear", lambda z: np.asarray(z, dtype=float).copy(), lambda z, out: np.ones_like(z),
         "{z}", "1",
+        "${z}", "1",
     ),
     "softmax": Activation(
         "softmax", softmax, None, "e^{z} / Σ e^z", "{out}(1[k=j] − o_j)",
+        r"\frac{e^{${z}}}{\sum_k e^{z_k}}", "",
     ),
 }
 

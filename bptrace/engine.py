@@ -84,15 +84,18 @@ def errors(net: Network, T: np.ndarray, zs, outs) -> np.ndarray:
     return net.loss.per_output(outs[-1], T, zs[-1])
 
 
-def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs) -> Backward:
+def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bool = True) -> Backward:
+    """The backward pass; without for_trace, the output layer's dE/do and do/dz are skipped
+    where loss and activation cancel (training needs only delta)."""
     L = len(net.W)
     dE_dout, dout_dz, delta = [None] * L, [None] * L, [None] * L
     o, z, act = outs[-1], zs[-1], net.acts[-1]
     fused = losses.fused_delta(net.loss_name, o, T)
     with np.errstate(all="ignore"):  # saturated outputs make dE/do infinite; the fused delta stays finite
-        dE_dout[-1] = net.loss.grad(o, T, z)
-        if act.elementwise:
-            dout_dz[-1] = act.d(z, o)
+        if fused is None or for_trace:
+            dE_dout[-1] = net.loss.grad(o, T, z)
+            if act.elementwise:
+                dout_dz[-1] = act.d(z, o)
         if fused is not None:
             delta[-1] = fused
         elif act.elementwise:

@@ -43,6 +43,8 @@ class Loss:
     grad: Callable  # (o, t, z) -> dE_total/do_k
     formula: str  # E_k in terms of {t} and {o}
     derivative: str  # dE_total/do_k in terms of {t}, {o} and {n}
+    tex: str  # the same two in LaTeX (string.Template: $t, $o, $n), for the Markdown export
+    dtex: str
     needs: str | None = None  # the output activation this loss requires
 
 
@@ -52,29 +54,34 @@ LOSSES: dict[str, Loss] = {
         lambda o, t, z: 0.5 * (t - o) ** 2,
         lambda o, t, z: -(t - o),
         "½({t} − {o})²", "−({t} − {o})",
+        r"\tfrac{1}{2}(${t} - ${o})^2", r"-(${t} - ${o})",
     ),
     "sse": Loss(
         "sse",
         lambda o, t, z: (t - o) ** 2,
         lambda o, t, z: -2.0 * (t - o),
         "({t} − {o})²", "−2({t} − {o})",
+        r"(${t} - ${o})^2", r"-2(${t} - ${o})",
     ),
     "mse": Loss(
         "mse",
         lambda o, t, z: (t - o) ** 2 / o.shape[-1],
         lambda o, t, z: -2.0 * (t - o) / o.shape[-1],
         "({t} − {o})² / {n}", "−2({t} − {o}) / {n}",
+        r"\frac{(${t} - ${o})^2}{${n}}", r"\frac{-2(${t} - ${o})}{${n}}",
     ),
     "cross_entropy": Loss(
         "cross_entropy",
         lambda o, t, z: np.where(t == 0, 0.0, -t * log_softmax(z)),
         _ce_grad,
         "−{t}·log {o}", "−{t} / {o}",
+        r"-${t}\log ${o}", r"-\frac{${t}}{${o}}",
         needs="softmax",
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy", _bce, _bce_grad,
         "−({t}·log {o} + (1 − {t})·log(1 − {o}))", "({o} − {t}) / ({o}(1 − {o}))",
+        r"-(${t}\log ${o} + (1 - ${t})\log(1 - ${o}))", r"\frac{${o} - ${t}}{${o}(1 - ${o})}",
         needs="sigmoid",
     ),
 }

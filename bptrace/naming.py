@@ -68,25 +68,25 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
         return Names(inputs, z, out, delta, weights, biases, errors, targets)
 
     inputs = tuple(f"x{k}" for k in range(1, widths[0] + 1))
-    zc, hc, wc, bc = _counter(), _counter(), _counter(), _counter()
     z, out, weights, biases = [], [], [], []
+    zn = hn = wn = bn = 0  # names used so far
     for l, n in enumerate(sizes):
-        z.append(tuple(f"z{next(zc)}" for _ in range(n)))
-        letter = "o" if l == L - 1 else "h"
-        out.append(tuple(f"o{j}" for j in range(1, n + 1)) if letter == "o" else tuple(f"h{next(hc)}" for _ in range(n)))
-        weights.append(tuple(tuple(f"w{next(wc)}" for _ in range(widths[l])) for _ in range(n)))
-        biases.append(tuple(f"b{next(bc)}" for _ in range(bias_counts[l])))
+        fan_in = widths[l]
+        z.append(tuple(f"z{zn + j}" for j in range(1, n + 1)))
+        zn += n
+        if l == L - 1:
+            out.append(tuple(f"o{j}" for j in range(1, n + 1)))
+        else:
+            out.append(tuple(f"h{hn + j}" for j in range(1, n + 1)))
+            hn += n
+        weights.append(tuple(tuple(f"w{wn + j * fan_in + k}" for k in range(1, fan_in + 1)) for j in range(n)))
+        wn += n * fan_in
+        biases.append(tuple(f"b{bn + j}" for j in range(1, bias_counts[l] + 1)))
+        bn += bias_counts[l]
     delta = tuple(tuple(f"delta_{o}" for o in layer) for layer in out)
     errors = tuple(f"E_{o}" for o in out[-1])
     targets = tuple(f"target_{o}" for o in out[-1])
     return Names(inputs, tuple(z), tuple(out), delta, tuple(weights), tuple(biases), errors, targets)
-
-
-def _counter():
-    n = 0
-    while True:
-        n += 1
-        yield n
 
 
 def for_spec(spec, scheme: str | None = None) -> Names:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from .errors import UsageError
 
 DEFAULT = "blog"
+FOLDER = Path(__file__).parent / "data" / "samples"
 
 
 def names() -> list[str]:
-    folder = resources.files("bptrace.data") / "samples"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.stem for p in FOLDER.glob("*.toml"))
 
 
 def text(name: str) -> str:
@@ -20,7 +19,7 @@ def text(name: str) -> str:
         name = name[:-5]
     if name not in names():
         raise UsageError(f"no built-in sample named '{name}'; built-in samples: {', '.join(names())}")
-    return (resources.files("bptrace.data") / "samples" / f"{name}.toml").read_text(encoding="utf-8")
+    return (FOLDER / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def resolve(spec: str | None) -> tuple[str, str | None]:

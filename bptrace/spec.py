@@ -279,7 +279,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     naming = c.string(data.get("naming", "seed"), "naming", NAMINGS)
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     samples = _samples(c, data["samples"])
-    layers = _layers(c, data["layers"], len(samples[0].x), np.random.default_rng(seed))
+    layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
     _check_network(c, layers, samples, loss)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
                 seed=seed, naming=naming, optimizer=optimizer, source=source)
@@ -342,7 +342,7 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
     return tuple(out)
 
 
-def _layers(c: _Checker, value: Any, n_inputs: int, rng: np.random.Generator) -> tuple[Layer, ...]:
+def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -398,7 +398,19 @@ def _weights(c, table, path, units, fan_in, rng):
     return m, "given"
 
 
-def _initialise(init: str, units: int, fan_in: int, rng: np.random.Generator):
+class _LazyRng:
+    """numpy.random costs ~20 ms to import: only create the generator when a layer is initialised."""
+
+    def __init__(self, seed: int):
+        self.seed, self.rng = seed, None
+
+    def __getattr__(self, name):
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        return getattr(self.rng, name)
+
+
+def _initialise(init: str, units: int, fan_in: int, rng):
     if init == "xavier":  # Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
         a = math.sqrt(6.0 / (fan_in + units))
         w = rng.uniform(-a, a, (units, fan_in))

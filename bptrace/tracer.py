@@ -33,9 +33,9 @@ class Session:
         Returns (mean E_total before the update, outputs before it, gradients), or with
         trace=True the whole Iteration.
         """
-        X, T = self.X[batch], self.T[batch]
+        X, T = self._select(batch)
         zs, outs = engine.forward(self.net, X)
-        back = engine.backward(self.net, X, T, zs, outs)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=trace)
         grads = engine.gradients(self.net, back)
         lr = self.spec.learning_rate
         if not trace:
@@ -52,6 +52,13 @@ class Session:
         updates = self._updates(olds, grads, back)
         checks = tuple(self._check(i) for i in batch)
         return Iteration(epoch, self.steps, lr, self.spec.optimizer.name, traced, updates, checks)
+
+    def _select(self, batch):
+        """The batch's rows: a view when the batch is a run of consecutive samples, else a copy."""
+        first, n = batch[0], len(batch)
+        if isinstance(batch, range) and batch.step == 1:
+            return self.X[first:first + n], self.T[first:first + n]
+        return self.X[batch], self.T[batch]
 
     def outputs(self, i: int) -> np.ndarray:
         return engine.forward(self.net, self.X[i:i + 1])[1][-1][0]
@@ -106,7 +113,7 @@ class Session:
 
     def _pass(self, i: int) -> Pass:
         X, T, zs, outs = self._rows(i)
-        back = engine.backward(self.net, X, T, zs, outs)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=True)
         E = engine.errors(self.net, T, zs, outs)[0]
         x, t, zs, outs = X[0], T[0], [z[0] for z in zs], [a[0] for a in outs]
         back = engine.Backward(

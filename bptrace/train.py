@@ -21,6 +21,9 @@ from .trace import Iteration
 from .tracer import Session
 
 
+OUTPUT_ROWS = 1000  # final outputs are computed for at most this many samples
+
+
 @dataclass(frozen=True)
 class Plan:
     epochs: int
@@ -54,12 +57,20 @@ class Result:
     grad_norm: np.ndarray  # per epoch: mean over the epoch's updates of ||g||_2
     outputs: np.ndarray  # per epoch: the watched sample's outputs, as computed in that epoch
     epochs_done: int
-    initial: dict[str, float]
-    final: dict[str, float]
-    final_outputs: np.ndarray  # every sample's outputs with the final weights
+    initial_values: np.ndarray  # every parameter, in naming order (see names.params())
+    final_values: np.ndarray
+    final_outputs: np.ndarray  # the outputs of the first OUTPUT_ROWS samples with the final weights
     traces: list[Iteration] = field(default_factory=list)
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
+
+    @property
+    def initial(self) -> dict[str, float]:
+        return dict(zip(self.names.params(), self.initial_values.tolist()))
+
+    @property
+    def final(self) -> dict[str, float]:
+        return dict(zip(self.names.params(), self.final_values.tolist()))
 
 
 def parse_batch(value: str) -> str | int:
@@ -92,24 +103,24 @@ def parse_show(value: str | None, epochs: int) -> tuple[frozenset[int] | str, bo
     return frozenset(shown), last
 
 
-def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list[list[int]]:
-    order = rng.permutation(n).tolist() if rng is not None else list(range(n))
-    if plan.batch == "online":
-        return [[i] for i in order]
-    size = n if plan.batch == "full" else plan.batch
+def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list:
+    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view)."""
+    size = 1 if plan.batch == "online" else n if plan.batch == "full" else plan.batch
+    if rng is None:
+        return [range(i, min(i + size, n)) for i in range(0, n, size)]
+    order = rng.permutation(n).tolist()
     return [order[i:i + size] for i in range(0, n, size)]
 
 
-def params(session: Session) -> dict[str, float]:
-    """Every parameter by name, in numbering order."""
-    N, net, out = session.names, session.net, {}
-    for l, W in enumerate(net.W):
-        for j, row in enumerate(N.weights[l]):
-            for k, name in enumerate(row):
-                out[name] = float(W[j, k])
-        for k, name in enumerate(N.biases[l]):
-            out[name] = float(net.b[l][k])
-    return out
+def param_values(session: Session) -> np.ndarray:
+    """Every parameter, in numbering order (weights of a layer row by row, then its biases)."""
+    net = session.net
+    parts = []
+    for W, b in zip(net.W, net.b):
+        parts.append(W.ravel())
+        if b is not None:
+            parts.append(b)
+    return np.concatenate(parts)
 
 
 def train(spec, plan: Plan, naming: str | None = None,
@@ -129,7 +140,7 @@ def _train(spec, plan, naming, on_epoch, should_stop) -> Result:
     loss = np.empty(plan.epochs)
     gnorm = np.empty(plan.epochs)
     outs = np.empty((plan.epochs, n_out))
-    initial = params(session)
+    initial = param_values(session)
     traces: list[Iteration] = []
     watch = plan.watch - 1
     keep_snapshot = plan.show_last and plan.until_loss is not None
@@ -194,9 +205,9 @@ def _train(spec, plan, naming, on_epoch, should_stop) -> Result:
         divergence, stop = _diagnose(session, list(range(n)), done), "diverged"
     if plan.show_last and done and done != plan.epochs and snapshot is not None and stop != "diverged":
         traces += _replay(spec, naming, snapshot, done)
-    final_outputs = engine.forward(session.net, session.X)[1][-1]
+    final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     return Result(spec, session.names, plan, loss[:done], gnorm[:done], outs[:done], done, initial,
-                  params(session), final_outputs, traces, stop, divergence)
+                  param_values(session), final_outputs, traces, stop, divergence)
 
 
 def _finite(session: Session) -> bool:
@@ -214,10 +225,10 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
 def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
     """Name the first quantity that is NaN or infinite: a parameter, else z, out or E of a sample."""
     with np.errstate(all="ignore"):
-        for name, value in params(session).items():
+        N = session.names
+        for name, value in zip(N.params(), param_values(session).tolist()):
             if not math.isfinite(value):
                 return Divergence(epoch, batch[0] + 1, name, value)
-        N = session.names
         for i in batch:
             X, T = session.X[i:i + 1], session.T[i:i + 1]
             zs, outs = engine.forward(session.net, X)

@@ -69,31 +69,38 @@ def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Tex
     return Text.from_ansi(text.rstrip("\n"))
 
 
-def weights_table(r, precision: int = 8) -> Table:
+def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t = _table("Parameters: initial → final")
     t.add_column("param", style=NAME_STYLE, no_wrap=True)
     t.add_column("initial", justify="right", no_wrap=True)
     t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("change", justify="right", no_wrap=True)
-    for name, v0 in r.initial.items():
-        v1 = r.final[name]
+    names = r.names.params()
+    for name, v0, v1 in zip(names[:limit], r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
         t.add_row(pretty(name), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
+    if len(names) > limit:
+        t.caption = f"… and {len(names) - limit:,} more (export the run to see every parameter)"
+        t.caption_justify = "left"
     return t
 
 
-def outputs_table(r, precision: int = 8) -> Table:
+def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
     t = _table("Outputs with the final weights")
     t.add_column("sample", justify="right", style=NAME_STYLE, no_wrap=True)
     t.add_column("x", overflow="fold")
     t.add_column("target", overflow="fold")
     t.add_column("output", style=VALUE_STYLE, overflow="fold")
-    for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
+    for i, (s, o) in enumerate(zip(r.spec.samples[:limit], r.final_outputs), 1):
         t.add_row(str(i), _vec(s.x, precision), _vec(s.target, precision), _vec(o, precision))
+    if len(r.spec.samples) > limit:
+        t.caption = f"… and {len(r.spec.samples) - limit:,} more samples"
+        t.caption_justify = "left"
     return t
 
 
-def _vec(values, precision: int) -> str:
-    return ", ".join(num(float(v), precision) for v in values)
+def _vec(values, precision: int, limit: int = 8) -> str:
+    shown = ", ".join(num(float(v), precision) for v in list(values)[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
 
 
 STOPS = {

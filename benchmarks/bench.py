@@ -1,0 +1,211 @@
+"""bptrace benchmarks: each result is a ratio against a reference run in the same process.
+
+    python benchmarks/bench.py            # print the table
+    python benchmarks/bench.py --write    # and write docs/performance.md
+
+Timings are the best of several repeats (machines here are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bptrace import samples, spec, train
+from bptrace.render import training
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best(fn, repeats=3):
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+# ------------------------------------------------------------------ 1, 2: the worked example, 100,000 epochs
+
+def blog_numpy(s, epochs):
+    """Plain numpy: the same math, the same per-epoch numbers kept (loss, gradient norm, outputs)."""
+    W1, W2 = np.array(s.layers[0].weights), np.array(s.layers[1].weights)
+    x, t, lr = np.array(s.samples[0].x), np.array(s.samples[0].target), s.learning_rate
+    loss, norm, outs = np.empty(epochs), np.empty(epochs), np.empty((epochs, 2))
+    for e in range(epochs):
+        h = 1.0 / (1.0 + np.exp(-(W1 @ x)))
+        o = 1.0 / (1.0 + np.exp(-(W2 @ h)))
+        loss[e] = 0.5 * np.sum((t - o) ** 2)
+        outs[e] = o
+        d2 = -(t - o) * o * (1.0 - o)
+        d1 = (W2.T @ d2) * h * (1.0 - h)
+        g2, g1 = np.outer(d2, h), np.outer(d1, x)
+        norm[e] = math.sqrt(np.sum(g1 * g1) + np.sum(g2 * g2))
+        W2 -= lr * g2
+        W1 -= lr * g1
+    return np.concatenate([W1.ravel(), W2.ravel()])
+
+
+def blog_python(s, epochs):
+    """Pure-Python scalars: the interpreter's floor for this network."""
+    (w1, w2), (w3, w4) = s.layers[0].weights
+    (w5, w6), (w7, w8) = s.layers[1].weights
+    x1, x2 = s.samples[0].x
+    t1, t2 = s.samples[0].target
+    lr, exp = s.learning_rate, math.exp
+    loss, norm = [0.0] * epochs, [0.0] * epochs
+    for e in range(epochs):
+        h1, h2 = 1 / (1 + exp(-(w1 * x1 + w2 * x2))), 1 / (1 + exp(-(w3 * x1 + w4 * x2)))
+        o1, o2 = 1 / (1 + exp(-(w5 * h1 + w6 * h2))), 1 / (1 + exp(-(w7 * h1 + w8 * h2)))
+        loss[e] = 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+        d1, d2 = -(t1 - o1) * o1 * (1 - o1), -(t2 - o2) * o2 * (1 - o2)
+        e1, e2 = (d1 * w5 + d2 * w7) * h1 * (1 - h1), (d1 * w6 + d2 * w8) * h2 * (1 - h2)
+        g = (e1 * x1, e1 * x2, e2 * x1, e2 * x2, d1 * h1, d1 * h2, d2 * h1, d2 * h2)
+        norm[e] = math.sqrt(sum(v * v for v in g))
+        w1, w2, w3, w4, w5, w6, w7, w8 = (w - lr * gv for w, gv in zip((w1, w2, w3, w4, w5, w6, w7, w8), g))
+    return np.array([w1, w2, w3, w4, w5, w6, w7, w8])
+
+
+def blog_bptrace(s, epochs):
+    r = train.train(s, train.Plan(epochs))
+    training.summary(r)  # what `step --quiet` renders
+    return r.final_values
+
+
+# ------------------------------------------------------------------ 3: 784-128-10, 1,024 samples, full batch
+
+def mnist_like():
+    rng = np.random.default_rng(0)
+    X = rng.random((1024, 784))
+    labels = rng.integers(0, 10, 1024)
+    T = np.eye(10)[labels]
+    d = {"loss": "cross_entropy", "learning_rate": 0.1, "seed": 1,
+         "samples": [{"x": x, "target": t} for x, t in zip(X.tolist(), T.tolist())],
+         "layers": [{"activation": "relu", "units": 128, "weights": "xavier", "bias": "zeros"},
+                    {"activation": "softmax", "units": 10, "weights": "xavier", "bias": "zeros"}]}
+    return spec.from_dict(d)
+
+
+def wide_numpy(s, epochs):
+    X = np.array([p.x for p in s.samples])
+    T = np.array([p.target for p in s.samples])
+    W1, b1 = np.array(s.layers[0].weights), np.array(s.layers[0].bias)
+    W2, b2 = np.array(s.layers[1].weights), np.array(s.layers[1].bias)
+    n, lr = len(X), s.learning_rate
+    loss = np.empty(epochs)
+    for e in range(epochs):
+        z1 = X @ W1.T + b1
+        h = np.maximum(z1, 0.0)
+        z2 = h @ W2.T + b2
+        m = z2.max(axis=1, keepdims=True)
+        logp = z2 - m - np.log(np.exp(z2 - m).sum(axis=1, keepdims=True))
+        loss[e] = -(T * logp).sum() / n
+        d2 = np.exp(logp) - T
+        d1 = (d2 @ W2) * (z1 > 0)
+        gW2, gb2 = d2.T @ h / n, d2.sum(axis=0) / n
+        gW1, gb1 = d1.T @ X / n, d1.sum(axis=0) / n
+        W2 -= lr * gW2
+        b2 -= lr * gb2
+        W1 -= lr * gW1
+        b1 -= lr * gb1
+    return np.concatenate([W1.ravel(), W2.ravel()])
+
+
+def wide_bptrace(s, epochs):
+    r = train.train(s, train.Plan(epochs, batch="full"))
+    return r
+
+
+# ------------------------------------------------------------------ 4, 5: whole processes
+
+def process_time(args, repeats=7):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_memory(epochs):
+    """Peak resident memory (VmHWM, MiB) of a fresh process running `step --quiet` for that many epochs.
+
+    (ru_maxrss would carry over the parent's peak across fork and exec.)"""
+    code = (f"from bptrace import samples, spec, train; from bptrace.render import training; "
+            f"r = train.train(spec.loads(samples.text('blog'), 'blog'), train.Plan({epochs})); training.summary(r); "
+            f"print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write", action="store_true", help="write docs/performance.md")
+    ap.add_argument("--epochs", type=int, default=100_000)
+    args = ap.parse_args()
+    rows = []
+    s = spec.loads(samples.text("blog"), "blog")
+    t_np, w_np = best(lambda: blog_numpy(s, args.epochs))
+    t_py, w_py = best(lambda: blog_python(s, args.epochs))
+    t_bp, w_bp = best(lambda: blog_bptrace(s, args.epochs))
+    diff = float(np.max(np.abs(w_bp - w_np)))
+    rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "plain numpy loop",
+                 t_bp, t_np, "<= 1.0", f"max |Δw| vs numpy = {diff:.1e} (must be <= 1e-12)"))
+    rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "pure-Python scalar loop",
+                 t_bp, t_py, "report", f"max |Δw| vs Python = {float(np.max(np.abs(w_bp - w_py))):.1e}"))
+    wide = mnist_like()
+    t_wnp, w_wnp = best(lambda: wide_numpy(wide, 20))
+    t_wbp, r = best(lambda: wide_bptrace(wide, 20))
+    n_w1 = 784 * 128  # final_values: W1, b1, W2, b2 in naming order
+    w_wbp = np.concatenate([r.final_values[:n_w1], r.final_values[n_w1 + 128:n_w1 + 128 + 1280]])
+    rows.append(("784-128-10 relu/softmax, 1,024 samples, full batch, 20 epochs", "plain numpy loop",
+                 t_wbp, t_wnp, "<= 1.2", f"max |Δw| = {float(np.max(np.abs(w_wbp - w_wnp))):.1e}"))
+    bptrace_cmd = [sys.executable, "-m", "bptrace", "run"]
+    t_run = process_time(bptrace_cmd)
+    t_imp = process_time([sys.executable, "-c", "import numpy, rich, typer"])
+    rows.append(("whole-process `bptrace run` (worked example)", "`python -c \"import numpy, rich, typer\"`",
+                 t_run, t_imp, "<= 1.5", "median of 7"))
+    m_small, m_big = peak_memory(10_000), peak_memory(1_000_000)
+    lines = ["| benchmark | reference | bptrace (s) | reference (s) | ratio | target | note |",
+             "|---|---|---|---|---|---|---|"]
+    for name, ref, a, b, target, note in rows:
+        lines.append(f"| {name} | {ref} | {a:.3f} | {b:.3f} | **{a / b:.2f}** | {target} | {note} |")
+    lines.append(f"| peak memory, `step` worked example | 10,000 epochs | {m_big:.1f} MiB (1,000,000 epochs) | "
+                 f"{m_small:.1f} MiB | **{m_big / m_small:.2f}** | a few numbers per epoch | "
+                 f"growth {m_big - m_small:.1f} MiB = {(m_big - m_small) * 2**20 / 990_000:.0f} bytes per epoch |")
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        doc = ROOT / "docs" / "performance.md"
+        text = doc.read_text()
+        start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
+        stamp = f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.\n\n"
+        doc.write_text(text[:start] + "<!-- results -->\n" + stamp + table + "\n" + text[end:])
+
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}; "
+            f"{platform.system()} {platform.release()}")
+
+
+if __name__ == "__main__":
+    main()
