@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bptrace import samples, spec, train
+from bptrace import samples, spec
+from bptrace import trainer as train
 from bptrace.render import training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ def peak_memory(epochs):
     """Peak resident memory (VmHWM, MiB) of a fresh process running `step --quiet` for that many epochs.
 
     (ru_maxrss would carry over the parent's peak across fork and exec.)"""
-    code = (f"from bptrace import samples, spec, train; from bptrace.render import training; "
+    code = (f"from bptrace import samples, spec, trainer as train; from bptrace.render import training; "
             f"r = train.train(spec.loads(samples.text('blog'), 'blog'), train.Plan({epochs})); training.summary(r); "
             f"print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

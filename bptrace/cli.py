@@ -38,6 +38,11 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
                                                 show_default="from the spec, else seed")]
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
+Export = Annotated[Optional[list[str]], typer.Option(
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg; - for stdout). Repeatable.",
+    show_default=False, metavar="PATH")]
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg.",
+                                               show_default=False)]
 
 
 @contextmanager
@@ -70,6 +75,8 @@ def run(
     lr: LR = None,
     naming: Naming = None,
     no_formulas: NoFormulas = False,
+    export: Export = None,
+    format: Format = None,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from . import tracer
@@ -79,8 +86,81 @@ def run(
         s = load_spec(spec, lr, naming)
         if sample > len(s.samples):
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-        trace = tracer.run(s, sample=sample, naming=naming)
-        out.print(render_trace(trace, precision=precision, formulas=not no_formulas))
+        with _Exports(export or [], format) as exports:
+            trace = tracer.run(s, sample=sample, naming=naming)
+            tables = render_trace(trace, precision=precision, formulas=not no_formulas)
+            exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
+        if not exports.to_stdout:
+            out.print(tables)
+        _report(exports)
+
+
+def _trace_text(fmt: str, trace, tables, precision: int) -> str:
+    from .exports import json_, markdown, rich_
+
+    if fmt == "json":
+        return json_.trace_json(trace)
+    if fmt == "jsonl":
+        return json_.trace_jsonl(trace)
+    if fmt == "md":
+        return markdown.trace_markdown(trace, precision)
+    title = trace.spec.title or "bptrace trace"
+    return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
+
+
+class _Exports:
+    """The --export targets: opened (as temporary files) before any work, written atomically at the end."""
+
+    def __init__(self, paths: list[str], forced: str | None):
+        from .exports import format_for
+
+        self.targets = [(p, format_for(p, forced)) for p in paths]
+        if sum(p == "-" for p in paths) > 1:
+            raise UsageError("--export -: stdout can take only one export")
+        self.to_stdout = any(p == "-" for p in paths)
+        self.files = {}
+        self.written: list[str] = []
+
+    def __enter__(self):
+        from .atomic import AtomicFile
+
+        try:
+            for path, _ in self.targets:
+                if path != "-":
+                    self.files[path] = AtomicFile(path)
+        except BaseException:
+            self.abort()
+            raise
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            self.abort()
+        return False
+
+    def stream(self, fmt: str):
+        """Writers (file-like) for the targets of one format, for exports that are written as they go."""
+        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if f == fmt]
+
+    def finish(self, render, skip: tuple[str, ...] = ()) -> None:
+        for path, fmt in self.targets:
+            if fmt not in skip:
+                text = render(fmt)
+                (sys.stdout if path == "-" else self.files[path]).write(text)
+        for path, f in self.files.items():
+            f.commit()
+            self.written.append(path)
+        self.files = {}
+
+    def abort(self) -> None:
+        for f in self.files.values():
+            f.abort()
+        self.files = {}
+
+
+def _report(exports: _Exports) -> None:
+    for path in exports.written:
+        err.print(f"[dim]wrote {escape(path)}[/]", highlight=False)
 
 
 @app.command()
@@ -100,45 +180,70 @@ def step(
     lr: LR = None,
     naming: Naming = None,
     no_formulas: NoFormulas = False,
+    export: Export = None,
+    format: Format = None,
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
-    from . import train
+    from . import trainer as train
     from .render import tables, training
 
     with user_errors():
         s = load_spec(spec, lr, naming)
         shown, last = train.parse_show(show, epochs)
         plan = train.Plan(epochs, train.parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
-        progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal)
-        with _interruptible() as stopped:
-            try:
-                result = train.train(s, plan, naming, on_epoch=progress, should_stop=stopped)
-            finally:
-                progress.close()
         view = tables.View(precision, not no_formulas)
-        if not quiet:
-            out.print(tables.summary(s, result.names))
-            out.print(f"[dim]{_settings(plan, s)}[/]\n")
-            for it in result.traces:
-                out.rule(f"epoch {it.epoch}, step {it.step}")
-                out.print(tables.render_iteration(it, s, view))
-                out.print()
-            if result.epochs_done:
-                out.print(training.epoch_table(result, precision, every))
-                out.print()
-                out.print(training.loss_curve(result, log_y, width=min(out.width, 100) - 2))
-                out.print()
-        out.print(training.summary(result, precision))
+        with _Exports(export or [], format) as exports:
+            streams = exports.stream("jsonl")
+            on_trace = _jsonl_streamer(streams, s) if streams else None
+            progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal and not exports.to_stdout)
+            with _interruptible() as stopped:
+                try:
+                    result = train.train(s, plan, naming, on_epoch=progress, should_stop=stopped, on_trace=on_trace)
+                finally:
+                    progress.close()
+            width = min(out.width, 100) - 2
+            shown_run = None if quiet else training.render_run(result, view, every, log_y, width)
+            if streams:
+                from .exports import json_
+
+                for w in streams:
+                    w.write(json_.jsonl_line(json_.run_summary(result)))
+            exports.finish(lambda fmt: _run_text(fmt, result, view, every, log_y, shown_run), skip=("jsonl",))
+        if not exports.to_stdout:
+            out.print(shown_run if shown_run is not None else training.summary(result, precision))
+        _report(exports)
         if result.divergence is not None:
             raise DivergedError(result.divergence.message())
         if result.stop == "interrupted":
             raise typer.Exit(130)
 
 
-def _settings(plan, spec) -> str:
-    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(plan.batch, f"mini-batches of {plan.batch}")
-    shuffle = f"shuffled (seed {spec.seed if plan.seed is None else plan.seed})" if plan.shuffle else "in order"
-    return f"{plan.epochs} epochs · {len(spec.samples)} sample(s) {shuffle} · {batch} · optimizer {spec.optimizer.name}"
+def _jsonl_streamer(streams, spec):
+    from .exports import json_
+
+    head = json_.jsonl_line(json_.header(spec, "step"))
+    for w in streams:
+        w.write(head)
+
+    def write(it) -> None:
+        line = json_.jsonl_line(json_.iteration_record(it))
+        for w in streams:
+            w.write(line)
+
+    return write
+
+
+def _run_text(fmt: str, result, view, every, log_y, shown) -> str:
+    from .exports import json_, markdown, rich_
+    from .render import training
+
+    if fmt == "json":
+        return json_.run_json(result)
+    if fmt == "md":
+        return markdown.run_markdown(result, view.precision, every)
+    renderable = shown if shown is not None else training.render_run(result, view, every, log_y, 98)
+    title = result.spec.title or "bptrace training run"
+    return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
 
 
 class _EpochProgress:
@@ -190,6 +295,14 @@ def _interruptible():
         signal.signal(signal.SIGINT, previous)
 
 
+@app.command()
+def schema():
+    """Print the JSON Schema of bptrace's JSON and JSON Lines exports."""
+    from .exports.json_ import schema_text
+
+    sys.stdout.write(schema_text())
+
+
 @app.command("samples")
 def samples_cmd(
     name: Annotated[Optional[str], typer.Argument(help="Print this sample's TOML, to start from it.", show_default=False)] = None,
@@ -202,6 +315,7 @@ def samples_cmd(
             sys.stdout.write(samples.text(name))
             return
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(box=None, show_header=True, padding=(0, 2))
         t.add_column("name", style="cyan")
@@ -210,7 +324,7 @@ def samples_cmd(
         for n in samples.names():
             s = spec_mod.loads(samples.text(n), f"{n}.toml")
             widths = "-".join(map(str, s.widths))
-            t.add_row(n, f"{widths} {s.layers[-1].activation}, {s.loss}", s.title)
+            t.add_row(n, f"{widths} {s.layers[-1].activation}, {s.loss}", Text(s.title))
         out.print(t)
         out.print("\nRun one with [bold]bptrace run NAME[/]; copy one with [bold]bptrace samples NAME > my.toml[/].")
 

@@ -187,7 +187,19 @@ class Trace:
     names: object  # bptrace.naming.Names
     iterations: tuple[Iteration, ...]
 
+    def value(self, name: str, iteration: int = 0) -> float:
+        """A quantity by the name the tables show (`z1`, `dE_total/dw5`, `w5+`), from the first iteration."""
+        for _, n, v in self.iterations[iteration].quantities():
+            if n == name:
+                return v
+        raise KeyError(name)
+
     def __rich__(self):
         from .render.tables import render_trace
 
         return render_trace(self)
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from .exports.rich_ import html
+
+        return html(self.__rich__(), self.spec.title or "bptrace")

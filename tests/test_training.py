@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from bptrace import fastpath, samples, spec, train
+from bptrace import fastpath, samples, spec
+from bptrace import trainer as train
 from bptrace.cli import app
 from conftest import BLOG
 

@@ -98,7 +98,7 @@ def _paren(s: str) -> str:
 
 
 def summary(spec, names) -> Table:
-    t = Table(title=spec.title or "Network", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+    t = Table(title=Text(spec.title or "Network"), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
               show_edge=False, padding=(0, 1))
     for col in ("layer", "neurons", "activation", "bias", "parameters"):
         t.add_column(col, overflow="fold")

@@ -125,3 +125,24 @@ def verdict(r, precision: int = 8) -> Text:
 
 def summary(r, precision: int = 8) -> Group:
     return Group(weights_table(r, precision), Text(""), outputs_table(r, precision), Text(""), verdict(r, precision))
+
+
+def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80) -> Group:
+    """Everything `step` shows, in order: network, settings, traces, epochs, curve, summary."""
+    from rich.rule import Rule
+
+    from .tables import render_iteration, summary as network
+
+    p = r.plan
+    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(p.batch, f"mini-batches of {p.batch}")
+    seed = r.spec.seed if p.seed is None else p.seed
+    order = f"shuffled (seed {seed})" if p.shuffle else "in order"
+    parts: list = [network(r.spec, r.names), Text(""),
+                   Text(f"{p.epochs} epochs · {len(r.spec.samples)} sample(s) {order} · {batch} · "
+                        f"optimizer {r.spec.optimizer.name}", style="dim"), Text("")]
+    for it in r.traces:
+        parts += [Rule(f"epoch {it.epoch}, step {it.step}"), render_iteration(it, r.spec, view), Text("")]
+    if r.epochs_done:
+        parts += [epoch_table(r, view.precision, every), Text(""), loss_curve(r, log_y, width=width), Text("")]
+    parts.append(summary(r, view.precision))
+    return Group(*parts)

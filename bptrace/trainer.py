@@ -64,6 +64,17 @@ class Result:
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
 
+    def __rich__(self):
+        from .render.tables import View
+        from .render.training import render_run
+
+        return render_run(self, View())
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from .exports.rich_ import html
+
+        return html(self.__rich__(), self.spec.title or "bptrace")
+
     @property
     def initial(self) -> dict[str, float]:
         return dict(zip(self.names.params(), self.initial_values.tolist()))
@@ -125,13 +136,18 @@ def param_values(session: Session) -> np.ndarray:
 
 def train(spec, plan: Plan, naming: str | None = None,
           on_epoch: Callable[[int], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> Result:
-    """Run the plan; overflow is not warned about but detected, and reported as a Divergence."""
+          should_stop: Callable[[], bool] | None = None,
+          on_trace: Callable[[Iteration], None] | None = None) -> Result:
+    """Run the plan; overflow is not warned about but detected, and reported as a Divergence.
+
+    on_trace, if given, receives the full trace of every step as it happens (for streaming
+    exports); only the epochs in plan.show are kept in the result.
+    """
     with np.errstate(all="ignore"):
-        return _train(spec, plan, naming, on_epoch, should_stop)
+        return _train(spec, plan, naming, on_epoch, should_stop, on_trace)
 
 
-def _train(spec, plan, naming, on_epoch, should_stop) -> Result:
+def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     session = Session(spec, naming)
     n, n_out = len(spec.samples), spec.layers[-1].units
     if not 1 <= plan.watch <= n:
@@ -147,10 +163,12 @@ def _train(spec, plan, naming, on_epoch, should_stop) -> Result:
     snapshot = None
     stop, divergence, done = "completed", None, 0
     fixed = batches(n, plan, None) if rng is None else None
-    fast = ScalarNet(session) if fastpath.supports(session) and plan.show != "all" else None
+    use_fast = fastpath.supports(session) and plan.show != "all" and on_trace is None
+    fast = ScalarNet(session) if use_fast else None
     for epoch in range(1, plan.epochs + 1):
         epoch_batches = fixed or batches(n, plan, rng)
-        show = plan.show == "all" or epoch in plan.show
+        keep = plan.show == "all" or epoch in plan.show
+        show = keep or on_trace is not None
         if fast is not None and (show or keep_snapshot):
             fast.store(session)
         if keep_snapshot:
@@ -159,7 +177,10 @@ def _train(spec, plan, naming, on_epoch, should_stop) -> Result:
         for batch in epoch_batches:
             if show:
                 it = session.step(batch, epoch, trace=True)
-                traces.append(it)
+                if keep:
+                    traces.append(it)
+                if on_trace is not None:
+                    on_trace(it)
                 step_loss = it.loss_before
                 norm = math.sqrt(sum(u.gradient ** 2 for u in it.updates if not u.frozen))
                 if watch in batch:

@@ -1,0 +1,150 @@
+"""The JSON trace format, `bptrace.trace/1` (documented in docs/trace-format.md).
+
+Floats keep full precision (display rounding never touches data). A value that is not
+finite is written as the string "nan", "inf" or "-inf", so every file is valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterator
+
+from .. import __version__
+from ..trace import Forward, Iteration, Loss, Pass, Product, Sum, Trace
+
+SCHEMA = "bptrace.trace/1"
+
+
+def _v(x: float) -> float | str:
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def forward_group(f: Forward) -> dict[str, Any]:
+    out = {q.name: _v(q.value) for q in f.inputs}
+    for layer in f.layers:
+        for n in layer:
+            out[n.z.name] = _v(n.z.value)
+        for n in layer:
+            out[n.out.name] = _v(n.out.value)
+    return out
+
+
+def loss_group(loss: Loss) -> dict[str, Any]:
+    out = {q.name: _v(q.value) for q in loss.targets}
+    out.update({q.name: _v(q.value) for q in loss.errors})
+    out[loss.total.name] = _v(loss.total.value)
+    return out
+
+
+def _products(p: Pass) -> Iterator[Product | Sum]:
+    for layer in p.backward:
+        for n in layer.neurons:
+            if isinstance(n.dE_dout, Sum):
+                yield from n.dE_dout.terms
+                yield n.dE_dout
+            if isinstance(n.delta, Sum):
+                yield from n.delta.terms
+            yield n.delta
+        for g in layer.gradients:
+            if isinstance(g, Sum):
+                yield from g.terms
+            yield g
+
+
+def pass_record(p: Pass) -> dict[str, Any]:
+    backward: dict[str, Any] = {}
+    products: dict[str, Any] = {}
+    for layer in p.backward:
+        for n in layer.neurons:
+            backward[n.dE_dout.name] = _v(n.dE_dout.value)
+            if n.dout_dz is not None:
+                backward[n.dout_dz.name] = _v(n.dout_dz.value)
+            for q in n.jacobian:
+                backward[q.name] = _v(q.value)
+    for item in _products(p):
+        parts = item.factors if isinstance(item, Product) else item.terms
+        for q in parts:
+            backward.setdefault(q.name, _v(q.value))
+        backward[item.name] = _v(item.value)
+        op = "product" if isinstance(item, Product) else "sum"
+        products[item.name] = {"op": op, "of": [q.name for q in parts]}
+    return {"sample": p.sample, "forward": forward_group(p.forward), "loss": loss_group(p.loss),
+            "backward": backward, "products": products}
+
+
+def iteration_record(it: Iteration) -> dict[str, Any]:
+    return {
+        "kind": "iteration",
+        "epoch": it.epoch,
+        "step": it.step,
+        "samples": [p.sample for p in it.passes],
+        "learning_rate": it.learning_rate,
+        "optimizer": it.optimizer,
+        "passes": [pass_record(p) for p in it.passes],
+        "update": {u.name: {"old": _v(u.old), "gradient": _v(u.gradient), "new": _v(u.new), "rule": u.rule,
+                            "frozen": u.frozen, "state": {k: _v(v) for k, v in u.state.items()}}
+                   for u in it.updates},
+        "check": [{"sample": c.sample, "forward": forward_group(c.forward), "loss": loss_group(c.loss)}
+                  for c in it.checks],
+        "loss_before": _v(it.loss_before),
+        "loss_after": _v(it.loss_after),
+    }
+
+
+def header(spec, command: str) -> dict[str, Any]:
+    return {"schema": SCHEMA, "kind": "header", "generator": f"bptrace {__version__}", "command": command,
+            "spec": spec.to_dict()}
+
+
+def run_summary(r) -> dict[str, Any]:
+    p = r.plan
+    return {
+        "kind": "summary",
+        "epochs": p.epochs,
+        "epochs_done": r.epochs_done,
+        "stop": r.stop,
+        "divergence": r.divergence.message() if r.divergence else None,
+        "batch": p.batch,
+        "shuffle": p.shuffle,
+        "watch": p.watch,
+        "loss": [_v(x) for x in r.loss.tolist()],
+        "grad_norm": [_v(x) for x in r.grad_norm.tolist()],
+        "outputs": [[_v(x) for x in row] for row in r.outputs.tolist()],
+        "initial": {k: _v(v) for k, v in r.initial.items()},
+        "final": {k: _v(v) for k, v in r.final.items()},
+    }
+
+
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    return json.dumps(obj, indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def trace_json(trace: Trace) -> str:
+    doc = header(trace.spec, "run")
+    doc.update(kind="trace", iterations=[iteration_record(it) for it in trace.iterations])
+    return dumps(doc) + "\n"
+
+
+def run_json(r) -> str:
+    doc = header(r.spec, "step")
+    doc.update(kind="trace", iterations=[iteration_record(it) for it in r.traces], run=run_summary(r))
+    return dumps(doc) + "\n"
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    return dumps(record, indent=None) + "\n"
+
+
+def trace_jsonl(trace: Trace) -> str:
+    lines = [jsonl_line(header(trace.spec, "run"))]
+    lines += [jsonl_line(iteration_record(it)) for it in trace.iterations]
+    return "".join(lines)
+
+
+def schema_text() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / "data" / "trace.schema.json").read_text(encoding="utf-8")
