@@ -296,6 +296,112 @@ def _interruptible():
 
 
 @app.command()
+def check(
+    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False)],
+    answers: Annotated[str, typer.Argument(help="Answers file (TOML): claimed values by name, e.g. z1 = 0.08.",
+                                           show_default=False)],
+    precision: Precision = 8,
+    naming: Naming = None,
+):
+    """Check hand-computed answers: which claims hold, and where a wrong one came from.
+
+    Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
+    """
+    from decimal import Decimal
+
+    from . import check as checking
+    from . import spec as spec_mod
+    from .render.check import check_report
+
+    with user_errors():
+        s = load_spec(spec, None, naming)
+        label, text = samples.resolve(answers) if not answers.endswith(".toml") or not _exists(answers) else (answers, None)
+        data = (spec_mod.read_toml(label, parse_float=Decimal) if text is None
+                else spec_mod.parse_toml(text, label, parse_float=Decimal))
+        claims, epoch, sample = checking.parse_answers(data, label)
+        it = _iteration_for(s, epoch, sample, naming, label)
+        report = checking.check(it, claims, label, epoch, sample)
+        out.print(check_report(report, precision))
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).exists()
+
+
+def _iteration_for(s, epoch: int, sample: int, naming, label: str):
+    """The traced update of `sample` in `epoch` (online training in order, as the worked example does)."""
+    from . import tracer
+    from . import trainer as train
+
+    if sample > len(s.samples):
+        raise UsageError(f"{label}: sample = {sample}, but {s.source} has {len(s.samples)} sample(s)")
+    if epoch == 1 and sample == 1:
+        return tracer.run(s, sample=1, naming=naming).iterations[0]
+    if epoch > 1_000_000:
+        raise UsageError(f"{label}: epoch = {epoch} is more than bptrace checks (at most 1,000,000)")
+    result = train.train(s, train.Plan(epoch, show=frozenset({epoch})), naming)
+    return next(it for it in result.traces if it.passes[0].sample == sample)
+
+
+@app.command()
+def gradcheck(
+    spec: SpecArg = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", "-s", min=1, help="Check the gradient of one sample (1-based).",
+                                                  show_default="the mean over all samples")] = None,
+    tol: Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative error allowed.")] = 1e-5,
+    atol: Annotated[float, typer.Option("--atol", min=0.0, help="Absolute errors below this always pass.")] = 1e-8,
+    eps: Annotated[float, typer.Option("--eps", min=1e-12, max=1.0, help="Step h of the central difference.")] = 1e-6,
+    precision: Precision = 8,
+    naming: Naming = None,
+):
+    """Compare every analytic gradient with central finite differences (exit 1 if any disagrees)."""
+    from .gradcheck import gradcheck as run_gradcheck
+    from .render.check import gradcheck_table
+
+    with user_errors():
+        s = load_spec(spec, None, naming)
+        if sample is not None and sample > len(s.samples):
+            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
+        rows = run_gradcheck(s, None if sample is None else [sample - 1], eps, tol, atol, naming)
+        out.print(gradcheck_table(rows, tol, precision))
+        if not all(r.ok for r in rows):
+            raise typer.Exit(1)
+
+
+@app.command()
+def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check.", show_default=False)]):
+    """Check a spec without running it, and print the network it describes."""
+    from .naming import for_spec
+    from .render.tables import summary
+
+    with user_errors():
+        s = load_spec(spec)
+        out.print(summary(s, for_spec(s)))
+        out.print(f"[green]✓[/] {escape(s.source)} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
+
+
+@app.command()
+def init(
+    path: Annotated[str, typer.Argument(help="Where to write the starter spec.")] = "network.toml",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+):
+    """Write a commented starter spec (the worked example, every key explained) to edit."""
+    from pathlib import Path
+
+    from .atomic import write_text
+
+    with user_errors():
+        if Path(path).exists() and not force:
+            raise UsageError(f"{path} already exists; use --force to overwrite it")
+        write_text(path, samples.starter())
+        err.print(f"wrote {escape(path)}; try [bold]bptrace run {escape(path)}[/]", highlight=False)
+
+
+@app.command()
 def schema():
     """Print the JSON Schema of bptrace's JSON and JSON Lines exports."""
     from .exports.json_ import schema_text

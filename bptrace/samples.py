@@ -11,13 +11,18 @@ FOLDER = Path(__file__).parent / "data" / "samples"
 
 
 def names() -> list[str]:
-    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+    """Built-in specs (answers files, named *-answers, are listed with their spec)."""
+    return sorted(p.stem for p in FOLDER.glob("*.toml") if not p.stem.endswith("-answers"))
+
+
+def starter() -> str:
+    return (FOLDER.parent / "starter.toml").read_text(encoding="utf-8")
 
 
 def text(name: str) -> str:
     if name.endswith(".toml"):
         name = name[:-5]
-    if name not in names():
+    if not (FOLDER / f"{name}.toml").is_file():
         raise UsageError(f"no built-in sample named '{name}'; built-in samples: {', '.join(names())}")
     return (FOLDER / f"{name}.toml").read_text(encoding="utf-8")
 

@@ -113,7 +113,7 @@ class Spec:
 # ---------------------------------------------------------------- reading
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+def read_toml(path: str | Path, parse_float=float) -> dict[str, Any]:
     """Read a TOML file into a dict; every failure becomes a SpecError naming the file."""
     p = Path(path)
     name = str(path)
@@ -135,12 +135,12 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise SpecError(name, f"not UTF-8 text (bad byte at offset {e.start}); expected a TOML file") from None
-    return parse_toml(text, name)
+    return parse_toml(text, name, parse_float)
 
 
-def parse_toml(text: str, name: str = "<spec>") -> dict[str, Any]:
+def parse_toml(text: str, name: str = "<spec>", parse_float=float) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text, parse_float=parse_float)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(_toml_location(name, str(e)), f"invalid TOML: {_toml_message(str(e))}") from None
 

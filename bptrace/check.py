@@ -1,0 +1,113 @@
+"""Check someone's hand-computed answers against the trace, and find where an error entered.
+
+A claim is compared at the precision it was written with: it holds when it equals the
+correct value rounded to the claim's number of decimals (0.209446 matches 0.2094460049…;
+0.21 matches at 2 decimals). For a wrong claim, the claimed quantities it depends on are
+marked right or wrong; the earliest wrong one (a wrong claim none of whose own claimed
+dependencies is wrong) is named as the likely source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from . import deps
+from .errors import SpecError
+from .trace import Iteration
+
+RESERVED = {"epoch": "the epoch the claims are about (default 1)",
+            "sample": "the sample whose update the claims are about (default 1)"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    claimed: Decimal
+    correct: float
+
+    @property
+    def decimals(self) -> int:
+        return max(-self.claimed.as_tuple().exponent, 0)
+
+    @property
+    def holds(self) -> bool:
+        # equal to the correct value rounded to the claim's decimals (half a unit, plus float slack)
+        tolerance = 0.5 * 10.0 ** -self.decimals
+        return math.isfinite(self.correct) and abs(float(self.claimed) - self.correct) <= tolerance * (1 + 1e-9) + 1e-15
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    claim: Claim
+    right: list[str] = field(default_factory=list)  # claimed dependencies that hold
+    wrong: list[str] = field(default_factory=list)  # claimed dependencies that do not
+    source: str = ""  # the likely source of the error
+    dependents_right: list[str] = field(default_factory=list)  # claims computed from this one that still hold
+
+
+@dataclass(frozen=True)
+class Report:
+    epoch: int
+    sample: int
+    claims: list[Claim]
+    diagnoses: list[Diagnosis]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.holds for c in self.claims)
+
+
+def parse_answers(data: dict[str, Any], source: str) -> tuple[dict[str, Decimal], int, int]:
+    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written)."""
+    epoch, sample = 1, 1
+    claims = {}
+    for key, value in data.items():
+        if key in RESERVED:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpecError(source, f"expected a whole number >= 1 ({RESERVED[key]}), got {value!r}", key)
+            epoch, sample = (value, sample) if key == "epoch" else (epoch, value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            kind = "a table" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
+            raise SpecError(source, f"expected a number (the claimed value), got {kind}", f'"{key}"')
+        d = Decimal(value)
+        if not d.is_finite():
+            raise SpecError(source, f"expected a finite number, got {value}", f'"{key}"')
+        claims[key] = d
+    if not claims:
+        raise SpecError(source, 'no claims: write one `name = value` per line, e.g. z1 = 0.08 or "dE_total/dw5" = 0.0259')
+    return claims, epoch, sample
+
+
+def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sample: int) -> Report:
+    values = {}
+    for _, name, v in it.quantities():
+        values.setdefault(name, v)
+    unknown = [k for k in claims if k not in values]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(values), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "; see `bptrace run` for the names"
+        raise SpecError(source, f"no such quantity{hint}", f'"{name}"')
+    out = [Claim(name, d, values[name]) for name, d in claims.items()]
+    order = {name: i for i, name in enumerate(values)}
+    out.sort(key=lambda c: order[c.name])
+    g = deps.graph(it)
+    by_name = {c.name: c for c in out}
+    diagnoses = []
+    for c in out:
+        if c.holds:
+            continue
+        claimed_deps = [n for n in deps.ancestors(g, c.name) if n in by_name]
+        right = [n for n in claimed_deps if by_name[n].holds]
+        wrong = [n for n in claimed_deps if not by_name[n].holds]
+        # the earliest wrong claim: one whose own claimed dependencies all hold
+        sources = [n for n in wrong if not any(not by_name[a].holds for a in deps.ancestors(g, n) if a in by_name)]
+        source = min(sources, key=order.get) if sources else c.name
+        after = [o.name for o in out if o.holds and c.name in deps.ancestors(g, o.name)]
+        diagnoses.append(Diagnosis(c, right, wrong, source, after))
+    return Report(epoch, sample, out, diagnoses)

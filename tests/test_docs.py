@@ -1,0 +1,42 @@
+"""The README and --help stay in step: every command has help, and the README's reference matches it."""
+
+import re
+
+import pytest
+import typer
+
+from bptrace.cli import app
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+def test_commands_are_the_documented_ones():
+    documented = sorted(re.findall(r"^\| `bptrace (\w+)", README, flags=re.M))
+    assert documented == COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_matching_the_readme(runner, command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+    info = next(c for c in app.registered_commands if (c.name or c.callback.__name__) == command)
+    first_line = (info.callback.__doc__ or "").strip().splitlines()[0]
+    assert first_line, f"{command} has no help"
+    row = next(line for line in README.splitlines() if line.startswith(f"| `bptrace {command}"))
+    assert first_line in row, (first_line, row)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    blocks = re.findall(r"```\n(.*?)\n```", README, flags=re.S)
+    assert ci in blocks, ci
+    assert any("bptrace run" in b and "pip install ." in b for b in blocks[:2])
+
+
+def test_top_level_help(runner):
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
