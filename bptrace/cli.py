@@ -297,9 +297,10 @@ def _interruptible():
 
 @app.command()
 def check(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False)],
+    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False,
+                                        metavar="SPEC")],
     answers: Annotated[str, typer.Argument(help="Answers file (TOML): claimed values by name, e.g. z1 = 0.08.",
-                                           show_default=False)],
+                                           show_default=False, metavar="ANSWERS")],
     precision: Precision = 8,
     naming: Naming = None,
 ):
@@ -315,7 +316,7 @@ def check(
 
     with user_errors():
         s = load_spec(spec, None, naming)
-        label, text = samples.resolve(answers) if not answers.endswith(".toml") or not _exists(answers) else (answers, None)
+        label, text = samples.resolve(answers)
         data = (spec_mod.read_toml(label, parse_float=Decimal) if text is None
                 else spec_mod.parse_toml(text, label, parse_float=Decimal))
         claims, epoch, sample = checking.parse_answers(data, label)
@@ -324,12 +325,6 @@ def check(
         out.print(check_report(report, precision))
         if not report.ok:
             raise typer.Exit(1)
-
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).exists()
 
 
 def _iteration_for(s, epoch: int, sample: int, naming, label: str):
@@ -373,7 +368,8 @@ def gradcheck(
 
 
 @app.command()
-def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check.", show_default=False)]):
+def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check.", show_default=False,
+                                                 metavar="SPEC")]):
     """Check a spec without running it, and print the network it describes."""
     from .naming import for_spec
     from .render.tables import summary
@@ -386,7 +382,7 @@ def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check
 
 @app.command()
 def init(
-    path: Annotated[str, typer.Argument(help="Where to write the starter spec.")] = "network.toml",
+    path: Annotated[str, typer.Argument(help="Where to write the starter spec.", metavar="PATH")] = "network.toml",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ):
     """Write a commented starter spec (the worked example, every key explained) to edit."""
@@ -411,7 +407,8 @@ def schema():
 
 @app.command("samples")
 def samples_cmd(
-    name: Annotated[Optional[str], typer.Argument(help="Print this sample's TOML, to start from it.", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(help="Print this sample's TOML, to start from it.", show_default=False,
+                                                  metavar="NAME")] = None,
 ):
     """List the built-in sample specs, or print one."""
     from . import spec as spec_mod

@@ -35,6 +35,7 @@ def resolve(spec: str | None) -> tuple[str, str | None]:
     """
     if spec is None:
         return f"{DEFAULT}.toml (built-in)", text(DEFAULT)
-    if not Path(spec).exists() and spec.removesuffix(".toml") in names() and "/" not in spec:
-        return f"{spec.removesuffix('.toml')}.toml (built-in)", text(spec)
+    stem = spec.removesuffix(".toml")
+    if not Path(spec).exists() and "/" not in spec and (FOLDER / f"{stem}.toml").is_file():
+        return f"{stem}.toml (built-in)", text(stem)
     return spec, None

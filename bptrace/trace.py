@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: nothing compares traces, and start-up is faster
 class Quantity:
     """One named value, with the formula it came from (may be empty)."""
 
@@ -20,7 +20,7 @@ class Quantity:
     formula: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Term:
     """One weight·source product inside a weighted sum z."""
 
@@ -28,7 +28,7 @@ class Term:
     source: Quantity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NeuronForward:
     z: Quantity  # z = sum of terms + bias
     terms: tuple[Term, ...]
@@ -37,7 +37,7 @@ class NeuronForward:
     activation: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Forward:
     inputs: tuple[Quantity, ...]
     layers: tuple[tuple[NeuronForward, ...], ...]
@@ -47,7 +47,7 @@ class Forward:
         return self.layers[-1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Loss:
     kind: str  # half_sse, sse, mse, cross_entropy, binary_cross_entropy
     targets: tuple[Quantity, ...]
@@ -55,7 +55,7 @@ class Loss:
     total: Quantity  # E_total = sum of errors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Product:
     """A chain-rule product: value = product of factors (in this order)."""
 
@@ -64,7 +64,7 @@ class Product:
     factors: tuple[Quantity, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sum:
     """A sum of named terms, e.g. dE_total/dh1 = dE_o1/dh1 + dE_o2/dh1."""
 
@@ -73,7 +73,7 @@ class Sum:
     terms: tuple[Product, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NeuronBackward:
     out: str
     z: str
@@ -83,14 +83,14 @@ class NeuronBackward:
     delta: Product | Sum  # dE_total/dz; a Sum over k for softmax
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerBackward:
     index: int  # 0-based layer index
     neurons: tuple[NeuronBackward, ...]
     gradients: tuple[Product | Sum, ...]  # dE_total/dw for each weight, then each bias
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pass:
     """One sample through the network: forward, errors, backward."""
 
@@ -100,7 +100,7 @@ class Pass:
     backward: tuple[LayerBackward, ...]  # output layer first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Update:
     name: str  # w5
     old: float
@@ -111,7 +111,7 @@ class Update:
     frozen: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Check:
     """Forward pass again with the updated weights."""
 
@@ -120,7 +120,7 @@ class Check:
     loss: Loss
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Iteration:
     epoch: int  # 1-based
     step: int  # 1-based update count across the whole run
@@ -179,7 +179,7 @@ def _pass_quantities(p: Pass):
             yield "backward", g.name, g.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Trace:
     """A traced run: the spec as understood, the names used, and the traced iterations."""
 
