@@ -193,6 +193,11 @@ def step(
         plan = train.Plan(epochs, train.parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
         view = tables.View(precision, not no_formulas)
         with _Exports(export or [], format) as exports:
+            show_tables = not quiet and not exports.to_stdout
+            if show_tables:  # the network first, so there is something to read while it trains
+                from .naming import for_spec
+
+                out.print(training.header(s, for_spec(s, naming), plan))
             streams = exports.stream("jsonl")
             on_trace = _jsonl_streamer(streams, s) if streams else None
             progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal and not exports.to_stdout)
@@ -202,13 +207,13 @@ def step(
                 finally:
                     progress.close()
             width = min(out.width, 100) - 2
-            shown_run = None if quiet else training.render_run(result, view, every, log_y, width)
+            shown_run = None if quiet else training.render_run(result, view, every, log_y, width, with_header=False)
             if streams:
                 from .exports import json_
 
                 for w in streams:
                     w.write(json_.jsonl_line(json_.run_summary(result)))
-            exports.finish(lambda fmt: _run_text(fmt, result, view, every, log_y, shown_run), skip=("jsonl",))
+            exports.finish(lambda fmt: _run_text(fmt, result, view, every, log_y), skip=("jsonl",))
         if not exports.to_stdout:
             out.print(shown_run if shown_run is not None else training.summary(result, precision))
         _report(exports)
@@ -233,7 +238,7 @@ def _jsonl_streamer(streams, spec):
     return write
 
 
-def _run_text(fmt: str, result, view, every, log_y, shown) -> str:
+def _run_text(fmt: str, result, view, every, log_y) -> str:
     from .exports import json_, markdown, rich_
     from .render import training
 
@@ -241,7 +246,7 @@ def _run_text(fmt: str, result, view, every, log_y, shown) -> str:
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
-    renderable = shown if shown is not None else training.render_run(result, view, every, log_y, 98)
+    renderable = training.render_run(result, view, every, log_y, 98)
     title = result.spec.title or "bptrace training run"
     return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
 

@@ -127,19 +127,27 @@ def summary(r, precision: int = 8) -> Group:
     return Group(weights_table(r, precision), Text(""), outputs_table(r, precision), Text(""), verdict(r, precision))
 
 
-def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80) -> Group:
+def header(r_spec, names, plan) -> Group:
+    """The network and the run's settings: what `step` shows before it starts training."""
+    from .tables import summary as network
+
+    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(plan.batch,
+                                                                                  f"mini-batches of {plan.batch}")
+    seed = r_spec.seed if plan.seed is None else plan.seed
+    order = f"shuffled (seed {seed})" if plan.shuffle else "in order"
+    return Group(network(r_spec, names), Text(""),
+                 Text(f"{plan.epochs} epochs · {len(r_spec.samples)} sample(s) {order} · {batch} · "
+                      f"optimizer {r_spec.optimizer.name}", style="dim"), Text(""))
+
+
+def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80,
+               with_header: bool = True) -> Group:
     """Everything `step` shows, in order: network, settings, traces, epochs, curve, summary."""
     from rich.rule import Rule
 
-    from .tables import render_iteration, summary as network
+    from .tables import render_iteration
 
-    p = r.plan
-    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(p.batch, f"mini-batches of {p.batch}")
-    seed = r.spec.seed if p.seed is None else p.seed
-    order = f"shuffled (seed {seed})" if p.shuffle else "in order"
-    parts: list = [network(r.spec, r.names), Text(""),
-                   Text(f"{p.epochs} epochs · {len(r.spec.samples)} sample(s) {order} · {batch} · "
-                        f"optimizer {r.spec.optimizer.name}", style="dim"), Text("")]
+    parts: list = [header(r.spec, r.names, r.plan)] if with_header else []
     for it in r.traces:
         parts += [Rule(f"epoch {it.epoch}, step {it.step}"), render_iteration(it, r.spec, view), Text("")]
     if r.epochs_done:
