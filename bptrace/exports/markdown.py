@@ -6,6 +6,7 @@ after the update. Renders on GitHub (math in $$ blocks, Mermaid in mermaid fence
 from __future__ import annotations
 
 import html
+import math
 import re
 from string import Template
 
@@ -228,6 +229,10 @@ class _Writer:
                             f"{signed(after - before[name], self.p)} |")
         self.add("\n".join(rows) + "\n")
         b, a = it.loss_before, it.loss_after
+        if not math.isfinite(a):
+            self.add(f"**$E_{{total}}$: {num(b, self.p)} → {num(a, self.p)}**: the update overflowed; "
+                     "try a smaller learning rate.\n")
+            return
         word = "down" if a < b else "up" if a > b else "unchanged"
         pct = f" ({(a - b) / b:+.2%})" if b else ""
         self.add(f"**$E_{{total}}$: {num(b, self.p)} → {num(a, self.p)}**, {word} by {num(abs(a - b), self.p)}{pct}.\n")

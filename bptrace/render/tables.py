@@ -7,6 +7,8 @@ never wrap.
 
 from __future__ import annotations
 
+import math
+
 from rich import box
 from rich.console import Group
 from rich.rule import Rule
@@ -232,6 +234,11 @@ def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
 
 def verdict(it: Iteration, view: View) -> Text:
     before, after = it.loss_before, it.loss_after
+    if not math.isfinite(after):
+        text = Text("E_total: ", style="bold")
+        text.append(f"{view.num(before)} → {view.num(after)}", style="bold red")
+        text.append("  the update overflowed; try a smaller learning rate")
+        return text
     change = after - before
     pct = f" ({change / before:+.2%})" if before else ""
     word = "down" if change < 0 else "up" if change > 0 else "unchanged"
