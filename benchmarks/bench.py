@@ -161,16 +161,16 @@ def main():
     t_bp, w_bp = best(lambda: blog_bptrace(s, args.epochs))
     diff = float(np.max(np.abs(w_bp - w_np)))
     rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "plain numpy loop",
-                 t_bp, t_np, "<= 1.0", f"max |Δw| vs numpy = {diff:.1e} (must be <= 1e-12)"))
+                 t_bp, t_np, "<= 1.0", f"max abs Δw vs numpy = {diff:.1e} (must be <= 1e-12)"))
     rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "pure-Python scalar loop",
-                 t_bp, t_py, "report", f"max |Δw| vs Python = {float(np.max(np.abs(w_bp - w_py))):.1e}"))
+                 t_bp, t_py, "report", f"max abs Δw vs Python = {float(np.max(np.abs(w_bp - w_py))):.1e}"))
     wide = mnist_like()
     t_wnp, w_wnp = best(lambda: wide_numpy(wide, 20))
     t_wbp, r = best(lambda: wide_bptrace(wide, 20))
     n_w1 = 784 * 128  # final_values: W1, b1, W2, b2 in naming order
     w_wbp = np.concatenate([r.final_values[:n_w1], r.final_values[n_w1 + 128:n_w1 + 128 + 1280]])
     rows.append(("784-128-10 relu/softmax, 1,024 samples, full batch, 20 epochs", "plain numpy loop",
-                 t_wbp, t_wnp, "<= 1.2", f"max |Δw| = {float(np.max(np.abs(w_wbp - w_wnp))):.1e}"))
+                 t_wbp, t_wnp, "<= 1.2", f"max abs Δw = {float(np.max(np.abs(w_wbp - w_wnp))):.1e}"))
     bptrace_cmd = [sys.executable, "-m", "bptrace", "run"]
     t_run = process_time(bptrace_cmd)
     t_imp = process_time([sys.executable, "-c", "import numpy, rich, typer"])

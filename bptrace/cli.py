@@ -122,8 +122,8 @@ class _Exports:
         self.written: list[str] = []
 
     def __enter__(self):
-        from .atomic import AtomicFile
-
+        if any(p != "-" for p, _ in self.targets):
+            from .atomic import AtomicFile
         try:
             for path, _ in self.targets:
                 if path != "-":
@@ -166,7 +166,7 @@ def _report(exports: _Exports) -> None:
 @app.command()
 def step(
     spec: SpecArg = None,
-    epochs: Annotated[int, typer.Option("--epochs", "-n", min=1, max=100_000_000, help="Epochs to train (passes over every sample).")] = 100,
+    epochs: Annotated[int, typer.Option("--epochs", "-n", min=1, max=10_000_000, help="Epochs to train (passes over every sample).")] = 100,
     batch: Annotated[str, typer.Option("--batch", "-b", help="online (one update per sample), full (mean gradient of all samples) or K (mini-batches of K).")] = "online",
     shuffle: Annotated[bool, typer.Option("--shuffle", help="Shuffle the samples every epoch.")] = False,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Shuffle seed.", show_default="the spec's seed")] = None,

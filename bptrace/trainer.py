@@ -175,26 +175,16 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             snapshot = (copy.deepcopy(session.net), copy.deepcopy(session.opt), session.steps, epoch_batches)
         total, norms = 0.0, 0.0
         for batch in epoch_batches:
+            step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
             if show:
-                it = session.step(batch, epoch, trace=True)
+                it = o
                 if keep:
                     traces.append(it)
                 if on_trace is not None:
                     on_trace(it)
-                step_loss = it.loss_before
-                norm = math.sqrt(sum(u.gradient ** 2 for u in it.updates if not u.frozen))
-                if watch in batch:
-                    outs[epoch - 1] = [o.out.value for o in it.passes[batch.index(watch)].forward.outputs]
-            elif fast is not None:
-                step_loss, o, norm = fast.step(batch)
-                session.steps += 1
-                if watch in batch:
-                    outs[epoch - 1] = o[batch.index(watch)]
-            else:
-                step_loss, o, grads = session.step(batch, epoch)
-                norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-                if watch in batch:
-                    outs[epoch - 1] = o[batch.index(watch)]
+                o = [n.out.value for n in it.passes[batch.index(watch)].forward.outputs] if watch in batch else None
+            if o is not None:
+                outs[epoch - 1] = o
             if not math.isfinite(step_loss):
                 if fast is not None and not show:
                     fast.store(session)
@@ -229,6 +219,22 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     return Result(spec, session.names, plan, loss[:done], gnorm[:done], outs[:done], done, initial,
                   param_values(session), final_outputs, traces, stop, divergence)
+
+
+def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
+    """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
+
+    With trace=True the third item is the whole Iteration instead."""
+    if trace:
+        it = session.step(batch, epoch, trace=True)
+        return it.loss_before, math.sqrt(sum(u.gradient ** 2 for u in it.updates if not u.frozen)), it
+    if fast is not None:
+        loss, outputs, norm = fast.step(batch)
+        session.steps += 1
+    else:
+        loss, outputs, grads = session.step(batch, epoch)
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    return loss, norm, outputs[batch.index(watch)] if watch in batch else None
 
 
 def _finite(session: Session) -> bool:
