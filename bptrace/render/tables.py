@@ -180,8 +180,16 @@ def backward_tables(p: Pass, values: dict[str, float], view: View, n_layers: int
                 _sum_row(t, view, g)
             else:
                 _product_row(t, view, g)
+        if layer.index == n_layers - 1 and p.loss.kind in SHORTCUTS:
+            o, target = p.forward.outputs[0].out.name, p.loss.targets[0].name
+            t.caption = (f"{SHORTCUTS[p.loss.kind]}: the chain above simplifies to δ = o − target, "
+                         f"e.g. δ_{o} = {o} − {target} = {view.num(p.forward.outputs[0].out.value - p.loss.targets[0].value)}")
+            t.caption_justify = "left"
         out.append(t)
     return out
+
+
+SHORTCUTS = {"cross_entropy": "softmax with cross-entropy", "binary_cross_entropy": "sigmoid with binary cross-entropy"}
 
 
 def updates_table(it: Iteration, view: View) -> Table:
