@@ -145,7 +145,7 @@ class Iteration:
         for u in self.updates:
             yield "update", f"{u.name}+", u.new
         for c in self.checks:
-            for group, name, value in _forward_quantities(c.forward, c.loss):
+            for _, name, value in _forward_quantities(c.forward, c.loss):
                 yield "check", f"{name}+", value
 
 

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-import typer
 
 from bptrace.cli import app
 from conftest import ROOT

@@ -5,7 +5,6 @@ Every run must end with exit code 0, 1 or 2 and never a traceback.
 
 import re
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -1,7 +1,6 @@
 """Training runs: learning, optimizers against their published update rules, batching, stopping."""
 
 import math
-import os
 import signal
 import subprocess
 import sys

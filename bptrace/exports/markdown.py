@@ -49,7 +49,7 @@ class _Writer:
 
     # ------------------------------------------------------------ network
 
-    def network(self, level: int, forward: Forward | None) -> None:
+    def network(self, level: int) -> None:
         spec, N = self.spec, self.names
         self.add(f"{'#' * level} The network\n")
         rows = ["| layer | neurons | activation | bias | parameters |", "|---|---|---|---|---|",
@@ -73,7 +73,7 @@ class _Writer:
             return  # a diagram of a wide network is unreadable
         ids = {}
         lines = ["```mermaid", "graph LR"]
-        for l, layer_names in enumerate([N.inputs, *N.out]):
+        for layer_names in (N.inputs, *N.out):
             for name in layer_names:
                 ids[name] = f"n{len(ids)}"
                 lines.append(f'    {ids[name]}(("{name}"))')
@@ -102,14 +102,10 @@ class _Writer:
                     numbers += f" + {self.n(n.bias.value)}"
                 self.add(_math(latex(n.z.name), formula, numbers, self.n(n.z.value)))
             for n in layer:
-                self.add(_math(latex(n.out.name), *self._activation(n, layer), self.n(n.out.value)))
+                self.add(_math(latex(n.out.name), *self._activation(n, layer, l), self.n(n.out.value)))
 
-    def _activation(self, n, layer) -> tuple[str, str]:
-        slope = self.spec.layers[0].slope
-        for sl in self.spec.layers:
-            if sl.activation == "leaky_relu":
-                slope = sl.slope
-        act = activations.get(n.activation, slope)
+    def _activation(self, n, layer, l: int) -> tuple[str, str]:
+        act = activations.get(n.activation, self.spec.layers[l].slope)
         if n.activation == "softmax":
             zs = " + ".join(f"e^{{{self.n(m.z.value)}}}" for m in layer)
             return Template(act.tex).substitute(z=latex(n.z.name)), rf"\frac{{e^{{{self.n(n.z.value)}}}}}{{{zs}}}"
@@ -199,7 +195,7 @@ class _Writer:
         self.add(f"{'#' * level} Updates\n")
         rule = next((u for u in it.updates if not u.frozen), None)
         if rule is not None and it.optimizer == "sgd" and not self.spec.optimizer.hyper.get("weight_decay"):
-            self.add(_math(r"p^{+}", rf"p - \alpha\frac{{\partial E_{{total}}}}{{\partial p}}") +
+            self.add(_math(r"p^{+}", r"p - \alpha\frac{\partial E_{total}}{\partial p}") +
                      f"with $\\alpha = {it.learning_rate:g}$:\n")
             for u in it.updates:
                 if not u.frozen:
@@ -286,7 +282,7 @@ def trace_markdown(trace: Trace, precision: int = 8) -> str:
     w.add(f"# {text(title)}\n", "*Traced by bptrace: every quantity as its formula, the numbers put in, "
           "and the result.*\n")
     first = trace.iterations[0]
-    w.network(2, first.passes[0].forward)
+    w.network(2)
     w.mermaid("The network before the update:", *w._params_before(first.passes[0]))
     for it in trace.iterations:
         if len(trace.iterations) > 1:
@@ -300,7 +296,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
 
     w = _Writer(r.spec, r.names, precision)
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
-    w.network(2, None)
+    w.network(2)
     p = r.plan
     w.add(f"Trained for {r.epochs_done} of {p.epochs} epochs ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
