@@ -35,7 +35,7 @@ class Session:
         """
         X, T = self._select(batch)
         zs, outs = engine.forward(self.net, X)
-        back = engine.backward(self.net, X, T, zs, outs, for_trace=trace)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=False)  # each traced pass has its own
         grads = engine.gradients(self.net, back)
         lr = self.spec.learning_rate
         if not trace:
@@ -59,9 +59,6 @@ class Session:
         if isinstance(batch, range) and batch.step == 1:
             return self.X[first:first + n], self.T[first:first + n]
         return self.X[batch], self.T[batch]
-
-    def outputs(self, i: int) -> np.ndarray:
-        return engine.forward(self.net, self.X[i:i + 1])[1][-1][0]
 
     def _rows(self, i: int):
         """One sample's forward pass, as 1-D rows."""
