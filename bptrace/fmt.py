@@ -58,3 +58,8 @@ def substitute(formula: str, values: dict[str, float], precision: int = 8) -> st
 def pretty_formula(formula: str) -> str:
     """ASCII names inside a formula in their display form: dE_total/dw5 -> ∂E_total/∂w5."""
     return re.sub(r"(?<![\w])(d[A-Za-z][\w^()]*/d[A-Za-z][\w^()]*|delta[\w^()]*)", lambda m: pretty(m.group(0)), formula)
+
+
+def generic_rule(name: str, rule: str) -> str:
+    """An update rule for one parameter written for any parameter p: 'w5 − α·dE_total/dw5' -> 'p − α·∂E_total/∂p'."""
+    return pretty_formula(re.sub(rf"(?<![\w/]){re.escape(name)}(?!\w)", "p", rule.replace(f"/d{name}", "/dp")))

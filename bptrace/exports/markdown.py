@@ -13,7 +13,7 @@ from string import Template
 import numpy as np
 
 from .. import activations, losses
-from ..fmt import num, pretty_formula, signed
+from ..fmt import generic_rule, num, signed
 from ..naming import latex
 from ..trace import Forward, Iteration, Loss, Pass, Product, Quantity, Sum, Trace
 
@@ -210,8 +210,7 @@ class _Writer:
                      num(u.new, self.p) + (" (frozen)" if u.frozen else "")]
             rows.append("| " + " | ".join(cells) + " |")
         if rule is not None:
-            generic = re.sub(rf"(?<![\w/]){re.escape(rule.name)}(?!\w)", "p", rule.rule)
-            self.add(f"Rule (`{it.optimizer}`): p⁺ = {pretty_formula(generic)}\n")
+            self.add(f"Rule (`{it.optimizer}`): p⁺ = {generic_rule(rule.name, rule.rule)}\n")
         self.add("\n".join(rows) + "\n")
 
     def check(self, level: int, it: Iteration) -> None:

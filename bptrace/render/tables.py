@@ -15,7 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num, pretty_formula, signed, substitute
+from ..fmt import generic_rule, num, pretty_formula, signed, substitute
 from ..naming import pretty
 from ..trace import Forward, Iteration, Loss, Pass, Product, Quantity, Sum, Trace
 
@@ -194,7 +194,7 @@ SHORTCUTS = {"cross_entropy": "softmax with cross-entropy", "binary_cross_entrop
 
 def updates_table(it: Iteration, view: View) -> Table:
     state_keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-    rule = next((u.rule for u in it.updates if not u.frozen), "")
+    first = next((u for u in it.updates if not u.frozen), None)
     title = f"Updates ({it.optimizer}, α = {it.learning_rate:g})"
     t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
               padding=(0, 1))
@@ -208,9 +208,8 @@ def updates_table(it: Iteration, view: View) -> Table:
         new = view.num(u.new) + (" (frozen)" if u.frozen else "")
         t.add_row(f"{pretty(u.name)}", view.num(u.old), view.num(u.gradient),
                   *[view.num(u.state[k]) if k in u.state else "" for k in state_keys], new)
-    if rule:
-        generic = rule.replace(it.updates[0].name, "p") if not it.updates[0].frozen else rule
-        t.caption = "p⁺ = " + pretty_formula(generic.replace("dE_total/dp", "dE_total/dp"))
+    if first is not None:
+        t.caption = "p⁺ = " + generic_rule(first.name, first.rule)
         t.caption_justify = "left"
     return t
 
