@@ -14,7 +14,9 @@ forms the terminal and Markdown show (∂E_total/∂w5, \\frac{\\partial E_{tota
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Names:
     z: tuple[tuple[str, ...], ...]  # z[l][j]
     out: tuple[tuple[str, ...], ...]  # out[l][j]: h.. for hidden layers, o.. for the output layer
     delta: tuple[tuple[str, ...], ...]
-    weights: tuple[tuple[tuple[str, ...], ...], ...]  # weights[l][j][k]
+    weights: tuple[Sequence[tuple[str, ...]], ...]  # weights[l][j][k]: a _Grid per layer, rows made on demand
     biases: tuple[tuple[str, ...], ...]  # biases[l]: () none, (b,) shared, or one per neuron
     errors: tuple[str, ...]  # E_o1..
     targets: tuple[str, ...]  # target_o1..
@@ -35,11 +37,39 @@ class Names:
 
     def params(self) -> list[str]:
         """Every parameter name, in numbering order."""
-        names = []
-        for l, layer in enumerate(self.weights):
-            names += [w for row in layer for w in row]
-            names += list(self.biases[l])
-        return names
+        return list(self.iter_params())
+
+    def iter_params(self):
+        """Every parameter name, in numbering order, made one by one (a wide layer has 100,000)."""
+        return chain.from_iterable(chain(chain.from_iterable(layer), self.biases[l])
+                                   for l, layer in enumerate(self.weights))
+
+
+class _Grid(Sequence):
+    """One layer's weight names, row j (destination neuron) made when first asked for.
+
+    A 784×128 layer has 100,352 names; a training run that never shows them never makes them."""
+
+    def __init__(self, units: int, fan_in: int, pattern: str, offset: int = 0):
+        self.units, self.fan_in, self.pattern, self.offset = units, fan_in, pattern, offset
+        self._rows: dict[int, tuple[str, ...]] = {}
+
+    def __len__(self) -> int:
+        return self.units
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(self.units))]
+        if j < 0:
+            j += self.units
+        if not 0 <= j < self.units:
+            raise IndexError(j)
+        row = self._rows.get(j)
+        if row is None:
+            p, first = self.pattern, self.offset + j * self.fan_in
+            row = tuple(p.format(n=first + k + 1, j=j + 1, k=k + 1, jk=_idx(j + 1, k + 1)) for k in range(self.fan_in))
+            self._rows[j] = row
+        return row
 
 
 def _idx(*i: int) -> str:
@@ -55,10 +85,7 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
         z = tuple(tuple(f"z^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
         out = tuple(tuple(f"a^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
         delta = tuple(tuple(f"delta^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
-        weights = tuple(
-            tuple(tuple(f"W^({l})_{_idx(j, k)}" for k in range(1, widths[l - 1] + 1)) for j in range(1, n + 1))
-            for l, n in enumerate(sizes, 1)
-        )
+        weights = tuple(_Grid(n, widths[l - 1], f"W^({l})_{{jk}}") for l, n in enumerate(sizes, 1))
         biases = tuple(
             (f"b^({l})",) if c == 1 and n > 1 else tuple(f"b^({l})_{j}" for j in range(1, c + 1))
             for l, (n, c) in enumerate(zip(sizes, bias_counts), 1)
@@ -79,7 +106,7 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
         else:
             out.append(tuple(f"h{hn + j}" for j in range(1, n + 1)))
             hn += n
-        weights.append(tuple(tuple(f"w{wn + j * fan_in + k}" for k in range(1, fan_in + 1)) for j in range(n)))
+        weights.append(_Grid(n, fan_in, "w{n}", wn))
         wn += n * fan_in
         biases.append(tuple(f"b{bn + j}" for j in range(1, bias_counts[l] + 1)))
         bn += bias_counts[l]

@@ -253,7 +253,7 @@ def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
     """Name the first quantity that is NaN or infinite: a parameter, else z, out or E of a sample."""
     with np.errstate(all="ignore"):
         N = session.names
-        for name, value in zip(N.params(), param_values(session).tolist()):
+        for name, value in zip(N.iter_params(), param_values(session).tolist()):
             if not math.isfinite(value):
                 return Divergence(epoch, batch[0] + 1, name, value)
         for i in batch:

@@ -75,11 +75,11 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t.add_column("initial", justify="right", no_wrap=True)
     t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("change", justify="right", no_wrap=True)
-    names = r.names.params()
-    for name, v0, v1 in zip(names[:limit], r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
+    names = r.names.iter_params()
+    for name, v0, v1 in zip(names, r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
         t.add_row(pretty(name), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
-    if len(names) > limit:
-        t.caption = f"… and {len(names) - limit:,} more (export the run to see every parameter)"
+    if r.initial_values.size > limit:
+        t.caption = f"… and {r.initial_values.size - limit:,} more (export the run to see every parameter)"
         t.caption_justify = "left"
     return t
 
