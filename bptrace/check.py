@@ -77,10 +77,15 @@ def parse_answers(data: dict[str, Any], source: str) -> tuple[dict[str, Decimal]
         d = Decimal(value)
         if not d.is_finite():
             raise SpecError(source, f"expected a finite number, got {value}", f'"{key}"')
-        claims[key] = d
+        claims[_ascii(key)] = d
     if not claims:
         raise SpecError(source, 'no claims: write one `name = value` per line, e.g. z1 = 0.08 or "dE_total/dw5" = 0.0259')
     return claims, epoch, sample
+
+
+def _ascii(name: str) -> str:
+    """Names as the terminal shows them are accepted too: ∂E_total/∂w5, δ_o1, w5⁺."""
+    return name.replace("∂", "d").replace("δ", "delta").replace("⁺", "+")
 
 
 def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sample: int) -> Report:

@@ -130,3 +130,9 @@ def test_validate(runner):
     assert ok.exit_code == 0 and "is a valid spec" in ok.output and "49 parameters" in ok.output
     bad = runner.invoke(app, ["validate", str(ROOT / "tests" / "bad" / "weights-ragged.toml")])
     assert bad.exit_code == 2 and "rows have different lengths" in bad.stderr
+
+
+def test_names_as_the_terminal_shows_them_are_accepted(runner, tmp_path):
+    path = answers(tmp_path, '"∂E_total/∂w5" = 0.02592286\n"δ_o1" = 0.04985267\n"w5⁺" = 0.43703857\n')
+    result = runner.invoke(app, ["check", "blog", path])
+    assert result.exit_code == 0 and "3 of 3 claims hold" in result.output
