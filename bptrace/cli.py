@@ -191,6 +191,10 @@ def step(
         s = load_spec(spec, lr, naming)
         shown, last = train.parse_show(show, epochs)
         plan = train.Plan(epochs, train.parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
+        traces = (epochs if shown == "all" else len(shown)) * len(train.batches(len(s.samples), plan, None))
+        if traces > 10_000:
+            raise UsageError(f"--show would print {traces:,} full traces; pick a few epochs (--show first,last) "
+                             "or write every one to a file (--export run.jsonl)")
         view = tables.View(precision, not no_formulas)
         with _Exports(export or [], format) as exports:
             show_tables = not quiet and not exports.to_stdout

@@ -235,3 +235,9 @@ def test_ctrl_c_prints_summary_and_exits_130():
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted (Ctrl-C)" in out and "Traceback" not in err
+
+
+def test_show_all_on_a_long_run_is_refused(runner):
+    result = runner.invoke(app, ["step", "xor", "--epochs", "5000", "--show", "all"])
+    assert result.exit_code == 2
+    assert "--show would print 20,000 full traces" in result.stderr
