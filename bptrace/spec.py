@@ -308,8 +308,10 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
             hyper[key] = c.boolean(table[key], path)
             continue
         v = c.number(table[key], path)
-        if key in ("beta1", "beta2", "momentum", "dampening") and not 0 <= v < 1 + (key == "dampening"):
+        if key in ("beta1", "beta2", "momentum") and not 0 <= v < 1:
             c.fail(path, f"expected a number in [0, 1), got {v:g}")
+        if key == "dampening" and not 0 <= v <= 1:
+            c.fail(path, f"expected a number in [0, 1], got {v:g}")
         if key in ("eps", "weight_decay") and v < 0:
             c.fail(path, f"expected a number >= 0, got {v:g}")
         hyper[key] = v
