@@ -99,6 +99,28 @@ class Pass:
     loss: Loss
     backward: tuple[LayerBackward, ...]  # output layer first
 
+    def values(self) -> dict[str, float]:
+        """Every named value a formula of this pass may mention: inputs, weights, biases, z, h/o,
+        targets, errors, and each neuron's dE_total/dout and delta."""
+        f = self.forward
+        values = {q.name: q.value for q in f.inputs}
+        for layer in f.layers:
+            for n in layer:
+                for t in n.terms:
+                    values[t.weight.name] = t.weight.value
+                    values[t.source.name] = t.source.value
+                if n.bias:
+                    values[n.bias.name] = n.bias.value
+                values[n.z.name] = n.z.value
+                values[n.out.name] = n.out.value
+        for q in (*self.loss.targets, *self.loss.errors, self.loss.total):
+            values[q.name] = q.value
+        for layer in self.backward:
+            for n in layer.neurons:
+                values[n.dE_dout.name] = n.dE_dout.value
+                values[n.delta.name] = n.delta.value
+        return values
+
 
 @dataclass(frozen=True, eq=False)
 class Update:

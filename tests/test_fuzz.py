@@ -78,6 +78,17 @@ def mutated_samples(draw):
     return "\n".join(lines) + "\n"
 
 
+def _assert_clean_runs(tmp_path_factory, content, commands):
+    """Write a spec and run each command on it: exit 0, 1 or 2, never a traceback."""
+    from typer.testing import CliRunner
+
+    path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
+    (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+    runner = CliRunner()
+    for command in commands:
+        _assert_clean(runner.invoke(app, [*command, str(path)]))
+
+
 def _assert_clean(result):
     assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -91,32 +102,16 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @FUZZ
 @given(toml_documents())
 def test_random_documents(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
-    path.write_text(text)
-    from typer.testing import CliRunner
-
-    runner = CliRunner()
-    for command in (["run"], ["validate"]):
-        _assert_clean(runner.invoke(app, [*command, str(path)]))
+    _assert_clean_runs(tmp_path_factory, text, (["run"], ["validate"]))
 
 
 @FUZZ
 @given(mutated_samples())
 def test_mutated_samples(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
-    path.write_text(text)
-    from typer.testing import CliRunner
-
-    runner = CliRunner()
-    for command in (["run"], ["gradcheck"]):
-        _assert_clean(runner.invoke(app, [*command, str(path)]))
+    _assert_clean_runs(tmp_path_factory, text, (["run"], ["gradcheck"]))
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
-    path.write_bytes(data)
-    from typer.testing import CliRunner
-
-    _assert_clean(CliRunner().invoke(app, ["run", str(path)]))
+    _assert_clean_runs(tmp_path_factory, data, (["run"],))

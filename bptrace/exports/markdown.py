@@ -127,11 +127,7 @@ class _Writer:
     def backward(self, level: int, p: Pass) -> None:
         self.add(f"{'#' * level} Backward pass\n")
         L = len(p.backward)
-        values = {q.name: q.value for q in (*p.loss.targets, *p.forward.inputs)}
-        for layer in p.forward.layers:
-            for n in layer:
-                values[n.out.name] = n.out.value
-                values[n.z.name] = n.z.value
+        values = self._values
         for step, layer in enumerate(p.backward, 1):
             what = "output layer" if layer.index == L - 1 else f"hidden layer {layer.index + 1}"
             self.add(f"{'#' * (level + 1)} Step {step}: {what}\n")
@@ -175,8 +171,7 @@ class _Writer:
         layer = next(sl for sl, names in zip(self.spec.layers, self.names.out) if n.out in names)
         act = activations.get(layer.activation, layer.slope)
         tmpl = Template(act.dtex)
-        value = self._value_of(n.out)
-        zval = self._value_of(n.z)
+        value, zval = self._values[n.out], self._values[n.z]
         return (latex(n.dout_dz.name), tmpl.substitute(out=latex(n.out), z=latex(n.z)),
                 tmpl.substitute(out=self.n(value), z=self.n(zval)))
 
@@ -185,9 +180,6 @@ class _Writer:
         if o_k == out_j:
             return f"{latex(o_k)}(1 - {latex(o_k)}) = {self.n(values[o_k])}(1 - {self.n(values[o_k])})"
         return f"-{latex(o_k)}{latex(out_j)} = -{self.n(values[o_k])}\\times{self.n(values[out_j])}"
-
-    def _value_of(self, name: str) -> float:
-        return self._values[name]
 
     # ------------------------------------------------------------ update and check
 
@@ -234,11 +226,7 @@ class _Writer:
 
     def iteration(self, level: int, it: Iteration, diagrams: bool = True) -> None:
         for p in it.passes:
-            self._values = {}
-            for layer in p.forward.layers:
-                for n in layer:
-                    self._values[n.z.name] = n.z.value
-                    self._values[n.out.name] = n.out.value
+            self._values = p.values()
             suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
             self.forward(level, p.forward, "Forward pass" + suffix)
             self.errors(level, p.loss, p.forward, "Errors" + suffix)

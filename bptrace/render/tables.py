@@ -34,28 +34,6 @@ class View:
         return num(v, self.precision)
 
 
-def values_of(p: Pass | None, forward: Forward, loss: Loss) -> dict[str, float]:
-    """Every named value a formula of this pass may mention."""
-    values = {q.name: q.value for q in forward.inputs}
-    for layer in forward.layers:
-        for n in layer:
-            for t in n.terms:
-                values[t.weight.name] = t.weight.value
-                values[t.source.name] = t.source.value
-            if n.bias:
-                values[n.bias.name] = n.bias.value
-            values[n.z.name] = n.z.value
-            values[n.out.name] = n.out.value
-    for q in (*loss.targets, *loss.errors, loss.total):
-        values[q.name] = q.value
-    if p is not None:
-        for layer in p.backward:
-            for n in layer.neurons:
-                values[n.dE_dout.name] = n.dE_dout.value
-                values[n.delta.name] = n.delta.value
-    return values
-
-
 def _table(title: str, view: View, first: str = "quantity") -> Table:
     t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
               padding=(0, 1), show_edge=False)
@@ -259,7 +237,7 @@ def render_iteration(it: Iteration, spec, view: View) -> Group:
     parts: list = []
     n_layers = len(spec.layers)
     for p in it.passes:
-        values = values_of(p, p.forward, p.loss)
+        values = p.values()
         label = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
         parts.append(forward_table(f"Forward pass{label}", p.forward, values, view))
         parts.append(loss_table(f"Errors{label}", p.loss, values, view))
