@@ -326,9 +326,9 @@ def check(
     with user_errors():
         s = load_spec(spec, None, naming)
         label, text = samples.resolve(answers)
-        data = (spec_mod.read_toml(label, parse_float=Decimal) if text is None
-                else spec_mod.parse_toml(text, label, parse_float=Decimal))
-        claims, epoch, sample = checking.parse_answers(data, label)
+        text = spec_mod.read_text(label) if text is None else text
+        data = spec_mod.parse_toml(text, label, parse_float=Decimal)
+        claims, epoch, sample = checking.parse_answers(data, label, text)
         it = _iteration_for(s, epoch, sample, naming, label)
         report = checking.check(it, claims, label, epoch, sample)
         out.print(check_report(report, precision))

@@ -48,10 +48,10 @@ def test_permission_denied(runner, tmp_path, monkeypatch):
     spec = tmp_path / "locked.toml"
     spec.write_text("learning_rate = 0.5\n")
 
-    def deny(self):
+    def deny(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(Path, "open", deny)
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {spec}: permission denied: cannot read the file"
