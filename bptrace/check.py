@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from . import deps
-from .errors import SpecError
+from .errors import ECHO_LIMIT, SpecError, clip
+from .spec import describe, kind
 from .trace import Iteration
 
 RESERVED = {"epoch": "the epoch the claims are about (default 1)",
@@ -61,26 +63,63 @@ class Report:
         return all(c.holds for c in self.claims)
 
 
-def parse_answers(data: dict[str, Any], source: str) -> tuple[dict[str, Decimal], int, int]:
-    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written)."""
-    epoch, sample = 1, 1
-    claims = {}
+MAX_EPOCH = 1_000_000  # the latest epoch `check` trains to
+MAX_DIGITS = 40  # significant digits of one claim (float64 holds 17)
+
+
+def parse_answers(data: dict[str, Any], source: str, text: str = "") -> tuple[dict[str, Decimal], int, int]:
+    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written).
+
+    `text` (the file's TOML) lets a message point at the lines of two spellings of one quantity.
+    """
+    where = {"epoch": 1, "sample": 1}
+    claims: dict[str, Decimal] = {}
+    keys: dict[str, str] = {}  # name -> the key it was written as
     for key, value in data.items():
         if key in RESERVED:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpecError(source, f"expected a whole number >= 1 ({RESERVED[key]}), got {value!r}", key)
-            epoch, sample = (value, sample) if key == "epoch" else (epoch, value)
+            where[key] = _whole(value, key, source)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            kind = "a table" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
-            raise SpecError(source, f"expected a number (the claimed value), got {kind}", f'"{key}"')
-        d = Decimal(value)
-        if not d.is_finite():
-            raise SpecError(source, f"expected a finite number, got {value}", f'"{key}"')
-        claims[_ascii(key)] = d
+        d = _claimed(value, key, source)
+        name = _ascii(key)
+        if name in claims and claims[name] != d:
+            first = keys[name]
+            raise SpecError(source, f'{_quoted(first, text)} and {_quoted(key, text)} are the same quantity with '
+                            f"different claimed values ({describe(claims[name])} and {describe(d)}); keep one")
+        claims.setdefault(name, d)
+        keys.setdefault(name, key)
     if not claims:
         raise SpecError(source, 'no claims: write one `name = value` per line, e.g. z1 = 0.08 or "dE_total/dw5" = 0.0259')
-    return claims, epoch, sample
+    return claims, where["epoch"], where["sample"]
+
+
+def _whole(value: Any, key: str, source: str) -> int:
+    """epoch or sample: a whole number from 1 to MAX_EPOCH."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EPOCH:
+        raise SpecError(source, f"expected a whole number from 1 to {MAX_EPOCH:,} ({RESERVED[key]}), "
+                        f"got {kind(value)}", key)
+    return value
+
+
+def _claimed(value: Any, key: str, source: str) -> Decimal:
+    """A claimed value: a finite number of at most MAX_DIGITS significant digits."""
+    path = f'"{clip(key)}"'
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise SpecError(source, f"expected a number (the claimed value), got {kind(value)}", path)
+    d = Decimal(value)
+    if not d.is_finite():
+        raise SpecError(source, f"expected a finite number, got {describe(d)}", path)
+    if len(d.as_tuple().digits) > MAX_DIGITS:
+        raise SpecError(source, f"expected a number of at most {MAX_DIGITS} significant digits, "
+                        f"got {kind(value)}", path)
+    return d
+
+
+def _quoted(key: str, text: str) -> str:
+    """"key" (line N): the key as written, and the line that defines it when it can be found."""
+    pattern = rf"^[ \t]*(?:\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})[ \t]*="
+    m = re.search(pattern, text, re.MULTILINE)
+    line = f" (line {text.count(chr(10), 0, m.start()) + 1})" if m else ""
+    return f'"{clip(key)}"{line}'
 
 
 def _ascii(name: str) -> str:
@@ -95,9 +134,9 @@ def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sa
     unknown = [k for k in claims if k not in values]
     if unknown:
         name = unknown[0]
-        close = difflib.get_close_matches(name, list(values), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name, list(values), n=3, cutoff=0.5) if len(name) <= 2 * ECHO_LIMIT else []
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "; see `bptrace run` for the names"
-        raise SpecError(source, f"no such quantity{hint}", f'"{name}"')
+        raise SpecError(source, f"no such quantity{hint}", f'"{clip(name)}"')
     out = [Claim(name, d, values[name]) for name, d in claims.items()]
     order = {name: i for i, name in enumerate(values)}
     out.sort(key=lambda c: order[c.name])

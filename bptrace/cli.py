@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import signal
 import sys
 import time
@@ -12,8 +14,38 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from . import ascii as _ascii
 from . import samples
-from .errors import BptraceError, DivergedError, UsageError
+from .errors import BptraceError, DivergedError, UsageError, clip, safe_text
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
+    from click import get_current_context
+from typer.core import TyperGroup
+
+
+class _Group(TyperGroup):
+    """Click's own messages (unknown option, bad value) echo the command line: escape its control characters."""
+
+    def make_context(self, *args, **kwargs):
+        with _safe_click_messages():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _safe_click_messages():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _safe_click_messages():
+    try:
+        yield
+    except click_exceptions.ClickException as e:
+        e.message = safe_text(e.message)
+        raise
 
 app = typer.Typer(
     name="bptrace",
@@ -22,11 +54,33 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out = Console()
-err = Console(stderr=True)
+MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
+
+
+def _environ() -> dict[str, str]:
+    """The environment rich reads, without a COLUMNS or LINES that is not a whole number in ASCII digits."""
+    env = dict(os.environ)
+    for key in ("COLUMNS", "LINES"):
+        value = env.get(key)
+        if value is not None and not (value.isascii() and value.isdigit() and 0 < int(value) <= 100_000):
+            del env[key]
+    return env
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, _environ=_environ())
+    if not MIN_WIDTH <= console.width <= MAX_WIDTH:  # COLUMNS=2 or a tiny pane: lay out for 40 and let it wrap
+        console.width = min(max(console.width, MIN_WIDTH), MAX_WIDTH)
+    return console
+
+
+_ascii.install(sys.stdout, sys.stderr)  # a stream that cannot encode ∂ or box drawing gets d and - | +
+out = _console()
+err = _console(stderr=True)
 
 SpecArg = Annotated[
     Optional[str],
@@ -47,12 +101,30 @@ Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export fo
 
 @contextmanager
 def user_errors():
-    """The one error boundary: a BptraceError becomes one message and its exit code."""
+    """The one error boundary: a BptraceError becomes one message (one line, no control characters)
+    and its exit code. The running command's options are checked first."""
     try:
+        _check_options()
         yield
     except BptraceError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(safe_text(str(e)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
+
+
+DIGIT_OPTIONS = ("batch", "show")  # text options that hold whole numbers: ASCII digits only ('²'.isdigit() is True)
+
+
+def _check_options() -> None:
+    """Every float option must be finite (--tol nan would pass every check); numbers in text options are 0-9."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return
+    for param in ctx.command.params:
+        value, flag = ctx.params.get(param.name), max(param.opts, key=len)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag}: expected a finite number, got {value}")
+        if param.name in DIGIT_OPTIONS and isinstance(value, str) and not value.isascii():
+            raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):
@@ -160,7 +232,7 @@ class _Exports:
 
 def _report(exports: _Exports) -> None:
     for path in exports.written:
-        err.print(f"[dim]wrote {escape(path)}[/]", highlight=False)
+        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False)
 
 
 @app.command()
@@ -326,9 +398,9 @@ def check(
     with user_errors():
         s = load_spec(spec, None, naming)
         label, text = samples.resolve(answers)
-        data = (spec_mod.read_toml(label, parse_float=Decimal) if text is None
-                else spec_mod.parse_toml(text, label, parse_float=Decimal))
-        claims, epoch, sample = checking.parse_answers(data, label)
+        text = spec_mod.read_text(label) if text is None else text
+        data = spec_mod.parse_toml(text, label, parse_float=Decimal)
+        claims, epoch, sample = checking.parse_answers(data, label, text)
         it = _iteration_for(s, epoch, sample, naming, label)
         report = checking.check(it, claims, label, epoch, sample)
         out.print(check_report(report, precision))
@@ -386,7 +458,7 @@ def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check
     with user_errors():
         s = load_spec(spec)
         out.print(summary(s, for_spec(s)))
-        out.print(f"[green]✓[/] {escape(s.source)} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
+        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
 
 
 @app.command()
@@ -403,7 +475,7 @@ def init(
         if Path(path).exists() and not force:
             raise UsageError(f"{path} already exists; use --force to overwrite it")
         write_text(path, samples.starter())
-        err.print(f"wrote {escape(path)}; try [bold]bptrace run {escape(path)}[/]", highlight=False)
+        err.print(f"wrote {escape(safe_text(path))}; try [bold]bptrace run {escape(safe_text(path))}[/]", highlight=False)
 
 
 @app.command()

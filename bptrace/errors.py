@@ -30,3 +30,26 @@ class DivergedError(BptraceError):
     """Training produced a NaN or infinite value."""
 
     exit_code = 3
+
+
+# ---------------------------------------------------------------- echoing user text
+
+ECHO_LIMIT = 40  # characters of a user's key or value echoed in a message
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """At most `limit` characters of `text`, with "…" when cut (a 5 MB key is not echoed whole)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_control(ch: str) -> bool:
+    """C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F): characters a terminal may act on."""
+    o = ord(ch)
+    return o < 0x20 or 0x7F <= o <= 0x9F
+
+
+def safe_text(text: str, keep: str = "") -> str:
+    """`text` with every control character (except those in `keep`) shown as \\xNN, never acted on."""
+    if not any(is_control(ch) and ch not in keep for ch in text):
+        return text
+    return "".join(f"\\x{ord(ch):02x}" if is_control(ch) and ch not in keep else ch for ch in text)

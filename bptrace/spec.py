@@ -8,20 +8,25 @@ Python API can pass plain dicts. Every error names the file and the field path
 from __future__ import annotations
 
 import difflib
+import datetime
 import math
+import re
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from . import activations, losses
-from .errors import SpecError, UsageError
+from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 
 MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
 MAX_SAMPLES = 1_000_000
+MAX_TITLE = 200  # characters: a title is one line of text
 INITIALISERS = ("xavier", "he", "uniform")
 NAMINGS = ("seed", "layered")
 OPTIMIZERS = {
@@ -113,12 +118,15 @@ class Spec:
 # ---------------------------------------------------------------- reading
 
 
-def read_toml(path: str | Path, parse_float=float) -> dict[str, Any]:
-    """Read a TOML file into a dict; every failure becomes a SpecError naming the file."""
-    p = Path(path)
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a spec or answers file larger than 8 MB is refused unread
+
+
+def read_text(path: str | Path) -> str:
+    """A spec or answers file as text (at most MAX_FILE_BYTES, UTF-8, a leading BOM dropped)."""
     name = str(path)
     try:
-        raw = p.read_bytes()
+        with Path(path).open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero is refused, not read forever
     except FileNotFoundError:
         raise SpecError(name, "no such file") from None
     except IsADirectoryError:
@@ -127,35 +135,109 @@ def read_toml(path: str | Path, parse_float=float) -> dict[str, Any]:
         raise SpecError(name, "permission denied: cannot read the file") from None
     except OSError as e:
         raise SpecError(name, f"cannot read the file ({e.strerror})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected a TOML spec of at most that size")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # the UTF-8 BOM some Windows editors write
     if not raw.strip():
         raise SpecError(name, "the file is empty; expected a TOML spec (try `bptrace init`)")
     if b"\x00" in raw:
         raise SpecError(name, "this is a binary file, expected a TOML text file")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise SpecError(name, f"not UTF-8 text (bad byte at offset {e.start}); expected a TOML file") from None
-    return parse_toml(text, name, parse_float)
+
+
+def read_toml(path: str | Path, parse_float=float) -> dict[str, Any]:
+    """Read a TOML file into a dict; every failure becomes a SpecError naming the file."""
+    return parse_toml(read_text(path), str(path), parse_float)
+
+
+class _NumberOutOfRange(Exception):
+    """Raised from inside tomllib by `parse_float` for a number it cannot represent."""
+
+
+def _guarded(parse_float):
+    def parse(text: str):
+        try:
+            return parse_float(text)
+        except (ArithmeticError, ValueError):  # decimal.InvalidOperation: 0.08e-99999999999999999999
+            raise _NumberOutOfRange(text) from None
+    return parse
 
 
 def parse_toml(text: str, name: str = "<spec>", parse_float=float) -> dict[str, Any]:
+    """TOML text to a dict. tomllib's own failures (bad syntax, a number too long for int(),
+    nesting deeper than Python's stack) all become one SpecError naming the line and column."""
+    text = text.removeprefix("\ufeff")
     try:
-        return tomllib.loads(text, parse_float=parse_float)
+        return tomllib.loads(text, parse_float=_guarded(parse_float))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(_toml_location(name, str(e)), f"invalid TOML: {_toml_message(str(e))}") from None
+    except _NumberOutOfRange as e:
+        where = _line_col(text, text.find(str(e)))
+        raise SpecError(f"{name}{where}", f"number out of range ({clip(str(e))}); expected a number within ±1.8e308") from None
+    except ValueError:  # int() refuses decimal integers longer than sys.get_int_max_str_digits()
+        pos, digits = _longest_integer(text)
+        raise SpecError(f"{name}{_line_col(text, pos)}",
+                        f"number too large ({digits:,} digits); expected a number within ±1.8e308") from None
+    except RecursionError:
+        depth, pos = _deepest(text)
+        raise SpecError(f"{name}{_line_col(text, pos)}",
+                        f"invalid TOML: arrays or tables nested too deeply ({depth} levels); "
+                        "expected a number or a list of numbers") from None
+
+
+def _line_col(text: str, pos: int) -> str:
+    """":L:C" (1-based) for a position in the text, or "" when it is unknown."""
+    if pos < 0:
+        return ""
+    line = text.count("\n", 0, pos) + 1
+    return f":{line}:{pos - text.rfind(chr(10), 0, pos)}"
+
+
+def _longest_integer(text: str) -> tuple[int, int]:
+    """Where the first integer longer than Python's int() limit starts, and its number of digits."""
+    limit = sys.get_int_max_str_digits() or 10**9
+    for m in re.finditer(r"[0-9][0-9_]*", text):
+        digits = len(m.group().replace("_", ""))
+        if digits > limit:
+            return m.start(), digits
+    return -1, limit
+
+
+def _deepest(text: str) -> tuple[int, int]:
+    """How deep brackets nest (outside strings and comments), and where that depth is first reached."""
+    depth, deepest, where, quote, i = 0, 0, -1, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1  # skip the escaped character
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":  # a comment: skip to the end of the line
+            i = text.find("\n", i) if "\n" in text[i:] else len(text)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, i
+        elif ch in "]}":
+            depth -= 1
+        i += 1
+    return deepest, where
 
 
 def _toml_location(name: str, message: str) -> str:
     # tomllib ends its messages with "(at line L, column C)"
-    import re
-
     m = re.search(r"\(at line (\d+), column (\d+)\)", message)
     return f"{name}:{m.group(1)}:{m.group(2)}" if m else name
 
 
 def _toml_message(message: str) -> str:
-    import re
-
     msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
     if msg == "Cannot overwrite a value":
         msg = "a key is defined twice (duplicate key)"
@@ -186,19 +268,22 @@ class _Checker:
 
     def keys(self, table: Any, known: tuple[str, ...], path: str) -> dict:
         if not isinstance(table, dict):
-            self.fail(path or "(top level)", f"expected a table, got {_kind(table)}")
+            self.fail(path or "(top level)", f"expected a table, got {kind(table)}")
         for key in table:
             if key not in known:
-                where = f"{path}.{key}" if path else key
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                where = f"{path}.{clip(key)}" if path else clip(key)
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) if len(key) <= ECHO_LIMIT else []
                 hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
                 self.fail(where, f"unknown key{hint}")
         return table
 
     def number(self, value: Any, path: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(path, f"expected a number, got {_kind(value)}")
-        v = float(value)
+            self.fail(path, f"expected a number, got {kind(value)}")
+        try:
+            v = float(value)
+        except OverflowError:  # an integer beyond float range: learning_rate = 1 followed by 400 zeros
+            self.fail(path, f"expected a number within ±1.8e308, got {describe(value)}")
         if math.isnan(v):
             self.fail(path, "expected a number, got nan")
         if math.isinf(v):
@@ -207,14 +292,14 @@ class _Checker:
 
     def vector(self, value: Any, path: str) -> tuple[float, ...]:
         if not isinstance(value, list):
-            self.fail(path, f"expected a list of numbers, got {_kind(value)}")
+            self.fail(path, f"expected a list of numbers, got {kind(value)}")
         if not value:
             self.fail(path, "expected a list of numbers, got an empty list")
         return tuple(self.number(v, f"{path}[{i}]") for i, v in enumerate(value, 1))
 
     def matrix(self, value: Any, path: str) -> tuple[tuple[float, ...], ...]:
         if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
-            self.fail(path, f"expected a list of rows, one list of numbers per neuron, got {_kind(value)}")
+            self.fail(path, f"expected a list of rows, one list of numbers per neuron, got {kind(value)}")
         if not value:
             self.fail(path, "a layer needs at least one neuron; got no rows")
         lengths = [len(r) for r in value]
@@ -225,38 +310,64 @@ class _Checker:
 
     def string(self, value: Any, path: str, choices: tuple[str, ...] | None = None) -> str:
         if not isinstance(value, str):
-            self.fail(path, f"expected a string, got {_kind(value)}")
+            self.fail(path, f"expected a string, got {kind(value)}")
         if choices is not None and value not in choices:
-            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6) if len(value) <= ECHO_LIMIT else []
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.fail(path, f"unknown value '{value}'{hint}; expected one of: {', '.join(choices)}")
+            self.fail(path, f"unknown value '{clip(value)}'{hint}; expected one of: {', '.join(choices)}")
         return value
+
+    def title(self, value: Any, path: str) -> str:
+        """One line of plain text: newlines and tabs become spaces; other control characters are refused."""
+        text = self.string(value, path)
+        if len(text) > MAX_TITLE:
+            self.fail(path, f"too long ({len(text):,} characters); expected one line of at most {MAX_TITLE}")
+        text = " ".join(re.split(r"[\n\r\t\u2028\u2029]+", text)).strip()
+        bad = next((ch for ch in text if is_control(ch) or ch in "\ufffe\uffff"), None)
+        if bad is not None:
+            self.fail(path, f"expected one line of plain text, found the control character U+{ord(bad):04X}")
+        return text
 
     def integer(self, value: Any, path: str, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"expected a whole number, got {_kind(value)}")
+            self.fail(path, f"expected a whole number, got {kind(value)}")
         if not low <= value <= high:
-            self.fail(path, f"expected a whole number from {low} to {high}, got {value}")
+            self.fail(path, f"expected a whole number from {low} to {high}, got {describe(value)}")
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
-            self.fail(path, f"expected true or false, got {_kind(value)}")
+            self.fail(path, f"expected true or false, got {kind(value)}")
         return value
 
 
-def _kind(value: Any) -> str:
+def kind(value: Any) -> str:
+    """What a TOML value is, for a message: "a string ('abc')", "a number (2.5)", "a date (2024-01-31)"."""
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, str):
-        return f"a string ({value!r})" if len(value) < 30 else "a string"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return f"a string ('{clip(value)}')" if len(value) <= ECHO_LIMIT else "a string"
+    if isinstance(value, (int, float, Decimal)):
+        text = describe(value)
+        return text if text.startswith("a whole number") else f"a number ({text})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    return type(value).__name__
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date too
+        kind = "a date and time" if isinstance(value, datetime.datetime) else "a date" if isinstance(value, datetime.date) else "a time"
+        return f"{kind} ({value.isoformat()})"
+    return "an unknown value"
+
+
+def describe(value: Any) -> str:
+    """A number as the user wrote it (never a Python repr), shortened when huge."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        digits = int(value.bit_length() * math.log10(2)) + 1  # str() of a 5,000-digit int raises
+        return f"a whole number of about {digits:,} digits"
+    if isinstance(value, Decimal):
+        return clip(format(value, "f") if abs(value.adjusted()) < 20 else str(value))
+    return clip(str(value))
 
 
 def _positive(value: float, source: str, path: str) -> None:
@@ -271,7 +382,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     for key in ("layers", "samples", "learning_rate"):
         if key not in data:
             c.fail(key, f"missing required key '{key}'")
-    title = c.string(data.get("title", ""), "title")
+    title = c.title(data.get("title", ""), "title")
     loss = c.string(data.get("loss", "half_sse"), "loss", losses.NAMES)
     lr = c.number(data["learning_rate"], "learning_rate")
     _positive(lr, source, "learning_rate")
@@ -289,7 +400,7 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
     if isinstance(table, str):  # optimizer = "adam"
         table = {"name": table}
     if not isinstance(table, dict):
-        c.fail("optimizer", f"expected a table such as {{ name = \"adam\" }}, got {_kind(table)}")
+        c.fail("optimizer", f"expected a table such as {{ name = \"adam\" }}, got {kind(table)}")
     name = c.string(table.get("name", "sgd"), "optimizer.name", tuple(OPTIMIZERS))
     defaults = OPTIMIZERS[name]
     for key in table:
@@ -312,7 +423,9 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
             c.fail(path, f"expected a number in [0, 1), got {v:g}")
         if key == "dampening" and not 0 <= v <= 1:
             c.fail(path, f"expected a number in [0, 1], got {v:g}")
-        if key in ("eps", "weight_decay") and v < 0:
+        if key == "eps" and v <= 0:  # Adam divides by sqrt(v) + eps: 0 may divide by zero
+            c.fail(path, f"expected a number > 0 (it keeps Adam's denominator sqrt(v) + eps above zero), got {v:g}")
+        if key == "weight_decay" and v < 0:
             c.fail(path, f"expected a number >= 0, got {v:g}")
         hyper[key] = v
     if name == "momentum" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
@@ -429,7 +542,7 @@ def _bias(c: _Checker, value: Any, path: str, units: int):
         return None, False
     if isinstance(value, str):
         if value != "zeros":
-            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, or \"zeros\"; got {_kind(value)}")
+            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, or \"zeros\"; got {kind(value)}")
         return (0.0,) * units, False
     if isinstance(value, list):
         b = c.vector(value, path)

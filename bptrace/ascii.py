@@ -1,0 +1,61 @@
+"""ASCII fallback for output streams that cannot encode what bptrace prints.
+
+`PYTHONIOENCODING=ascii` (or an old terminal) cannot show ∂E_total/∂w5; instead of a
+UnicodeEncodeError the stream writes dE_total/dw5. Registered as a codec error handler,
+so it applies to everything written to stdout and stderr, and only to characters the
+stream's encoding lacks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+HANDLER = "bptrace-ascii"
+
+# the notation bptrace prints, spelled the way the answers file accepts it (∂ -> d, δ -> delta, ⁺ -> +)
+TABLE = {
+    "∂": "d", "δ": "delta", "⁺": "+", "−": "-", "–": "-", "—": "--", "×": "x", "·": "*", "⊙": "*",
+    "⊗": "(x)", "α": "alpha", "β": "beta", "λ": "lambda", "μ": "mu", "ε": "eps", "τ": "tau", "η": "eta",
+    "σ": "sigma", "θ": "theta", "Σ": "sum", "√": "sqrt", "²": "^2", "ᵀ": "^T", "\u0302": "^", "½": "1/2",
+    "±": "+/-", "≤": "<=", "≥": ">=", "≈": "~", "→": "->", "←": "<-", "…": "...", "‖": "||",
+    "✓": "ok", "✗": "x", "•": "*", "‘": "'", "’": "'", "“": '"', "”": '"',
+}
+
+
+def char(ch: str) -> str:
+    """One character in ASCII: from the table, box drawing as - | +, else its plain letter, else ?."""
+    if ch in TABLE:
+        return TABLE[ch]
+    if ch.isascii():
+        return ch
+    name = unicodedata.name(ch, "")
+    if name.startswith("BOX DRAWINGS"):
+        return "-" if "HORIZONTAL" in name and "VERTICAL" not in name else "|" if "VERTICAL" in name and "HORIZONTAL" not in name else "+"
+    if name.startswith(("BLOCK", "FULL BLOCK", "UPPER", "LOWER", "BRAILLE", "QUADRANT")):
+        return "#"
+    plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    return plain or "?"
+
+
+def transliterate(text: str) -> str:
+    return "".join(char(ch) for ch in text)
+
+
+def _on_error(e: UnicodeError):
+    if not isinstance(e, UnicodeEncodeError):
+        raise e
+    return transliterate(e.object[e.start:e.end]), e.end
+
+
+def install(*streams) -> None:
+    """Make each text stream write ASCII for what its encoding lacks (never UnicodeEncodeError)."""
+    try:
+        codecs.lookup_error(HANDLER)
+    except LookupError:
+        codecs.register_error(HANDLER, _on_error)
+    for stream in streams:
+        try:
+            stream.reconfigure(errors=HANDLER)
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test runner's capture)
+            pass
