@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -123,8 +124,11 @@ def _check_options() -> None:
         value, flag = ctx.params.get(param.name), max(param.opts, key=len)
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(f"{flag}: expected a finite number, got {value}")
-        if param.name in DIGIT_OPTIONS and isinstance(value, str) and not value.isascii():
-            raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
+        if param.name in DIGIT_OPTIONS and isinstance(value, str):
+            if not value.isascii():
+                raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
+            if re.search(r"\d{19}", value):  # int() of 5,000 digits raises; nothing here needs more than 18
+                raise UsageError(f"{flag}: expected whole numbers of at most 18 digits, got '{clip(value)}'")
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):
