@@ -122,6 +122,10 @@ def _check_options() -> None:
         return
     for param in ctx.command.params:
         value, flag = ctx.params.get(param.name), max(param.opts, key=len)
+        if param.param_type_name == "argument":
+            flag = (param.metavar or param.name).upper()
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, (list, tuple)) else [value])):
+            raise UsageError(f"{flag}: contains a NUL character (U+0000), which no file name or option value can hold")
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(f"{flag}: expected a finite number, got {value}")
         if param.name in DIGIT_OPTIONS and isinstance(value, str):
