@@ -138,6 +138,8 @@ def read_text(path: str | Path) -> str:
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected a TOML spec of at most that size")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # the UTF-8 BOM some Windows editors write
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(name, "this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")
     if not raw.strip():
         raise SpecError(name, "the file is empty; expected a TOML spec (try `bptrace init`)")
     if b"\x00" in raw:

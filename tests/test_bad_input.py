@@ -218,3 +218,11 @@ def test_a_file_name_too_long_for_the_file_system(runner):
     result = runner.invoke(app, ["run", "y" * 1000])
     _one_error_line(result)
     assert "cannot read the file (File name too long)" in result.stderr
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_is_named(runner, tmp_path, encoding):
+    path = tmp_path / "spec.toml"
+    path.write_bytes(("\ufeff" if encoding.endswith("be") else "").encode(encoding) + BLOG_TEXT.encode(encoding))
+    result = runner.invoke(app, ["run", str(path)])
+    _one_error_line(result, f"error: {path}: this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")
