@@ -67,7 +67,7 @@ def _environ() -> dict[str, str]:
     env = dict(os.environ)
     for key in ("COLUMNS", "LINES"):
         value = env.get(key)
-        if value is not None and not (value.isascii() and value.isdigit() and 0 < int(value) <= 100_000):
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 5 and int(value) > 0):
             del env[key]
     return env
 
