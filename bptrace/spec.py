@@ -181,6 +181,8 @@ def parse_toml(text: str, name: str = "<spec>", parse_float=float) -> dict[str, 
         raise SpecError(f"{name}{where}", f"number out of range ({clip(str(e))}); expected a number within ±1.8e308") from None
     except ValueError:  # int() refuses decimal integers longer than sys.get_int_max_str_digits()
         pos, digits = _longest_integer(text)
+        if pos < 0:
+            raise SpecError(name, "invalid TOML: a value that cannot be read") from None
         raise SpecError(f"{name}{_line_col(text, pos)}",
                         f"number too large ({digits:,} digits); expected a number within ±1.8e308") from None
     except RecursionError:
