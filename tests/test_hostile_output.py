@@ -113,3 +113,10 @@ def test_no_control_character_reaches_the_terminal(runner, tmp_path):
         odd.write_text(BLOG_TEXT)
         result = runner.invoke(app, ["validate", str(odd)])
         assert result.exit_code == 0 and "\x1b" not in result.stdout and "\\x1b" in result.stdout
+
+
+def test_transliteration_spells_names_as_answers_accept_them():
+    from bptrace.ascii import transliterate
+
+    assert transliterate("∂E_total/∂w5 δ_o1 w5⁺ e^−z 0.3×0.1 w1·x1 α → ─│┼ é…") == \
+        "dE_total/dw5 delta_o1 w5+ e^-z 0.3x0.1 w1*x1 alpha -> -|+ e..."
