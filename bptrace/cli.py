@@ -62,24 +62,24 @@ app = typer.Typer(
 MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
 
 
-def _environ() -> dict[str, str]:
-    """The environment rich reads, without a COLUMNS or LINES that is not a whole number in ASCII digits."""
-    env = dict(os.environ)
+def _drop_unusable_sizes(env=os.environ) -> None:
+    """Remove a COLUMNS or LINES that is not a whole number > 0 in ASCII digits: rich (every Console in
+    the process, the exports' too) would call int('²') or lay out for 0 columns."""
     for key in ("COLUMNS", "LINES"):
         value = env.get(key)
         if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 5 and int(value) > 0):
             del env[key]
-    return env
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, _environ=_environ())
+    console = Console(stderr=stderr)
     if not MIN_WIDTH <= console.width <= MAX_WIDTH:  # COLUMNS=2 or a tiny pane: lay out for 40 and let it wrap
         console.width = min(max(console.width, MIN_WIDTH), MAX_WIDTH)
     return console
 
 
 _ascii.install(sys.stdout, sys.stderr)  # a stream that cannot encode ∂ or box drawing gets d and - | +
+_drop_unusable_sizes()
 out = _console()
 err = _console(stderr=True)
 

@@ -120,3 +120,10 @@ def test_transliteration_spells_names_as_answers_accept_them():
 
     assert transliterate("∂E_total/∂w5 δ_o1 w5⁺ e^−z 0.3×0.1 w1·x1 α → ─│┼ é…") == \
         "dE_total/dw5 delta_o1 w5+ e^-z 0.3x0.1 w1*x1 alpha -> -|+ e..."
+
+
+@pytest.mark.parametrize("env", [{"COLUMNS": "²"}, {"LINES": "²"}, {"LINES": "0", "COLUMNS": "0"}])
+def test_exports_ignore_unusable_sizes_too(tmp_path, env):
+    proc = bptrace("step", "-n", "2", "-q", "-o", str(tmp_path / "r.svg"), "-o", str(tmp_path / "r.html"), **env)
+    assert proc.returncode == 0
+    ET.parse(tmp_path / "r.svg")
