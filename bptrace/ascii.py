@@ -9,7 +9,6 @@ stream's encoding lacks.
 from __future__ import annotations
 
 import codecs
-import unicodedata
 
 HANDLER = "bptrace-ascii"
 
@@ -29,6 +28,8 @@ def char(ch: str) -> str:
         return TABLE[ch]
     if ch.isascii():
         return ch
+    import unicodedata  # only when a stream lacks a character: not on every start
+
     name = unicodedata.name(ch, "")
     if name.startswith("BOX DRAWINGS"):
         return "-" if "HORIZONTAL" in name and "VERTICAL" not in name else "|" if "VERTICAL" in name and "HORIZONTAL" not in name else "+"

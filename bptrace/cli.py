@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -61,24 +62,24 @@ app = typer.Typer(
 MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
 
 
-def _environ() -> dict[str, str]:
-    """The environment rich reads, without a COLUMNS or LINES that is not a whole number in ASCII digits."""
-    env = dict(os.environ)
+def _drop_unusable_sizes(env=os.environ) -> None:
+    """Remove a COLUMNS or LINES that is not a whole number > 0 in ASCII digits: rich (every Console in
+    the process, the exports' too) would call int('²') or lay out for 0 columns."""
     for key in ("COLUMNS", "LINES"):
         value = env.get(key)
-        if value is not None and not (value.isascii() and value.isdigit() and 0 < int(value) <= 100_000):
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 5 and int(value) > 0):
             del env[key]
-    return env
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, _environ=_environ())
+    console = Console(stderr=stderr)
     if not MIN_WIDTH <= console.width <= MAX_WIDTH:  # COLUMNS=2 or a tiny pane: lay out for 40 and let it wrap
         console.width = min(max(console.width, MIN_WIDTH), MAX_WIDTH)
     return console
 
 
 _ascii.install(sys.stdout, sys.stderr)  # a stream that cannot encode ∂ or box drawing gets d and - | +
+_drop_unusable_sizes()
 out = _console()
 err = _console(stderr=True)
 
@@ -121,10 +122,17 @@ def _check_options() -> None:
         return
     for param in ctx.command.params:
         value, flag = ctx.params.get(param.name), max(param.opts, key=len)
+        if param.param_type_name == "argument":
+            flag = (param.metavar or param.name).upper()
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, (list, tuple)) else [value])):
+            raise UsageError(f"{flag}: contains a NUL character (U+0000), which no file name or option value can hold")
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(f"{flag}: expected a finite number, got {value}")
-        if param.name in DIGIT_OPTIONS and isinstance(value, str) and not value.isascii():
-            raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
+        if param.name in DIGIT_OPTIONS and isinstance(value, str):
+            if not value.isascii():
+                raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
+            if re.search(r"\d{19}", value):  # int() of 5,000 digits raises; nothing here needs more than 18
+                raise UsageError(f"{flag}: expected whole numbers of at most 18 digits, got '{clip(value)}'")
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, clip
 
 DEFAULT = "blog"
 FOLDER = Path(__file__).parent / "data" / "samples"
@@ -19,11 +19,26 @@ def starter() -> str:
     return (FOLDER.parent / "starter.toml").read_text(encoding="utf-8")
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, but False (not OSError) for a name too long for the file system."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def text(name: str) -> str:
     if name.endswith(".toml"):
         name = name[:-5]
-    if not (FOLDER / f"{name}.toml").is_file():
-        raise UsageError(f"no built-in sample named '{name}'; built-in samples: {', '.join(names())}")
+    if not _is_file(FOLDER / f"{name}.toml"):
+        raise UsageError(f"no built-in sample named '{clip(name)}'; built-in samples: {', '.join(names())}")
     return (FOLDER / f"{name}.toml").read_text(encoding="utf-8")
 
 
@@ -36,6 +51,6 @@ def resolve(spec: str | None) -> tuple[str, str | None]:
     if spec is None:
         return f"{DEFAULT}.toml (built-in)", text(DEFAULT)
     stem = spec.removesuffix(".toml")
-    if not Path(spec).exists() and "/" not in spec and (FOLDER / f"{stem}.toml").is_file():
+    if not _exists(Path(spec)) and "/" not in spec and _is_file(FOLDER / f"{stem}.toml"):
         return f"{stem}.toml (built-in)", text(stem)
     return spec, None

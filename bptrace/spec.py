@@ -138,6 +138,8 @@ def read_text(path: str | Path) -> str:
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected a TOML spec of at most that size")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # the UTF-8 BOM some Windows editors write
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(name, "this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")
     if not raw.strip():
         raise SpecError(name, "the file is empty; expected a TOML spec (try `bptrace init`)")
     if b"\x00" in raw:
@@ -179,6 +181,8 @@ def parse_toml(text: str, name: str = "<spec>", parse_float=float) -> dict[str, 
         raise SpecError(f"{name}{where}", f"number out of range ({clip(str(e))}); expected a number within ±1.8e308") from None
     except ValueError:  # int() refuses decimal integers longer than sys.get_int_max_str_digits()
         pos, digits = _longest_integer(text)
+        if pos < 0:
+            raise SpecError(name, "invalid TOML: a value that cannot be read") from None
         raise SpecError(f"{name}{_line_col(text, pos)}",
                         f"number too large ({digits:,} digits); expected a number within ±1.8e308") from None
     except RecursionError:

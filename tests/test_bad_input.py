@@ -197,3 +197,32 @@ def test_click_messages_escape_control_characters(runner):
 def test_paths_are_echoed_escaped(runner, tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "a\x1b[2Jb\x07.toml")])
     _one_error_line(result, f"error: {tmp_path}/a\\x1b[2Jb\\x07.toml: no such file")
+
+
+@pytest.mark.parametrize("args,name", [
+    (["run", "a\x00b.toml"], "SPEC"), (["check", "blog", "a\x00b"], "ANSWERS"),
+    (["run", "-o", "a\x00.json"], "--export"), (["init", "x\x00.toml"], "PATH"), (["samples", "x\x00"], "NAME"),
+])
+def test_nul_in_an_argument(runner, args, name):
+    # no real command line can carry a NUL, but the Python API and test runners can
+    result = runner.invoke(app, args)
+    _one_error_line(result, f"error: {name}: contains a NUL character (U+0000), which no file name or option value can hold")
+
+
+def test_a_long_sample_name_is_clipped(runner):
+    result = runner.invoke(app, ["samples", "y" * 1000])
+    assert result.exit_code == 2 and len(result.stderr) < 200
+
+
+def test_a_file_name_too_long_for_the_file_system(runner):
+    result = runner.invoke(app, ["run", "y" * 1000])
+    _one_error_line(result)
+    assert "cannot read the file (File name too long)" in result.stderr
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_is_named(runner, tmp_path, encoding):
+    path = tmp_path / "spec.toml"
+    path.write_bytes(("\ufeff" if encoding.endswith("be") else "").encode(encoding) + BLOG_TEXT.encode(encoding))
+    result = runner.invoke(app, ["run", str(path)])
+    _one_error_line(result, f"error: {path}: this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")

@@ -1,10 +1,14 @@
 """Fuzzing: random TOML documents and random mutations of the valid samples, fed to the CLI.
 
-Every run must end with exit code 0, 1 or 2 and never a traceback.
+Every run must end with exit code 0, 1 or 2 and never a traceback. The hostile part (marked
+`slow`) adds huge integers, nan, control characters, deep nesting, odd digits and out-of-range
+option values, for every command, and also requires: no Python repr and no control
+character from the input on stdout or stderr.
 """
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +119,121 @@ def test_mutated_samples(tmp_path_factory, text):
 @given(st.binary(max_size=200))
 def test_random_bytes(tmp_path_factory, data):
     _assert_clean_runs(tmp_path_factory, data, (["run"],))
+
+
+# ---------------------------------------------------------------- hostile input for every command
+
+HUGE = ["1" + "0" * 400, "-1" + "0" * 400, "1" + "0" * 5000, "0x" + "f" * 300, "1" + "0" * 30]
+HOSTILE = [*HUGE, "nan", "-inf", "1e999", "0.08e-99999999999999999999", "1979-05-27", "07:32:00",
+           '"\\u001b[2J\\u001b]0;pwned\\u001b\\\\"', '"\\u0000"', '"\\u009b31m"', '"a\\nb\\t---\\n# c"',
+           '"\\u0007\\u0008\\u007f"', "[" * 60 + "]" * 60, "[" * 400 + "1" + "]" * 400, "{a = {b = {c = 1}}}",
+           '"' + "x" * 3000 + '"', "0", "-0.0", "1e-320", "true"]
+CONTROLS = set(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]) - set("\n\t")
+OPTION_VALUES = ["nan", "inf", "-inf", "1e400", "-1", "0", "²", "٣", "", " ", "1" + "0" * 400, "1" + "0" * 5000,
+                 "first,last", "all", "full", "2", "0.5", "1e-320", "\x1b[2J", "\x00", "seed", "layered", "\u009b"]
+OPTIONS = {  # command -> options it takes (files and --epochs stay fixed so each run is short)
+    "run": ["--sample", "--precision", "--lr", "--naming", "--format"],
+    "step": ["--batch", "--show", "--every", "--watch", "--until-loss", "--seed", "--lr", "--precision", "--naming"],
+    "gradcheck": ["--sample", "--tol", "--atol", "--eps", "--precision", "--naming"],
+    "check": ["--precision", "--naming"],
+    "validate": [],
+}
+ANSWER_KEYS = ["z1", "h1", '"dE_total/dw5"', '"∂E_total/∂w5"', '"w5+"', '"w5⁺"', "epoch", "sample", '"δ_o1"',
+               '"\\u001b[2J"', '"' + "k" * 300 + '"', "E_total"]
+
+
+def _hostile_line(draw, line: str) -> str:
+    """Replace one value on a `key = value` line with a hostile one."""
+    if "=" not in line or line.lstrip().startswith("#"):
+        return line
+    key = line.split("=", 1)[0]
+    return f"{key}= {draw(st.sampled_from(HOSTILE))}"
+
+
+@st.composite
+def hostile_specs(draw):
+    lines = draw(st.sampled_from(SAMPLE_TEXTS)).splitlines()
+    values = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
+    inject = draw(st.booleans())
+    for _ in range(draw(st.integers(0 if inject else 1, 2))):
+        i = draw(st.sampled_from(values))
+        lines[i] = _hostile_line(draw, lines[i])
+    if inject:  # the text a spec carries to the screen: its title, and its keys
+        where = draw(st.sampled_from(["title", "key"]))
+        text = draw(st.sampled_from([v for v in HOSTILE if v.startswith('"')]))
+        lines.insert(0, f"title = {text}" if where == "title" else f"{text} = 1")
+        lines = [line for i, line in enumerate(lines) if i == 0 or not line.startswith("title")]
+    text = "\n".join(lines) + "\n"
+    return ("\ufeff" if draw(st.booleans()) else "") + text
+
+
+@st.composite
+def hostile_answers(draw):
+    pairs = [f"{draw(st.sampled_from(ANSWER_KEYS))} = {draw(st.sampled_from([*HOSTILE, '0.08', '0.02592286', '0.1', '2']))}"
+             for _ in range(draw(st.integers(1, 4)))]
+    return "\n".join(pairs) + "\n"
+
+
+@st.composite
+def invocations(draw):
+    command = draw(st.sampled_from(sorted(OPTIONS)))
+    args = [command]
+    if command == "step":
+        args += ["-n", "3"]
+    chosen = draw(st.lists(st.sampled_from(OPTIONS[command]), max_size=3, unique=True)) if OPTIONS[command] else []
+    for option in chosen:
+        args += [option, draw(st.one_of(st.sampled_from(OPTION_VALUES), st.text(max_size=6)))]
+    return args
+
+
+def _assert_hostile_clean(result, given: str):
+    assert result.exit_code in (0, 1, 2, 3, 130), (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    for stream in (result.stdout, result.stderr):
+        assert "Traceback" not in stream
+        assert not re.search(r"Decimal\(|datetime\.|<class |Error\(", stream), stream[:500]  # no Python reprs
+        leaked = CONTROLS & set(given) & set(stream)
+        assert not leaked, (sorted(map(hex, map(ord, leaked))), stream[:500])
+
+
+def _unescaped(text: str) -> str:
+    """The characters a TOML text stands for, escapes included (what could reach the output)."""
+    return text + re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+HOSTILE_FUZZ = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                             HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.slow
+@HOSTILE_FUZZ
+@given(hostile_specs(), st.sampled_from([["run"], ["step", "-n", "2"], ["gradcheck"], ["validate"]]))
+def test_hostile_specs(tmp_path_factory, text, command):
+    from typer.testing import CliRunner
+
+    path = tmp_path_factory.mktemp("hostile") / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    _assert_hostile_clean(CliRunner().invoke(app, [*command, str(path)]), _unescaped(text))
+
+
+@pytest.mark.slow
+@settings(HOSTILE_FUZZ, max_examples=40)
+@given(hostile_answers())
+def test_hostile_answers(tmp_path_factory, text):
+    from typer.testing import CliRunner
+
+    path = tmp_path_factory.mktemp("answers") / "answers.toml"
+    path.write_text(text, encoding="utf-8")
+    _assert_hostile_clean(CliRunner().invoke(app, ["check", "blog", str(path)]), _unescaped(text))
+
+
+@pytest.mark.slow
+@settings(HOSTILE_FUZZ, max_examples=40)
+@given(invocations())
+def test_hostile_options(tmp_path_factory, args):
+    from typer.testing import CliRunner
+
+    answers = tmp_path_factory.mktemp("opts") / "answers.toml"
+    answers.write_text("z1 = 0.08\n")
+    files = ["blog", str(answers)] if args[0] == "check" else ["blog"]
+    _assert_hostile_clean(CliRunner().invoke(app, [*args, *files]), "".join(args))
