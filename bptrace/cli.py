@@ -73,8 +73,9 @@ def _drop_unusable_sizes(env=os.environ) -> None:
 
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
-    if not MIN_WIDTH <= console.width <= MAX_WIDTH:  # COLUMNS=2 or a tiny pane: lay out for 40 and let it wrap
-        console.width = min(max(console.width, MIN_WIDTH), MAX_WIDTH)
+    if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
+        console.width = 80
+    console.width = min(console.width, MAX_WIDTH)
     return console
 
 
