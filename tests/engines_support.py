@@ -122,7 +122,7 @@ window.addEventListener("load", () => {
     if (["SCRIPT", "STYLE", "TITLE"].includes(e.tagName)) continue;
     const r = e.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (e.scrollWidth > e.clientWidth + tol && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
+    if (!e.ownerSVGElement && e.scrollWidth > e.clientWidth + tol && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
       found.push({element: label(e), problem: "content wider than its box", scrollWidth: e.scrollWidth,
                   clientWidth: e.clientWidth, text: (e.textContent || "").trim().slice(0, 60)});
     if (r.right > pageWidth + tol)

@@ -227,3 +227,43 @@ def test_notebook_display_fits_its_frame(tmp_path, make):
     page = tmp_path / f"notebook-{make}.html"
     page.write_text(_notebook_page(fragment), encoding="utf-8")
     _assert_fits(page, f"notebook-{make}", width=1000)
+
+
+# ------------------------------------------------------------------ the SVG loss chart itself
+
+def _chart_geometry(svg: str):
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    root = ET.fromstring(svg)
+    frame = root.find("s:rect", ns).attrib
+    x0, y0 = float(frame["x"]), float(frame["y"])
+    x1, y1 = x0 + float(frame["width"]), y0 + float(frame["height"])
+    points = [tuple(map(float, p.split(","))) for p in root.find("s:polyline", ns).attrib["points"].split()]
+    return (x0, y0, x1, y1), points, [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_svg_chart_maps_points_into_its_frame():
+    from bptrace.render.svgplot import line_chart, nice_ticks
+
+    assert nice_ticks(0, 0.164) == [0, 0.05, 0.1, 0.15]
+    assert nice_ticks(1, 5000) == [1000, 2000, 3000, 4000, 5000]
+    xs, ys = [1, 2, 3, 4, 5], [0.2, 0.1, 0.05, 0.01, 0.0]
+    (x0, y0, x1, y1), points, labels = _chart_geometry(line_chart(xs, ys, "t", "epoch", "loss"))
+    assert len(points) == 5 and all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points)
+    assert points[0][0] == pytest.approx(x0, abs=0.1) and points[-1][0] == pytest.approx(x1, abs=0.1)
+    assert points[-1][1] == pytest.approx(y1, abs=0.1)  # loss 0 on the bottom edge (linear axis from 0)
+    assert points[0][1] == pytest.approx(y0, abs=0.1)  # the largest loss on the top edge
+    # halfway in value is halfway in height: 0.1 of 0.2
+    assert points[1][1] == pytest.approx((y0 + y1) / 2, abs=0.1)
+    assert {"t", "epoch", "loss"} <= set(labels)
+
+
+def test_svg_chart_log_scale():
+    from bptrace.render.svgplot import line_chart
+
+    (x0, y0, x1, y1), points, labels = _chart_geometry(line_chart([1, 2, 3], [1e-1, 1e-3, 0.0], log_y=True))
+    assert len(points) == 2  # a zero has no logarithm: left out
+    # the axis runs 10⁻³ .. 10⁻¹: one decade each side of 10⁻², so 1e-1 on top and 1e-3 at the bottom
+    assert points[0][1] == pytest.approx(y0, abs=0.1) and points[1][1] == pytest.approx(y1, abs=0.1)
+    assert "10⁻³" in labels and "10⁻¹" in labels
