@@ -267,3 +267,14 @@ def test_svg_chart_log_scale():
     # the axis runs 10⁻³ .. 10⁻¹: one decade each side of 10⁻², so 1e-1 on top and 1e-3 at the bottom
     assert points[0][1] == pytest.approx(y0, abs=0.1) and points[1][1] == pytest.approx(y1, abs=0.1)
     assert "10⁻³" in labels and "10⁻¹" in labels
+
+
+def test_a_missing_engine_skips_on_a_developer_machine_and_fails_in_ci(monkeypatch):
+    from engines_support import unavailable
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no such engine"):
+        unavailable("no such engine")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no such engine.*CI is set"):
+        unavailable("no such engine")
