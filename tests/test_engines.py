@@ -150,6 +150,8 @@ def test_loss_chart_scales_tiny_losses_and_says_so():
     assert 'y-axis "loss (×10⁻⁵)"' in chart
     first = float(re.search(r"line \[([^,]+),", chart).group(1))
     assert first == pytest.approx(7.66, rel=1e-3)  # 7.66e-05 shown as 7.66 on an axis of ×10⁻⁵
+    ensure_node_packages()
+    assert run_node("mermaid-parse.mjs", [chart.strip().removeprefix("```mermaid").removesuffix("```")]) == [{"ok": True}]
 
 
 # ------------------------------------------------------------------ pdflatex
@@ -211,6 +213,17 @@ def test_html_export_fits_its_frame(runner, tmp_path, args):
     _assert_fits(page, "html-" + "-".join(args))
 
 
+def test_overflow_probe_finds_what_overflows(tmp_path):
+    ensure_chromium()
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><body><div id='narrow' style='width:100px;white-space:nowrap'>"
+                    + "wide text " * 30 + "</div><svg width='100' height='50' viewBox='0 0 100 50'>"
+                    "<circle id='out' cx='300' cy='25' r='10'/></svg></body></html>", encoding="utf-8")
+    problems = {(p["element"], p["problem"]) for p in overflow_report(page)}
+    assert ("div#narrow", "content wider than its box") in problems
+    assert ("circle#out", "outside its SVG frame") in problems
+
+
 def _notebook_page(fragment: str) -> str:
     """A minimal page standing in for a notebook's output cell (about 900 px wide)."""
     return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>cell</title></head>"
@@ -224,6 +237,8 @@ def test_notebook_display_fits_its_frame(tmp_path, make):
     shown = bptrace.run() if make == "trace" else bptrace.train("xor", epochs=2000)
     fragment = shown._repr_html_()
     assert not re.search(r"<(html|body|head)\b", fragment, re.I), "a notebook cell takes a fragment, not a page"
+    style = re.search(r"<style>(.*?)</style>", fragment, re.S).group(1)
+    assert all(rule.strip().startswith(".bptrace") for rule in re.findall(r"([^{}]+)\{", style)), style
     page = tmp_path / f"notebook-{make}.html"
     page.write_text(_notebook_page(fragment), encoding="utf-8")
     _assert_fits(page, f"notebook-{make}", width=1000)
