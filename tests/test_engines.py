@@ -224,6 +224,14 @@ def test_overflow_probe_finds_what_overflows(tmp_path):
     assert ("circle#out", "outside its SVG frame") in problems
 
 
+def test_python_api_html_of_a_run_fits_its_frame(tmp_path):
+    ensure_chromium()
+    page = tmp_path / "api.html"
+    bptrace.export(bptrace.train("xor", epochs=2000), page)
+    assert "<svg" in page.read_text(encoding="utf-8")
+    _assert_fits(page, "api-step-xor-2000")
+
+
 def _notebook_page(fragment: str) -> str:
     """A minimal page standing in for a notebook's output cell (about 900 px wide)."""
     return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>cell</title></head>"
