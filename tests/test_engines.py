@@ -96,7 +96,8 @@ def _katex_params() -> list:
 def test_katex_renders_every_formula(katex_report, doc):
     rendered = katex_report[doc]
     assert len(rendered) >= 20, f"{doc}: only {len(rendered)} formulas found"
-    errors = [f"{tex}\n    -> {r['error']}" for tex, r in rendered if not r["ok"]]
+    errors = [f"{tex}\n    -> {r.get('error') or r['warnings']}" for tex, r in rendered
+              if not r["ok"] or r["warnings"]]  # strict-mode warnings (LaTeX-incompatible input) count too
     assert not errors, f"{doc}: KaTeX rejects {len(errors)} of {len(rendered)} formulas:\n" + "\n".join(errors[:10])
 
 
@@ -106,6 +107,8 @@ def test_katex_helper_reports_errors():
                                              {"tex": r"x^{1}^{2}", "display": False}, {"tex": r"\frac{1}", "display": True}])
     assert [r["ok"] for r in results] == [True, False, False]
     assert "Double superscript" in results[1]["error"]
+    warned = run_node("katex-render.mjs", [{"tex": "é", "display": False}])[0]
+    assert warned["ok"] and "unicodeTextInMathMode" in warned["warnings"][0]
 
 
 def test_formulas_finds_display_and_inline_math():
