@@ -89,6 +89,8 @@ def to_text(obj, fmt: str, precision: int = 8) -> str:
             return "".join(map(json_.jsonl_line, lines))
         if fmt == "md":
             return markdown.run_markdown(obj, precision)
+        if fmt == "html":  # the loss curve as an SVG chart, not rich's braille plot
+            return rich_.run_html(obj, tables.View(precision), title=obj.spec.title or "bptrace")
         renderable = training.render_run(obj, tables.View(precision))
     title = obj.spec.title or "bptrace"
     return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)

@@ -331,9 +331,10 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
-    renderable = training.render_run(result, view, every, log_y, 98)
     title = result.spec.title or "bptrace training run"
-    return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
+    if fmt == "html":
+        return rich_.run_html(result, view, every, log_y, title)
+    return rich_.svg(training.render_run(result, view, every, log_y, 98), title)
 
 
 class _EpochProgress:

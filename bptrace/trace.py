@@ -222,6 +222,6 @@ class Trace:
         return render_trace(self)
 
     def _repr_html_(self) -> str:  # Jupyter
-        from .exports.rich_ import html
+        from .exports.rich_ import fragment
 
-        return html(self.__rich__(), self.spec.title or "bptrace")
+        return fragment(self.__rich__())

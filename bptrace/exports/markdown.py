@@ -278,6 +278,38 @@ def trace_markdown(trace: Trace, precision: int = 8) -> str:
     return "\n".join(w.lines)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _plain(values: list[float]) -> tuple[list[str], int]:
+    """Losses as plain decimals (Mermaid reads no 7.6e-05) and the power of ten they were scaled by:
+    when the largest loss is below 0.01, every loss is multiplied by 10^k so the largest lies in [1, 10)."""
+    top = max((abs(v) for v in values), default=0.0)
+    k = -math.floor(math.log10(top)) if 0 < top < 0.01 else 0
+    scaled = [v * 10.0 ** k for v in values]
+    smallest = min((abs(v) for v in scaled if v), default=1.0)
+    decimals = min(max(2 - math.floor(math.log10(smallest)), 0), 12)  # three significant digits of the smallest
+    return [f"{v:.{decimals}f}".rstrip("0").rstrip(".") or "0" for v in scaled], k
+
+
+def loss_chart(loss, epochs: int, points: int = 40) -> str:
+    """The loss curve as a Mermaid xychart: at most `points` evenly spaced epochs on a numeric
+    x-axis (Mermaid picks about ten ticks), losses as plain decimals, scaled when tiny."""
+    from ..render.training import thin
+
+    idx = [i for i in thin(epochs, rows=points) if math.isfinite(loss[i])]
+    if not idx:
+        return ""
+    ys, k = _plain([float(loss[i]) for i in idx])
+    axis = "loss" + (f" (×10{f'-{k}'.translate(SUPERSCRIPT)})" if k else "")
+    if len(idx) <= 12:
+        x = "[" + ", ".join(str(i + 1) for i in idx) + "]"  # a few epochs: one label each
+    else:
+        x = f"{idx[0] + 1} --> {idx[-1] + 1}"
+    return ("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
+            f"    x-axis \"epoch\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
+
+
 def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     from ..render.training import STOPS, thin
 
@@ -290,10 +322,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add("## Loss per epoch\n")
     idx = thin(r.epochs_done, rows=40)
     if idx:
-        ys = ", ".join(f"{r.loss[i]:.6g}" for i in idx)
-        xs = ", ".join(str(i + 1) for i in idx)
-        w.add("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
-              f"    x-axis \"epoch\" [{xs}]\n    y-axis \"loss\"\n    line [{ys}]\n```\n")
+        w.add(loss_chart(r.loss, r.epochs_done))
         watch = p.watch
         outs = [f"${latex(o)}$" for o in r.names.out[-1]]
         rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
