@@ -30,3 +30,9 @@ class DivergedError(BptraceError):
     """Training produced a NaN or infinite value."""
 
     exit_code = 3
+
+
+class WriteError(ExportError):
+    """A write that failed after the work was done (disk full, closed output); nothing partial was left."""
+
+    exit_code = 1

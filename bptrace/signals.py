@@ -1,0 +1,77 @@
+"""Signals that end a run (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, a closed pipe) unwind it like an exception.
+
+Unwinding runs every `with` block on the way out, so temporary export files are removed; main() then
+prints one line and exits with 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM, 141, quietly,
+for a reader that closed the pipe). A CLI-side helper: no domain logic.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+FATAL = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+class Stopped(BaseException):
+    """The run was stopped by a signal. A BaseException, so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    def message(self) -> str:
+        """One line for stderr; empty for a closed pipe (the Unix convention is to go quietly)."""
+        if self.signum == signal.SIGPIPE:
+            return ""
+        if self.signum == signal.SIGINT:
+            return "interrupted"
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
+_stopping: list[int] = []  # the signal being handled: later ones are ignored while the run unwinds
+
+
+def _raise(signum, frame) -> None:
+    if _stopping:
+        return
+    _stopping.append(signum)
+    raise Stopped(signum)
+
+
+def install() -> None:
+    """Make SIGINT, SIGTERM, SIGHUP and SIGQUIT unwind the program (call once, from main)."""
+    for s in FATAL:
+        signal.signal(s, _raise)
+
+
+@contextmanager
+def deferred():
+    """Hold the fatal signals back while a temporary file is created, renamed or removed."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, FATAL)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
+def interruptible():
+    """Ctrl-C sets a flag the training loop checks after each step; a second Ctrl-C stops at once."""
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            _raise(signum, frame)
+        pressed.append(True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
