@@ -53,9 +53,12 @@ def test_fifo_is_written_through(tmp_path, runner):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and _names(tmp_path) == ["pipe"]
 
 
-@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+@pytest.mark.parametrize("target", ["stdout.md", "/dev/fd/1", "/proc/self/fd/1"])
 def test_own_stdout_is_written_through(tmp_path, target):
-    """stdout a regular file (`> out.txt`): the export is appended after the tables, never renamed over it."""
+    """stdout a regular file (`> out.txt`): the export is appended after the tables, never renamed over it.
+    /dev/stdout is reached through a symlink in tmp_path: a regression then replaces the link, not the
+    machine's /dev/stdout (the old code did exactly that)."""
+    os.symlink("/dev/stdout", tmp_path / "stdout.md")
     out = tmp_path / "out.txt"
     with open(out, "w") as f:
         proc = subprocess.run([sys.executable, "-m", "bptrace", "run", "--export", target, "--format", "md"],
@@ -63,7 +66,7 @@ def test_own_stdout_is_written_through(tmp_path, target):
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "Forward pass" in text and "$$" in text  # the tables and the Markdown, both in the one file
-    assert _names(tmp_path) == ["out.txt"]
+    assert _names(tmp_path) == ["out.txt", "stdout.md"] and os.readlink(tmp_path / "stdout.md") == "/dev/stdout"
 
 
 def test_symlink_replaces_its_target_not_the_link(tmp_path, runner, monkeypatch):

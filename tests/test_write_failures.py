@@ -3,6 +3,7 @@ for a reader that closed the pipe): the old file intact, no temporary file left,
 
 import errno
 import os
+import stat
 import subprocess
 import sys
 
@@ -64,6 +65,20 @@ def test_disk_full_in_a_subprocess_is_one_line(small_disk):
     assert os.listdir(small_disk) == []
 
 
+@pytest.fixture
+def full(tmp_path):
+    """A private /dev/full (character device 1,7): a regression then replaces a test file, not the
+    machine's /dev/full. Falls back to /dev/full where mknod is not allowed."""
+    dev = tmp_path / "full"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except OSError:
+        dev = "/dev/full"
+    if not stat.S_ISCHR(os.stat(dev).st_mode):
+        pytest.skip(f"{dev} is not a character device")
+    return str(dev)
+
+
 class _FullDisk:
     """A file whose writes fail with ENOSPC once `after` writes succeeded; closing fails too, as a
     buffered file's does when its flush fails (the cleanup used to raise this second error)."""
@@ -114,30 +129,31 @@ def test_enospc_at_commit_monkeypatched(tmp_path, runner, monkeypatch, call):
     assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["a.md"]
 
 
-def test_export_to_dev_full(runner):
-    result = runner.invoke(app, ["run", "--export", "/dev/full", "--format", "json"])
+def test_export_to_dev_full(runner, full):
+    result = runner.invoke(app, ["run", "--export", full, "--format", "json"])
     assert result.exit_code == 1
-    _one_line(result.stderr, f"cannot write /dev/full: {ENOSPC}")
+    _one_line(result.stderr, f"cannot write {full}: {ENOSPC}")
+    assert stat.S_ISCHR(os.stat(full).st_mode)
 
 
 @pytest.mark.parametrize("args", [["run"], ["run", "--export", "-", "--format", "json"], ["schema"],
                                   ["samples", "xor"], ["step", "xor", "--epochs", "50"]])
-def test_stdout_on_dev_full(args, tmp_path):
-    with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "bptrace", *args], stdout=full, stderr=subprocess.PIPE,
+def test_stdout_on_dev_full(args, tmp_path, full):
+    with open(full, "w") as f:
+        proc = subprocess.run([sys.executable, "-m", "bptrace", *args], stdout=f, stderr=subprocess.PIPE,
                               text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 1
     _one_line(proc.stderr, f"cannot write to standard output: {ENOSPC}")
 
 
 @pytest.mark.parametrize("args", [["run"], ["run", "--export", "-", "--format", "json"],
-                                  ["run", "--export", "/dev/stdout", "--format", "json"]])
+                                  ["run", "--export", "/dev/fd/1", "--format", "json"]])
 def test_closed_stdout(args, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bptrace", *args, "--export", "a.json"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path, preexec_fn=lambda: os.close(1))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "closed" in proc.stderr and ("standard output" in proc.stderr or "/dev/stdout" in proc.stderr)
+    assert "closed" in proc.stderr and ("standard output" in proc.stderr or "/dev/fd/1" in proc.stderr)
     assert os.listdir(tmp_path) in ([], ["a.json"])  # no temporary file either way
 
 
