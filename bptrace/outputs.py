@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
-import tempfile
 
-from . import atomic
 from .errors import UsageError, WriteError
-from .signals import Stopped, deferred
+from .signals import SIGPIPE, Stopped, deferred
 
 
 def identity(path: str) -> tuple:
@@ -51,6 +48,8 @@ def _same(a: tuple, b: tuple) -> bool:
 @functools.cache
 def _case_insensitive(folder: str) -> bool:
     """Does this folder's file system ignore case? (A probe file, looked up in upper case.)"""
+    import tempfile
+
     with deferred():
         try:
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".bptrace-case-")
@@ -97,6 +96,8 @@ class Exports:
         self.written: list[str] = []
 
     def __enter__(self):
+        from . import atomic
+
         try:
             for path, _ in self.targets:
                 if path != "-":
@@ -154,10 +155,12 @@ class GuardedStdout:
             return call(*args)
         except BrokenPipeError:
             self._silence()
-            raise Stopped(signal.SIGPIPE) from None
+            raise Stopped(SIGPIPE) from None
         except OSError as e:
+            from .atomic import reason
+
             self._silence()
-            raise WriteError(f"cannot write to standard output: {atomic.reason(e)}") from None
+            raise WriteError(f"cannot write to standard output: {reason(e)}") from None
 
     def _silence(self) -> None:
         """Point fd 1 at /dev/null, so the interpreter's last flush does not fail a second time."""
@@ -190,6 +193,8 @@ class ClosedStdout:
 def guard_stdout() -> None:
     """Install the guard (from main). A closed fd 1 is held by /dev/null so no file we open takes it."""
     if sys.stdout is None:
+        from . import atomic
+
         fd = os.open(os.devnull, os.O_WRONLY)
         if fd != 1:
             os.dup2(fd, 1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 from contextlib import contextmanager
 
-FATAL = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FATAL = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
+SIGPIPE = getattr(signal, "SIGPIPE", 13)  # Windows has no SIGPIPE; the exit code stays 141
 
 
 class Stopped(BaseException):
@@ -23,7 +24,7 @@ class Stopped(BaseException):
 
     def message(self) -> str:
         """One line for stderr; empty for a closed pipe (the Unix convention is to go quietly)."""
-        if self.signum == signal.SIGPIPE:
+        if self.signum == SIGPIPE:
             return ""
         if self.signum == signal.SIGINT:
             return "interrupted"
@@ -42,6 +43,7 @@ def _raise(signum, frame) -> None:
 
 def install() -> None:
     """Make SIGINT, SIGTERM, SIGHUP and SIGQUIT unwind the program (call once, from main)."""
+    _stopping.clear()
     for s in FATAL:
         signal.signal(s, _raise)
 
@@ -49,6 +51,9 @@ def install() -> None:
 @contextmanager
 def deferred():
     """Hold the fatal signals back while a temporary file is created, renamed or removed."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: nothing to hold back
+        yield
+        return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, FATAL)
     try:
         yield
@@ -63,7 +68,7 @@ def interruptible():
 
     def handler(signum, frame):
         if pressed:
-            _raise(signum, frame)
+            raise Stopped(signum)
         pressed.append(True)
 
     try:
