@@ -197,3 +197,28 @@ def test_concurrent_inits_exactly_one_wins(tmp_path):
     assert sum("race.toml already exists" in e for _, e in results) == 7
     assert (tmp_path / "race.toml").read_text() == samples.starter()
     assert _names(tmp_path) == ["go", "race.toml"]
+
+
+def test_stdout_named_twice_is_refused(runner):
+    result = runner.invoke(app, ["run", "--export", "-", "--export", "-", "--format", "json"])
+    assert result.exit_code == 2 and "--export - twice" in result.stderr and result.stdout == ""
+
+
+def test_python_api_writes_through_a_device(tmp_path):
+    import bptrace
+
+    dev = tmp_path / "null"
+    _char_device(dev)
+    bptrace.export(bptrace.run(), dev, "json")
+    assert stat.S_ISCHR(os.stat(dev).st_mode) and _names(tmp_path) == ["null"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "it is a directory"),
+    (lambda p: os.symlink(p.name, p), "too many levels of symbolic links"),
+])
+def test_targets_that_cannot_be_files(tmp_path, runner, make, message):
+    target = tmp_path / "t.json"
+    make(target)
+    result = runner.invoke(app, ["run", "--export", str(target)])
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: cannot write {target}: {message}"
