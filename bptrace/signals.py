@@ -45,7 +45,8 @@ def install() -> None:
     """Make SIGINT, SIGTERM, SIGHUP and SIGQUIT unwind the program (call once, from main)."""
     _stopping.clear()
     for s in FATAL:
-        signal.signal(s, _raise)
+        if signal.getsignal(s) != signal.SIG_IGN:  # ignored at start (nohup, a background job): stays so
+            signal.signal(s, _raise)
 
 
 @contextmanager
@@ -72,8 +73,10 @@ def interruptible():
         pressed.append(True)
 
     try:
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            raise ValueError("SIGINT is ignored (a background job)")
         previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
+    except ValueError:  # ignored, or not the main thread (e.g. inside a test runner's thread)
         yield lambda: False
         return
     try:

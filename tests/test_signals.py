@@ -59,3 +59,16 @@ def test_second_ctrl_c_stops_at_once_and_leaves_nothing(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    """`nohup bptrace ...` ignores SIGHUP: closing the terminal must not stop the run."""
+    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    part = wait_for_part(tmp_path, proc)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)  # time enough for a handler to stop it; the run must go on
+    assert proc.poll() is None and part.exists()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and not part.exists()
