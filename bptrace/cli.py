@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from rich.markup import escape
 from . import ascii as _ascii
 from . import samples
 from .errors import BptraceError, DivergedError, UsageError, clip, safe_text
+from .outputs import Exports as _Exports
+from .signals import interruptible as _interruptible
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -167,7 +168,7 @@ def run(
         s = load_spec(spec, lr, naming)
         if sample > len(s.samples):
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-        with _Exports(export or [], format) as exports:
+        with _Exports(export or [], format, inputs=[spec]) as exports:
             trace = tracer.run(s, sample=sample, naming=naming)
             tables = render_trace(trace, precision=precision, formulas=not no_formulas)
             exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
@@ -189,59 +190,9 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
 
-class _Exports:
-    """The --export targets: opened (as temporary files) before any work, written atomically at the end."""
-
-    def __init__(self, paths: list[str], forced: str | None):
-        from .exports import format_for
-
-        self.targets = [(p, format_for(p, forced)) for p in paths]
-        if sum(p == "-" for p in paths) > 1:
-            raise UsageError("--export -: stdout can take only one export")
-        self.to_stdout = any(p == "-" for p in paths)
-        self.files = {}
-        self.written: list[str] = []
-
-    def __enter__(self):
-        if any(p != "-" for p, _ in self.targets):
-            from .atomic import AtomicFile
-        try:
-            for path, _ in self.targets:
-                if path != "-":
-                    self.files[path] = AtomicFile(path)
-        except BaseException:
-            self.abort()
-            raise
-        return self
-
-    def __exit__(self, kind, value, tb):
-        if kind is not None:
-            self.abort()
-        return False
-
-    def stream(self, fmt: str):
-        """Writers (file-like) for the targets of one format, for exports that are written as they go."""
-        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if f == fmt]
-
-    def finish(self, render, skip: tuple[str, ...] = ()) -> None:
-        for path, fmt in self.targets:
-            if fmt not in skip:
-                text = render(fmt)
-                (sys.stdout if path == "-" else self.files[path]).write(text)
-        for path, f in self.files.items():
-            f.commit()
-            self.written.append(path)
-        self.files = {}
-
-    def abort(self) -> None:
-        for f in self.files.values():
-            f.abort()
-        self.files = {}
-
-
-def _report(exports: _Exports) -> None:
+def _report(exports) -> None:
     for path in exports.written:
-        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False)
+        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -277,7 +228,7 @@ def step(
             raise UsageError(f"--show would print {traces:,} full traces; pick a few epochs (--show first,last) "
                              "or write every one to a file (--export run.jsonl)")
         view = tables.View(precision, not no_formulas)
-        with _Exports(export or [], format) as exports:
+        with _Exports(export or [], format, inputs=[spec]) as exports:
             show_tables = not quiet and not exports.to_stdout
             if show_tables:  # the network first, so there is something to read while it trains
                 from .naming import for_spec
@@ -363,27 +314,6 @@ class _EpochProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-@contextmanager
-def _interruptible():
-    """Ctrl-C sets a flag the training loop checks after each step; a second Ctrl-C stops at once."""
-    pressed = []
-
-    def handler(signum, frame):
-        if pressed:
-            raise KeyboardInterrupt
-        pressed.append(True)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(pressed)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @app.command()
@@ -477,14 +407,15 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ):
     """Write a commented starter spec (the worked example, every key explained) to edit."""
-    from pathlib import Path
-
-    from .atomic import write_text
+    from .atomic import create_text, write_text
 
     with user_errors():
-        if Path(path).exists() and not force:
-            raise UsageError(f"{path} already exists; use --force to overwrite it")
-        write_text(path, samples.starter())
+        if not path.strip():
+            raise UsageError("init: PATH is empty; expected a file name such as network.toml")
+        try:
+            (write_text if force else create_text)(path, samples.starter())
+        except FileExistsError:  # checked when the file is created: of racing inits, exactly one wins
+            raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
         err.print(f"wrote {escape(safe_text(path))}; try [bold]bptrace run {escape(safe_text(path))}[/]", highlight=False)
 
 
@@ -524,11 +455,28 @@ def samples_cmd(
 
 
 def main() -> None:
+    """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
+    from . import atomic, signals
+    from .outputs import guard_stdout
+
+    guard_stdout()
+    signals.install()
     try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        with user_errors():  # also a failed write outside a command's boundary (schema's output)
+            try:
+                app()
+            finally:
+                sys.stdout.flush()  # what is still buffered may fail only now
+    except signals.Stopped as e:
+        atomic.cleanup()
+        if e.message():
+            try:
+                err.print(e.message(), highlight=False)
+            except OSError:
+                pass  # the terminal is gone (SIGHUP)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

@@ -219,12 +219,13 @@ def test_interrupted_step_leaves_no_partial_jsonl(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
+
+    from test_signals import wait_for_part
 
     path = tmp_path / "run.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "bptrace", "step", "xor", "--epochs", "10000000", "-q", "-o", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    wait_for_part(tmp_path, proc)  # records on disk: the training loop is running and listens for Ctrl-C
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
