@@ -17,6 +17,7 @@ from typing import Any
 
 from . import deps
 from .errors import SpecError
+from .notation import spellings
 from .trace import Iteration
 
 RESERVED = {"epoch": "the epoch the claims are about (default 1)",
@@ -85,7 +86,7 @@ def parse_answers(data: dict[str, Any], source: str) -> tuple[dict[str, Decimal]
 
 def _ascii(name: str) -> str:
     """Names as the terminal shows them are accepted too: ∂E_total/∂w5, δ_o1, w5⁺."""
-    return name.replace("∂", "d").replace("δ", "delta").replace("⁺", "+")
+    return spellings(name)
 
 
 def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sample: int) -> Report:
