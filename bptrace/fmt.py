@@ -47,6 +47,6 @@ def scientific(s: str, style: str) -> str:
     return f"{mantissa}×10{e.translate(_SUP)}" if style == "unicode" else rf"{mantissa}\times10^{{{e}}}"
 
 
-def signed(v: float, precision: int = 8) -> str:
-    s = num(v, precision)
+def signed(v: float, precision: int = 8, style: str = "ascii") -> str:
+    s = num(v, precision, False, style)
     return s if s.startswith("-") else f"+{s}"

@@ -81,9 +81,10 @@ class Session:
         for l, (z, a) in enumerate(zip(zs, outs)):
             act, layer = net.acts[l], self.spec.layers[l]
             given_b = given or not layer.train_bias
+            given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
-                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, Id("w", l, j, k), given),
+                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, Id("w", l, j, k), given_w),
                                    src) for k, src in enumerate(prev_q))
                 bias = None
                 if net.b[l] is not None:
@@ -178,7 +179,8 @@ class Session:
         terms = []
         for m in range(net.W[l + 1].shape[0]):
             d = Quantity(N.delta[l + 1][m], float(back.delta[l + 1][m]), None, Id("delta", l + 1, m))
-            w = Quantity(N.weights[l + 1][m][j], float(net.W[l + 1][m, j]), None, Id("w", l + 1, m, j), self.steps == 0)
+            w = Quantity(N.weights[l + 1][m][j], float(net.W[l + 1][m, j]), None, Id("w", l + 1, m, j),
+                         self.steps == 0 and self.spec.layers[l + 1].init == "given")
             if output_next:
                 ident, name = partial(Id("E", j=m), Id("out", l, j)), deriv(N.errors[m], h)
             else:
@@ -236,7 +238,8 @@ class Session:
                 for k, n in enumerate(names):
                     updates.append(Update(n, float(old[k]), float(g[k]), float(new[k]),
                                           self.opt.rule(n, deriv(N.total, n)),
-                                          {key: float(v[k]) for key, v in state.items()}, False, ids[k], given))
+                                          {key: float(v[k]) for key, v in state.items()}, False, ids[k],
+                                          given and (kind == "b" or self.spec.layers[l].init == "given")))
         return tuple(updates)
 
     def _check(self, i: int) -> Check:
