@@ -39,9 +39,9 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg; - for stdout). Repeatable.",
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg.",
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex.",
                                                show_default=False)]
 
 
@@ -104,6 +104,10 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
         return json_.trace_jsonl(trace)
     if fmt == "md":
         return markdown.trace_markdown(trace, precision)
+    if fmt == "tex":
+        from .exports.latex import trace_latex
+
+        return trace_latex(trace, precision)
     title = trace.spec.title or "bptrace trace"
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
@@ -250,6 +254,10 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
+    if fmt == "tex":
+        from .exports.latex import run_latex
+
+        return run_latex(result, view.precision)
     renderable = training.render_run(result, view, every, log_y, 98)
     title = result.spec.title or "bptrace training run"
     return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)

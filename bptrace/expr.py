@@ -134,8 +134,10 @@ class _R:
         return f"{self.go(a, MUL)} / {self.go(b, MUL + 1)}", MUL
 
     def op_pow(self, a, n):
-        if self.style == "latex":
-            return f"{self.go(a, ATOM)}^{{{self.go(n)}}}", POW
+        if self.style == "latex":  # a^{(1)}_{1} squared: {a^{(1)}_{1}}^{2}, never a double superscript
+            base = self.go(a, ATOM)
+            bare = ("^" in base or "_" in base) and not base.startswith(("(", r"\left("))
+            return (f"{{{base}}}" if bare else base) + f"^{{{self.go(n)}}}", POW
         if self.style == "unicode" and isinstance(n, Num) and n.v == int(n.v):
             return self.go(a, ATOM) + str(int(n.v)).translate(_SUP), POW
         return f"{self.go(a, ATOM)}^{self.go(n, ATOM)}", POW
@@ -180,9 +182,10 @@ def _join(sep: str, parts: list[str]) -> str:
     return out
 
 
-def render(e, style: str, names, numbers: bool = False, precision: int = 8) -> str:
-    """A formula in a notation (ascii, unicode, latex), or with numbers=True its numbers line."""
-    return _R(style, names, numbers, precision).go(e)
+def render(e, style: str, names, numbers: bool = False, precision: int = 8, term: bool = False) -> str:
+    """A formula in a notation (ascii, unicode, latex), or with numbers=True its numbers line.
+    term=True: rendered as one term of a larger sum (bracketed as it would be there)."""
+    return _R(style, names, numbers, precision).go(e, ADD + 1 if term else 0)
 
 
 def ident_of(e) -> Id | None:

@@ -86,3 +86,27 @@ def test_no_number_is_cut(name, width):
     text = console.export_text()
     assert "…" not in text.replace(" … ", " ")  # the network summary's ranges (w1 … w4) are not cuts
     assert max(map(len, text.splitlines())) <= width
+
+
+def _katex_available() -> bool:
+    import shutil
+    import subprocess
+
+    return bool(shutil.which("node")) and subprocess.run(["node", "-e", "require('katex')"],
+                                                         capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _katex_available(), reason="node with the katex package (NODE_PATH) is not available")
+@pytest.mark.parametrize("args", [["deep"], ["deep", "--naming", "layered"], ["blog", "--naming", "layered"],
+                                  ["softmax", "--naming", "layered"], ["adam"]])
+def test_every_markdown_formula_renders_in_katex(tmp_path, runner, args):
+    import subprocess
+
+    from conftest import ROOT
+
+    path = tmp_path / "out.md"
+    assert runner.invoke(app, ["run", *args, "--export", str(path)]).exit_code == 0
+    done = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")], input=path.read_text(),
+                          capture_output=True, text=True)
+    errors, total = map(int, done.stdout.split())
+    assert total > 50 and errors == 0, done.stderr
