@@ -82,10 +82,17 @@ def test_latex_of_updated_layered_weight_has_one_superscript(tmp_path, runner):
 @pytest.mark.parametrize("width", [60, 80, 120])
 def test_no_number_is_cut(name, width):
     console = Console(width=width, record=True, color_system=None, force_terminal=False)
-    console.print(render_trace(bptrace.run(name)))
+    trace = bptrace.run(name)
+    console.print(render_trace(trace))
     text = console.export_text()
     assert "…" not in text.replace(" … ", " ")  # the network summary's ranges (w1 … w4) are not cuts
     assert max(map(len, text.splitlines())) <= width
+    # nor cropped: every value of the iteration stands whole on some line
+    words = set(text.split())
+    it = trace.iterations[0]
+    for _, label, q in it.walk():
+        value = q.new if hasattr(q, "new") else q.value
+        assert num(value, 8, False, "unicode") in words or num(value, 8, True, "unicode") in words, (label, value)
 
 
 def _katex_available() -> bool:

@@ -44,9 +44,9 @@ class View:
 def _table(title: str, view: View, first: str = "quantity") -> Table:
     t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
               padding=(0, 1), show_edge=False)
-    t.add_column(first, style=NAME_STYLE, no_wrap=True)
+    t.add_column(first, style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
-        t.add_column("formula  =  numbers", overflow="fold", ratio=1)
+        t.add_column("formula  =  numbers", overflow="fold", ratio=1, min_width=20)
     t.add_column("value", justify="right", style=VALUE_STYLE, no_wrap=True)
     return t
 
