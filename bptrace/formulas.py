@@ -13,6 +13,16 @@ ONE, TWO = Num(1), Num(2)
 SOFTMAX_SUM = Sym("sum_k e^z_k", "Σₖ e^zₖ", r"\sum_k e^{z_k}")
 
 
+def weighted_sum(terms, bias):
+    """z = Σ_k w_k·source_k + b."""
+    return Op("add", *(Op("mul", Ref(t.weight), Ref(t.source)) for t in terms), *((Ref(bias),) if bias else ()))
+
+
+def total(parts):
+    """A sum of quantities: E_total = E_o1 + E_o2."""
+    return Op("add", *map(Ref, parts))
+
+
 def activation(name: str, z, slope: float = 0.01, layer_z=()):
     """out = f(z); softmax also reads every z of its layer."""
     z = Ref(z)

@@ -13,6 +13,7 @@ superscript, subscript), never parsed from another name:
 from __future__ import annotations
 
 from collections import namedtuple
+from functools import cache
 
 # kind: x input, w weight, b bias, z weighted sum, out activation (h/a/o), t target, E error of one
 # output, E_total, d partial (of, by, via), delta, p any parameter (the update rule), state (name in `of`)
@@ -28,8 +29,16 @@ def after(i: Id) -> Id:
     return i._replace(after=True)
 
 
+# Ids are interned: a traced run names the same quantities every update, and a namedtuple (unlike a
+# plain tuple) stays tracked by the garbage collector, whose passes grow with every live object.
+@cache
+def leaf(kind: str, l: int = 0, j: int = 0, k: int = 0) -> Id:
+    return Id(kind, l, j, k)
+
+
+@cache
 def partial(of: Id, by: Id, via: Id | None = None) -> Id:
-    return Id("d", of=of, by=by, via=via)
+    return Id("d", 0, 0, 0, of, by, via, False)
 
 
 def _idx(*i: int) -> str:

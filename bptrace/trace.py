@@ -11,20 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from .expr import Op, Ref
 
-@dataclass(frozen=True, eq=False, slots=True)  # identity equality: nothing compares traces; start-up is faster
+
+# The many small records are slotted and not frozen (a frozen dataclass's __init__ costs a setattr call per
+# field: a traced run builds ~100 per update); nothing mutates them. Identity equality: nothing compares traces.
+@dataclass(eq=False, slots=True)
 class Quantity:
     """One value: its ASCII name, what it is (`ident`, a notation.Id), and the formula it came from (an
     expression tree over other quantities, or None for a value given in the spec)."""
 
     name: str
     value: float
-    expr: object = None
+    formula: object = None  # an expression tree, or a recipe (builder, *args) that makes it when first asked for
     ident: object = None
     given: bool = False  # written by the user (input, target, a weight before any update): shown as written
 
+    @property
+    def expr(self):
+        """The formula as an expression tree (bptrace.expr), or None for a given value."""
+        f = self.formula
+        if type(f) is tuple:  # built lazily: a long traced run keeps far fewer objects alive
+            f = self.formula = f[0](*f[1:])
+        return f
 
-@dataclass(frozen=True, eq=False, slots=True)
+
+@dataclass(eq=False, slots=True)
 class Term:
     """One weight·source product inside a weighted sum z."""
 
@@ -59,7 +71,7 @@ class Loss:
     total: Quantity  # E_total = sum of errors
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class Product:
     """A chain-rule product: value = product of factors (in this order)."""
 
@@ -71,12 +83,10 @@ class Product:
 
     @property
     def expr(self):
-        from .expr import Op, Ref
-
         return Op("chain", *map(Ref, self.factors))
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class Sum:
     """A sum of named terms, e.g. dE_total/dh1 = dE_o1/dh1 + dE_o2/dh1."""
 
@@ -88,8 +98,6 @@ class Sum:
 
     @property
     def expr(self):
-        from .expr import Op, Ref
-
         return Op("add", *map(Ref, self.terms))
 
 

@@ -12,9 +12,9 @@ import math
 import numpy as np
 
 from . import activations, engine, formulas
-from .expr import Num, Op, Ref
+from .expr import Ref
 from .naming import Names, deriv, for_spec
-from .notation import E_TOTAL, Id, partial
+from .notation import E_TOTAL, leaf, partial
 from .trace import (Check, Forward, Iteration, LayerBackward, Loss, NeuronBackward, NeuronForward,
                     Pass, Product, Quantity, Sum, Term, Trace, Update)
 
@@ -76,7 +76,7 @@ class Session:
     def _forward(self, x, zs, outs, given: bool = False) -> Forward:
         """Forward trace of one sample: x, zs and outs are 1-D rows. `given`: the parameters are the spec's."""
         N, net = self.names, self.net
-        inputs = tuple(Quantity(n, float(v), None, Id("x", j=k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
+        inputs = tuple(Quantity(n, float(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
         layers, prev_q = [], inputs
         for l, (z, a) in enumerate(zip(zs, outs)):
             act, layer = net.acts[l], self.spec.layers[l]
@@ -84,19 +84,19 @@ class Session:
             given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
-                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, Id("w", l, j, k), given_w),
+                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, leaf("w", l, j, k), given_w),
                                    src) for k, src in enumerate(prev_q))
                 bias = None
                 if net.b[l] is not None:
                     bj = j if net.b[l].size > 1 else 0
-                    bias = Quantity(N.biases[l][bj], float(net.b[l][bj]), None, Id("b", l, bj), given_b)
+                    bias = Quantity(N.biases[l][bj], float(net.b[l][bj]), None, leaf("b", l, bj), given_b)
                 # z = Σ_k w_jk·source_k + b
-                tree = Op("add", *(Op("mul", Ref(t.weight), Ref(t.source)) for t in terms), *((Ref(bias),) if bias else ()))
-                zq_all.append((Quantity(N.z[l][j], float(z[j]), tree, Id("z", l, j)), terms, bias))
-            outs_q = []
+                zq_all.append((Quantity(N.z[l][j], float(z[j]), (formulas.weighted_sum, terms, bias), leaf("z", l, j)),
+                               terms, bias))
+            outs_q, layer_z = [], tuple(q for q, _, _ in zq_all)
             for j, (zq, terms, bias) in enumerate(zq_all):
-                tree = formulas.activation(act.name, zq, layer.slope, [q for q, _, _ in zq_all])
-                out = Quantity(N.out[l][j], float(a[j]), tree, Id("out", l, j))
+                recipe = (formulas.activation, act.name, zq, layer.slope, layer_z)
+                out = Quantity(N.out[l][j], float(a[j]), recipe, leaf("out", l, j))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
             layers.append(tuple(neurons))
@@ -106,10 +106,11 @@ class Session:
     def _loss(self, t, f: Forward, E) -> Loss:
         N, kind = self.names, self.spec.loss
         n = len(t)
-        targets = tuple(Quantity(name, float(v), None, Id("t", j=k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
-        errs = tuple(Quantity(N.errors[k], float(E[k]), formulas.error(kind, targets[k], f.outputs[k].out, n), Id("E", j=k))
+        targets = tuple(Quantity(name, float(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
+        errs = tuple(Quantity(N.errors[k], float(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
+                              leaf("E", 0, k))
                      for k in range(n))
-        total = Quantity(N.total, float(E.sum()), Op("add", *map(Ref, errs)), E_TOTAL)
+        total = Quantity(N.total, float(E.sum()), (formulas.total, errs), E_TOTAL)
         return Loss(kind, targets, errs, total)
 
     # ------------------------------------------------------------ backward
@@ -138,28 +139,28 @@ class Session:
             o, z = nf.out, nf.z
             dE_dout = (self._output_dE(j, f, loss, back) if l == L - 1 else self._hidden_dE(l, j, back))
             if act.elementwise:
-                d = Quantity(deriv(o.name, z.name), float(back.dout_dz[l][j]), formulas.derivative(act.name, o, z, slope),
+                d = Quantity(deriv(o.name, z.name), float(back.dout_dz[l][j]), (formulas.derivative, act.name, o, z, slope),
                              partial(o.ident, z.ident))
-                delta = Product(N.delta[l][j], float(back.delta[l][j]), (_as_quantity(dE_dout), d), Id("delta", l, j))
+                delta = Product(N.delta[l][j], float(back.delta[l][j]), (_as_quantity(dE_dout), d), leaf("delta", l, j))
                 neurons.append(NeuronBackward(o.name, z.name, dE_dout, d, (), delta))
             else:
                 jac = tuple(
                     Quantity(deriv(m.out.name, z.name), float(back.dout_dz[l][k, j]),
-                             formulas.softmax_jacobian(m.out, o, k == j), partial(m.out.ident, z.ident))
+                             (formulas.softmax_jacobian, m.out, o, k == j), partial(m.out.ident, z.ident))
                     for k, m in enumerate(layer)
                 )
                 terms = tuple(
                     Product(deriv(N.errors[k], z.name), float(back.dE_dout[l][k] * jac[k].value),
-                            (self._output_dE(k, f, loss, back), jac[k]), partial(Id("E", j=k), z.ident))
+                            (self._output_dE(k, f, loss, back), jac[k]), partial(leaf("E", 0, k), z.ident))
                     for k in range(len(layer))
                 )
-                delta = Sum(N.delta[l][j], float(back.delta[l][j]), terms, Id("delta", l, j))
+                delta = Sum(N.delta[l][j], float(back.delta[l][j]), terms, leaf("delta", l, j))
                 neurons.append(NeuronBackward(o.name, z.name, dE_dout, None, jac, delta))
         grads = []
         for j, (n, nf) in enumerate(zip(neurons, layer)):
             for k, t in enumerate(nf.terms):
                 # dz/dw = the weight's source
-                dz_dw = Quantity(deriv(n.z, t.weight.name), t.source.value, Ref(t.source),
+                dz_dw = Quantity(deriv(n.z, t.weight.name), t.source.value, (Ref, t.source),
                                  partial(nf.z.ident, t.weight.ident), t.source.given)
                 grads.append(self._chain(deriv(N.total, t.weight.name), partial(E_TOTAL, t.weight.ident), n, nf.z, dz_dw,
                                          back.gW[l][j, k]))
@@ -168,8 +169,8 @@ class Session:
 
     def _output_dE(self, k: int, f: Forward, loss: Loss, back) -> Quantity:
         o = f.outputs[k].out
-        tree = formulas.error_derivative(loss.kind, loss.targets[k], o, len(loss.targets))
-        return Quantity(deriv(self.names.total, o.name), float(back.dE_dout[-1][k]), tree, partial(E_TOTAL, o.ident))
+        recipe = (formulas.error_derivative, loss.kind, loss.targets[k], o, len(loss.targets))
+        return Quantity(deriv(self.names.total, o.name), float(back.dE_dout[-1][k]), recipe, partial(E_TOTAL, o.ident))
 
     def _hidden_dE(self, l: int, j: int, back) -> Sum:
         # dE_total/dh_j = sum over neurons m of the next layer of delta_m · w_mj
@@ -178,16 +179,16 @@ class Session:
         output_next = l + 1 == len(net.W) - 1 and net.acts[-1].elementwise
         terms = []
         for m in range(net.W[l + 1].shape[0]):
-            d = Quantity(N.delta[l + 1][m], float(back.delta[l + 1][m]), None, Id("delta", l + 1, m))
-            w = Quantity(N.weights[l + 1][m][j], float(net.W[l + 1][m, j]), None, Id("w", l + 1, m, j),
+            d = Quantity(N.delta[l + 1][m], float(back.delta[l + 1][m]), None, leaf("delta", l + 1, m))
+            w = Quantity(N.weights[l + 1][m][j], float(net.W[l + 1][m, j]), None, leaf("w", l + 1, m, j),
                          self.steps == 0 and self.spec.layers[l + 1].init == "given")
             if output_next:
-                ident, name = partial(Id("E", j=m), Id("out", l, j)), deriv(N.errors[m], h)
+                ident, name = partial(leaf("E", 0, m), leaf("out", l, j)), deriv(N.errors[m], h)
             else:
-                ident = partial(E_TOTAL, Id("out", l, j), Id("z", l + 1, m))
+                ident = partial(E_TOTAL, leaf("out", l, j), leaf("z", l + 1, m))
                 name = f"{deriv(N.total, h)} via {N.z[l + 1][m]}"
             terms.append(Product(name, d.value * w.value, (d, w), ident))
-        return Sum(deriv(N.total, h), float(back.dE_dout[l][j]), tuple(terms), partial(E_TOTAL, Id("out", l, j)))
+        return Sum(deriv(N.total, h), float(back.dE_dout[l][j]), tuple(terms), partial(E_TOTAL, leaf("out", l, j)))
 
     @staticmethod
     def _chain(name: str, ident, n: NeuronBackward, z: Quantity, last: Quantity, value) -> Product:
@@ -204,14 +205,14 @@ class Session:
             return []
         if b.size == len(neurons):
             return [self._chain(deriv(N.total, nf.bias.name), partial(E_TOTAL, nf.bias.ident), n, nf.z,
-                                Quantity(deriv(n.z, nf.bias.name), 1.0, Num(1), partial(nf.z.ident, nf.bias.ident), True),
+                                Quantity(deriv(n.z, nf.bias.name), 1.0, formulas.ONE, partial(nf.z.ident, nf.bias.ident), True),
                                 back.gb[l][j]) for j, (n, nf) in enumerate(zip(neurons, layer))]
         # a shared bias enters every z of the layer: dE_total/db = sum_j dE_total/dz_j
         bias = layer[0].bias
         terms = []
         for j, (n, nf) in enumerate(zip(neurons, layer)):
             terms.append(self._chain(f"{deriv(N.total, bias.name)} via {n.z}", partial(E_TOTAL, bias.ident, nf.z.ident),
-                                     n, nf.z, Quantity(deriv(n.z, bias.name), 1.0, Num(1),
+                                     n, nf.z, Quantity(deriv(n.z, bias.name), 1.0, formulas.ONE,
                                                        partial(nf.z.ident, bias.ident), True), back.delta[l][j]))
         return [Sum(deriv(N.total, bias.name), float(back.gb[l][0]), tuple(terms), partial(E_TOTAL, bias.ident))]
 
@@ -223,9 +224,9 @@ class Session:
         index = {key: i for i, key in enumerate(net.trainable())}
         for l in range(len(net.W)):
             rows, cols = net.W[l].shape
-            pairs = [("W", [w for row in N.weights[l] for w in row], [Id("w", l, j, k) for j in range(rows) for k in range(cols)])]
+            pairs = [("W", [w for row in N.weights[l] for w in row], [leaf("w", l, j, k) for j in range(rows) for k in range(cols)])]
             if net.b[l] is not None:
-                pairs.append(("b", list(N.biases[l]), [Id("b", l, j) for j in range(len(N.biases[l]))]))
+                pairs.append(("b", list(N.biases[l]), [leaf("b", l, j) for j in range(len(N.biases[l]))]))
             for kind, names, ids in pairs:
                 i = index.get((l, kind))
                 if i is None:  # a frozen bias: shown, never changed
@@ -250,7 +251,7 @@ class Session:
 
 
 def _as_quantity(q: Quantity | Sum) -> Quantity:
-    return q if isinstance(q, Quantity) else Quantity(q.name, q.value, q.expr, q.ident)
+    return q if isinstance(q, Quantity) else Quantity(q.name, q.value, (formulas.total, q.terms), q.ident)
 
 
 def run(spec, sample: int = 1, naming: str | None = None) -> Trace:
