@@ -241,8 +241,8 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add("## Outputs with the final weights\n")
     rows = ["| sample | x | target | output |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
-        rows.append(f"| {i} | {', '.join(num(v, precision) for v in s.x)} | "
-                    f"{', '.join(num(v, precision) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
+        rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
+                    f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
     if r.epochs_done:
         w.add(f"**Loss: {num(r.loss[0], precision)} → {num(r.loss[-1], precision)}** after {r.epochs_done} epochs.\n")
