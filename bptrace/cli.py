@@ -77,6 +77,7 @@ def run(
     no_formulas: NoFormulas = False,
     export: Export = None,
     format: Format = None,
+    ascii: Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")] = False,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from . import tracer
@@ -88,7 +89,8 @@ def run(
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
         with _Exports(export or [], format) as exports:
             trace = tracer.run(s, sample=sample, naming=naming)
-            tables = render_trace(trace, precision=precision, formulas=not no_formulas)
+            tables = render_trace(trace, precision=precision, formulas=not no_formulas,
+                                  style="ascii" if ascii else "unicode")
             exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
         if not exports.to_stdout:
             out.print(tables)

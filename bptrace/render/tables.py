@@ -230,8 +230,8 @@ def _spaced(parts: list) -> list:
     return out[:-1]
 
 
-def render_trace(trace: Trace, precision: int = 8, formulas: bool = True) -> Group:
-    view = View(precision, formulas)
+def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Group:
+    view = View(precision, formulas, style)
     parts: list = [summary(trace.spec, trace.names), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
