@@ -24,6 +24,7 @@ P = Id("p")
 STYLES = ("ascii", "unicode", "latex")
 
 
+@cache
 def after(i: Id) -> Id:
     """The same quantity after the update (w5 -> w5+)."""
     return i._replace(after=True)
@@ -32,8 +33,9 @@ def after(i: Id) -> Id:
 # Ids are interned: a traced run names the same quantities every update, and a namedtuple (unlike a
 # plain tuple) stays tracked by the garbage collector, whose passes grow with every live object.
 @cache
-def leaf(kind: str, l: int = 0, j: int = 0, k: int = 0) -> Id:
-    return Id(kind, l, j, k)
+def leaf(kind: str, l: int = 0, j: int = 0, k: int = 0, post: bool = False) -> Id:
+    """A quantity's Id (post: its value after the update, w5+)."""
+    return Id(kind, l, j, k, after=post)
 
 
 @cache

@@ -73,8 +73,9 @@ class Session:
 
     # ------------------------------------------------------------ forward and loss
 
-    def _forward(self, x, zs, outs, given: bool = False) -> Forward:
-        """Forward trace of one sample: x, zs and outs are 1-D rows. `given`: the parameters are the spec's."""
+    def _forward(self, x, zs, outs, given: bool = False, post: bool = False) -> Forward:
+        """Forward trace of one sample: x, zs and outs are 1-D rows. `given`: the parameters are the spec's;
+        `post`: the check after the update (w5+, z1+)."""
         N, net = self.names, self.net
         inputs = tuple(Quantity(n, float(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
         layers, prev_q = [], inputs
@@ -84,33 +85,34 @@ class Session:
             given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
-                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, leaf("w", l, j, k), given_w),
+                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, leaf("w", l, j, k, post), given_w),
                                    src) for k, src in enumerate(prev_q))
                 bias = None
                 if net.b[l] is not None:
                     bj = j if net.b[l].size > 1 else 0
-                    bias = Quantity(N.biases[l][bj], float(net.b[l][bj]), None, leaf("b", l, bj), given_b)
+                    bias = Quantity(N.biases[l][bj], float(net.b[l][bj]), None, leaf("b", l, bj, 0, post), given_b)
                 # z = Σ_k w_jk·source_k + b
-                zq_all.append((Quantity(N.z[l][j], float(z[j]), (formulas.weighted_sum, terms, bias), leaf("z", l, j)),
+                zq_all.append((Quantity(N.z[l][j], float(z[j]), (formulas.weighted_sum, terms, bias),
+                                        leaf("z", l, j, 0, post)),
                                terms, bias))
             outs_q, layer_z = [], tuple(q for q, _, _ in zq_all)
             for j, (zq, terms, bias) in enumerate(zq_all):
                 recipe = (formulas.activation, act.name, zq, layer.slope, layer_z)
-                out = Quantity(N.out[l][j], float(a[j]), recipe, leaf("out", l, j))
+                out = Quantity(N.out[l][j], float(a[j]), recipe, leaf("out", l, j, 0, post))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
             layers.append(tuple(neurons))
             prev_q = tuple(outs_q)
         return Forward(inputs, tuple(layers))
 
-    def _loss(self, t, f: Forward, E) -> Loss:
+    def _loss(self, t, f: Forward, E, post: bool = False) -> Loss:
         N, kind = self.names, self.spec.loss
         n = len(t)
         targets = tuple(Quantity(name, float(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
         errs = tuple(Quantity(N.errors[k], float(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
-                              leaf("E", 0, k))
+                              leaf("E", 0, k, 0, post))
                      for k in range(n))
-        total = Quantity(N.total, float(E.sum()), (formulas.total, errs), E_TOTAL)
+        total = Quantity(N.total, float(E.sum()), (formulas.total, errs), leaf("E_total", post=post))
         return Loss(kind, targets, errs, total)
 
     # ------------------------------------------------------------ backward
@@ -246,8 +248,8 @@ class Session:
     def _check(self, i: int) -> Check:
         X, T, zs, outs = self._rows(i)
         E = engine.errors(self.net, T, zs, outs)[0]
-        f = self._forward(X[0], [z[0] for z in zs], [a[0] for a in outs])
-        return Check(i + 1, f, self._loss(T[0], f, E))
+        f = self._forward(X[0], [z[0] for z in zs], [a[0] for a in outs], post=True)
+        return Check(i + 1, f, self._loss(T[0], f, E, post=True))
 
 
 def _as_quantity(q: Quantity | Sum) -> Quantity:

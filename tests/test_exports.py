@@ -246,3 +246,23 @@ def test_python_api_from_dict_and_training():
     r = bptrace.train(BLOG, epochs=10)
     assert len(r.loss) == 10 and r.loss[-1] < r.loss[0]
     assert "<table" in bptrace.run(BLOG)._repr_html_() or "<pre" in bptrace.run(BLOG)._repr_html_()
+
+
+def test_json_quantities_carry_identity_and_latex_formula():
+    doc = json.loads(json_.trace_json(tracer.run(spec.from_dict(BLOG))))
+    VALIDATOR.validate(doc)
+    q = doc["quantities"]
+    assert q["w5"] == {"kind": "weight", "layer": 2, "neuron": 1, "source": 1, "latex": "w_{5}"}
+    assert q["target_o1"]["kind"] == "target" and q["x2"]["kind"] == "input"
+    assert q["dE_total/dw5"]["kind"] == "gradient" and q["dE_total/dw5"]["by"] == "w5"
+    assert q["z1"]["formula"] == "w_{1}x_{1} + w_{2}x_{2}"
+    assert q["z1+"]["formula"] == "w_{1}^{+}x_{1} + w_{2}^{+}x_{2}" and q["z1+"]["after_update"] is True
+    # every quantity of the iteration is described
+    names = {name for _, name, _ in tracer.run(spec.from_dict(BLOG)).iterations[0].quantities()}
+    assert names <= set(q)
+
+
+def test_jsonl_header_carries_the_quantities():
+    first = json.loads(json_.trace_jsonl(tracer.run(spec.from_dict(BLOG))).splitlines()[0])
+    VALIDATOR.validate(first)
+    assert first["kind"] == "header" and first["quantities"]["o1"]["kind"] == "output"

@@ -125,7 +125,7 @@ class _Doc:
         rows = []
         for p, c in zip(it.passes, it.checks):
             for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
-                rows.append([f"${self.name(q.ident)}$", f"${self.n(b.value)}$", f"${self.n(q.value)}$",
+                rows.append([f"${self.name(b.ident)}$", f"${self.n(b.value)}$", f"${self.n(q.value)}$",
                              f"${signed(q.value - b.value, self.p, 'latex')}$"])
         self.table(["quantity", "before", "after", "change"], rows)
         b, a = it.loss_before, it.loss_after

@@ -152,7 +152,7 @@ class _Writer:
         rows = ["| quantity | before | after | change |", "|---|---|---|---|"]
         for p, c in zip(it.passes, it.checks):
             for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
-                label = f"${self.name(q)}$" + (f" (sample {p.sample})" if len(it.passes) > 1 else "")
+                label = f"${self.name(b)}$" + (f" (sample {p.sample})" if len(it.passes) > 1 else "")
                 rows.append(f"| {label} | {self.u(b.value)} | {self.u(q.value)} | {signed(q.value - b.value, self.p, 'unicode')} |")
         self.add("\n".join(rows) + "\n")
         b, a = it.loss_before, it.loss_after

@@ -181,7 +181,7 @@ def check_table(it: Iteration, view: View) -> Table:
             t.add_section()
             t.add_row(f"sample {p.sample}", "", "", "")
         for b, q in zip(_forward_values(p.forward, p.loss), _forward_values(c.forward, c.loss)):
-            t.add_row(view.name(q), view.num(b.value), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
+            t.add_row(view.name(b), view.num(b.value), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
     return t
 
 
