@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from .fmt import is_scientific, num
-from .notation import Id, name
+from .fmt import SUPERSCRIPTS, is_scientific, num
+from .notation import name
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 BRACKETED = 0.5  # a negative or scientific number: bracketed inside any operator
@@ -68,7 +68,6 @@ _S = {  # per style: ascii, unicode, latex
     "chain": (" * ", " × ", r" \times "), "half": ("0.5*", "½", r"\tfrac{1}{2}"),
 }
 _STYLE = {"ascii": 0, "unicode": 1, "latex": 2}
-_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _FN = {"tanh": ("tanh", "tanh", r"\tanh"), "max": ("max", "max", r"\max"), "log": ("log", "log", r"\log")}
 
 
@@ -139,7 +138,7 @@ class _R:
             bare = ("^" in base or "_" in base) and not base.startswith(("(", r"\left("))
             return (f"{{{base}}}" if bare else base) + f"^{{{self.go(n)}}}", POW
         if self.style == "unicode" and isinstance(n, Num) and n.v == int(n.v):
-            return self.go(a, ATOM) + str(int(n.v)).translate(_SUP), POW
+            return self.go(a, ATOM) + str(int(n.v)).translate(SUPERSCRIPTS), POW
         return f"{self.go(a, ATOM)}^{self.go(n, ATOM)}", POW
 
     def op_exp(self, a):
@@ -186,7 +185,3 @@ def render(e, style: str, names, numbers: bool = False, precision: int = 8, term
     """A formula in a notation (ascii, unicode, latex), or with numbers=True its numbers line.
     term=True: rendered as one term of a larger sum (bracketed as it would be there)."""
     return _R(style, names, numbers, precision).go(e, ADD + 1 if term else 0)
-
-
-def ident_of(e) -> Id | None:
-    return e.q.ident if isinstance(e, Ref) else None

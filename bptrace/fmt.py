@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def num(v: float, precision: int = 8, given: bool = False, style: str = "ascii") -> str:
@@ -44,7 +44,7 @@ def scientific(s: str, style: str) -> str:
         return s
     mantissa, exponent = s.split("e")
     e = str(int(exponent))
-    return f"{mantissa}×10{e.translate(_SUP)}" if style == "unicode" else rf"{mantissa}\times10^{{{e}}}"
+    return f"{mantissa}×10{e.translate(SUPERSCRIPTS)}" if style == "unicode" else rf"{mantissa}\times10^{{{e}}}"
 
 
 def signed(v: float, precision: int = 8, style: str = "ascii") -> str:
