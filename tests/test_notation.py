@@ -117,3 +117,15 @@ def test_every_markdown_formula_renders_in_katex(tmp_path, runner, args):
                           capture_output=True, text=True)
     errors, total = map(int, done.stdout.split())
     assert total > 50 and errors == 0, done.stderr
+
+
+@pytest.mark.parametrize("naming", ["seed", "layered"])
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_ascii_names_are_rendered_from_identity(sample, naming):
+    """The trace's ASCII keys (answers files, JSON) are exactly what the identity renders to."""
+    from bptrace.notation import name
+
+    it = bptrace.run(sample, naming=naming).iterations[0]
+    for group, key, q in it.walk():
+        shown = name(q.ident, it.names) + ("+" if group == "update" else "")
+        assert shown == key, (group, key)
