@@ -96,9 +96,9 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg; - for stdout). Repeatable.",
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg.",
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex.",
                                                show_default=False)]
 
 
@@ -159,6 +159,7 @@ def run(
     no_formulas: NoFormulas = False,
     export: Export = None,
     format: Format = None,
+    ascii: Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")] = False,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from . import tracer
@@ -170,7 +171,8 @@ def run(
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
         with _Exports(export or [], format, inputs=[spec]) as exports:
             trace = tracer.run(s, sample=sample, naming=naming)
-            tables = render_trace(trace, precision=precision, formulas=not no_formulas)
+            tables = render_trace(trace, precision=precision, formulas=not no_formulas,
+                                  style="ascii" if ascii else "unicode")
             exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
         if not exports.to_stdout:
             out.print(tables)
@@ -186,6 +188,10 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
         return json_.trace_jsonl(trace)
     if fmt == "md":
         return markdown.trace_markdown(trace, precision)
+    if fmt == "tex":
+        from .exports.latex import trace_latex
+
+        return trace_latex(trace, precision)
     title = trace.spec.title or "bptrace trace"
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
@@ -282,6 +288,10 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
+    if fmt == "tex":
+        from .exports.latex import run_latex
+
+        return run_latex(result, view.precision)
     title = result.spec.title or "bptrace training run"
     if fmt == "html":
         return rich_.run_html(result, view, every, log_y, title)
