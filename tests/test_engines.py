@@ -26,11 +26,6 @@ DOCS = [(s, n, c) for s in SAMPLES for n in NAMINGS for c in COMMANDS]
 # Exports whose loss chart once broke Mermaid: losses in scientific notation, forty epoch labels.
 CHARTS = {"step-adam-50": ["step", "adam", "--epochs", "50"], "step-xor-5000": ["step", "xor", "--epochs", "5000"]}
 
-# Formula errors produced outside the files this test's brief owns (the update formulas of
-# markdown.py put "^{+}" after a layered name that already has a superscript). Measured, not guessed:
-# exactly these documents have KaTeX errors, all of them "Double superscript".
-DOUBLE_SUPERSCRIPT = "layered names get ^{+} after W^{(l)}_{jk}: KaTeX 'Double superscript' (fixed by another helper)"
-KATEX_XFAIL = {(s, "layered", c) for s in ("blog", "xor", "softmax", "deep") for c in COMMANDS}
 
 
 def _export(runner, args: list[str], path: Path) -> str:
@@ -85,11 +80,7 @@ def mermaid_report(markdown_docs) -> dict[str, list[tuple[str, dict]]]:
 # ------------------------------------------------------------------ KaTeX
 
 def _katex_params() -> list:
-    params = []
-    for doc in DOCS:
-        marks = [pytest.mark.xfail(strict=False, reason=DOUBLE_SUPERSCRIPT)] if doc in KATEX_XFAIL else []
-        params.append(pytest.param(_doc_id(doc), marks=marks, id=_doc_id(doc)))
-    return params
+    return [pytest.param(_doc_id(doc), id=_doc_id(doc)) for doc in DOCS]
 
 
 @pytest.mark.parametrize("doc", _katex_params())

@@ -8,7 +8,7 @@ from rich.console import Console
 import bptrace
 from bptrace import spec, tracer
 from bptrace.cli import app
-from bptrace.expr import Num, Op, Ref, render
+from bptrace.expr import Op, Ref, render
 from bptrace.fmt import num
 from bptrace.render.tables import render_trace
 from conftest import BLOG, PUBLISHED
@@ -93,30 +93,6 @@ def test_no_number_is_cut(name, width):
     for _, label, q in it.walk():
         value = q.new if hasattr(q, "new") else q.value
         assert num(value, 8, False, "unicode") in words or num(value, 8, True, "unicode") in words, (label, value)
-
-
-def _katex_available() -> bool:
-    import shutil
-    import subprocess
-
-    return bool(shutil.which("node")) and subprocess.run(["node", "-e", "require('katex')"],
-                                                         capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _katex_available(), reason="node with the katex package (NODE_PATH) is not available")
-@pytest.mark.parametrize("args", [["deep"], ["deep", "--naming", "layered"], ["blog", "--naming", "layered"],
-                                  ["softmax", "--naming", "layered"], ["adam"]])
-def test_every_markdown_formula_renders_in_katex(tmp_path, runner, args):
-    import subprocess
-
-    from conftest import ROOT
-
-    path = tmp_path / "out.md"
-    assert runner.invoke(app, ["run", *args, "--export", str(path)]).exit_code == 0
-    done = subprocess.run(["node", str(ROOT / "tests" / "katex_check.js")], input=path.read_text(),
-                          capture_output=True, text=True)
-    errors, total = map(int, done.stdout.split())
-    assert total > 50 and errors == 0, done.stderr
 
 
 @pytest.mark.parametrize("naming", ["seed", "layered"])
