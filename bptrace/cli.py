@@ -26,7 +26,7 @@ try:  # typer >= 0.2x carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
     from click import get_current_context
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 
 class _Group(TyperGroup):
@@ -49,6 +49,18 @@ def _safe_click_messages():
         e.message = safe_text(e.message)
         raise
 
+
+_typer_metavar = TyperArgument.make_metavar
+
+
+def _plain_metavar(self, *args, **kwargs) -> str:
+    """Usage lines read `check [OPTIONS] SPEC ANSWERS`, as POSIX writes them (Typer writes `{SPEC}`)."""
+    var = _typer_metavar(self, *args, **kwargs)
+    return var[1:-1] if var.startswith("{") and var.endswith("}") else var
+
+
+TyperArgument.make_metavar = _plain_metavar
+
 app = typer.Typer(
     name="bptrace",
     help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
@@ -59,6 +71,25 @@ app = typer.Typer(
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"bptrace {version('bptrace')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print bptrace's version and exit.")] = False,
+) -> None:
+    """Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update,
+    worked the way a textbook example is."""
+
 
 MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
 
