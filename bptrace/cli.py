@@ -495,6 +495,29 @@ def samples_cmd(
         out.print("\nRun one with [bold]bptrace run NAME[/]; copy one with [bold]bptrace samples NAME > my.toml[/].")
 
 
+@app.command("docs")
+def docs_cmd(
+    topic: Annotated[Optional[str], typer.Argument(help="spec, worked-example or trace-format.", show_default=False,
+                                                   metavar="TOPIC")] = None,
+):
+    """Read the documentation in the terminal: the spec format, the worked example, the trace format."""
+    from . import guide
+
+    with user_errors():
+        if topic is None:
+            for name, (_, what) in guide.TOPICS.items():
+                out.print(f"[cyan]{name:<16}[/] {what}", highlight=False)
+            out.print("\nRead one with [bold]bptrace docs TOPIC[/].")
+            return
+        text = guide.text(topic)
+        if out.is_terminal:
+            from rich.markdown import Markdown
+
+            out.print(Markdown(text))
+        else:
+            sys.stdout.write(text)
+
+
 def main() -> None:
     """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
     from . import atomic, signals
