@@ -106,7 +106,8 @@ def katex_html(items: list[tuple[str, bool]]) -> list[str]:
 
 def markdown_page(markdown: str, width: int) -> str:
     """The Markdown as a web page: formulas typeset by KaTeX, Mermaid fences left for Mermaid to draw."""
-    typeset = dict(zip(formulas(markdown), katex_html(formulas(markdown))))
+    found = formulas(markdown)
+    typeset = dict(zip(found, katex_html(found)))
     md = MarkdownIt("commonmark", {"html": True}).enable("table").use(
         dollarmath_plugin, double_inline=True,
         renderer=lambda tex, opts: typeset[(tex.strip(), opts["display_mode"])])
@@ -124,15 +125,16 @@ def markdown_page(markdown: str, width: int) -> str:
 
 
 def page_height(page: Path, width: int) -> int:
-    """The laid-out height of PAGE at WIDTH, once its scripts have run (Mermaid's diagram included)."""
+    """The laid-out height of PAGE at WIDTH, once its scripts have run; stops if Mermaid drew no diagram."""
     probe = page.with_name(page.stem + ".measure.html")
     probe.write_text(page.read_text(encoding="utf-8").replace(
         "</body>", "<script>window.addEventListener('load', () => setTimeout(() => document.title = "
-                   "'height=' + document.documentElement.scrollHeight, 2000));</script></body>"), encoding="utf-8")
+                   "'height=' + document.documentElement.scrollHeight + ' drawn=' + "
+                   "document.querySelectorAll('pre.mermaid svg').length, 2000));</script></body>"), encoding="utf-8")
     done = _chromium([f"--window-size={width},600", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()])
-    found = re.search(r"<title>height=(\d+)</title>", done.stdout)
-    if not found:
-        sys.exit(f"chromium did not lay out {page.name}:\n{done.stderr[-2000:]}")
+    found = re.search(r"<title>height=(\d+) drawn=(\d+)</title>", done.stdout)
+    if not found or found.group(2) != str(page.read_text(encoding="utf-8").count('<pre class="mermaid">')):
+        sys.exit(f"chromium did not lay out {page.name} or Mermaid drew no diagram:\n{done.stderr[-2000:]}")
     return int(found.group(1))
 
 
