@@ -81,9 +81,9 @@ def ensure_pdflatex() -> None:
                     "texlive-latex-recommended)")
 
 
-def compile_tex(text: str) -> tuple[bool, str]:
-    """Compile a LaTeX document with pdflatex (non-interactive, stop at the first error).
-    Returns (a PDF was written and no error was reported, the log)."""
+def compile_tex(text: str, pdf: Path | None = None) -> tuple[bool, str]:
+    """Compile a LaTeX document with pdflatex (non-interactive, stop at the first error), keeping the
+    PDF at `pdf` if given. Returns (a PDF was written and no error was reported, the log)."""
     with tempfile.TemporaryDirectory(prefix="bptrace-tex-") as tmp:
         src = Path(tmp) / "doc.tex"
         src.write_text(text, encoding="utf-8")
@@ -92,6 +92,8 @@ def compile_tex(text: str) -> tuple[bool, str]:
         log_file = Path(tmp) / "doc.log"
         log = log_file.read_text(errors="replace") if log_file.exists() else done.stdout.decode(errors="replace")
         ok = done.returncode == 0 and (Path(tmp) / "doc.pdf").exists() and "\n! " not in log
+        if ok and pdf is not None:
+            shutil.copy(Path(tmp) / "doc.pdf", pdf)
         return ok, log
 
 

@@ -69,8 +69,15 @@ class _Writer:
         self.add(f"Loss `{spec.loss}`, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
                  f"{f' ({hyper})' if hyper else ''}; {spec.n_params} parameters.\n")
 
-    def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float]) -> None:
+    def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
+                given: frozenset[str] = frozenset()) -> None:
+        """The network as a Mermaid graph, each edge labelled with its weight. Parameters named in
+        `given` are the spec's, shown as written (w1 = 0.3); the others were computed (at --precision)."""
         N = self.names
+
+        def label(p: str, v: float) -> str:
+            return f"{p} = {num(v, self.p, p in given)}"
+
         if sum(len(r) for layer in N.weights for r in layer) > 60:
             return  # a diagram of a wide network is unreadable
         ids = {}
@@ -83,11 +90,11 @@ class _Writer:
             for j, row in enumerate(layer):
                 for k, w in enumerate(row):
                     src = N.source(l, k)
-                    lines.append(f'    {ids[src]} -->|"{w} = {num(weights[w], self.p)}"| {ids[N.out[l][j]]}')
+                    lines.append(f'    {ids[src]} -->|"{label(w, weights[w])}"| {ids[N.out[l][j]]}')
         lines.append("```")
         self.add(f"{title}\n", "\n".join(lines) + "\n")
         if biases:
-            self.add("Biases: " + ", ".join(f"{b} = {num(v, self.p)}" for b, v in biases.items()) + ".\n")
+            self.add("Biases: " + ", ".join(label(b, v) for b, v in biases.items()) + ".\n")
 
     # ------------------------------------------------------------ forward and errors
 
@@ -175,21 +182,18 @@ class _Writer:
         if diagrams:
             self.mermaid("The network after the update:", *self._params_after(it))
 
-    def _params_before(self, p: Pass) -> tuple[dict, dict]:
-        weights, biases = {}, {}
-        for layer in p.forward.layers:
-            for n in layer:
-                for t in n.terms:
-                    weights[t.weight.name] = t.weight.value
-                if n.bias:
-                    biases[n.bias.name] = n.bias.value
-        return weights, biases
+    def _params_before(self, p: Pass) -> tuple[dict, dict, frozenset]:
+        """The parameters of the forward pass, and the names of those written in the spec."""
+        ws = [t.weight for layer in p.forward.layers for n in layer for t in n.terms]
+        bs = [n.bias for layer in p.forward.layers for n in layer if n.bias]
+        return ({q.name: q.value for q in ws}, {q.name: q.value for q in bs},
+                frozenset(q.name for q in (*ws, *bs) if q.given))
 
-    def _params_after(self, it: Iteration) -> tuple[dict, dict]:
+    def _params_after(self, it: Iteration) -> tuple[dict, dict, frozenset]:
         bias_names = {b for layer in self.names.biases for b in layer}
         weights = {u.name: u.new for u in it.updates if u.name not in bias_names}
         biases = {u.name: u.new for u in it.updates if u.name in bias_names}
-        return weights, biases
+        return weights, biases, frozenset(u.name for u in it.updates if u.frozen and u.given)  # never changed
 
 
 def trace_markdown(trace: Trace, precision: int = 8) -> str:
