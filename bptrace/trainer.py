@@ -1,8 +1,9 @@
 """Training runs: many epochs, batching, early stopping and divergence, with per-epoch history.
 
 Per epoch only a few numbers are kept (mean loss, mean gradient norm, the watched sample's
-outputs) in preallocated arrays; full traces only for the epochs asked for. Nothing here
-prints: progress and interruption reach the loop through callbacks.
+first WATCH_OUTPUTS outputs), in a `History` of bounded size: every epoch while they fit, then
+the lowest, highest and last loss of each bucket of epochs. Full traces only for the epochs
+asked for. Nothing here prints: progress and interruption reach the loop through callbacks.
 """
 
 from __future__ import annotations
@@ -17,11 +18,83 @@ import numpy as np
 from . import engine, fastpath
 from .errors import UsageError
 from .fastpath import ScalarNet
+from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
 
 
 OUTPUT_ROWS = 1000  # final outputs are computed for at most this many samples
+WATCH_OUTPUTS = 8  # the watched sample's outputs kept per epoch (the first ones)
+HISTORY_ROWS = 10_000  # epochs kept per run: every epoch up to this many, then decimated
+
+
+class History:
+    """Per-epoch rows (epoch, loss, ‖g‖, outputs) in memory that does not grow with the epochs.
+
+    Epochs fall into buckets of B consecutive epochs ((k−1)·B, k·B]; each bucket keeps the rows
+    of its lowest loss, its highest loss and its last epoch (as loss-curve tools decimate), and
+    epoch 1 is always kept. B starts at 1 (every epoch kept); when the rows would no longer fit
+    in `capacity`, B grows through 5, 10, 50, 100, … (each a multiple of the one before, so the
+    coarser buckets are unions of finer ones and their min, max and last are exact), and the
+    kept rows are merged accordingly. So the first epoch, the last, and the lowest loss of the
+    whole run always survive, and the bucket ends sit on round epochs.
+    """
+
+    def __init__(self, n_outputs: int, capacity: int = HISTORY_ROWS):
+        self.k = min(n_outputs, WATCH_OUTPUTS)
+        self.capacity = max(capacity, 16)
+        self.rows = np.empty((self.capacity, 3 + self.k))  # epoch, loss, ‖g‖, outputs
+        self.n = 0  # rows used
+        self.bucket = 1  # B
+        self._lo = self._hi = self._last = None  # the open bucket's rows: (epoch, loss, ‖g‖, outputs)
+
+    def add(self, epoch: int, loss: float, gnorm: float, outputs) -> None:
+        row = (epoch, loss, gnorm, outputs)
+        if self._last is None:
+            self._lo = self._hi = row
+        elif loss < self._lo[1]:
+            self._lo = row
+        elif loss > self._hi[1]:
+            self._hi = row
+        self._last = row
+        if epoch % self.bucket == 0 or epoch == 1:
+            self._close()
+
+    def _close(self) -> None:
+        picked = sorted({r[0]: r for r in (self._lo, self._hi, self._last)}.values(), key=lambda r: r[0])
+        if self.n + len(picked) > self.capacity:
+            self._coarsen()
+        for epoch, loss, gnorm, outputs in picked:
+            row = self.rows[self.n]
+            row[:3] = epoch, loss, gnorm
+            if outputs is not None:
+                row[3:] = outputs[:self.k]
+            else:
+                row[3:] = np.nan
+            self.n += 1
+        self._lo = self._hi = self._last = None
+
+    def _coarsen(self) -> None:
+        """Grow B (×5, ×2 alternately: 1, 5, 10, 50, …) until the kept rows take at most half the room."""
+        while self.n > self.capacity // 2:
+            self.bucket *= 5 if str(self.bucket)[0] == "1" else 2
+            rows = self.rows[:self.n]
+            groups = (rows[:, 0].astype(np.int64) - 1) // self.bucket
+            keep = {0} if rows[0, 0] == 1 else set()
+            starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+            for a, b in zip(starts, np.r_[starts[1:], len(rows)]):
+                loss = rows[a:b, 1]
+                keep.update((a + int(np.argmin(loss)), a + int(np.argmax(loss)), b - 1))
+            kept = sorted(keep)
+            self.rows[:len(kept)] = rows[kept]
+            self.n = len(kept)
+
+    def arrays(self):
+        """(epoch, loss, grad_norm, outputs) of the kept rows, the open bucket closed first."""
+        if self._last is not None:
+            self._close()
+        rows = self.rows[:self.n].copy()
+        return rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2], rows[:, 3:]
 
 
 @dataclass(frozen=True)
@@ -42,10 +115,20 @@ class Divergence:
     sample: int
     quantity: str
     value: float
+    advice: str = "try a smaller learning rate"
+
+    @property
+    def what(self) -> str:
+        """'w1 overflowed to inf', 'E_o1 became nan'."""
+        how = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
+        return f"{self.quantity} {how}"
 
     def message(self) -> str:
-        what = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
-        return f"epoch {self.epoch}, sample {self.sample}: {self.quantity} {what}; try a smaller learning rate"
+        return f"epoch {self.epoch}, sample {self.sample}: {self.what}; {self.advice}"
+
+    def short(self) -> str:
+        """What the loss summary says instead of a last loss: 'diverged at epoch 163 (E_o1 overflowed to inf)'."""
+        return f"diverged at epoch {self.epoch} ({self.what})"
 
 
 @dataclass
@@ -53,9 +136,11 @@ class Result:
     spec: object
     names: object
     plan: Plan
-    loss: np.ndarray  # per epoch: mean E_total over the epoch's samples, before each update
-    grad_norm: np.ndarray  # per epoch: mean over the epoch's updates of ||g||_2
-    outputs: np.ndarray  # per epoch: the watched sample's outputs, as computed in that epoch
+    # The kept epochs (see History: every epoch of short runs; min, max and last per bucket of
+    # long ones) and, for each, its numbers; row i is epoch epoch[i].
+    loss: np.ndarray  # mean E_total over the epoch's samples, before each update
+    grad_norm: np.ndarray  # mean over the epoch's updates of ||g||_2
+    outputs: np.ndarray  # the watched sample's first WATCH_OUTPUTS outputs, as computed in that epoch
     epochs_done: int
     initial_values: np.ndarray  # every parameter, in naming order (see names.params())
     final_values: np.ndarray
@@ -63,6 +148,11 @@ class Result:
     traces: list[Iteration] = field(default_factory=list)
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
+    epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
+
+    def __post_init__(self):
+        if self.epoch is None:
+            self.epoch = np.arange(1, len(self.loss) + 1)
 
     def __rich__(self):
         from .render.tables import View
@@ -153,9 +243,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     if not 1 <= plan.watch <= n:
         raise UsageError(f"--watch {plan.watch}: {spec.source} has {n} sample(s)")
     rng = np.random.default_rng(spec.seed if plan.seed is None else plan.seed) if plan.shuffle else None
-    loss = np.empty(plan.epochs)
-    gnorm = np.empty(plan.epochs)
-    outs = np.empty((plan.epochs, n_out))
+    history = History(n_out)
     initial = param_values(session)
     traces: list[Iteration] = []
     watch = plan.watch - 1
@@ -173,10 +261,14 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             fast.store(session)
         if keep_snapshot:
             snapshot = (copy.deepcopy(session.net), copy.deepcopy(session.opt), session.steps, epoch_batches)
-        total, norms = 0.0, 0.0
+        total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
-            step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
-            if show:
+            try:
+                step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
+            except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
+                step_loss, norm, o = math.nan, math.nan, None
+            it = None
+            if show and o is not None:
                 it = o
                 if keep:
                     traces.append(it)
@@ -184,11 +276,13 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                     on_trace(it)
                 o = [n.out.value for n in it.passes[batch.index(watch)].forward.outputs] if watch in batch else None
             if o is not None:
-                outs[epoch - 1] = o
-            if not math.isfinite(step_loss):
+                watched = o
+            # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
+            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (fast is None and not _finite(session)):
                 if fast is not None and not show:
                     fast.store(session)
-                divergence = _diagnose(session, batch, epoch)
+                traced = blowup(it) if it is not None else None
+                divergence = advise(traced, spec) if traced else _diagnose(session, batch, epoch)
                 break
             total += step_loss * len(batch)
             norms += norm
@@ -202,12 +296,12 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             break
         if stop == "interrupted":
             break
-        loss[epoch - 1] = total / n
-        gnorm[epoch - 1] = norms / len(epoch_batches)
+        epoch_loss = total / n
+        history.add(epoch, epoch_loss, norms / len(epoch_batches), watched)
         done = epoch
         if on_epoch is not None:
             on_epoch(epoch)
-        if plan.until_loss is not None and loss[epoch - 1] <= plan.until_loss:
+        if plan.until_loss is not None and epoch_loss <= plan.until_loss:
             stop = "until_loss"
             break
     if fast is not None:
@@ -217,8 +311,9 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     if plan.show_last and done and done != plan.epochs and snapshot is not None and stop != "diverged":
         traces += _replay(spec, naming, snapshot, done)
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
-    return Result(spec, session.names, plan, loss[:done], gnorm[:done], outs[:done], done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence)
+    epochs, loss, gnorm, outs = history.arrays()
+    return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
+                  param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
 def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
@@ -227,7 +322,7 @@ def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
     With trace=True the third item is the whole Iteration instead."""
     if trace:
         it = session.step(batch, epoch, trace=True)
-        return it.loss_before, math.sqrt(sum(u.gradient ** 2 for u in it.updates if not u.frozen)), it
+        return it.loss_before, math.sqrt(sum(u.gradient * u.gradient for u in it.updates if not u.frozen)), it
     if fast is not None:
         loss, outputs, norm = fast.step(batch)
         session.steps += 1
@@ -250,7 +345,19 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
 
 
 def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
-    """Name the first quantity that is NaN or infinite: a parameter, else z, out or E of a sample."""
+    """The first quantity that is NaN or infinite: a parameter, else z, out, E or a gradient of a sample."""
+    return advise(_first_nonfinite(session, batch, epoch), session.spec)
+
+
+def advise(d: Divergence, spec) -> Divergence:
+    """What to do about it: a smaller learning rate, unless Adam's eps = 0 made 0/0."""
+    opt = spec.optimizer
+    if opt.name in ("adam", "adamw") and opt.hyper.get("eps") == 0 and math.isnan(d.value):
+        d.advice = f"{opt.name} with eps = 0 divides 0 by 0 where a gradient is 0; use eps > 0 (PyTorch's default is 1e-8)"
+    return d
+
+
+def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergence:
     with np.errstate(all="ignore"):
         N = session.names
         for name, value in zip(N.iter_params(), param_values(session).tolist()):
@@ -268,4 +375,23 @@ def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
             for name, v in zip(N.errors, E):
                 if not math.isfinite(v):
                     return Divergence(epoch, i + 1, name, float(v))
+            back = engine.backward(session.net, X, T, zs, outs, for_trace=False)
+            grads = [g for W, b in zip(back.gW, back.gb) for g in (W.ravel(), () if b is None else b)]
+            for name, v in zip(N.iter_params(), np.concatenate(grads).tolist()):
+                if not math.isfinite(v):
+                    return Divergence(epoch, i + 1, deriv(N.total, name), v)
     return Divergence(epoch, batch[0] + 1, N.total, float("nan"))
+
+
+def blowup(it: Iteration) -> Divergence | None:
+    """The first value of a traced iteration that is NaN or infinite, in the order computed: the
+    forward pass, the errors, the updated parameters, the check. (Backward factors are skipped:
+    a saturated output makes dE/do infinite while the gradient, through the fused delta, stays finite.)"""
+    sample = it.passes[0].sample
+    for group, name, value in it.quantities():
+        if group != "backward" and not math.isfinite(value):
+            return Divergence(it.epoch, sample, name, value)
+    for u in it.updates:
+        if not math.isfinite(u.gradient):
+            return Divergence(it.epoch, sample, deriv("E_total", u.name), u.gradient)
+    return None

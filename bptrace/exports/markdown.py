@@ -279,7 +279,7 @@ def trace_markdown(trace: Trace, precision: int = 8) -> str:
 
 
 def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
-    from ..render.training import STOPS, thin
+    from ..render.training import STOPS, loss_change, table_rows
 
     w = _Writer(r.spec, r.names, precision)
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
@@ -288,17 +288,17 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add(f"Trained for {r.epochs_done} of {p.epochs} epochs ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
     w.add("## Loss per epoch\n")
-    idx = thin(r.epochs_done, rows=40)
+    idx = table_rows(r, rows=40)
     if idx:
         ys = ", ".join(f"{r.loss[i]:.6g}" for i in idx)
-        xs = ", ".join(str(i + 1) for i in idx)
+        xs = ", ".join(str(r.epoch[i]) for i in idx)
         w.add("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
               f"    x-axis \"epoch\" [{xs}]\n    y-axis \"loss\"\n    line [{ys}]\n```\n")
         watch = p.watch
         outs = [f"${latex(o)}$" for o in r.names.out[-1]]
         rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
-        for i in thin(r.epochs_done, every):
-            rows.append(f"| {i + 1} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
+        for i in table_rows(r, every):
+            rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
                         + " | ".join(num(float(v), precision) for v in r.outputs[i]) + " |")
         w.add(f"Outputs are those of sample {watch}.\n", "\n".join(rows) + "\n")
     for it in r.traces:
@@ -315,6 +315,6 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
         rows.append(f"| {i} | {', '.join(num(v, precision) for v in s.x)} | "
                     f"{', '.join(num(v, precision) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
-    if r.epochs_done:
-        w.add(f"**Loss: {num(r.loss[0], precision)} → {num(r.loss[-1], precision)}** after {r.epochs_done} epochs.\n")
+    if r.epochs_done or r.divergence is not None:
+        w.add(f"**Loss: {text(loss_change(r, precision))}** after {r.epochs_done} epochs.\n")
     return "\n".join(w.lines)
