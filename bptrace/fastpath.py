@@ -307,6 +307,10 @@ class ScalarNet:
             self._update(p, g, self.lr, self.t, self.state)
         except (ArithmeticError, ValueError):
             return loss, outputs, math.nan
-        if not math.isfinite(sum(p)) and not all(map(math.isfinite, p)):  # the sum can overflow alone
-            return loss, outputs, math.nan
+        if not math.isfinite(sum(p) + sum(map(sum, self.state.values()))) and not self._finite():
+            return loss, outputs, math.nan  # (the sums can overflow alone: hence the exact check)
         return loss, outputs, norm
+
+    def _finite(self) -> bool:
+        """Every parameter and every optimizer state value is finite."""
+        return all(all(map(math.isfinite, values)) for values in (self.p, *self.state.values()))

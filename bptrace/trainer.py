@@ -79,13 +79,12 @@ class History:
         while self.n > self.capacity // 2:
             self.bucket *= 5 if str(self.bucket)[0] == "1" else 2
             rows = self.rows[:self.n]
-            groups = (rows[:, 0].astype(np.int64) - 1) // self.bucket
-            keep = {0} if rows[0, 0] == 1 else set()
+            groups = (rows[:, 0].astype(np.int64) - 1) // self.bucket  # nondecreasing
             starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-            for a, b in zip(starts, np.r_[starts[1:], len(rows)]):
-                loss = rows[a:b, 1]
-                keep.update((a + int(np.argmin(loss)), a + int(np.argmax(loss)), b - 1))
-            kept = sorted(keep)
+            lowest = np.lexsort((rows[:, 1], groups))[starts]  # sorted by group, then loss: each group's min first
+            highest = np.lexsort((-rows[:, 1], groups))[starts]
+            last = np.r_[starts[1:], len(rows)] - 1
+            kept = np.unique(np.concatenate(([0], lowest, highest, last)))  # row 0 is epoch 1
             self.rows[:len(kept)] = rows[kept]
             self.n = len(kept)
 
@@ -329,11 +328,25 @@ def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
     else:
         loss, outputs, grads = session.step(batch, epoch)
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    return loss, norm, outputs[batch.index(watch)] if watch in batch else None
+    k = batch.index(watch) if watch in batch else len(outputs)
+    return loss, norm, outputs[k] if k < len(outputs) else None  # (none after an arithmetic exception)
 
 
 def _finite(session: Session) -> bool:
-    return all(np.all(np.isfinite(a)) for a in session.net.arrays())
+    """Every parameter and every optimizer state value (momentum's buffer, Adam's m and v) is finite."""
+    opt = session.opt
+    state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
+    return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
+
+
+def _state_values(session: Session):
+    """(name, value) of the optimizer's state: 'v of w1', 'm of b1', … (trainable parameters only)."""
+    N, net, opt = session.names, session.net, session.opt
+    for i, (l, kind) in enumerate(net.trainable()):
+        names = [w for row in N.weights[l] for w in row] if kind == "W" else list(N.biases[l])
+        for key, a in opt.state_of(i).items():
+            for name, v in zip(names, a.ravel().tolist()):
+                yield f"{key} of {name}", v
 
 
 def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
@@ -360,7 +373,7 @@ def advise(d: Divergence, spec) -> Divergence:
 def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergence:
     with np.errstate(all="ignore"):
         N = session.names
-        for name, value in zip(N.iter_params(), param_values(session).tolist()):
+        for name, value in (*zip(N.iter_params(), param_values(session).tolist()), *_state_values(session)):
             if not math.isfinite(value):
                 return Divergence(epoch, batch[0] + 1, name, value)
         for i in batch:
@@ -394,4 +407,7 @@ def blowup(it: Iteration) -> Divergence | None:
     for u in it.updates:
         if not math.isfinite(u.gradient):
             return Divergence(it.epoch, sample, deriv("E_total", u.name), u.gradient)
+        for key, v in u.state.items():
+            if not math.isfinite(v):
+                return Divergence(it.epoch, sample, f"{key} of {u.name}", v)
     return None
