@@ -212,7 +212,7 @@ def step(
             show_tables = not quiet and not exports.to_stdout
             steps = epochs * len(train.batches(len(s.samples), plan, None))
             printed = bool(traces) and (show_tables or any(f in ("md", "html", "svg") for _, f in exports.targets))
-            limits.check_step(s, steps if exports.stream("jsonl") else traces, printed)
+            limits.check_step(s, steps if exports.stream("jsonl") else traces, printed, {f for _, f in exports.targets})
             if show_tables:  # the network first, so there is something to read while it trains
                 from .naming import for_spec
 
