@@ -43,13 +43,22 @@ class History:
     def __init__(self, n_outputs: int, capacity: int = HISTORY_ROWS):
         self.k = min(n_outputs, WATCH_OUTPUTS)
         self.capacity = max(capacity, 16)
-        self.rows = np.empty((self.capacity, 3 + self.k))  # epoch, loss, ‖g‖, outputs
-        self.n = 0  # rows used
+        self.rows: list[tuple] = []  # (epoch, loss, ‖g‖, outputs): at most `capacity`
         self.bucket = 1  # B
-        self._lo = self._hi = self._last = None  # the open bucket's rows: (epoch, loss, ‖g‖, outputs)
+        self._lo = self._hi = self._last = None  # the open bucket's rows
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
 
     def add(self, epoch: int, loss: float, gnorm: float, outputs) -> None:
+        """One epoch's numbers; outputs: at most WATCH_OUTPUTS values (the caller truncates), or None."""
         row = (epoch, loss, gnorm, outputs)
+        if self.bucket == 1:  # every epoch kept
+            self.rows.append(row)
+            if len(self.rows) > self.capacity:
+                self._coarsen()
+            return
         if self._last is None:
             self._lo = self._hi = row
         elif loss < self._lo[1]:
@@ -57,43 +66,40 @@ class History:
         elif loss > self._hi[1]:
             self._hi = row
         self._last = row
-        if epoch % self.bucket == 0 or epoch == 1:
+        if epoch % self.bucket == 0:
             self._close()
 
     def _close(self) -> None:
-        picked = sorted({r[0]: r for r in (self._lo, self._hi, self._last)}.values(), key=lambda r: r[0])
-        if self.n + len(picked) > self.capacity:
-            self._coarsen()
-        for epoch, loss, gnorm, outputs in picked:
-            row = self.rows[self.n]
-            row[:3] = epoch, loss, gnorm
-            if outputs is not None:
-                row[3:] = outputs[:self.k]
-            else:
-                row[3:] = np.nan
-            self.n += 1
+        self.rows += sorted({r[0]: r for r in (self._lo, self._hi, self._last)}.values(), key=lambda r: r[0])
         self._lo = self._hi = self._last = None
+        if len(self.rows) > self.capacity:
+            self._coarsen()
 
     def _coarsen(self) -> None:
         """Grow B (×5, ×2 alternately: 1, 5, 10, 50, …) until the kept rows take at most half the room."""
-        while self.n > self.capacity // 2:
+        while len(self.rows) > self.capacity // 2:
             self.bucket *= 5 if str(self.bucket)[0] == "1" else 2
-            rows = self.rows[:self.n]
-            groups = (rows[:, 0].astype(np.int64) - 1) // self.bucket  # nondecreasing
+            epoch = np.fromiter((r[0] for r in self.rows), np.int64, len(self.rows))
+            loss = np.fromiter((r[1] for r in self.rows), float, len(self.rows))
+            groups = (epoch - 1) // self.bucket  # nondecreasing
             starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-            lowest = np.lexsort((rows[:, 1], groups))[starts]  # sorted by group, then loss: each group's min first
-            highest = np.lexsort((-rows[:, 1], groups))[starts]
-            last = np.r_[starts[1:], len(rows)] - 1
+            lowest = np.lexsort((loss, groups))[starts]  # sorted by group, then loss: each group's min first
+            highest = np.lexsort((-loss, groups))[starts]
+            last = np.r_[starts[1:], len(loss)] - 1
             kept = np.unique(np.concatenate(([0], lowest, highest, last)))  # row 0 is epoch 1
-            self.rows[:len(kept)] = rows[kept]
-            self.n = len(kept)
+            self.rows = [self.rows[i] for i in kept.tolist()]
 
     def arrays(self):
         """(epoch, loss, grad_norm, outputs) of the kept rows, the open bucket closed first."""
         if self._last is not None:
             self._close()
-        rows = self.rows[:self.n].copy()
-        return rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2], rows[:, 3:]
+        n = len(self.rows)
+        outs = np.full((n, self.k), np.nan)
+        for i, r in enumerate(self.rows):
+            if r[3] is not None:
+                outs[i] = r[3]
+        return (np.fromiter((r[0] for r in self.rows), np.int64, n), np.fromiter((r[1] for r in self.rows), float, n),
+                np.fromiter((r[2] for r in self.rows), float, n), outs)
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,8 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                     traces.append(it)
                 if on_trace is not None:
                     on_trace(it)
-                o = [n.out.value for n in it.passes[batch.index(watch)].forward.outputs] if watch in batch else None
+                o = ([n.out.value for n in it.passes[batch.index(watch)].forward.outputs[:WATCH_OUTPUTS]]
+                     if watch in batch else None)
             if o is not None:
                 watched = o
             # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
@@ -329,7 +336,11 @@ def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
         loss, outputs, grads = session.step(batch, epoch)
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     k = batch.index(watch) if watch in batch else len(outputs)
-    return loss, norm, outputs[k] if k < len(outputs) else None  # (none after an arithmetic exception)
+    if k >= len(outputs):  # not in this batch (or an arithmetic exception came first)
+        return loss, norm, None
+    o = outputs[k]  # a tuple (fast path) or a row of the batch's outputs: copied, never a view
+    return loss, norm, (o if len(o) <= WATCH_OUTPUTS else o[:WATCH_OUTPUTS]) if fast is not None else \
+        o[:WATCH_OUTPUTS].tolist()
 
 
 def _finite(session: Session) -> bool:
