@@ -84,3 +84,14 @@ def history_peak(epochs):
 def test_history_memory_is_flat_up_to_a_million_epochs():
     small, big = history_peak(train.HISTORY_ROWS), history_peak(1_000_000)
     assert big < 2 * small, (small, big)  # kept per epoch, a million epochs would take 100 MB
+
+
+def test_wide_outputs_in_the_markdown_epoch_table():
+    from bptrace.exports.markdown import run_markdown
+
+    d = {"learning_rate": 0.1, "seed": 1, "samples": [{"x": [0.5], "target": [0.5] * 12}],
+         "layers": [{"activation": "sigmoid", "units": 12, "weights": "xavier"}]}
+    md = run_markdown(train.train(spec.from_dict(d), train.Plan(5)))
+    header, _, first = [line for line in md.splitlines() if line.startswith("| ") and "epoch" in line or
+                        line.startswith("|---:") or line.startswith("| 1 |")][:3]
+    assert header.count("|") == first.count("|") == 3 + train.WATCH_OUTPUTS + 1

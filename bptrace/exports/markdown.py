@@ -295,7 +295,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
         w.add("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
               f"    x-axis \"epoch\" [{xs}]\n    y-axis \"loss\"\n    line [{ys}]\n```\n")
         watch = p.watch
-        outs = [f"${latex(o)}$" for o in r.names.out[-1]]
+        outs = [f"${latex(o)}$" for o in r.names.out[-1][:r.outputs.shape[1]]]  # the kept (first 8) outputs
         rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
         for i in table_rows(r, every):
             rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
