@@ -6,12 +6,14 @@ import dataclasses
 import json
 import math
 
+import jsonschema
 import numpy as np
 import pytest
 
 from bptrace import cli, fastpath, samples, spec
 from bptrace import trainer as train
 from bptrace.cli import app
+from bptrace.exports import json_
 from conftest import BLOG
 
 HUGE = """learning_rate = 0.1
@@ -114,7 +116,9 @@ def test_exports_of_a_diverged_run_say_what_happened(runner, tmp_path):
     result = runner.invoke(app, ["step", "deep", "--epochs", "300", "--lr", "10", "-q",
                                  "-o", str(j), "-o", str(md), "-o", str(jl)])
     assert result.exit_code == 3
-    run = json.loads(j.read_text())["run"]
+    doc = json.loads(j.read_text())
+    jsonschema.Draft202012Validator(json.loads(json_.schema_text())).validate(doc)
+    run = doc["run"]
     assert run["stop"] == "diverged" and run["diverged_at"]["epoch"] == run["epochs_done"] + 1
     assert run["diverged_at"]["value"] in ("inf", "-inf", "nan")
     assert json.loads(jl.read_text().splitlines()[-1])["diverged_at"] == run["diverged_at"]
