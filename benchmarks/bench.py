@@ -138,12 +138,18 @@ def process_time(args, repeats=7):
     return statistics.median(times)
 
 
-def peak_memory(epochs):
-    """Peak resident memory (VmHWM, MiB) of a fresh process running `step --quiet` for that many epochs.
+WIDE = ("{'learning_rate': 0.1, 'seed': 1, 'samples': [{'x': [0.5], 'target': [0.5] * 1000}], "
+        "'layers': [{'activation': 'sigmoid', 'units': 1000, 'weights': 'xavier'}]}")
+
+
+def peak_memory(epochs, network="blog"):
+    """Peak resident memory (VmHWM, MiB) of a fresh process running `step --quiet` for that many epochs:
+    the worked example, or (network="wide") a 1→1000 sigmoid layer.
 
     (ru_maxrss would carry over the parent's peak across fork and exec.)"""
+    load = "spec.loads(samples.text('blog'), 'blog')" if network == "blog" else f"spec.from_dict({WIDE})"
     code = (f"from bptrace import samples, spec, trainer as train; from bptrace.render import training; "
-            f"r = train.train(spec.loads(samples.text('blog'), 'blog'), train.Plan({epochs})); training.summary(r); "
+            f"r = train.train({load}, train.Plan({epochs})); training.summary(r); "
             f"print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return int(out.stdout.strip()) / 1024
@@ -195,8 +201,12 @@ def main():
     for name, ref, a, b, target, note in rows:
         lines.append(f"| {name} | {ref} | {a:.3f} | {b:.3f} | **{a / b:.2f}** | {target} | {note} |")
     lines.append(f"| peak memory, `step` worked example | 10,000 epochs | {m_big:.1f} MiB (1,000,000 epochs) | "
-                 f"{m_small:.1f} MiB | **{m_big / m_small:.2f}** | a few numbers per epoch | "
-                 f"growth {m_big - m_small:.1f} MiB = {(m_big - m_small) * 2**20 / 990_000:.0f} bytes per epoch |")
+                 f"{m_small:.1f} MiB | **{m_big / m_small:.2f}** | flat (<= 1.05) | "
+                 f"growth {m_big - m_small:.1f} MiB; history bounded at {train.HISTORY_ROWS:,} rows |")
+    w_small, w_big = peak_memory(10_000, "wide"), peak_memory(1_000_000, "wide")
+    lines.append(f"| peak memory, `step` 1→1000 sigmoid (1,000 outputs) | 10,000 epochs | {w_big:.1f} MiB "
+                 f"(1,000,000 epochs) | {w_small:.1f} MiB | **{w_big / w_small:.2f}** | flat (<= 1.05) | "
+                 f"{train.WATCH_OUTPUTS} outputs kept per row |")
     lines.append(f"| peak memory, `step xor --export run.jsonl` (every update traced) | 200 epochs | "
                  f"{j_big:.1f} MiB (4,000 epochs) | {j_small:.1f} MiB | **{j_big / j_small:.2f}** | flat | "
                  f"16,000 records streamed, none kept |")

@@ -193,7 +193,8 @@ def run(
     ascii: Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")] = False,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
-    from . import tracer
+    from . import limits, tracer
+    from . import trainer as train
     from .render.tables import render_trace
 
     with user_errors():
@@ -201,13 +202,23 @@ def run(
         if sample > len(s.samples):
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
         with _Exports(export or [], format, inputs=[spec]) as exports:
+            build = _needs_tables(exports)
+            limits.check_run(s, tables=build or any(f in ("md", "tex") for _, f in exports.targets))
             trace = tracer.run(s, sample=sample, naming=naming)
             tables = render_trace(trace, precision=precision, formulas=not no_formulas,
-                                  style="ascii" if ascii else "unicode")
+                                  style="ascii" if ascii else "unicode") if build else None
             exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
         if not exports.to_stdout:
             out.print(tables)
         _report(exports)
+        blowup = train.blowup(trace.iterations[0])
+        if blowup is not None:  # shown and exported as computed; the exit code says it blew up
+            raise DivergedError(train.advise(blowup, s).message())
+
+
+def _needs_tables(exports) -> bool:
+    """Whether the rich tables get built: for the terminal, or for an .html or .svg export."""
+    return not exports.to_stdout or any(f in ("html", "svg") for _, f in exports.targets)
 
 
 def _trace_text(fmt: str, trace, tables, precision: int) -> str:
@@ -253,6 +264,7 @@ def step(
     format: Format = None,
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
+    from . import limits
     from . import trainer as train
     from .render import tables, training
 
@@ -267,6 +279,9 @@ def step(
         view = tables.View(precision, not no_formulas)
         with _Exports(export or [], format, inputs=[spec]) as exports:
             show_tables = not quiet and not exports.to_stdout
+            steps = epochs * len(train.batches(len(s.samples), plan, None))
+            printed = bool(traces) and (show_tables or any(f in ("md", "tex", "html", "svg") for _, f in exports.targets))
+            limits.check_step(s, steps if exports.stream("jsonl") else traces, printed, {f for _, f in exports.targets})
             if show_tables:  # the network first, so there is something to read while it trains
                 from .naming import for_spec
 
@@ -401,7 +416,11 @@ def _iteration_for(s, epoch: int, sample: int, naming, label: str):
     if epoch > 1_000_000:
         raise UsageError(f"{label}: epoch = {epoch} is more than bptrace checks (at most 1,000,000)")
     result = train.train(s, train.Plan(epoch, show=frozenset({epoch})), naming)
-    return next(it for it in result.traces if it.passes[0].sample == sample)
+    found = next((it for it in result.traces if it.passes[0].sample == sample), None)
+    if found is None and result.divergence is not None:
+        raise DivergedError(f"{label}: epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
+                            f"({result.divergence.message()})")
+    return found
 
 
 @app.command()

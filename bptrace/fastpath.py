@@ -27,6 +27,46 @@ def _softplus(z: float) -> float:
     return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
 
+# IEEE 754 results where Python's float operations raise instead. The generated code uses no
+# `**` (R·R for R²) and these in place of exp, log, sqrt and division, so every float operation
+# of the fast path gives inf or nan as numpy does, never an exception.
+
+def _exp(x: float) -> float:
+    # e^x above about 709.78 is inf, where math.exp raises OverflowError
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _div(a: float, b: float) -> float:
+    # a / 0: ±inf, or nan for 0/0 (and nan/0), where Python raises ZeroDivisionError
+    if b:
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _log(x: float) -> float:
+    # log 0 = -inf and log of a negative number = nan, where math.log raises ValueError
+    if x > 0.0 or x != x:
+        return math.log(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _sqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 or x != x else math.nan
+
+
+def _pow(x: float, t: int) -> float:
+    # x^t for the bias corrections (|x| < 1, so it only underflows); inf rather than OverflowError
+    try:
+        return x ** t
+    except OverflowError:
+        return math.inf
+
+
 def supports(session) -> bool:
     net = session.net
     return sum(a.size for a in net.W) + sum(b.size for b in net.b if b is not None) <= MAX_PARAMS
@@ -81,10 +121,10 @@ def _sample_code(spec, L: _Layout) -> str:
         if layer.activation == "softmax":
             lines.append(f"    M{l} = max({', '.join(zs)})" if units > 1 else f"    M{l} = {zs[0]}")
             for j in range(units):
-                lines.append(f"    E{l}_{j} = exp({zs[j]} - M{l})")
+                lines.append(f"    E{l}_{j} = _exp({zs[j]} - M{l})")
             lines.append(f"    S{l} = {' + '.join(f'E{l}_{j}' for j in range(units))}")
             for j in range(units):
-                lines.append(f"    {acts[j]} = E{l}_{j} / S{l}")
+                lines.append(f"    {acts[j]} = _div(E{l}_{j}, S{l})")
         else:
             for j in range(units):
                 lines.append(f"    {acts[j]} = {_f(layer.activation, zs[j], layer.slope)}")
@@ -119,7 +159,7 @@ def _loss_code(spec, out, l: int) -> list[str]:
     layer, loss = spec.layers[-1], spec.loss
     lines = []
     if loss == "cross_entropy":  # from logits: E = -sum t_k (z_k - lse); delta = o·sum(t) - t
-        lines.append(f"    LSE = M{l} + log(S{l})")
+        lines.append(f"    LSE = M{l} + _log(S{l})")
         lines.append("    E = " + " + ".join(f"(-T{k} * ({zs[k]} - LSE) if T{k} != 0.0 else 0.0)" for k in range(n)))
         lines.append(f"    ST = {' + '.join(f'T{k}' for k in range(n))}")
         lines += [f"    D{l}_{j} = {acts[j]} * ST - T{j}" for j in range(n)]
@@ -129,11 +169,13 @@ def _loss_code(spec, out, l: int) -> list[str]:
                                            for k in range(n)))
         lines += [f"    D{l}_{j} = {acts[j]} - T{j}" for j in range(n)]
         return lines
-    e, d = {"half_sse": ("0.5 * (T{k} - {a}) ** 2", "-(T{k} - {a})"),
-            "sse": ("(T{k} - {a}) ** 2", "-2.0 * (T{k} - {a})"),
-            "mse": ("(T{k} - {a}) ** 2 / {n}.0", "-2.0 * (T{k} - {a}) / {n}.0")}[loss]
-    lines.append("    E = " + " + ".join(e.format(k=k, a=acts[k], n=n) for k in range(n)))
-    lines += [f"    G{k} = {d.format(k=k, a=acts[k], n=n)}" for k in range(n)]
+    # R_k = t_k - o_k; E_k = 0.5·R² (half_sse), R² (sse), R²/n (mse): R·R, since R ** 2 raises OverflowError
+    e, d = {"half_sse": ("0.5 * R{k} * R{k}", "-R{k}"),
+            "sse": ("R{k} * R{k}", "-2.0 * R{k}"),
+            "mse": ("R{k} * R{k} / {n}.0", "-2.0 * R{k} / {n}.0")}[loss]
+    lines += [f"    R{k} = T{k} - {acts[k]}" for k in range(n)]
+    lines.append("    E = " + " + ".join(e.format(k=k, n=n) for k in range(n)))
+    lines += [f"    G{k} = {d.format(k=k, n=n)}" for k in range(n)]
     if layer.activation == "softmax":  # delta_j = o_j (dE/do_j - sum_k dE/do_k o_k)
         lines.append(f"    SG = {' + '.join(f'G{k} * {acts[k]}' for k in range(n))}")
         lines += [f"    D{l}_{j} = {acts[j]} * (G{j} - SG)" for j in range(n)]
@@ -147,13 +189,13 @@ def _update_code(name: str, h: dict, L: _Layout) -> str:
     wd = h.get("weight_decay", 0.0)
     lines = ["def update(p, g, lr, t, s):"]
     if name in ("adam", "adamw"):
-        lines += [f"    c1 = 1.0 - {h['beta1']!r} ** t", f"    c2 = 1.0 - {h['beta2']!r} ** t",
+        lines += [f"    c1 = 1.0 - _pow({h['beta1']!r}, t)", f"    c2 = 1.0 - _pow({h['beta2']!r}, t)",
                   "    m = s['m']", "    v = s['v']"]
     if name == "momentum":
         lines.append("    buf = s['buf']")
     for i in L.trainable:
         g = f"g[{i}]" if not wd or name == "adamw" else f"(g[{i}] + {wd!r} * p[{i}])"
-        if name == "sgd":
+        if name == "sgd" or (name == "momentum" and not h["momentum"]):  # PyTorch: no buffer when μ = 0
             lines.append(f"    p[{i}] -= lr * {g}")
         elif name == "momentum":
             mu, damp = h["momentum"], h["dampening"]
@@ -167,15 +209,15 @@ def _update_code(name: str, h: dict, L: _Layout) -> str:
             lines += [f"    gi = {g}",
                       f"    m[{i}] = {b1!r} * m[{i}] + {1.0 - b1!r} * gi",
                       f"    v[{i}] = {b2!r} * v[{i}] + {1.0 - b2!r} * gi * gi",
-                      f"    p[{i}] -= lr * (m[{i}] / c1) / (sqrt(v[{i}] / c2) + {h['eps']!r})"]
+                      f"    p[{i}] -= lr * _div(_div(m[{i}], c1), _sqrt(_div(v[{i}], c2)) + {h['eps']!r})"]
     if len(lines) == 1:
         lines.append("    pass")
     return "\n".join(lines)
 
 
 def _compile(spec, L: _Layout) -> dict:
-    namespace = {"_sigmoid": _sigmoid, "_softplus": _softplus, "exp": math.exp, "log": math.log,
-                 "tanh": math.tanh, "sqrt": math.sqrt}
+    namespace = {"_sigmoid": _sigmoid, "_softplus": _softplus, "_exp": _exp, "_log": _log, "_div": _div,
+                 "_sqrt": _sqrt, "_pow": _pow, "tanh": math.tanh}
     code = _sample_code(spec, L) + "\n\n\n" + _update_code(spec.optimizer.name, spec.optimizer.hyper, L) + "\n"
     exec(compile(code, f"<bptrace fast path: {spec.source}>", "exec"), namespace)  # our own generated code
     return namespace
@@ -237,21 +279,38 @@ class ScalarNet:
     # ------------------------------------------------------------ one update
 
     def step(self, batch):
-        """Mean E_total before the update, each sample's outputs, and ||g|| of the trainable parameters."""
+        """Mean E_total before the update, each sample's outputs, and ||g|| of the trainable parameters.
+
+        A loss that is not finite leaves the parameters as they were (for the diagnosis), and so
+        does an arithmetic exception (a safety net: the generated code is written not to raise);
+        after an update, a parameter that is not finite makes ||g|| nan. Either way the caller
+        sees a value that is not finite and reports a divergence."""
         g = [0.0] * self.layout.size
         p, X, T, sample = self.p, self.X, self.T, self._sample
         total, outputs = 0.0, []
-        for i in batch:
-            E, o = sample(p, g, X[i], T[i])
-            total += E
-            outputs.append(o)
+        try:
+            for i in batch:
+                E, o = sample(p, g, X[i], T[i])
+                total += E
+                outputs.append(o)
+        except (ArithmeticError, ValueError):
+            return math.nan, outputs, math.nan
         n = len(batch)
         loss = total / n
         if not math.isfinite(loss):
-            return loss, outputs, float("nan")
+            return loss, outputs, math.nan
         if n > 1:
             g = [v / n for v in g]
         norm = math.sqrt(sum(g[i] * g[i] for i in self.layout.trainable))
         self.t += 1
-        self._update(p, g, self.lr, self.t, self.state)
+        try:
+            self._update(p, g, self.lr, self.t, self.state)
+        except (ArithmeticError, ValueError):
+            return loss, outputs, math.nan
+        if not math.isfinite(sum(p) + sum(map(sum, self.state.values()))) and not self._finite():
+            return loss, outputs, math.nan  # (the sums can overflow alone: hence the exact check)
         return loss, outputs, norm
+
+    def _finite(self) -> bool:
+        """Every parameter and every optimizer state value is finite."""
+        return all(all(map(math.isfinite, values)) for values in (self.p, *self.state.values()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine
+from . import engine, limits
 from .naming import for_spec
 
 
@@ -39,6 +39,7 @@ class Row:
 def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: float = 1e-5,
               atol: float = 1e-8, naming: str | None = None) -> list[Row]:
     """One row per parameter (weights and biases, frozen ones too), in naming order."""
+    limits.check_gradcheck(spec, len(spec.samples) if samples is None else len(samples))
     net = engine.Network.from_spec(spec)
     names = for_spec(spec, naming)
     rows = range(len(spec.samples)) if samples is None else samples

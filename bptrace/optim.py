@@ -5,6 +5,7 @@ arrays of the same shapes. `state_of(i)` exposes that state for the trace.
 
   sgd:      p ← p − α·(g + λp)
   momentum: b ← g (first step) or μ·b + (1 − τ)·g;  p ← p − α·(g + μ·b if Nesterov else b)
+            (μ = 0: p ← p − α·g, no buffer and no dampening, as torch.optim.SGD does)
   adam:     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);  v̂ = v/(1 − β2^t)
             p ← p − α·m̂/(√v̂ + ε)          (adam adds λp to g first; adamw multiplies p by 1 − αλ)
 """
@@ -31,6 +32,8 @@ class Optimizer:
         if self.name == "sgd":
             return f"{p} − α·({g} + λ·{p})" if wd else f"{p} − α·{g}"
         if self.name == "momentum":
+            if not self.h["momentum"]:
+                return f"{p} − α·({g} + λ·{p})" if wd else f"{p} − α·{g}"
             return f"{p} − α·({g} + μ·v)" if self.h["nesterov"] else f"{p} − α·v"
         if self.name == "adamw":
             return f"{p}·(1 − α·λ) − α·m̂ / (√v̂ + ε)"
@@ -44,8 +47,8 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads)):
             if wd and self.name != "adamw":
                 g = g + wd * p  # L2 penalty folded into the gradient (PyTorch's weight_decay)
-            if self.name == "sgd":
-                p -= lr * g
+            if self.name == "sgd" or (self.name == "momentum" and not h["momentum"]):
+                p -= lr * g  # PyTorch skips the buffer (and dampening) when momentum is 0
             elif self.name == "momentum":
                 b = self.buf[i]
                 if self.t == 1:
@@ -73,7 +76,7 @@ class Optimizer:
     def state_of(self, i: int) -> dict[str, np.ndarray]:
         """Optimizer state of parameter array i after the last step, by the names the trace shows."""
         if self.name == "momentum":
-            return {"v": self.buf[i]}
+            return {"v": self.buf[i]} if self.h["momentum"] else {}
         if self.m is not None:
             m_hat, v_hat = self._hat[i]
             return {"m": self.m[i], "v": self.v[i], "m_hat": m_hat, "v_hat": v_hat}

@@ -1,8 +1,9 @@
 """Training runs: many epochs, batching, early stopping and divergence, with per-epoch history.
 
 Per epoch only a few numbers are kept (mean loss, mean gradient norm, the watched sample's
-outputs) in preallocated arrays; full traces only for the epochs asked for. Nothing here
-prints: progress and interruption reach the loop through callbacks.
+first WATCH_OUTPUTS outputs), in a `History` of bounded size: every epoch while they fit, then
+the lowest, highest and last loss of each bucket of epochs. Full traces only for the epochs
+asked for. Nothing here prints: progress and interruption reach the loop through callbacks.
 """
 
 from __future__ import annotations
@@ -17,11 +18,88 @@ import numpy as np
 from . import engine, fastpath
 from .errors import UsageError
 from .fastpath import ScalarNet
+from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
 
 
 OUTPUT_ROWS = 1000  # final outputs are computed for at most this many samples
+WATCH_OUTPUTS = 8  # the watched sample's outputs kept per epoch (the first ones)
+HISTORY_ROWS = 10_000  # epochs kept per run: every epoch up to this many, then decimated
+
+
+class History:
+    """Per-epoch rows (epoch, loss, ‖g‖, outputs) in memory that does not grow with the epochs.
+
+    Epochs fall into buckets of B consecutive epochs ((k−1)·B, k·B]; each bucket keeps the rows
+    of its lowest loss, its highest loss and its last epoch (as loss-curve tools decimate), and
+    epoch 1 is always kept. B starts at 1 (every epoch kept); when the rows would no longer fit
+    in `capacity`, B grows through 5, 10, 50, 100, … (each a multiple of the one before, so the
+    coarser buckets are unions of finer ones and their min, max and last are exact), and the
+    kept rows are merged accordingly. So the first epoch, the last, and the lowest loss of the
+    whole run always survive, and the bucket ends sit on round epochs.
+    """
+
+    def __init__(self, n_outputs: int, capacity: int = HISTORY_ROWS):
+        self.k = min(n_outputs, WATCH_OUTPUTS)
+        self.capacity = max(capacity, 16)
+        self.rows: list[tuple] = []  # (epoch, loss, ‖g‖, outputs): at most `capacity`
+        self.bucket = 1  # B
+        self._lo = self._hi = self._last = None  # the open bucket's rows
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def add(self, epoch: int, loss: float, gnorm: float, outputs) -> None:
+        """One epoch's numbers; outputs: at most WATCH_OUTPUTS values (the caller truncates), or None."""
+        row = (epoch, loss, gnorm, outputs)
+        if self.bucket == 1:  # every epoch kept
+            self.rows.append(row)
+            if len(self.rows) > self.capacity:
+                self._coarsen()
+            return
+        if self._last is None:
+            self._lo = self._hi = row
+        elif loss < self._lo[1]:
+            self._lo = row
+        elif loss > self._hi[1]:
+            self._hi = row
+        self._last = row
+        if epoch % self.bucket == 0:
+            self._close()
+
+    def _close(self) -> None:
+        self.rows += sorted({r[0]: r for r in (self._lo, self._hi, self._last)}.values(), key=lambda r: r[0])
+        self._lo = self._hi = self._last = None
+        if len(self.rows) > self.capacity:
+            self._coarsen()
+
+    def _coarsen(self) -> None:
+        """Grow B (×5, ×2 alternately: 1, 5, 10, 50, …) until the kept rows take at most half the room."""
+        while len(self.rows) > self.capacity // 2:
+            self.bucket *= 5 if str(self.bucket)[0] == "1" else 2
+            epoch = np.fromiter((r[0] for r in self.rows), np.int64, len(self.rows))
+            loss = np.fromiter((r[1] for r in self.rows), float, len(self.rows))
+            groups = (epoch - 1) // self.bucket  # nondecreasing
+            starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+            lowest = np.lexsort((loss, groups))[starts]  # sorted by group, then loss: each group's min first
+            highest = np.lexsort((-loss, groups))[starts]
+            last = np.r_[starts[1:], len(loss)] - 1
+            kept = np.unique(np.concatenate(([0], lowest, highest, last)))  # row 0 is epoch 1
+            self.rows = [self.rows[i] for i in kept.tolist()]
+
+    def arrays(self):
+        """(epoch, loss, grad_norm, outputs) of the kept rows, the open bucket closed first."""
+        if self._last is not None:
+            self._close()
+        n = len(self.rows)
+        outs = np.full((n, self.k), np.nan)
+        for i, r in enumerate(self.rows):
+            if r[3] is not None:
+                outs[i] = r[3]
+        return (np.fromiter((r[0] for r in self.rows), np.int64, n), np.fromiter((r[1] for r in self.rows), float, n),
+                np.fromiter((r[2] for r in self.rows), float, n), outs)
 
 
 @dataclass(frozen=True)
@@ -42,10 +120,20 @@ class Divergence:
     sample: int
     quantity: str
     value: float
+    advice: str = "try a smaller learning rate"
+
+    @property
+    def what(self) -> str:
+        """'w1 overflowed to inf', 'E_o1 became nan'."""
+        how = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
+        return f"{self.quantity} {how}"
 
     def message(self) -> str:
-        what = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
-        return f"epoch {self.epoch}, sample {self.sample}: {self.quantity} {what}; try a smaller learning rate"
+        return f"epoch {self.epoch}, sample {self.sample}: {self.what}; {self.advice}"
+
+    def short(self) -> str:
+        """What the loss summary says instead of a last loss: 'diverged at epoch 163 (E_o1 overflowed to inf)'."""
+        return f"diverged at epoch {self.epoch} ({self.what})"
 
 
 @dataclass
@@ -53,9 +141,11 @@ class Result:
     spec: object
     names: object
     plan: Plan
-    loss: np.ndarray  # per epoch: mean E_total over the epoch's samples, before each update
-    grad_norm: np.ndarray  # per epoch: mean over the epoch's updates of ||g||_2
-    outputs: np.ndarray  # per epoch: the watched sample's outputs, as computed in that epoch
+    # The kept epochs (see History: every epoch of short runs; min, max and last per bucket of
+    # long ones) and, for each, its numbers; row i is epoch epoch[i].
+    loss: np.ndarray  # mean E_total over the epoch's samples, before each update
+    grad_norm: np.ndarray  # mean over the epoch's updates of ||g||_2
+    outputs: np.ndarray  # the watched sample's first WATCH_OUTPUTS outputs, as computed in that epoch
     epochs_done: int
     initial_values: np.ndarray  # every parameter, in naming order (see names.params())
     final_values: np.ndarray
@@ -63,6 +153,11 @@ class Result:
     traces: list[Iteration] = field(default_factory=list)
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
+    epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
+
+    def __post_init__(self):
+        if self.epoch is None:
+            self.epoch = np.arange(1, len(self.loss) + 1)
 
     def __rich__(self):
         from .render.tables import View
@@ -154,9 +249,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     if not 1 <= plan.watch <= n:
         raise UsageError(f"--watch {plan.watch}: {spec.source} has {n} sample(s)")
     rng = np.random.default_rng(spec.seed if plan.seed is None else plan.seed) if plan.shuffle else None
-    loss = np.empty(plan.epochs)
-    gnorm = np.empty(plan.epochs)
-    outs = np.empty((plan.epochs, n_out))
+    history = History(n_out)
     initial = param_values(session)
     traces: list[Iteration] = []
     watch = plan.watch - 1
@@ -174,22 +267,29 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             fast.store(session)
         if keep_snapshot:
             snapshot = (copy.deepcopy(session.net), copy.deepcopy(session.opt), session.steps, epoch_batches)
-        total, norms = 0.0, 0.0
+        total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
-            step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
-            if show:
+            try:
+                step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
+            except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
+                step_loss, norm, o = math.nan, math.nan, None
+            it = None
+            if show and o is not None:
                 it = o
                 if keep:
                     traces.append(it)
                 if on_trace is not None:
                     on_trace(it)
-                o = [n.out.value for n in it.passes[batch.index(watch)].forward.outputs] if watch in batch else None
+                o = ([n.out.value for n in it.passes[batch.index(watch)].forward.outputs[:WATCH_OUTPUTS]]
+                     if watch in batch else None)
             if o is not None:
-                outs[epoch - 1] = o
-            if not math.isfinite(step_loss):
+                watched = o
+            # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
+            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (fast is None and not _finite(session)):
                 if fast is not None and not show:
                     fast.store(session)
-                divergence = _diagnose(session, batch, epoch)
+                traced = blowup(it) if it is not None else None
+                divergence = advise(traced, spec) if traced else _diagnose(session, batch, epoch)
                 break
             total += step_loss * len(batch)
             norms += norm
@@ -203,12 +303,12 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             break
         if stop == "interrupted":
             break
-        loss[epoch - 1] = total / n
-        gnorm[epoch - 1] = norms / len(epoch_batches)
+        epoch_loss = total / n
+        history.add(epoch, epoch_loss, norms / len(epoch_batches), watched)
         done = epoch
         if on_epoch is not None:
             on_epoch(epoch)
-        if plan.until_loss is not None and loss[epoch - 1] <= plan.until_loss:
+        if plan.until_loss is not None and epoch_loss <= plan.until_loss:
             stop = "until_loss"
             break
     if fast is not None:
@@ -218,8 +318,9 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     if plan.show_last and done and done != plan.epochs and snapshot is not None and stop != "diverged":
         traces += _replay(spec, naming, snapshot, done)
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
-    return Result(spec, session.names, plan, loss[:done], gnorm[:done], outs[:done], done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence)
+    epochs, loss, gnorm, outs = history.arrays()
+    return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
+                  param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
 def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
@@ -228,18 +329,36 @@ def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
     With trace=True the third item is the whole Iteration instead."""
     if trace:
         it = session.step(batch, epoch, trace=True)
-        return it.loss_before, math.sqrt(sum(u.gradient ** 2 for u in it.updates if not u.frozen)), it
+        return it.loss_before, math.sqrt(sum(u.gradient * u.gradient for u in it.updates if not u.frozen)), it
     if fast is not None:
         loss, outputs, norm = fast.step(batch)
         session.steps += 1
     else:
         loss, outputs, grads = session.step(batch, epoch)
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    return loss, norm, outputs[batch.index(watch)] if watch in batch else None
+    k = batch.index(watch) if watch in batch else len(outputs)
+    if k >= len(outputs):  # not in this batch (or an arithmetic exception came first)
+        return loss, norm, None
+    o = outputs[k]  # a tuple (fast path) or a row of the batch's outputs: copied, never a view
+    return loss, norm, (o if len(o) <= WATCH_OUTPUTS else o[:WATCH_OUTPUTS]) if fast is not None else \
+        o[:WATCH_OUTPUTS].tolist()
 
 
 def _finite(session: Session) -> bool:
-    return all(np.all(np.isfinite(a)) for a in session.net.arrays())
+    """Every parameter and every optimizer state value (momentum's buffer, Adam's m and v) is finite."""
+    opt = session.opt
+    state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
+    return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
+
+
+def _state_values(session: Session):
+    """(name, value) of the optimizer's state: 'v of w1', 'm of b1', … (trainable parameters only)."""
+    N, net, opt = session.names, session.net, session.opt
+    for i, (l, kind) in enumerate(net.trainable()):
+        names = [w for row in N.weights[l] for w in row] if kind == "W" else list(N.biases[l])
+        for key, a in opt.state_of(i).items():
+            for name, v in zip(names, a.ravel().tolist()):
+                yield f"{key} of {name}", v
 
 
 def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
@@ -251,10 +370,22 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
 
 
 def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
-    """Name the first quantity that is NaN or infinite: a parameter, else z, out or E of a sample."""
+    """The first quantity that is NaN or infinite: a parameter, else z, out, E or a gradient of a sample."""
+    return advise(_first_nonfinite(session, batch, epoch), session.spec)
+
+
+def advise(d: Divergence, spec) -> Divergence:
+    """What to do about it: a smaller learning rate, unless Adam's eps = 0 made 0/0."""
+    opt = spec.optimizer
+    if opt.name in ("adam", "adamw") and opt.hyper.get("eps") == 0 and math.isnan(d.value):
+        d.advice = f"{opt.name} with eps = 0 divides 0 by 0 where a gradient is 0; use eps > 0 (PyTorch's default is 1e-8)"
+    return d
+
+
+def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergence:
     with np.errstate(all="ignore"):
         N = session.names
-        for name, value in zip(N.iter_params(), param_values(session).tolist()):
+        for name, value in (*zip(N.iter_params(), param_values(session).tolist()), *_state_values(session)):
             if not math.isfinite(value):
                 return Divergence(epoch, batch[0] + 1, name, value)
         for i in batch:
@@ -269,4 +400,26 @@ def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
             for name, v in zip(N.errors, E):
                 if not math.isfinite(v):
                     return Divergence(epoch, i + 1, name, float(v))
+            back = engine.backward(session.net, X, T, zs, outs, for_trace=False)
+            grads = [g for W, b in zip(back.gW, back.gb) for g in (W.ravel(), () if b is None else b)]
+            for name, v in zip(N.iter_params(), np.concatenate(grads).tolist()):
+                if not math.isfinite(v):
+                    return Divergence(epoch, i + 1, deriv(N.total, name), v)
     return Divergence(epoch, batch[0] + 1, N.total, float("nan"))
+
+
+def blowup(it: Iteration) -> Divergence | None:
+    """The first value of a traced iteration that is NaN or infinite, in the order computed: the
+    forward pass, the errors, the updated parameters, the check. (Backward factors are skipped:
+    a saturated output makes dE/do infinite while the gradient, through the fused delta, stays finite.)"""
+    sample = it.passes[0].sample
+    for group, name, value in it.quantities():
+        if group != "backward" and not math.isfinite(value):
+            return Divergence(it.epoch, sample, name, value)
+    for u in it.updates:
+        if not math.isfinite(u.gradient):
+            return Divergence(it.epoch, sample, deriv("E_total", u.name), u.gradient)
+        for key, v in u.state.items():
+            if not math.isfinite(v):
+                return Divergence(it.epoch, sample, f"{key} of {u.name}", v)
+    return None

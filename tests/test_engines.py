@@ -140,7 +140,7 @@ def test_loss_chart_scales_tiny_losses_and_says_so():
     from bptrace.exports.markdown import loss_chart
 
     losses = [7.66e-05 * 0.9 ** i for i in range(30)]
-    chart = loss_chart(losses, 30)
+    chart = loss_chart(losses)
     assert 'y-axis "loss (×10⁻⁵)"' in chart
     first = float(re.search(r"line \[([^,]+),", chart).group(1))
     assert first == pytest.approx(7.66, rel=1e-3)  # 7.66e-05 shown as 7.66 on an axis of ×10⁻⁵

@@ -50,11 +50,13 @@ def reference(optimizer, steps, lr, **h):
     for t in range(1, steps + 1):
         g = blog_gradient(w)
         for i in range(8):
-            if optimizer == "momentum":
-                mu, tau = h.get("momentum", 0.9), h.get("dampening", 0.0)
-                buf[i] = g[i] if t == 1 else mu * buf[i] + (1 - tau) * g[i]
-                step = g[i] + mu * buf[i] if h.get("nesterov") else buf[i]
-                w[i] -= lr * step
+            if optimizer == "momentum":  # torch.optim.SGD's documented algorithm
+                mu, tau, wd = h.get("momentum", 0.9), h.get("dampening", 0.0), h.get("weight_decay", 0.0)
+                gi = g[i] + wd * w[i] if wd else g[i]
+                if mu != 0:  # with momentum 0 there is no buffer, and dampening is never applied
+                    buf[i] = gi if t == 1 else mu * buf[i] + (1 - tau) * gi
+                    gi = gi + mu * buf[i] if h.get("nesterov") else buf[i]
+                w[i] -= lr * gi
             else:
                 b1, b2, eps, wd = h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8), h.get("weight_decay", 0)
                 gi = g[i]
@@ -74,6 +76,9 @@ def reference(optimizer, steps, lr, **h):
     ("momentum", {"momentum": 0.9}),
     ("momentum", {"momentum": 0.8, "dampening": 0.3}),
     ("momentum", {"momentum": 0.9, "nesterov": True}),
+    ("momentum", {"momentum": 0.0, "dampening": 0.5}),
+    ("momentum", {"momentum": 0.0, "dampening": 0.9, "weight_decay": 0.1}),
+    ("momentum", {"momentum": 0.5, "dampening": 0.5, "weight_decay": 0.1}),
     ("adam", {}),
     ("adam", {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.01}),
     ("adamw", {"weight_decay": 0.1}),
@@ -86,6 +91,22 @@ def test_optimizers_match_published_rules(optimizer, hyper, fast, monkeypatch):
     expected = reference(optimizer, 50, 0.05, **hyper)
     got = [r.final[f"w{i}"] for i in range(1, 9)]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("extra", [["-q"], ["--show", "all"]])
+def test_momentum_zero_ignores_dampening_as_pytorch_does(runner, tmp_path, extra):
+    """Two plain SGD steps (PyTorch skips the buffer when momentum = 0): w5 = 0.42424, not 0.43064."""
+    path = tmp_path / "m0.toml"
+    path.write_text("learning_rate = 0.5\n[optimizer]\nname = \"momentum\"\nmomentum = 0.0\ndampening = 0.5\n"
+                    "[[samples]]\nx = [0.1, 0.2]\ntarget = [0.4, 0.6]\n"
+                    "[[layers]]\nactivation = \"sigmoid\"\nweights = [[0.3, 0.25], [0.4, 0.35]]\n"
+                    "[[layers]]\nactivation = \"sigmoid\"\nweights = [[0.45, 0.4], [0.7, 0.6]]\n")
+    w = list(W0)
+    for _ in range(2):
+        w = [wi - 0.5 * gi for wi, gi in zip(w, blog_gradient(w))]
+    result = runner.invoke(app, ["step", str(path), "--epochs", "2", "-p", "5", *extra])
+    assert result.exit_code == 0, result.output
+    assert f"{w[4]:.5f}" == "0.42424" and " 0.42424 " in result.stdout
 
 
 def test_adam_state_in_trace():
@@ -202,7 +223,26 @@ def test_divergence_names_epoch_sample_and_quantity(runner):
 def test_history_is_a_few_numbers_per_epoch():
     r = run(load("blog"), 5000)
     assert r.loss.shape == (5000,) and r.grad_norm.shape == (5000,) and r.outputs.shape == (5000, 2)
+    assert list(r.epoch) == list(range(1, 5001))
     assert r.traces == []
+
+
+def test_epoch_table_lists_round_epochs(runner):
+    result = runner.invoke(app, ["step", "xor", "--epochs", "5000"])
+    rows = [int(line.split()[0]) for line in result.stdout.splitlines()
+            if line.strip() and line.split()[0].isdigit() and len(line.split()) == 4]
+    assert rows == [1, *range(250, 5001, 250)]
+    result = runner.invoke(app, ["step", "xor", "--epochs", "5263", "-p", "4"])
+    rows = [int(line.split()[0]) for line in result.stdout.splitlines()
+            if line.strip() and line.split()[0].isdigit() and len(line.split()) == 4]
+    assert rows == [1, *range(500, 5001, 500), 5263]
+
+
+def test_every_title_fits_80_columns(runner):
+    result = runner.invoke(app, ["step", "xor", "--epochs", "5000", "--every", "1000"], env={"COLUMNS": "80"})
+    title = next(line for line in result.stdout.splitlines() if line.startswith("Epochs"))
+    assert title.rstrip().endswith(")")  # not wrapped
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
 def test_step_cli(runner):

@@ -155,9 +155,13 @@ def run_summary(r) -> dict[str, Any]:
         "epochs_done": r.epochs_done,
         "stop": r.stop,
         "divergence": r.divergence.message() if r.divergence else None,
+        "diverged_at": None if r.divergence is None else {
+            "epoch": r.divergence.epoch, "sample": r.divergence.sample,
+            "quantity": r.divergence.quantity, "value": _v(r.divergence.value)},
         "batch": p.batch,
         "shuffle": p.shuffle,
         "watch": p.watch,
+        "epoch": [int(e) for e in r.epoch],
         "loss": [_v(x) for x in r.loss.tolist()],
         "grad_norm": [_v(x) for x in r.grad_norm.tolist()],
         "outputs": [[_v(x) for x in row] for row in r.outputs.tolist()],

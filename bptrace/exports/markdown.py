@@ -225,26 +225,31 @@ def _plain(values: list[float]) -> tuple[list[str], int]:
     return [f"{v:.{decimals}f}".rstrip("0").rstrip(".") or "0" for v in scaled], k
 
 
-def loss_chart(loss, epochs: int, points: int = 40) -> str:
-    """The loss curve as a Mermaid xychart: at most `points` evenly spaced epochs on a numeric
-    x-axis (Mermaid picks about ten ticks), losses as plain decimals, scaled when tiny."""
-    from ..render.training import thin
+def loss_chart(loss, epoch=None, points: int = 40) -> str:
+    """The loss curve as a Mermaid xychart: loss[i] is epoch[i]'s loss (default epoch i + 1). At most
+    about `points` round epochs (and the first and last) on a numeric x-axis (Mermaid picks about ten
+    ticks), losses as plain decimals, scaled when tiny."""
+    from ..render.training import round_step
 
-    idx = [i for i in thin(epochs, rows=points) if math.isfinite(loss[i])]
+    epoch = list(range(1, len(loss) + 1)) if epoch is None else [int(e) for e in epoch]
+    if not epoch:
+        return ""
+    step = round_step(epoch[-1], points)
+    idx = [i for i, e in enumerate(epoch) if (e == 1 or e == epoch[-1] or e % step == 0) and math.isfinite(loss[i])]
     if not idx:
         return ""
     ys, k = _plain([float(loss[i]) for i in idx])
     axis = "loss" + (f" (×10{f'-{k}'.translate(SUPERSCRIPT)})" if k else "")
     if len(idx) <= 12:
-        x = "[" + ", ".join(str(i + 1) for i in idx) + "]"  # a few epochs: one label each
+        x = "[" + ", ".join(str(epoch[i]) for i in idx) + "]"  # a few epochs: one label each
     else:
-        x = f"{idx[0] + 1} --> {idx[-1] + 1}"
+        x = f"{epoch[idx[0]]} --> {epoch[idx[-1]]}"
     return ("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
             f"    x-axis \"epoch\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
 
 
 def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
-    from ..render.training import STOPS, thin
+    from ..render.training import STOPS, loss_change, table_rows
 
     w = _Writer(r.spec, r.names, precision)
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
@@ -253,14 +258,15 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add(f"Trained for {r.epochs_done} of {p.epochs} epochs ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
     w.add("## Loss per epoch\n")
-    idx = thin(r.epochs_done, rows=40)
+    idx = table_rows(r, rows=40)
     if idx:
-        w.add(loss_chart(r.loss, r.epochs_done))
+        w.add(loss_chart(r.loss, r.epoch))
         watch = p.watch
-        outs = [f"${name(Id('out', len(r.names.out) - 1, j), r.names, 'latex')}$" for j in range(len(r.names.out[-1]))]
+        outs = [f"${name(Id('out', len(r.names.out) - 1, j), r.names, 'latex')}$"
+                for j in range(r.outputs.shape[1])]  # the kept (first 8) outputs
         rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
-        for i in thin(r.epochs_done, every):
-            rows.append(f"| {i + 1} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
+        for i in table_rows(r, every):
+            rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
                         + " | ".join(num(float(v), precision) for v in r.outputs[i]) + " |")
         w.add(f"Outputs are those of sample {watch}.\n", "\n".join(rows) + "\n")
     for it in r.traces:
@@ -277,6 +283,6 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
         rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
                     f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
-    if r.epochs_done:
-        w.add(f"**Loss: {num(r.loss[0], precision)} → {num(r.loss[-1], precision)}** after {r.epochs_done} epochs.\n")
+    if r.epochs_done or r.divergence is not None:
+        w.add(f"**Loss: {text(loss_change(r, precision))}** after {r.epochs_done} epochs.\n")
     return "\n".join(w.lines)

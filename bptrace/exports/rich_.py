@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from html import escape
 
-import numpy as np
 from rich.console import Console
 
 WIDTH = 100
@@ -60,9 +59,9 @@ def run_pieces(r, view, every: int | None = None, log_y: bool = False) -> list:
     for it in r.traces:
         pieces += [Rule(f"epoch {it.epoch}, step {it.step}"), render_iteration(it, r.spec, view), Text("")]
     if r.epochs_done:
-        idx = np.unique(np.linspace(0, r.epochs_done - 1, min(r.epochs_done, 1200)).round().astype(int))
+        epochs, losses = training.curve_points(r, 1200)
         pieces += [training.epoch_table(r, view.precision, every),
-                   line_chart(idx + 1, r.loss[idx], "loss per epoch" + (" (log scale)" if log_y else ""),
+                   line_chart(epochs, losses, "loss per epoch" + (" (log scale)" if log_y else ""),
                               "epoch", "loss", log_y)]
     pieces.append(training.summary(r, view.precision))
     return pieces

@@ -13,17 +13,44 @@ from ..naming import pretty
 from .tables import NAME_STYLE, VALUE_STYLE
 
 
-def thin(n: int, every: int | None = None, rows: int = 20) -> list[int]:
-    """0-based epochs to list: all when few; else first, last and evenly spaced (or every K-th)."""
+def round_step(n: int, rows: int = 20) -> int:
+    """The smallest round step (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, …) that lists n epochs in at most `rows` rows."""
+    scale = 1
+    while True:
+        for m in (1, 2, 2.5, 5):
+            step = m * scale
+            if step == int(step) and n / step <= rows:
+                return int(step)
+        scale *= 10
+
+
+def table_rows(r, every: int | None = None, rows: int = 20) -> list[int]:
+    """Rows of r's history to list: all when few; else epoch 1, the multiples of a round step
+    (or of --every K) and the last epoch. (Decimated histories keep the ends of buckets of round
+    sizes, so round epochs are there.)"""
+    n = r.epochs_done
     if n == 0:
         return []
-    if every:
-        picked = set(range(every - 1, n, every)) | {0, n - 1}
-    elif n <= rows + 5:
-        picked = set(range(n))
-    else:
-        picked = set(np.linspace(0, n - 1, rows).round().astype(int).tolist())
-    return sorted(picked)
+    epoch = r.epoch
+    if not every and len(epoch) <= rows + 5 and n <= rows + 5:
+        return list(range(len(epoch)))
+    step = every or round_step(n, rows)
+    return np.flatnonzero((epoch % step == 0) | (epoch == 1) | (epoch == n)).tolist()
+
+
+def curve_points(r, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, losses) for a loss curve of about `points` points: every kept row when they fit,
+    else per slice of rows its first, lowest, highest and last (so spikes and the minimum show)."""
+    x, y = r.epoch[:len(r.loss)], r.loss
+    if len(y) <= points:
+        return x, y
+    keep = {0, len(y) - 1}
+    edges = np.linspace(0, len(y), max(points // 4, 1) + 1).round().astype(int)
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b > a:
+            keep.update((a, a + int(np.argmin(y[a:b])), a + int(np.argmax(y[a:b])), b - 1))
+    idx = np.array(sorted(keep))
+    return x[idx], y[idx]
 
 
 def _table(title: str) -> Table:
@@ -33,16 +60,20 @@ def _table(title: str) -> Table:
 
 def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     watch = r.plan.watch
-    t = _table(f"Epochs ({r.epochs_done} run{'' if every is None else f', every {every}'}; outputs of sample {watch})")
+    t = _table(f"Epochs ({r.epochs_done:,} run{'' if every is None else f', every {every:,}'})")
+    t.caption, t.caption_justify = f"outputs of sample {watch}", "left"
     t.add_column("epoch", justify="right", style=NAME_STYLE, no_wrap=True)
     t.add_column("loss", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("‖g‖", justify="right", no_wrap=True)
     targets = r.spec.samples[watch - 1].target
-    for name, target in zip(r.names.out[-1], targets):
+    kept = r.outputs.shape[1] if r.outputs.ndim == 2 else len(targets)
+    for name, target in list(zip(r.names.out[-1], targets))[:kept]:
         t.add_column(f"{pretty(name)} (t={num(target, precision, True)})", justify="right", no_wrap=True)
-    for i in thin(r.epochs_done, every):
-        t.add_row(str(i + 1), num(r.loss[i], precision), num(r.grad_norm[i], precision),
-                  *[num(v, precision) for v in r.outputs[i]])
+    if kept < len(targets):
+        t.caption += f" (the first {kept} of {len(targets)} outputs)"
+    for i in table_rows(r, every):
+        t.add_row(str(int(r.epoch[i])), num(r.loss[i], precision), num(r.grad_norm[i], precision),
+                  *[num(float(v), precision) for v in r.outputs[i]])
     return t
 
 
@@ -50,13 +81,12 @@ def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Tex
     import plotext as plt
 
     n = r.epochs_done
-    idx = np.unique(np.linspace(0, n - 1, min(n, 2 * width)).round().astype(int))
-    y = r.loss[idx]
+    x, y = curve_points(r, 4 * width)
     if log_y:
         positive = y[y > 0]
         y = np.maximum(y, positive.min() if positive.size else 1e-300)
     plt.clear_figure()
-    plt.plot((idx + 1).tolist(), y.tolist(), marker="braille")
+    plt.plot(x.tolist(), y.tolist(), marker="braille")
     plt.plotsize(width, height)
     plt.theme("clear")
     plt.title("loss per epoch" + (" (log scale)" if log_y else ""))
@@ -111,14 +141,23 @@ STOPS = {
 }
 
 
+def loss_change(r, precision: int = 8) -> str:
+    """'0.16448965 → 0.00007044  (-99.96%)', or after a blow-up '0.25 → diverged at epoch 163 (w1 overflowed to inf)'."""
+    if not len(r.loss):
+        return r.divergence.short() if r.divergence is not None else ""
+    first = num(r.loss[0], precision)
+    if r.divergence is not None:
+        return f"{first} → {r.divergence.short()}"
+    a, b = float(r.loss[0]), float(r.loss[-1])
+    change = f"  ({(b - a) / a:+.2%})" if a and abs((b - a) / a) < 1e6 else ""
+    return f"{first} → {num(b, precision)}{change}"
+
+
 def verdict(r, precision: int = 8) -> Text:
     text = Text()
-    if r.epochs_done:
-        first, last = r.loss[0], r.loss[r.epochs_done - 1]
+    if r.epochs_done or r.divergence is not None:
         text.append("loss: ", style="bold")
-        text.append(f"{num(first, precision)} → {num(last, precision)}", style="bold")
-        if first:
-            text.append(f"  ({(last - first) / first:+.2%})")
+        text.append(loss_change(r, precision), style="bold")
     text.append(f"\n{r.epochs_done} epoch{'s' if r.epochs_done != 1 else ''} run: {STOPS[r.stop]}")
     return text
 
