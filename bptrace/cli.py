@@ -457,6 +457,33 @@ def gradcheck(
 
 
 @app.command()
+def verify(
+    spec: SpecArg = None,
+    against: Annotated[str, typer.Option("--against", help="What to compare with: torch (PyTorch float64 autograd and torch.optim).")] = "torch",
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-n", min=1, help="Compare a training run of N epochs (default: one update).", show_default=False)] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="With --epochs: online, full or K (mini-batches of K).")] = "online",
+    sample: Annotated[int, typer.Option("--sample", "-s", min=1, help="Without --epochs: the sample to update on (1-based).")] = 1,
+    tol: Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative difference allowed.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", min=0.0, help="Absolute differences below this always pass.")] = 1e-12,
+    precision: Annotated[int, typer.Option("--precision", "-p", min=0, max=17, help="Decimals shown.")] = 12,
+):
+    """Run the same spec in PyTorch and compare every value (exit 1 if any differs)."""
+    from . import trainer as train
+    from . import verify as verifying
+
+    with user_errors():
+        if against != "torch":
+            raise UsageError(f"--against: expected torch, got '{clip(against)}'")
+        s = load_spec(spec)
+        if sample > len(s.samples):
+            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
+        report = verifying.compare(s, epochs, train.parse_batch(batch), sample, tol, atol)
+        out.print(verifying.render(report, precision))
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+@app.command()
 def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check.", show_default=False,
                                                  metavar="SPEC")]):
     """Check a spec without running it, and print the network it describes."""
