@@ -75,6 +75,9 @@ def to_text(obj, fmt: str, precision: int = 8) -> str:
 
     if fmt not in FORMATS:
         raise BptraceError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
+    if fmt == "py":  # a PyTorch script of the same network (exports/torch_.py)
+        from .exports.torch_ import torch_script
+        return torch_script(obj, precision)
     if isinstance(obj, Trace):
         if fmt in ("json", "jsonl"):
             return json_.trace_json(obj) if fmt == "json" else json_.trace_jsonl(obj)

@@ -94,9 +94,9 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg; - for stdout). Repeatable.",
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .py; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg.",
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, py.",
                                                show_default=False)]
 
 
@@ -177,6 +177,7 @@ def run(
 
 def _trace_text(fmt: str, trace, tables, precision: int) -> str:
     from .exports import json_, markdown, rich_
+    from .exports.torch_ import torch_script
 
     if fmt == "json":
         return json_.trace_json(trace)
@@ -184,6 +185,8 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
         return json_.trace_jsonl(trace)
     if fmt == "md":
         return markdown.trace_markdown(trace, precision)
+    if fmt == "py":
+        return torch_script(trace, precision)
     title = trace.spec.title or "bptrace trace"
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
@@ -324,12 +327,15 @@ def _jsonl_streamer(streams, spec):
 
 def _run_text(fmt: str, result, view, every, log_y) -> str:
     from .exports import json_, markdown, rich_
+    from .exports.torch_ import torch_script
     from .render import training
 
     if fmt == "json":
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
+    if fmt == "py":
+        return torch_script(result, view.precision)
     renderable = training.render_run(result, view, every, log_y, 98)
     title = result.spec.title or "bptrace training run"
     return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
