@@ -219,7 +219,8 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         if i >= len(ours.iterations):  # bptrace stopped (diverged): nothing more to compare
             break
         step = Step(i + 1, epoch, [r + 1 for r in rows])
-        opt.zero_grad()
+        for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
+            p.grad = None
         zs, outs = net.forward(X[rows])
         E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows])
         E.mean().backward()  # the batch's gradient: the mean of the samples' dE_total/dp

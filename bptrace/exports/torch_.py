@@ -35,7 +35,7 @@ RUN = '''
 
 def step(rows):
     """One update on the given samples (0-based rows): the mean E_total's gradient, then the optimizer."""
-    optimizer.zero_grad()
+    model.zero_grad()  # every gradient, frozen biases' too (optimizer.zero_grad() skips those)
     z = model[:-1](X[rows])  # the output layer's weighted sums
     o = model[-1](z)
     E = loss(z, o, T[rows])
