@@ -264,13 +264,13 @@ def render(report: Report, precision: int = 12):
         parts.append(_summary_table(report))
         parts += [_step_table(s, report, precision) for s in failing[:3]]
     n, bad = len(report.rows()), len(report.failures())
-    within = f"within rel {report.tol:g} (or abs {report.atol:g})"
+    against = f"PyTorch {report.torch_version}, float64 (rel {report.tol:g}, abs {report.atol:g})"
     if bad:
-        parts.append(Text(f"✗ {bad} of {n} values differ from PyTorch {report.torch_version} (float64) {within}",
-                          style="bold red"))
+        parts.append(Text(f"✗ {bad} of {n} values differ from {against}", style="bold red"))
     else:
-        parts.append(Text(f"✓ all {n} values agree with PyTorch {report.torch_version} (float64) {within}",
-                          style="green"))
+        parts.append(Text(f"✓ all {n} values agree with {against}", style="green"))
+    largest = max((r.rel_diff for r in report.rows()), default=0.0)
+    parts.append(Text(f"largest relative difference: {largest:.1e}", style="dim"))
     return Group(*parts)
 
 
