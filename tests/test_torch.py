@@ -118,6 +118,61 @@ def test_exported_training_script_matches_the_last_epoch(runner, tmp_path, name,
         assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name
 
 
+EVERY_KIND = {  # a shared bias, a frozen bias, leaky_relu with its slope, Nesterov momentum, BCE on sigmoid
+    "loss": "binary_cross_entropy", "learning_rate": 0.3,
+    "optimizer": {"name": "momentum", "momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
+    "samples": [{"x": [0.5, -1.0], "target": [1.0, 0.0]}, {"x": [-0.3, 0.8], "target": [0.0, 1.0]},
+                {"x": [0.9, 0.1], "target": [1.0, 1.0]}],
+    "layers": [
+        {"activation": "leaky_relu", "slope": 0.2, "weights": [[0.4, -0.6], [0.3, 0.2], [-0.5, 0.1]], "bias": 0.1},
+        {"activation": "tanh", "weights": [[0.2, -0.3, 0.5], [0.1, 0.4, -0.2]], "bias": [0.05, -0.05],
+         "train_bias": False},
+        {"activation": "sigmoid", "weights": [[0.7, -0.4], [-0.2, 0.6]], "bias": 0.0, "train_bias": False},
+    ],
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("naming", ["seed", "layered"])
+def test_exported_script_with_shared_and_frozen_biases(runner, tmp_path, naming):
+    import tomllib  # the spec written out as TOML by hand: bptrace reads files, not dicts, on the command line
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(to_toml(EVERY_KIND))
+    assert tomllib.loads(spec.read_text()) == EVERY_KIND
+    path = tmp_path / "net.py"
+    args = ["step", str(spec), "--epochs", "3", "--batch", "2", "--naming", naming, "-q", "--export", str(path)]
+    assert runner.invoke(app, args).exit_code == 0
+    printed = run_script(path)
+    last = bptrace.train(EVERY_KIND, epochs=3, batch=2, show=[3], naming=naming).traces[0]
+    for u in last.updates:
+        assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
+        assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name
+    frozen = [u for u in last.updates if u.frozen]
+    assert len(frozen) == 3 and all(printed[f"{u.name}+"][-1] == printed[f"{u.name}+"][0] for u in frozen)
+
+
+def to_toml(d: dict) -> str:
+    """A spec dict as TOML (numbers, booleans, strings, lists; [optimizer] and [[arrays of tables]])."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, list):
+            return "[" + ", ".join(map(value, v)) + "]"
+        return repr(v)
+
+    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or k == "x"]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += [f"[{k}]", *(f"{kk} = {value(vv)}" for kk, vv in v.items())]
+        elif isinstance(v, list):
+            for table in v:
+                lines += [f"[[{k}]]", *(f"{kk} = {value(vv)}" for kk, vv in table.items())]
+    return "\n".join(lines) + "\n"
+
+
 def test_export_py_needs_no_torch_to_write(runner, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     path = tmp_path / "net.py"

@@ -71,9 +71,13 @@ def torch_script(obj, precision: int = 8) -> str:
 
 
 def _param_names(obj) -> list[str]:
-    from ..naming import for_spec
+    """The names the trace uses (--naming layered too), else the spec's."""
+    names = getattr(obj, "names", None)
+    if names is None:
+        from ..naming import for_spec
 
-    return for_spec(obj.spec).params()
+        names = for_spec(obj.spec)
+    return names.params()
 
 
 def _header(spec) -> str:
