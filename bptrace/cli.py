@@ -489,6 +489,25 @@ def verify(
             raise typer.Exit(1)
 
 
+@app.command("import")
+def import_(
+    model: Annotated[str, typer.Argument(help="The model's weights: .npz (numpy.savez) or .pt/.pth (torch.save of a state_dict).",
+                                         show_default=False, metavar="MODEL")],
+    activations: Annotated[str, typer.Option("--activations", "-a", help="One activation per linear layer, e.g. relu,softmax.",
+                                             show_default=False)],
+    loss: Annotated[str, typer.Option("--loss", help="The loss: half_sse, sse, mse, cross_entropy, binary_cross_entropy.")] = "half_sse",
+    lr: Annotated[float, typer.Option("--lr", help="The spec's learning rate.")] = 0.1,
+    x: Annotated[Optional[list[str]], typer.Option("--x", help="A sample's inputs, e.g. 0.5,1 (repeatable).", show_default="zeros")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="Its targets (one --target per --x).", show_default="zeros")] = None,
+    max_params: Annotated[int, typer.Option("--max-params", min=1, max=5_000_000, help="Refuse larger models.")] = 10_000,
+):
+    """Write a spec from a small fully connected model's weights (.npz or a PyTorch state_dict)."""
+    from .importer import import_model
+
+    with user_errors():
+        sys.stdout.write(import_model(model, activations, loss, lr, x or [], target or [], max_params))
+
+
 @app.command()
 def validate(spec: Annotated[str, typer.Argument(help="Spec file (TOML) to check.", show_default=False,
                                                  metavar="SPEC")]):
