@@ -44,7 +44,7 @@ def _read_npz(path: str) -> list[tuple[str, np.ndarray]]:
 def _read_state_dict(path: str) -> list[tuple[str, np.ndarray]]:
     from .verify import import_torch
 
-    torch = import_torch()
+    torch = import_torch("bptrace import MODEL.pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only, no code
     except Exception:  # torch raises many kinds (UnpicklingError, RuntimeError) for a whole model or a bad file

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 
 from .errors import UsageError
 
-TORCH_MISSING = "PyTorch is not installed; `verify` needs it: pip install 'bptrace[torch]'"
+TORCH_MISSING = "PyTorch is not installed; `{}` needs it: pip install 'bptrace[torch]'"
 MAX_STEPS = 10_000  # updates compared in one run (every one is traced in full)
 
 
-def import_torch():
+def import_torch(needed_by: str = "verify"):
     """The torch module, or a UsageError (exit 2) saying how to install it."""
     try:
         import torch
     except ImportError:
-        raise UsageError(TORCH_MISSING) from None
+        raise UsageError(TORCH_MISSING.format(needed_by)) from None
     return torch
 
 

@@ -99,6 +99,16 @@ def test_state_dict_round_trip_agrees_with_the_torch_model(runner, tmp_path):
     assert runner.invoke(app, ["verify", str(spec_file), "--epochs", "3"]).exit_code == 0
 
 
+def test_a_state_dict_without_pytorch_says_how_to_install_it(runner, tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"PK")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    result = runner.invoke(app, ["import", str(path), "-a", "relu"])
+    assert result.exit_code == 2 and "pip install 'bptrace[torch]'" in result.output
+
+
 @needs_torch
 def test_a_whole_saved_model_is_refused(runner, tmp_path):
     import torch
