@@ -80,7 +80,7 @@ def run_script(path) -> dict[str, list[float]]:
     """Run an exported script; every `name = value` it prints, by name, in order."""
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True, timeout=120).stdout
     values: dict[str, list[float]] = {}
-    for name, value in re.findall(r"(\S+) = (-?\d+\.\d+)", out):
+    for name, value in re.findall(r"(\S+) = (-?\d+(?:\.\d+)?(?:e[-+]\d+)?)", out):
         values.setdefault(name, []).append(float(value))
     return values
 
@@ -246,3 +246,14 @@ def test_verify_agrees_on_random_networks(case):
     report = verify.compare(bptrace.load(spec), epochs=2, batch=batch, tol=1e-9, atol=1e-12)
     bad = report.failures()
     assert not bad, [(r.name, r.ours, r.theirs) for r in bad[:5]]
+
+
+@needs_torch
+def test_exported_script_prints_the_published_digits(runner, tmp_path):
+    from conftest import PUBLISHED
+
+    path = tmp_path / "net.py"
+    assert runner.invoke(app, ["run", "--export", str(path)]).exit_code == 0
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True).stdout
+    for name in ("dE_total/dw5", "w5+", "dE_total/dw1", "w1+", "E_total"):
+        assert f"{name} = {PUBLISHED[name]:.8f}" in out, name  # the worked example's digits, 8 decimals

@@ -56,8 +56,18 @@ def flat(tensors):
     return torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
 
 
-def fmt(v):
-    return f"{v:.PRECISIONf}"
+def fmt(v, p=PRECISION):
+    """bptrace's format: short values as written (0.3), else p decimals; tiny or huge ones in e-notation."""
+    if not math.isfinite(v):
+        return str(v)
+    short = repr(v)
+    if "e" not in short and len(short.split(".")[1]) <= p:
+        out = short.removesuffix(".0")
+    elif v != 0 and (abs(v) < 0.5 * 10.0**-p or abs(v) >= 1e12):
+        out = f"{v:.{max(p - 1, 1)}e}"
+    else:
+        out = f"{v:.{p}f}"
+    return out[1:] if out.startswith("-") and float(out) == 0 else out  # no -0.00000000
 '''
 
 
@@ -85,7 +95,7 @@ def _header(spec) -> str:
     uses_shared = any(layer.bias is not None and layer.shared_bias for layer in spec.layers)
     return (f'"""{title}\n\nThe same network, data, loss and optimizer as bptrace, in PyTorch (float64).\n'
             'Written by `bptrace ... --export net.py`; run it with `python net.py` beside bptrace."""\n\n'
-            "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+            "import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
             "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else ""))
 
 
