@@ -5,7 +5,7 @@ The Python API, for notebooks and scripts::
     import bptrace
     trace = bptrace.run()                        # the worked example (or a path, a dict, a sample name)
     trace.value("dE_total/dw5")                  # 0.0259228...
-    bptrace.export(trace, "blog.md")             # .json .jsonl .md .html .svg
+    bptrace.export(trace, "blog.md")             # .json .jsonl .md .html .svg .tex
 
     result = bptrace.train("xor", epochs=5000)   # a training run
     result.final["w1"], result.loss[-1]
@@ -68,7 +68,7 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
 
 
 def to_text(obj, fmt: str, precision: int = 8) -> str:
-    """A Trace or a training Result as json, jsonl, md, html or svg text."""
+    """A Trace or a training Result as json, jsonl, md, html, svg, tex or py text."""
     from .exports import FORMATS, json_, markdown, rich_
     from .render import tables, training
     from .trace import Trace
@@ -83,6 +83,10 @@ def to_text(obj, fmt: str, precision: int = 8) -> str:
             return json_.trace_json(obj) if fmt == "json" else json_.trace_jsonl(obj)
         if fmt == "md":
             return markdown.trace_markdown(obj, precision)
+        if fmt == "tex":
+            from .exports.latex import trace_latex
+
+            return trace_latex(obj, precision)
         renderable = tables.render_trace(obj, precision)
     else:
         if fmt == "json":
@@ -92,6 +96,12 @@ def to_text(obj, fmt: str, precision: int = 8) -> str:
             return "".join(map(json_.jsonl_line, lines))
         if fmt == "md":
             return markdown.run_markdown(obj, precision)
+        if fmt == "tex":
+            from .exports.latex import run_latex
+
+            return run_latex(obj, precision)
+        if fmt == "html":  # the loss curve as an SVG chart, not rich's braille plot
+            return rich_.run_html(obj, tables.View(precision), title=obj.spec.title or "bptrace")
         renderable = training.render_run(obj, tables.View(precision))
     title = obj.spec.title or "bptrace"
     return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)

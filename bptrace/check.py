@@ -19,6 +19,7 @@ from typing import Any
 from . import deps
 from .errors import ECHO_LIMIT, SpecError, clip
 from .spec import describe, kind
+from .notation import spellings
 from .trace import Iteration
 
 RESERVED = {"epoch": "the epoch the claims are about (default 1)",
@@ -124,7 +125,7 @@ def _quoted(key: str, text: str) -> str:
 
 def _ascii(name: str) -> str:
     """Names as the terminal shows them are accepted too: ∂E_total/∂w5, δ_o1, w5⁺."""
-    return name.replace("∂", "d").replace("δ", "delta").replace("⁺", "+")
+    return spellings(name)
 
 
 def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sample: int) -> Report:

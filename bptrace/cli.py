@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from rich.markup import escape
 from . import ascii as _ascii
 from . import samples
 from .errors import BptraceError, DivergedError, UsageError, clip, safe_text
+from .outputs import Exports as _Exports
+from .signals import interruptible as _interruptible
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -25,7 +26,7 @@ try:  # typer >= 0.2x carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
     from click import get_current_context
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 
 class _Group(TyperGroup):
@@ -48,6 +49,18 @@ def _safe_click_messages():
         e.message = safe_text(e.message)
         raise
 
+
+_typer_metavar = TyperArgument.make_metavar
+
+
+def _plain_metavar(self, *args, **kwargs) -> str:
+    """Usage lines read `check [OPTIONS] SPEC ANSWERS`, as POSIX writes them (Typer writes `{SPEC}`)."""
+    var = _typer_metavar(self, *args, **kwargs)
+    return var[1:-1] if var.startswith("{") and var.endswith("}") else var
+
+
+TyperArgument.make_metavar = _plain_metavar
+
 app = typer.Typer(
     name="bptrace",
     help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
@@ -58,6 +71,25 @@ app = typer.Typer(
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"bptrace {version('bptrace')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print bptrace's version and exit.")] = False,
+) -> None:
+    """Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update,
+    worked the way a textbook example is."""
+
 
 MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
 
@@ -73,8 +105,9 @@ def _drop_unusable_sizes(env=os.environ) -> None:
 
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
-    if not MIN_WIDTH <= console.width <= MAX_WIDTH:  # COLUMNS=2 or a tiny pane: lay out for 40 and let it wrap
-        console.width = min(max(console.width, MIN_WIDTH), MAX_WIDTH)
+    if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
+        console.width = 80
+    console.width = min(console.width, MAX_WIDTH)
     return console
 
 
@@ -94,9 +127,9 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .py; - for stdout). Repeatable.",
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex, .py; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, py.",
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex, py.",
                                                show_default=False)]
 
 
@@ -157,6 +190,7 @@ def run(
     no_formulas: NoFormulas = False,
     export: Export = None,
     format: Format = None,
+    ascii: Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")] = False,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from . import tracer
@@ -166,9 +200,10 @@ def run(
         s = load_spec(spec, lr, naming)
         if sample > len(s.samples):
             raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-        with _Exports(export or [], format) as exports:
+        with _Exports(export or [], format, inputs=[spec]) as exports:
             trace = tracer.run(s, sample=sample, naming=naming)
-            tables = render_trace(trace, precision=precision, formulas=not no_formulas)
+            tables = render_trace(trace, precision=precision, formulas=not no_formulas,
+                                  style="ascii" if ascii else "unicode")
             exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
         if not exports.to_stdout:
             out.print(tables)
@@ -185,65 +220,19 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
         return json_.trace_jsonl(trace)
     if fmt == "md":
         return markdown.trace_markdown(trace, precision)
+    if fmt == "tex":
+        from .exports.latex import trace_latex
+
+        return trace_latex(trace, precision)
     if fmt == "py":
         return torch_script(trace, precision)
     title = trace.spec.title or "bptrace trace"
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
 
-class _Exports:
-    """The --export targets: opened (as temporary files) before any work, written atomically at the end."""
-
-    def __init__(self, paths: list[str], forced: str | None):
-        from .exports import format_for
-
-        self.targets = [(p, format_for(p, forced)) for p in paths]
-        if sum(p == "-" for p in paths) > 1:
-            raise UsageError("--export -: stdout can take only one export")
-        self.to_stdout = any(p == "-" for p in paths)
-        self.files = {}
-        self.written: list[str] = []
-
-    def __enter__(self):
-        if any(p != "-" for p, _ in self.targets):
-            from .atomic import AtomicFile
-        try:
-            for path, _ in self.targets:
-                if path != "-":
-                    self.files[path] = AtomicFile(path)
-        except BaseException:
-            self.abort()
-            raise
-        return self
-
-    def __exit__(self, kind, value, tb):
-        if kind is not None:
-            self.abort()
-        return False
-
-    def stream(self, fmt: str):
-        """Writers (file-like) for the targets of one format, for exports that are written as they go."""
-        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if f == fmt]
-
-    def finish(self, render, skip: tuple[str, ...] = ()) -> None:
-        for path, fmt in self.targets:
-            if fmt not in skip:
-                text = render(fmt)
-                (sys.stdout if path == "-" else self.files[path]).write(text)
-        for path, f in self.files.items():
-            f.commit()
-            self.written.append(path)
-        self.files = {}
-
-    def abort(self) -> None:
-        for f in self.files.values():
-            f.abort()
-        self.files = {}
-
-
-def _report(exports: _Exports) -> None:
+def _report(exports) -> None:
     for path in exports.written:
-        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False)
+        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -279,7 +268,7 @@ def step(
             raise UsageError(f"--show would print {traces:,} full traces; pick a few epochs (--show first,last) "
                              "or write every one to a file (--export run.jsonl)")
         view = tables.View(precision, not no_formulas)
-        with _Exports(export or [], format) as exports:
+        with _Exports(export or [], format, inputs=[spec]) as exports:
             show_tables = not quiet and not exports.to_stdout
             if show_tables:  # the network first, so there is something to read while it trains
                 from .naming import for_spec
@@ -334,11 +323,16 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
         return json_.run_json(result)
     if fmt == "md":
         return markdown.run_markdown(result, view.precision, every)
+    if fmt == "tex":
+        from .exports.latex import run_latex
+
+        return run_latex(result, view.precision)
     if fmt == "py":
         return torch_script(result, view.precision)
-    renderable = training.render_run(result, view, every, log_y, 98)
     title = result.spec.title or "bptrace training run"
-    return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
+    if fmt == "html":
+        return rich_.run_html(result, view, every, log_y, title)
+    return rich_.svg(training.render_run(result, view, every, log_y, 98), title)
 
 
 class _EpochProgress:
@@ -367,27 +361,6 @@ class _EpochProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-@contextmanager
-def _interruptible():
-    """Ctrl-C sets a flag the training loop checks after each step; a second Ctrl-C stops at once."""
-    pressed = []
-
-    def handler(signum, frame):
-        if pressed:
-            raise KeyboardInterrupt
-        pressed.append(True)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(pressed)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @app.command()
@@ -527,14 +500,15 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ):
     """Write a commented starter spec (the worked example, every key explained) to edit."""
-    from pathlib import Path
-
-    from .atomic import write_text
+    from .atomic import create_text, write_text
 
     with user_errors():
-        if Path(path).exists() and not force:
-            raise UsageError(f"{path} already exists; use --force to overwrite it")
-        write_text(path, samples.starter())
+        if not path.strip():
+            raise UsageError("init: PATH is empty; expected a file name such as network.toml")
+        try:
+            (write_text if force else create_text)(path, samples.starter())
+        except FileExistsError:  # checked when the file is created: of racing inits, exactly one wins
+            raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
         err.print(f"wrote {escape(safe_text(path))}; try [bold]bptrace run {escape(safe_text(path))}[/]", highlight=False)
 
 
@@ -573,12 +547,52 @@ def samples_cmd(
         out.print("\nRun one with [bold]bptrace run NAME[/]; copy one with [bold]bptrace samples NAME > my.toml[/].")
 
 
+@app.command("docs")
+def docs_cmd(
+    topic: Annotated[Optional[str], typer.Argument(help="spec, worked-example or trace-format.", show_default=False,
+                                                   metavar="TOPIC")] = None,
+):
+    """Read the documentation in the terminal: the spec format, the worked example, the trace format."""
+    from . import guide
+
+    with user_errors():
+        if topic is None:
+            for name, (_, what) in guide.TOPICS.items():
+                out.print(f"[cyan]{name:<16}[/] {what}", highlight=False)
+            out.print("\nRead one with [bold]bptrace docs TOPIC[/].")
+            return
+        text = guide.text(topic)
+        if out.is_terminal:
+            from rich.markdown import Markdown
+
+            out.print(Markdown(text))
+        else:
+            sys.stdout.write(text)
+
+
 def main() -> None:
+    """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
+    from . import atomic, signals
+    from .outputs import guard_stdout
+
+    guard_stdout()
+    signals.install()
     try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        with user_errors():  # also a failed write outside a command's boundary (schema's output)
+            try:
+                app()
+            finally:
+                sys.stdout.flush()  # what is still buffered may fail only now
+    except signals.Stopped as e:
+        atomic.cleanup()
+        if e.message():
+            try:
+                err.print(e.message(), highlight=False)
+            except OSError:
+                pass  # the terminal is gone (SIGHUP)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

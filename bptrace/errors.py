@@ -53,3 +53,9 @@ def safe_text(text: str, keep: str = "") -> str:
     if not any(is_control(ch) and ch not in keep for ch in text):
         return text
     return "".join(f"\\x{ord(ch):02x}" if is_control(ch) and ch not in keep else ch for ch in text)
+
+
+class WriteError(ExportError):
+    """A write that failed after the work was done (disk full, closed output); nothing partial was left."""
+
+    exit_code = 1

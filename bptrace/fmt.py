@@ -1,65 +1,52 @@
-"""Number formatting and formula substitution shared by every renderer and exporter.
+"""Numbers, the same rules in every notation (README, "Numbers").
 
-Given values (inputs, targets, weights as written in the spec) print as written: 0.3,
-not 0.30000000; computed values print with exactly `precision` decimals, as the worked
-example does. Values too small or too large for fixed decimals print in scientific form.
+- Given values (inputs, targets, the spec's weights, constants of a formula) print as the user
+  wrote them: the shortest form that reads back as the same float (0.3, 0.25, 1e-05), never
+  rounded by --precision.
+- Computed values print with exactly `precision` decimals (0.08000000), unless they would
+  round to zero (|v| < ½·10^-precision) or are 10^12 or more: then in scientific notation,
+  1.2e-09 in ASCII, 1.2×10⁻⁹ in Unicode, 1.2\\times10^{-9} in LaTeX.
+- Whether a negative number is bracketed is the formula renderer's business (bptrace.expr):
+  only inside a larger expression, once.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
-from .naming import pretty
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def num(v: float, precision: int = 8) -> str:
+def num(v: float, precision: int = 8, given: bool = False, style: str = "ascii") -> str:
     if math.isnan(v):
         return "nan"
     if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    short = repr(float(v))
-    if "e" not in short and len(short.split(".")[1]) <= precision:
-        out = short[:-2] if short.endswith(".0") else short  # as written: 0.3, 1
-    elif v != 0 and (abs(v) < 0.5 * 10.0**-precision or abs(v) >= 1e12):
+        return ("" if v > 0 else "-") + ("inf" if style != "latex" else r"\infty")
+    if given:
+        out = repr(float(v))
+        out = out[:-2] if out.endswith(".0") else out
+    elif v != 0 and not 0.5 * 10.0 ** -precision <= abs(v) < 1e12:
         out = f"{v:.{max(precision - 1, 1)}e}"
     else:
         out = f"{v:.{precision}f}"
-    if re.fullmatch(r"-0(\.0*)?", out):
-        out = out[1:]
-    return out
+    if out.startswith("-") and float(out) == 0:
+        out = out[1:]  # no -0.00000000
+    return scientific(out, style) if "e" in out else out
 
 
-def signed(v: float, precision: int = 8) -> str:
-    s = num(v, precision)
+def is_scientific(s: str) -> bool:
+    return "e" in s and not s.endswith("inf") or "×10" in s or r"\times10" in s
+
+
+def scientific(s: str, style: str) -> str:
+    """'1.2e-09' in a notation: 1.2×10⁻⁹ (unicode), 1.2\\times10^{-9} (latex), as is (ascii)."""
+    if style == "ascii":
+        return s
+    mantissa, exponent = s.split("e")
+    e = str(int(exponent))
+    return f"{mantissa}×10{e.translate(SUPERSCRIPTS)}" if style == "unicode" else rf"{mantissa}\times10^{{{e}}}"
+
+
+def signed(v: float, precision: int = 8, style: str = "ascii") -> str:
+    s = num(v, precision, False, style)
     return s if s.startswith("-") else f"+{s}"
-
-
-_TOKEN_CACHE: dict[tuple[str, ...], re.Pattern] = {}
-
-
-def substitute(formula: str, values: dict[str, float], precision: int = 8) -> str:
-    """Put the numbers in: 'w1·x1 + w2·x2' -> '0.3×0.1 + 0.25×0.2'."""
-    keys = tuple(sorted(values, key=len, reverse=True))
-    pattern = _TOKEN_CACHE.get(keys)
-    if pattern is None:
-        alternatives = "|".join(re.escape(k) for k in keys)
-        pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{alternatives})(?![A-Za-z0-9_^(])")
-        _TOKEN_CACHE.clear()
-        _TOKEN_CACHE[keys] = pattern
-
-    def put(m: re.Match) -> str:
-        s = num(values[m.group(0)], precision)
-        return f"({s})" if s.startswith("-") else s
-
-    return pattern.sub(put, formula).replace("·", "×")
-
-
-def pretty_formula(formula: str) -> str:
-    """ASCII names inside a formula in their display form: dE_total/dw5 -> ∂E_total/∂w5."""
-    return re.sub(r"(?<![\w])(d[A-Za-z][\w^()]*/d[A-Za-z][\w^()]*|delta[\w^()]*)", lambda m: pretty(m.group(0)), formula)
-
-
-def generic_rule(name: str, rule: str) -> str:
-    """An update rule for one parameter written for any parameter p: 'w5 − α·dE_total/dw5' -> 'p − α·∂E_total/∂p'."""
-    return pretty_formula(re.sub(rf"(?<![\w/]){re.escape(name)}(?!\w)", "p", rule.replace(f"/d{name}", "/dp")))

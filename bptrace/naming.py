@@ -7,8 +7,8 @@ destination neuron and then source neuron; biases b1.. in the same order; errors
 
 `layered` (for deeper networks): x_k, z^(l)_j, a^(l)_j, W^(l)_jk, b^(l)_j, delta^(l)_j, E_j.
 
-Names are plain ASCII (`dE_total/dw5`); `pretty` and `latex` turn them into the
-forms the terminal and Markdown show (∂E_total/∂w5, \\frac{\\partial E_{total}}{\\partial w_{5}}).
+Names are plain ASCII (`dE_total/dw5`); every other notation (Unicode, LaTeX) is rendered from a
+quantity's identity by bptrace.notation. `pretty` remains for lists of parameter names.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class Names:
     errors: tuple[str, ...]  # E_o1..
     targets: tuple[str, ...]  # target_o1..
     total: str = "E_total"
+    scheme: str = "seed"
+    widths: tuple[int, ...] = ()  # [inputs, layer1, ..., output]
 
     def source(self, l: int, k: int) -> str:
         """Name of the k-th input to layer l (an x for the first layer, else the layer before's out)."""
@@ -92,7 +94,7 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
         )
         errors = tuple(f"E_{j}" for j in range(1, sizes[-1] + 1))
         targets = tuple(f"t_{j}" for j in range(1, sizes[-1] + 1))
-        return Names(inputs, z, out, delta, weights, biases, errors, targets)
+        return Names(inputs, z, out, delta, weights, biases, errors, targets, scheme=scheme, widths=tuple(widths))
 
     inputs = tuple(f"x{k}" for k in range(1, widths[0] + 1))
     z, out, weights, biases = [], [], [], []
@@ -113,7 +115,8 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
     delta = tuple(tuple(f"delta_{o}" for o in layer) for layer in out)
     errors = tuple(f"E_{o}" for o in out[-1])
     targets = tuple(f"target_{o}" for o in out[-1])
-    return Names(inputs, tuple(z), tuple(out), delta, tuple(weights), tuple(biases), errors, targets)
+    return Names(inputs, tuple(z), tuple(out), delta, tuple(weights), tuple(biases), errors, targets,
+                 scheme="seed", widths=tuple(widths))
 
 
 def for_spec(spec, scheme: str | None = None) -> Names:
@@ -139,31 +142,3 @@ def pretty(name: str) -> str:
     if m:
         return f"∂{pretty(m.group(1))}/∂{pretty(m.group(2))}"
     return re.sub(r"^delta", "δ", name)
-
-
-def latex(name: str) -> str:
-    """LaTeX form: dE_total/dw5 -> \\frac{\\partial E_{total}}{\\partial w_{5}}."""
-    if " via " in name:
-        head, via = name.split(" via ", 1)
-        return rf"{latex(head)}\big|_{{{latex(via)}}}"
-    m = _DERIV.match(name)
-    if m:
-        return rf"\frac{{\partial {latex(m.group(1))}}}{{\partial {latex(m.group(2))}}}"
-    m = re.fullmatch(r"([A-Za-z]+)\^\((\d+)\)(?:_(.+))?", name)
-    if m:
-        base = _latex_base(m.group(1))
-        sub = f"_{{{m.group(3)}}}" if m.group(3) else ""
-        return f"{base}^{{({m.group(2)})}}{sub}"
-    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
-    if m:
-        return f"{_latex_base(m.group(1))}_{{{m.group(2)}}}"
-    m = re.fullmatch(r"([A-Za-z]+)_(.+)", name)
-    if m:
-        return f"{_latex_base(m.group(1))}_{{{latex(m.group(2))}}}"
-    return _latex_base(name)
-
-
-def _latex_base(base: str) -> str:
-    if base == "delta":
-        return r"\delta"
-    return base if len(base) == 1 else rf"\mathrm{{{base}}}" if base == "target" else base

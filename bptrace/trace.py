@@ -1,8 +1,9 @@
 """The trace: the only hand-off from the engine to everything that presents it.
 
-Plain dataclasses holding names (ASCII, as in `naming`) and float values. A quantity's
-`formula` is symbolic (`o1(1 − o1)`); renderers put the numbers in themselves from the
-structured fields, so display precision never touches the data.
+Plain dataclasses holding float values, each with its identity (`ident`, a notation.Id, from
+which every notation's name is rendered; `name` is the ASCII one) and its formula as an
+expression tree (`expr`, bptrace.expr) over the quantities it reads. Renderers show the tree
+with names or with numbers; display precision never touches the data.
 """
 
 from __future__ import annotations
@@ -10,17 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from .expr import Op, Ref
 
-@dataclass(frozen=True, eq=False)  # identity equality: nothing compares traces, and start-up is faster
+
+# The many small records are slotted and not frozen (a frozen dataclass's __init__ costs a setattr call per
+# field: a traced run builds ~100 per update); nothing mutates them. Identity equality: nothing compares traces.
+@dataclass(eq=False, slots=True)
 class Quantity:
-    """One named value, with the formula it came from (may be empty)."""
+    """One value: its ASCII name, what it is (`ident`, a notation.Id), and the formula it came from (an
+    expression tree over other quantities, or None for a value given in the spec)."""
 
     name: str
     value: float
-    formula: str = ""
+    formula: object = None  # an expression tree, or a recipe (builder, *args) that makes it when first asked for
+    ident: object = None
+    given: bool = False  # written by the user (input, target, a weight before any update): shown as written
+
+    @property
+    def expr(self):
+        """The formula as an expression tree (bptrace.expr), or None for a given value."""
+        f = self.formula
+        if type(f) is tuple:  # built lazily: a long traced run keeps far fewer objects alive
+            f = self.formula = f[0](*f[1:])
+        return f
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Term:
     """One weight·source product inside a weighted sum z."""
 
@@ -55,22 +71,34 @@ class Loss:
     total: Quantity  # E_total = sum of errors
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Product:
     """A chain-rule product: value = product of factors (in this order)."""
 
     name: str
     value: float
     factors: tuple[Quantity, ...]
+    ident: object = None
+    given = False
+
+    @property
+    def expr(self):
+        return Op("chain", *map(Ref, self.factors))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Sum:
     """A sum of named terms, e.g. dE_total/dh1 = dE_o1/dh1 + dE_o2/dh1."""
 
     name: str
     value: float
     terms: tuple[Product, ...]
+    ident: object = None
+    given = False
+
+    @property
+    def expr(self):
+        return Op("add", *map(Ref, self.terms))
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,28 +127,6 @@ class Pass:
     loss: Loss
     backward: tuple[LayerBackward, ...]  # output layer first
 
-    def values(self) -> dict[str, float]:
-        """Every named value a formula of this pass may mention: inputs, weights, biases, z, h/o,
-        targets, errors, and each neuron's dE_total/dout and delta."""
-        f = self.forward
-        values = {q.name: q.value for q in f.inputs}
-        for layer in f.layers:
-            for n in layer:
-                for t in n.terms:
-                    values[t.weight.name] = t.weight.value
-                    values[t.source.name] = t.source.value
-                if n.bias:
-                    values[n.bias.name] = n.bias.value
-                values[n.z.name] = n.z.value
-                values[n.out.name] = n.out.value
-        for q in (*self.loss.targets, *self.loss.errors, self.loss.total):
-            values[q.name] = q.value
-        for layer in self.backward:
-            for n in layer.neurons:
-                values[n.dE_dout.name] = n.dE_dout.value
-                values[n.delta.name] = n.delta.value
-        return values
-
 
 @dataclass(frozen=True, eq=False)
 class Update:
@@ -131,6 +137,8 @@ class Update:
     rule: str  # e.g. "w5 − α·∂E_total/∂w5"
     state: dict[str, float] = field(default_factory=dict)  # optimizer state: v, m, v, m_hat, v_hat
     frozen: bool = False
+    ident: object = None  # the parameter's notation.Id
+    given: bool = False  # the old value is the spec's, as written
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,6 +159,8 @@ class Iteration:
     passes: tuple[Pass, ...]
     updates: tuple[Update, ...]
     checks: tuple[Check, ...]
+    names: object = None  # bptrace.naming.Names: what every Id is called
+    rule: object = None  # the update p⁺ for any parameter p, an expression tree (bptrace.formulas.update_rule)
 
     @property
     def loss_before(self) -> float:
@@ -162,43 +172,59 @@ class Iteration:
 
     def quantities(self) -> Iterator[tuple[str, str, float]]:
         """Every (group, name, value) in the iteration: forward, loss, backward, update, check."""
+        for group, name, q in self.walk():
+            yield group, name, (q.new if group == "update" else q.value)
+
+    def walk(self) -> Iterator[tuple[str, str, object]]:
+        """Every (group, ASCII name, quantity) in the terminal's order; after the update the names carry
+        a `+` (w5+, z1+). The one walk behind the tables' order, `check`, `deps` and `Trace.value`."""
         for p in self.passes:
-            yield from _pass_quantities(p)
+            yield from pass_items(p)
         for u in self.updates:
-            yield "update", f"{u.name}+", u.new
+            yield "update", f"{u.name}+", u
         for c in self.checks:
-            for _, name, value in _forward_quantities(c.forward, c.loss):
-                yield "check", f"{name}+", value
+            for _, name, q in forward_items(c.forward, c.loss):
+                yield "check", f"{name}+", q
 
 
-def _forward_quantities(f: Forward, loss: Loss):
+def forward_items(f: Forward, loss: Loss):
     for layer in f.layers:
         for n in layer:
-            yield "forward", n.z.name, n.z.value
-            yield "forward", n.out.name, n.out.value
+            yield "forward", n.z.name, n.z
+        for n in layer:
+            yield "forward", n.out.name, n.out
     for e in (*loss.errors, loss.total):
-        yield "loss", e.name, e.value
+        yield "loss", e.name, e
 
 
-def _pass_quantities(p: Pass):
-    yield from _forward_quantities(p.forward, p.loss)
+def backward_rows(layer: LayerBackward) -> list:
+    """A backward step's quantities in the worked example's order: per neuron dE/dout (its terms first),
+    dout/dz (or the softmax Jacobian), delta (its terms first); then every gradient."""
+    return neuron_rows(layer) + list(layer.gradients)
+
+
+def neuron_rows(layer: LayerBackward) -> list:
+    rows = []
+    for n in layer.neurons:
+        if isinstance(n.dE_dout, Sum):
+            rows += n.dE_dout.terms
+        rows.append(n.dE_dout)
+        rows += [n.dout_dz] if n.dout_dz is not None else n.jacobian
+        if isinstance(n.delta, Sum):
+            rows += n.delta.terms
+        rows.append(n.delta)
+    return rows
+
+
+def pass_items(p: Pass):
+    yield from forward_items(p.forward, p.loss)
     for layer in p.backward:
-        for n in layer.neurons:
-            d = n.dE_dout
-            if isinstance(d, Sum):
-                for t in d.terms:
-                    yield "backward", t.name, t.value
-            yield "backward", d.name, d.value
-            if n.dout_dz is not None:
-                yield "backward", n.dout_dz.name, n.dout_dz.value
-            for j in n.jacobian:
-                yield "backward", j.name, j.value
-            yield "backward", n.delta.name, n.delta.value
-        for g in layer.gradients:
-            parts = g.factors if isinstance(g, Product) else g.terms
-            for q in parts:
-                yield "backward", q.name, q.value
-            yield "backward", g.name, g.value
+        for q in neuron_rows(layer):
+            yield "backward", q.name, q
+        for g in layer.gradients:  # a gradient's factors (dz3/dw5 …) come just before it
+            for f in (g.factors if isinstance(g, Product) else g.terms):
+                yield "backward", f.name, f
+            yield "backward", g.name, g
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,9 +236,13 @@ class Trace:
     iterations: tuple[Iteration, ...]
 
     def value(self, name: str, iteration: int = 0) -> float:
-        """A quantity by the name the tables show (`z1`, `dE_total/dw5`, `w5+`), from the first iteration."""
+        """A quantity by any name `check` accepts (`z1`, `dE_total/dw5`, `∂E_total/∂w5`, `δ_o1`, `w5⁺`),
+        from the first iteration by default."""
+        from .notation import spellings
+
+        key = spellings(name)
         for _, n, v in self.iterations[iteration].quantities():
-            if n == name:
+            if n == key:
                 return v
         raise KeyError(name)
 
@@ -222,6 +252,6 @@ class Trace:
         return render_trace(self)
 
     def _repr_html_(self) -> str:  # Jupyter
-        from .exports.rich_ import html
+        from .exports.rich_ import fragment
 
-        return html(self.__rich__(), self.spec.title or "bptrace")
+        return fragment(self.__rich__())

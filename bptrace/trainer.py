@@ -71,9 +71,10 @@ class Result:
         return render_run(self, View())
 
     def _repr_html_(self) -> str:  # Jupyter
-        from .exports.rich_ import html
+        from .exports.rich_ import fragment, run_pieces
+        from .render.tables import View
 
-        return html(self.__rich__(), self.spec.title or "bptrace")
+        return fragment(*run_pieces(self, View()))
 
     @property
     def initial(self) -> dict[str, float]:

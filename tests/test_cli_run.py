@@ -111,3 +111,13 @@ def test_engine_imports_neither_rich_nor_typer():
 def test_every_command_has_help(runner, command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_ascii_notation(runner):
+    result = runner.invoke(app, ["run", "--ascii"])
+    assert result.exit_code == 0
+    assert "dE_total/do1 * do1/dz3 * dz3/dw5" in result.output and "delta_o1" in result.output
+    assert "0.20944600 * 0.23802157 * 0.51998934" in result.output
+    assert "∂" not in result.output and "δ" not in result.output
+    printed = {round(v, 8) for v in numbers_in(result.output)}
+    assert all(round(v, 8) in printed for v in PUBLISHED.values())

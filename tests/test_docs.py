@@ -39,3 +39,18 @@ def test_top_level_help(runner):
     assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.output
+
+
+def test_version_is_the_package_version(runner):
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for flag in ("--version", "-V"):
+        result = runner.invoke(app, [flag])
+        assert result.exit_code == 0 and result.stdout == f"bptrace {version}\n"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_usage_lines_name_arguments_plainly(runner, command):
+    usage = next(line for line in runner.invoke(app, [command, "--help"]).output.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "}" not in usage, usage

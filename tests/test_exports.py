@@ -128,7 +128,7 @@ def test_markdown_reads_like_the_worked_example():
     blocks = _math_blocks(text)
     assert len(blocks) >= 40
     assert all(_balanced(b) for b in blocks)
-    assert r"z_{1} = w_{1}x_{1} + w_{2}x_{2} = 0.3\times0.1 + 0.25\times0.2 = 0.08" in [b.strip() for b in blocks]
+    assert r"z_{1} = w_{1}x_{1} + w_{2}x_{2} = 0.3\times0.1 + 0.25\times0.2 = 0.08000000" in [b.strip() for b in blocks]
     assert any(r"\frac{\partial E_{total}}{\partial w_{5}}" in b and "0.02592286" in b for b in blocks)
     printed = {round(float(t), 8) for t in re.findall(r"-?\d+\.\d+", text)}
     assert all(round(v, 8) in printed for v in PUBLISHED.values())
@@ -182,7 +182,7 @@ def test_stdout_export_replaces_tables(runner):
 @pytest.mark.parametrize("args,message", [
     (["-o", "x.txt"], "cannot tell the format from '.txt'"),
     (["-o", "-"], "writing to stdout needs --format"),
-    (["-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, svg, py, got 'pdf'"),
+    (["-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, svg, tex, py, got 'pdf'"),
     (["-o", "/no/such/folder/a.md"], "cannot write /no/such/folder/a.md: the folder /no/such/folder does not exist"),
 ])
 def test_bad_export_paths(runner, args, message):
@@ -219,12 +219,13 @@ def test_interrupted_step_leaves_no_partial_jsonl(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
+
+    from test_signals import wait_for_part
 
     path = tmp_path / "run.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "bptrace", "step", "xor", "--epochs", "10000000", "-q", "-o", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    wait_for_part(tmp_path, proc)  # records on disk: the training loop is running and listens for Ctrl-C
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -246,3 +247,23 @@ def test_python_api_from_dict_and_training():
     r = bptrace.train(BLOG, epochs=10)
     assert len(r.loss) == 10 and r.loss[-1] < r.loss[0]
     assert "<table" in bptrace.run(BLOG)._repr_html_() or "<pre" in bptrace.run(BLOG)._repr_html_()
+
+
+def test_json_quantities_carry_identity_and_latex_formula():
+    doc = json.loads(json_.trace_json(tracer.run(spec.from_dict(BLOG))))
+    VALIDATOR.validate(doc)
+    q = doc["quantities"]
+    assert q["w5"] == {"kind": "weight", "layer": 2, "neuron": 1, "source": 1, "latex": "w_{5}"}
+    assert q["target_o1"]["kind"] == "target" and q["x2"]["kind"] == "input"
+    assert q["dE_total/dw5"]["kind"] == "gradient" and q["dE_total/dw5"]["by"] == "w5"
+    assert q["z1"]["formula"] == "w_{1}x_{1} + w_{2}x_{2}"
+    assert q["z1+"]["formula"] == "w_{1}^{+}x_{1} + w_{2}^{+}x_{2}" and q["z1+"]["after_update"] is True
+    # every quantity of the iteration is described
+    names = {name for _, name, _ in tracer.run(spec.from_dict(BLOG)).iterations[0].quantities()}
+    assert names <= set(q)
+
+
+def test_jsonl_header_carries_the_quantities():
+    first = json.loads(json_.trace_jsonl(tracer.run(spec.from_dict(BLOG))).splitlines()[0])
+    VALIDATOR.validate(first)
+    assert first["kind"] == "header" and first["quantities"]["o1"]["kind"] == "output"

@@ -11,6 +11,9 @@ import math
 from typing import Any, Iterator
 
 from .. import __version__
+from ..expr import refs, render
+from ..notation import after as after_
+from ..notation import name
 from ..trace import Forward, Iteration, Loss, Pass, Product, Sum, Trace
 
 SCHEMA = "bptrace.trace/1"
@@ -94,6 +97,51 @@ def iteration_record(it: Iteration) -> dict[str, Any]:
     }
 
 
+KINDS = {"x": "input", "w": "weight", "b": "bias", "z": "z", "out": "activation", "t": "target", "E": "error",
+         "E_total": "error", "d": "partial", "delta": "delta"}
+
+
+def identity(ident, names, after: bool = False) -> dict[str, Any]:
+    """What a quantity is, as data: kind; layer, neuron and source (1-based) where they apply; a partial's
+    of/by/via as names; its name in LaTeX."""
+    out: dict[str, Any] = {"kind": KINDS[ident.kind]}
+    if ident.kind == "d":
+        out.update({"of": name(ident.of, names), "by": name(ident.by, names)})
+        if ident.via is not None:
+            out["via"] = name(ident.via, names)
+        if ident.of.kind == "E_total" and ident.by.kind in ("w", "b") and ident.via is None:
+            out["kind"] = "gradient"
+    elif ident.kind in ("w", "b", "z", "out", "delta"):
+        out.update(layer=ident.l + 1, neuron=ident.j + 1)
+        if ident.kind == "w":
+            out["source"] = ident.k + 1
+        if ident.kind == "out" and ident.l == len(names.widths) - 2:
+            out["kind"] = "output"
+    elif ident.kind in ("x", "t", "E"):
+        out["neuron"] = ident.j + 1
+    out["latex"] = name(after_(ident) if after else ident, names, "latex")
+    if ident.after or after:
+        out["after_update"] = True
+    return out
+
+
+def quantities_record(it: Iteration) -> dict[str, Any]:
+    """Every quantity of an iteration's first pass, its update and check, by name: its identity and its
+    formula in LaTeX (the same in every iteration, so written once)."""
+    out: dict[str, Any] = {}
+    for group, key, q in it.walk():
+        if key in out or group != "update" and q.ident is None:
+            continue
+        record = identity(q.ident, it.names, after=group == "update")
+        if group != "update" and q.expr is not None:
+            record["formula"] = render(q.expr, "latex", it.names)
+            for r in refs(q.expr):  # the inputs, targets and parameters the formulas read
+                if group in ("forward", "loss") and r.ident.kind in ("x", "t", "w", "b") and r.name not in out:
+                    out[r.name] = identity(r.ident, it.names)
+        out[key] = record
+    return out
+
+
 def header(spec, command: str) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "header", "generator": f"bptrace {__version__}", "command": command,
             "spec": spec.to_dict()}
@@ -124,7 +172,8 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
 
 def trace_json(trace: Trace) -> str:
     doc = header(trace.spec, "run")
-    doc.update(kind="trace", iterations=[iteration_record(it) for it in trace.iterations])
+    doc.update(kind="trace", quantities=quantities_record(trace.iterations[0]),
+               iterations=[iteration_record(it) for it in trace.iterations])
     return dumps(doc) + "\n"
 
 
@@ -139,7 +188,7 @@ def jsonl_line(record: dict[str, Any]) -> str:
 
 
 def trace_jsonl(trace: Trace) -> str:
-    lines = [jsonl_line(header(trace.spec, "run"))]
+    lines = [jsonl_line(header(trace.spec, "run") | {"quantities": quantities_record(trace.iterations[0])})]
     lines += [jsonl_line(iteration_record(it)) for it in trace.iterations]
     return "".join(lines)
 

@@ -8,28 +8,19 @@ from __future__ import annotations
 import html
 import math
 import re
-from string import Template
 
 import numpy as np
 
-from .. import activations, losses
-from ..fmt import generic_rule, num, signed
-from ..naming import latex
-from ..trace import Forward, Iteration, Loss, Pass, Product, Quantity, Sum, Trace
+from ..expr import render
+from ..fmt import num, signed
+from ..formulas import state_id, update_tree
+from ..notation import E_TOTAL, Id, after, name, param_ids, partial
+from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
 
 
 def text(s: str) -> str:
     """User text (titles) made safe for Markdown: HTML escaped, Markdown punctuation backslashed."""
     return re.sub(r"([\\`*_\[\]#|~$])", r"\\\1", html.escape(s, quote=False))
-
-
-def tnum(v: float, precision: int) -> str:
-    """A number for LaTeX: 1.2e-09 -> 1.2\\times10^{-9}; negative numbers in parentheses."""
-    s = num(v, precision)
-    m = re.fullmatch(r"(-?[\d.]+)e([-+]\d+)", s)
-    if m:
-        s = rf"{m.group(1)}\times10^{{{int(m.group(2))}}}"
-    return f"({s})" if s.startswith("-") else s
 
 
 def _math(*parts: str) -> str:
@@ -44,8 +35,19 @@ class _Writer:
     def add(self, *blocks: str) -> None:
         self.lines.extend(blocks)
 
-    def n(self, v: float) -> str:
-        return tnum(v, self.p)
+    def n(self, v: float, given: bool = False) -> str:
+        return num(v, self.p, given, "latex")
+
+    def name(self, q) -> str:
+        return name(q.ident, self.names, "latex")
+
+    def eq(self, q, alias: str = "") -> None:
+        """name = formula = numbers = value, the way the worked example writes it."""
+        parts = [self.name(q), alias]
+        if q.expr is not None:
+            formula, numbers = render(q.expr, "latex", self.names), render(q.expr, "latex", self.names, True, self.p)
+            parts += [formula, numbers if numbers != formula else ""]
+        self.add(_math(*parts, self.n(q.value, q.given)))
 
     # ------------------------------------------------------------ network
 
@@ -95,138 +97,75 @@ class _Writer:
         for l, layer in enumerate(f.layers):
             self.add(f"{'#' * (level + 1)} {'Output layer' if l == L - 1 else f'Hidden layer {l + 1}'}\n")
             for n in layer:
-                formula = " + ".join(f"{latex(t.weight.name)}{latex(t.source.name)}" for t in n.terms)
-                numbers = " + ".join(f"{self.n(t.weight.value)}\\times{self.n(t.source.value)}" for t in n.terms)
-                if n.bias:
-                    formula += f" + {latex(n.bias.name)}"
-                    numbers += f" + {self.n(n.bias.value)}"
-                self.add(_math(latex(n.z.name), formula, numbers, self.n(n.z.value)))
+                self.eq(n.z)
             for n in layer:
-                self.add(_math(latex(n.out.name), *self._activation(n, layer, l), self.n(n.out.value)))
-
-    def _activation(self, n, layer, l: int) -> tuple[str, str]:
-        act = activations.get(n.activation, self.spec.layers[l].slope)
-        if n.activation == "softmax":
-            zs = " + ".join(f"e^{{{self.n(m.z.value)}}}" for m in layer)
-            return Template(act.tex).substitute(z=latex(n.z.name)), rf"\frac{{e^{{{self.n(n.z.value)}}}}}{{{zs}}}"
-        return (Template(act.tex).substitute(z=latex(n.z.name)), Template(act.tex).substitute(z=self.n(n.z.value)))
+                self.eq(n.out)
 
     def errors(self, level: int, loss: Loss, f: Forward, title: str = "Errors") -> None:
         self.add(f"{'#' * level} {title}\n")
-        tmpl = Template(losses.LOSSES[loss.kind].tex)
-        outs = f.outputs
-        for q, t, o in zip(loss.errors, loss.targets, outs):
-            sym = tmpl.substitute(t=latex(t.name), o=latex(o.out.name), n=len(outs))
-            val = tmpl.substitute(t=self.n(t.value), o=self.n(o.out.value), n=len(outs))
-            self.add(_math(latex(q.name), sym, val, self.n(q.value)))
-        self.add(_math(latex(loss.total.name), " + ".join(latex(q.name) for q in loss.errors),
-                       " + ".join(self.n(q.value) for q in loss.errors), self.n(loss.total.value)))
+        for q in (*loss.errors, loss.total):
+            self.eq(q)
 
     # ------------------------------------------------------------ backward
 
     def backward(self, level: int, p: Pass) -> None:
         self.add(f"{'#' * level} Backward pass\n")
         L = len(p.backward)
-        values = self._values
         for step, layer in enumerate(p.backward, 1):
             what = "output layer" if layer.index == L - 1 else f"hidden layer {layer.index + 1}"
             self.add(f"{'#' * (level + 1)} Step {step}: {what}\n")
-            for n in layer.neurons:
-                if isinstance(n.dE_dout, Sum):
-                    for term in n.dE_dout.terms:
-                        self.product(term)
-                    self.sum(n.dE_dout)
-                else:
-                    self.add(_math(*self._loss_derivative(p, n.dE_dout, n.out), self.n(n.dE_dout.value)))
-                if n.dout_dz is not None:
-                    self.add(_math(*self._act_derivative(n), self.n(n.dout_dz.value)))
-                for q in n.jacobian:
-                    self.add(_math(latex(q.name), self._jacobian_tex(q, n.out, values), self.n(q.value)))
-                if isinstance(n.delta, Sum):
-                    for term in n.delta.terms:
-                        self.product(term)
-                    self.sum(n.delta, rf"\frac{{\partial E_{{total}}}}{{\partial {latex(n.z)}}}")
-                else:
-                    self.product(n.delta, rf"\frac{{\partial E_{{total}}}}{{\partial {latex(n.z)}}}")
+            for n, nf in zip(layer.neurons, p.forward.layers[layer.index]):
+                alias = name(partial(E_TOTAL, nf.z.ident), self.names, "latex")
+                for q in neuron_rows(LayerBackward(layer.index, (n,), ())):
+                    self.eq(q, alias if q is n.delta else "")
             for g in layer.gradients:
-                self.sum(g) if isinstance(g, Sum) else self.product(g)
-
-    def product(self, p: Product, alias: str = "") -> None:
-        self.add(_math(latex(p.name), alias, r" \times ".join(latex(f.name) for f in p.factors),
-                       r" \times ".join(self.n(f.value) for f in p.factors), self.n(p.value)))
-
-    def sum(self, s: Sum, alias: str = "") -> None:
-        self.add(_math(latex(s.name), alias, " + ".join(latex(t.name) for t in s.terms),
-                       " + ".join(self.n(t.value) for t in s.terms), self.n(s.value)))
-
-    def _loss_derivative(self, p: Pass, q: Quantity, out: str) -> tuple[str, str, str]:
-        k = [n.out.name for n in p.forward.outputs].index(out)
-        t = p.loss.targets[k]
-        tmpl = Template(losses.LOSSES[p.loss.kind].dtex)
-        n = len(p.loss.targets)
-        return (latex(q.name), tmpl.substitute(t=latex(t.name), o=latex(out), n=n),
-                tmpl.substitute(t=self.n(t.value), o=self.n(p.forward.outputs[k].out.value), n=n))
-
-    def _act_derivative(self, n) -> tuple[str, str, str]:
-        layer = next(sl for sl, names in zip(self.spec.layers, self.names.out) if n.out in names)
-        act = activations.get(layer.activation, layer.slope)
-        tmpl = Template(act.dtex)
-        value, zval = self._values[n.out], self._values[n.z]
-        return (latex(n.dout_dz.name), tmpl.substitute(out=latex(n.out), z=latex(n.z)),
-                tmpl.substitute(out=self.n(value), z=self.n(zval)))
-
-    def _jacobian_tex(self, q: Quantity, out_j: str, values) -> str:
-        o_k = re.match(r"d(.+)/d", q.name).group(1)
-        if o_k == out_j:
-            return f"{latex(o_k)}(1 - {latex(o_k)}) = {self.n(values[o_k])}(1 - {self.n(values[o_k])})"
-        return f"-{latex(o_k)}{latex(out_j)} = -{self.n(values[o_k])}\\times{self.n(values[out_j])}"
+                self.eq(g)
 
     # ------------------------------------------------------------ update and check
 
     def updates(self, level: int, it: Iteration) -> None:
         self.add(f"{'#' * level} Updates\n")
-        rule = next((u for u in it.updates if not u.frozen), None)
-        if rule is not None and it.optimizer == "sgd" and not self.spec.optimizer.hyper.get("weight_decay"):
-            self.add(_math(r"p^{+}", r"p - \alpha\frac{\partial E_{total}}{\partial p}") +
-                     f"with $\\alpha = {it.learning_rate:g}$:\n")
-            for u in it.updates:
-                if not u.frozen:
-                    self.add(_math(latex(u.name) + "^{+}", latex(u.name) + rf" - \alpha{latex('dE_total/d' + u.name)}",
-                                   rf"{self.n(u.old)} - {it.learning_rate:g}\times{self.n(u.gradient)}", self.n(u.new)))
+        live = [u for u in it.updates if not u.frozen]
+        if live:
+            self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + f"with $\\alpha = {it.learning_rate:g}$:\n")
+        hyper = self.spec.optimizer.hyper
+        for u in live:
+            tree = update_tree(it, hyper, u)
+            self.add(_math(name(after(u.ident), self.names, "latex"), render(tree, "latex", self.names),
+                           render(tree, "latex", self.names, True, self.p), self.n(u.new)))
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-        head = ["parameter", "old", "gradient", *[{"m_hat": "m̂", "v_hat": "v̂"}.get(k, k) for k in keys], "new"]
+        head = ["parameter", "old", "gradient", *[name(state_id(k), None, "unicode") for k in keys], "new"]
         rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for u in it.updates:
-            cells = [f"${latex(u.name)}$", num(u.old, self.p), num(u.gradient, self.p),
-                     *[num(u.state[k], self.p) if k in u.state else "" for k in keys],
-                     num(u.new, self.p) + (" (frozen)" if u.frozen else "")]
+            cells = [f"${name(u.ident, self.names, 'latex')}$", self.u(u.old, u.given), self.u(u.gradient),
+                     *[self.u(u.state[k]) if k in u.state else "" for k in keys],
+                     self.u(u.new) + (" (frozen)" if u.frozen else "")]
             rows.append("| " + " | ".join(cells) + " |")
-        if rule is not None:
-            self.add(f"Rule (`{it.optimizer}`): p⁺ = {generic_rule(rule.name, rule.rule)}\n")
         self.add("\n".join(rows) + "\n")
+
+    def u(self, v: float, given: bool = False) -> str:
+        """A number in a table cell (Unicode: 1.2×10⁻⁹)."""
+        return num(v, self.p, given, "unicode")
 
     def check(self, level: int, it: Iteration) -> None:
         self.add(f"{'#' * level} Check: forward pass with the updated weights\n")
         rows = ["| quantity | before | after | change |", "|---|---|---|---|"]
         for p, c in zip(it.passes, it.checks):
-            before = _flat(p.forward, p.loss)
-            for name, after in _flat(c.forward, c.loss).items():
-                label = f"${latex(name)}$" + (f" (sample {p.sample})" if len(it.passes) > 1 else "")
-                rows.append(f"| {label} | {num(before[name], self.p)} | {num(after, self.p)} | "
-                            f"{signed(after - before[name], self.p)} |")
+            for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
+                label = f"${self.name(b)}$" + (f" (sample {p.sample})" if len(it.passes) > 1 else "")
+                rows.append(f"| {label} | {self.u(b.value)} | {self.u(q.value)} | {signed(q.value - b.value, self.p, 'unicode')} |")
         self.add("\n".join(rows) + "\n")
         b, a = it.loss_before, it.loss_after
         if not math.isfinite(a):
-            self.add(f"**$E_{{total}}$: {num(b, self.p)} → {num(a, self.p)}**: the update overflowed; "
+            self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**: the update overflowed; "
                      "try a smaller learning rate.\n")
             return
         word = "down" if a < b else "up" if a > b else "unchanged"
         pct = f" ({(a - b) / b:+.2%})" if b else ""
-        self.add(f"**$E_{{total}}$: {num(b, self.p)} → {num(a, self.p)}**, {word} by {num(abs(a - b), self.p)}{pct}.\n")
+        self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**, {word} by {self.u(abs(a - b))}{pct}.\n")
 
     def iteration(self, level: int, it: Iteration, diagrams: bool = True) -> None:
         for p in it.passes:
-            self._values = p.values()
             suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
             self.forward(level, p.forward, "Forward pass" + suffix)
             self.errors(level, p.loss, p.forward, "Errors" + suffix)
@@ -253,16 +192,6 @@ class _Writer:
         return weights, biases
 
 
-def _flat(f: Forward, loss: Loss) -> dict[str, float]:
-    out = {}
-    for layer in f.layers:
-        out.update({n.z.name: n.z.value for n in layer})
-        out.update({n.out.name: n.out.value for n in layer})
-    out.update({q.name: q.value for q in loss.errors})
-    out[loss.total.name] = loss.total.value
-    return out
-
-
 def trace_markdown(trace: Trace, precision: int = 8) -> str:
     w = _Writer(trace.spec, trace.names, precision)
     title = trace.spec.title or "bptrace trace"
@@ -278,6 +207,38 @@ def trace_markdown(trace: Trace, precision: int = 8) -> str:
     return "\n".join(w.lines)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _plain(values: list[float]) -> tuple[list[str], int]:
+    """Losses as plain decimals (Mermaid reads no 7.6e-05) and the power of ten they were scaled by:
+    when the largest loss is below 0.01, every loss is multiplied by 10^k so the largest lies in [1, 10)."""
+    top = max((abs(v) for v in values), default=0.0)
+    k = -math.floor(math.log10(top)) if 0 < top < 0.01 else 0
+    scaled = [v * 10.0 ** k for v in values]
+    smallest = min((abs(v) for v in scaled if v), default=1.0)
+    decimals = min(max(2 - math.floor(math.log10(smallest)), 0), 12)  # three significant digits of the smallest
+    return [f"{v:.{decimals}f}".rstrip("0").rstrip(".") or "0" for v in scaled], k
+
+
+def loss_chart(loss, epochs: int, points: int = 40) -> str:
+    """The loss curve as a Mermaid xychart: at most `points` evenly spaced epochs on a numeric
+    x-axis (Mermaid picks about ten ticks), losses as plain decimals, scaled when tiny."""
+    from ..render.training import thin
+
+    idx = [i for i in thin(epochs, rows=points) if math.isfinite(loss[i])]
+    if not idx:
+        return ""
+    ys, k = _plain([float(loss[i]) for i in idx])
+    axis = "loss" + (f" (×10{f'-{k}'.translate(SUPERSCRIPT)})" if k else "")
+    if len(idx) <= 12:
+        x = "[" + ", ".join(str(i + 1) for i in idx) + "]"  # a few epochs: one label each
+    else:
+        x = f"{idx[0] + 1} --> {idx[-1] + 1}"
+    return ("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
+            f"    x-axis \"epoch\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
+
+
 def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     from ..render.training import STOPS, thin
 
@@ -290,12 +251,9 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add("## Loss per epoch\n")
     idx = thin(r.epochs_done, rows=40)
     if idx:
-        ys = ", ".join(f"{r.loss[i]:.6g}" for i in idx)
-        xs = ", ".join(str(i + 1) for i in idx)
-        w.add("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
-              f"    x-axis \"epoch\" [{xs}]\n    y-axis \"loss\"\n    line [{ys}]\n```\n")
+        w.add(loss_chart(r.loss, r.epochs_done))
         watch = p.watch
-        outs = [f"${latex(o)}$" for o in r.names.out[-1]]
+        outs = [f"${name(Id('out', len(r.names.out) - 1, j), r.names, 'latex')}$" for j in range(len(r.names.out[-1]))]
         rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
         for i in thin(r.epochs_done, every):
             rows.append(f"| {i + 1} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
@@ -306,14 +264,14 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
         w.iteration(3, it, diagrams=False)
     w.add("## Parameters: initial → final\n")
     rows = ["| parameter | initial | final | change |", "|---|---:|---:|---:|"]
-    for name, v0, v1 in zip(r.names.params(), r.initial_values.tolist(), r.final_values.tolist()):
-        rows.append(f"| ${latex(name)}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
+    for ident, v0, v1 in zip(param_ids(r.names), r.initial_values.tolist(), r.final_values.tolist()):
+        rows.append(f"| ${name(ident, r.names, 'latex')}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
     w.add("\n".join(rows) + "\n")
     w.add("## Outputs with the final weights\n")
     rows = ["| sample | x | target | output |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
-        rows.append(f"| {i} | {', '.join(num(v, precision) for v in s.x)} | "
-                    f"{', '.join(num(v, precision) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
+        rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
+                    f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
     if r.epochs_done:
         w.add(f"**Loss: {num(r.loss[0], precision)} → {num(r.loss[-1], precision)}** after {r.epochs_done} epochs.\n")

@@ -15,63 +15,56 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import generic_rule, num, pretty_formula, signed, substitute
-from ..naming import pretty
-from ..trace import Forward, Iteration, Loss, Pass, Product, Quantity, Sum, Trace
+from .. import formulas
+from ..expr import render
+from ..fmt import num, signed
+from ..notation import name as id_name
+from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
 
 NAME_STYLE = "cyan"
 VALUE_STYLE = "bold"
 
 
 class View:
-    """How to show numbers: precision and whether formulas are shown."""
+    """How to show numbers and names: precision, whether formulas are shown, the notation (unicode or ascii)."""
 
-    def __init__(self, precision: int = 8, formulas: bool = True):
+    def __init__(self, precision: int = 8, formulas: bool = True, style: str = "unicode"):
         self.precision = precision
         self.formulas = formulas
+        self.style = style
+        self.names = None  # set per iteration
 
-    def num(self, v: float) -> str:
-        return num(v, self.precision)
+    def num(self, v: float, given: bool = False) -> str:
+        return num(v, self.precision, given, self.style)
+
+    def name(self, q) -> str:
+        return id_name(q.ident, self.names, self.style)
 
 
 def _table(title: str, view: View, first: str = "quantity") -> Table:
     t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
               padding=(0, 1), show_edge=False)
-    t.add_column(first, style=NAME_STYLE, no_wrap=True)
+    t.add_column(first, style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
-        t.add_column("formula  =  numbers", overflow="fold", ratio=1)
+        t.add_column("formula  =  numbers", overflow="fold", ratio=1, min_width=20)
     t.add_column("value", justify="right", style=VALUE_STYLE, no_wrap=True)
     return t
 
 
-def _row(t: Table, view: View, name: str, value: float, formula: str = "", numbers: str = "") -> None:
+def _row(t: Table, view: View, q) -> None:
+    """One quantity: its name; its formula over the numbers put in; its value."""
+    value = view.num(q.value, q.given)
     if not view.formulas:
-        t.add_row(pretty(name), view.num(value))
+        t.add_row(view.name(q), value)
         return
-    cell = Text(pretty_formula(formula)) if formula else Text("")
-    if numbers and numbers != view.num(value):
-        cell.append(("\n" if formula else "") + "= " + numbers, style="dim")
-    t.add_row(pretty(name), cell, view.num(value))
-
-
-def _quantity_row(t: Table, view: View, q: Quantity, values: dict[str, float]) -> None:
-    _row(t, view, q.name, q.value, q.formula, substitute(q.formula, values, view.precision) if q.formula else "")
-
-
-def _product_row(t: Table, view: View, p: Product) -> None:
-    formula = " × ".join(f.name for f in p.factors)
-    numbers = " × ".join(_paren(view.num(f.value)) for f in p.factors)
-    _row(t, view, p.name, p.value, formula, numbers)
-
-
-def _sum_row(t: Table, view: View, s: Sum) -> None:
-    formula = " + ".join(term.name for term in s.terms)
-    numbers = " + ".join(_paren(view.num(term.value)) for term in s.terms)
-    _row(t, view, s.name, s.value, formula, numbers)
-
-
-def _paren(s: str) -> str:
-    return f"({s})" if s.startswith("-") else s
+    cell = Text("")
+    if q.expr is not None:
+        formula = render(q.expr, view.style, view.names)
+        numbers = render(q.expr, view.style, view.names, True, view.precision)
+        cell.append(formula)
+        if numbers != formula and numbers != value:
+            cell.append("\n= " + numbers, style="dim")
+    t.add_row(view.name(q), cell, value)
 
 
 # ---------------------------------------------------------------- sections
@@ -109,59 +102,35 @@ def _span(names) -> str:
     return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
 
 
-def forward_table(title: str, f: Forward, values: dict[str, float], view: View) -> Table:
+def forward_table(title: str, f: Forward, view: View) -> Table:
     t = _table(title, view)
     for layer in f.layers:
         for n in layer:
-            numbers = " + ".join(f"{_paren(view.num(x.weight.value))}×{_paren(view.num(x.source.value))}" for x in n.terms)
-            if n.bias:
-                numbers += f" + {_paren(view.num(n.bias.value))}"
-            _row(t, view, n.z.name, n.z.value, n.z.formula, numbers)
+            _row(t, view, n.z)
         for n in layer:
-            _quantity_row(t, view, n.out, values)
+            _row(t, view, n.out)
     return t
 
 
-def loss_table(title: str, loss: Loss, values: dict[str, float], view: View) -> Table:
+def loss_table(title: str, loss: Loss, view: View) -> Table:
     t = _table(title, view)
-    for q in loss.errors:
-        _quantity_row(t, view, q, values)
-    numbers = " + ".join(view.num(q.value) for q in loss.errors)
-    _row(t, view, loss.total.name, loss.total.value, loss.total.formula, numbers)
+    for q in (*loss.errors, loss.total):
+        _row(t, view, q)
     return t
 
 
-def backward_tables(p: Pass, values: dict[str, float], view: View, n_layers: int) -> list[Table]:
+def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
     out = []
     for step, layer in enumerate(p.backward, 1):
         what = "output layer" if layer.index == n_layers - 1 else f"hidden layer {layer.index + 1}"
         t = _table(f"Backward step {step}: {what}", view)
-        for n in layer.neurons:
-            if isinstance(n.dE_dout, Sum):
-                for term in n.dE_dout.terms:
-                    _product_row(t, view, term)
-                _sum_row(t, view, n.dE_dout)
-            else:
-                _quantity_row(t, view, n.dE_dout, values)
-            if n.dout_dz is not None:
-                _quantity_row(t, view, n.dout_dz, values)
-            for q in n.jacobian:
-                _quantity_row(t, view, q, values)
-            if isinstance(n.delta, Sum):
-                for term in n.delta.terms:
-                    _product_row(t, view, term)
-                _sum_row(t, view, n.delta)
-            else:
-                _product_row(t, view, n.delta)
-        for g in layer.gradients:
-            if isinstance(g, Sum):
-                _sum_row(t, view, g)
-            else:
-                _product_row(t, view, g)
+        for q in backward_rows(layer):
+            _row(t, view, q)
         if layer.index == n_layers - 1 and p.loss.kind in SHORTCUTS:
-            o, target = p.forward.outputs[0].out.name, p.loss.targets[0].name
+            o, target = p.forward.outputs[0].out, p.loss.targets[0]
             t.caption = (f"{SHORTCUTS[p.loss.kind]}: the chain above simplifies to δ = o − target, "
-                         f"e.g. δ_{o} = {o} − {target} = {view.num(p.forward.outputs[0].out.value - p.loss.targets[0].value)}")
+                         f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − {view.name(target)} = "
+                         f"{view.num(o.value - target.value)}")
             t.caption_justify = "left"
         out.append(t)
     return out
@@ -170,43 +139,49 @@ def backward_tables(p: Pass, values: dict[str, float], view: View, n_layers: int
 SHORTCUTS = {"cross_entropy": "softmax with cross-entropy", "binary_cross_entropy": "sigmoid with binary cross-entropy"}
 
 
-def updates_table(it: Iteration, view: View) -> Table:
-    state_keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-    first = next((u for u in it.updates if not u.frozen), None)
+STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
+
+
+def updates_table(it: Iteration, view: View) -> list[Table]:
+    """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
+    so that no number is cut at 60 columns."""
     title = f"Updates ({it.optimizer}, α = {it.learning_rate:g})"
-    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-              padding=(0, 1))
-    t.add_column("param", style=NAME_STYLE, no_wrap=True)
-    t.add_column("old", justify="right", no_wrap=True)
-    t.add_column("gradient", justify="right", no_wrap=True)
-    for k in state_keys:
-        t.add_column({"m_hat": "m̂", "v_hat": "v̂"}.get(k, k), justify="right", no_wrap=True)
-    t.add_column("new", justify="right", style=VALUE_STYLE, no_wrap=True)
+    t = _plain(title, ("param", "old", "gradient", "new"))
     for u in it.updates:
         new = view.num(u.new) + (" (frozen)" if u.frozen else "")
-        t.add_row(f"{pretty(u.name)}", view.num(u.old), view.num(u.gradient),
-                  *[view.num(u.state[k]) if k in u.state else "" for k in state_keys], new)
-    if first is not None:
-        t.caption = "p⁺ = " + generic_rule(first.name, first.rule)
+        t.add_row(id_name(u.ident, view.names, view.style), view.num(u.old, u.given), view.num(u.gradient), new)
+    if it.rule is not None and any(not u.frozen for u in it.updates):
+        t.caption = "p⁺ = " + render(it.rule, view.style, view.names)
         t.caption_justify = "left"
+    out = [t]
+    keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
+    for pair in STATE_PAIRS if "m" in keys else ((k,) for k in keys):
+        heads = [id_name(formulas.state_id(k), None, view.style) for k in pair]
+        s = _plain(f"Optimizer state: {', '.join(heads)}", ("param", *heads))
+        for u in it.updates:
+            if not u.frozen:
+                s.add_row(id_name(u.ident, view.names, view.style), *[view.num(u.state[k]) for k in pair])
+        out.append(s)
+    return out
+
+
+def _plain(title: str, columns) -> Table:
+    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+              padding=(0, 1))
+    t.add_column(columns[0], style=NAME_STYLE, no_wrap=True)
+    for c in columns[1:]:
+        t.add_column(c, justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
     return t
 
 
 def check_table(it: Iteration, view: View) -> Table:
-    t = Table(title="Check: forward pass again with the updated weights", title_justify="left",
-              title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
-    t.add_column("quantity", style=NAME_STYLE, no_wrap=True)
-    t.add_column("before", justify="right", no_wrap=True)
-    t.add_column("after", justify="right", style=VALUE_STYLE, no_wrap=True)
-    t.add_column("change", justify="right", no_wrap=True)
+    t = _plain("Check: forward pass again with the updated weights", ("quantity", "before", "after", "change"))
     for p, c in zip(it.passes, it.checks):
         if len(it.passes) > 1:
             t.add_section()
             t.add_row(f"sample {p.sample}", "", "", "")
-        before = {n.name: n.value for n in _forward_values(p.forward, p.loss)}
-        for q in _forward_values(c.forward, c.loss):
-            b = before[q.name]
-            t.add_row(pretty(q.name), view.num(b), view.num(q.value), signed(q.value - b, view.precision))
+        for b, q in zip(_forward_values(p.forward, p.loss), _forward_values(c.forward, c.loss)):
+            t.add_row(view.name(b), view.num(b.value), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
     return t
 
 
@@ -236,13 +211,13 @@ def verdict(it: Iteration, view: View) -> Text:
 def render_iteration(it: Iteration, spec, view: View) -> Group:
     parts: list = []
     n_layers = len(spec.layers)
+    view.names = it.names
     for p in it.passes:
-        values = p.values()
         label = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
-        parts.append(forward_table(f"Forward pass{label}", p.forward, values, view))
-        parts.append(loss_table(f"Errors{label}", p.loss, values, view))
-        parts += backward_tables(p, values, view, n_layers)
-    parts.append(updates_table(it, view))
+        parts.append(forward_table(f"Forward pass{label}", p.forward, view))
+        parts.append(loss_table(f"Errors{label}", p.loss, view))
+        parts += backward_tables(p, view, n_layers)
+    parts += updates_table(it, view)
     parts.append(check_table(it, view))
     parts.append(verdict(it, view))
     return Group(*_spaced(parts))
@@ -255,8 +230,8 @@ def _spaced(parts: list) -> list:
     return out[:-1]
 
 
-def render_trace(trace: Trace, precision: int = 8, formulas: bool = True) -> Group:
-    view = View(precision, formulas)
+def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Group:
+    view = View(precision, formulas, style)
     parts: list = [summary(trace.spec, trace.names), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:

@@ -39,7 +39,7 @@ def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     t.add_column("‖g‖", justify="right", no_wrap=True)
     targets = r.spec.samples[watch - 1].target
     for name, target in zip(r.names.out[-1], targets):
-        t.add_column(f"{pretty(name)} (t={num(target, precision)})", justify="right", no_wrap=True)
+        t.add_column(f"{pretty(name)} (t={num(target, precision, True)})", justify="right", no_wrap=True)
     for i in thin(r.epochs_done, every):
         t.add_row(str(i + 1), num(r.loss[i], precision), num(r.grad_norm[i], precision),
                   *[num(v, precision) for v in r.outputs[i]])
@@ -91,15 +91,15 @@ def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
     t.add_column("target", overflow="fold")
     t.add_column("output", style=VALUE_STYLE, overflow="fold")
     for i, (s, o) in enumerate(zip(r.spec.samples[:limit], r.final_outputs), 1):
-        t.add_row(str(i), _vec(s.x, precision), _vec(s.target, precision), _vec(o, precision))
+        t.add_row(str(i), _vec(s.x, precision, given=True), _vec(s.target, precision, given=True), _vec(o, precision))
     if len(r.spec.samples) > limit:
         t.caption = f"… and {len(r.spec.samples) - limit:,} more samples"
         t.caption_justify = "left"
     return t
 
 
-def _vec(values, precision: int, limit: int = 8) -> str:
-    shown = ", ".join(num(float(v), precision) for v in list(values)[:limit])
+def _vec(values, precision: int, limit: int = 8, given: bool = False) -> str:
+    shown = ", ".join(num(float(v), precision, given) for v in list(values)[:limit])
     return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
 
 

@@ -1,0 +1,191 @@
+"""A standalone LaTeX document of a trace, in the terminal's order (`--export notes.tex`).
+
+Compiles with pdflatex from a basic TeX Live (amsmath, amssymb, geometry, booktabs). Each layer
+is an `align*`; a quantity's formula and its numbers stand on rows of their own, and a long sum
+of numbers is broken every few terms, so nothing runs off the page.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..expr import Op, render
+from ..fmt import num, signed
+from ..formulas import state_id, update_tree
+from ..notation import E_TOTAL, after, name, partial
+from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
+
+PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{booktabs}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+"""
+TERMS_PER_ROW = 3  # a sum of numbers longer than this continues on the next row
+TABLE_ROWS = 40  # a table longer than this is split (a tabular cannot break across pages)
+_ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def escape(s: str) -> str:
+    """User text (titles) safe for LaTeX: \\ # $ % & _ { } ~ ^ escaped; other non-ASCII dropped to '?'."""
+    out = "".join(_ESCAPES.get(c, c) for c in s)
+    return out.encode("ascii", "replace").decode("ascii")
+
+
+class _Doc:
+    def __init__(self, names, precision: int):
+        self.names, self.p = names, precision
+        self.out: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.out.extend(lines)
+
+    def n(self, v: float, given: bool = False) -> str:
+        return num(v, self.p, given, "latex")
+
+    def name(self, ident) -> str:
+        return name(ident, self.names, "latex")
+
+    # ------------------------------------------------------------ equations
+
+    def rows(self, lhs: str, tree, value: str, alias: str = "") -> str:
+        """lhs &= [alias \\ &=] formula \\ &= numbers = value, the numbers broken every few terms."""
+        rows = [f"{lhs} &= {alias}"] if alias else []
+        if tree is None:
+            rows.append(f"{'' if alias else lhs + ' '}&= {value}")
+            return " \\\\\n".join(rows)
+        formula = render(tree, "latex", self.names)
+        rows.append(f"{'' if rows else lhs + ' '}&= {formula}")
+        numbers = self.numbers(tree)
+        if numbers[-1] != formula:
+            rows += [f"&= {numbers[0]}"] + [f"&\\quad {part}" for part in numbers[1:]]
+        rows[-1] += f" = {value}"
+        return " \\\\\n".join(rows)
+
+    def numbers(self, tree) -> list[str]:
+        """The numbers line, as one row or (a long sum) several rows of at most TERMS_PER_ROW terms."""
+        if isinstance(tree, Op) and tree.op == "add" and len(tree.args) > TERMS_PER_ROW:
+            terms = [render(a, "latex", self.names, True, self.p, term=True) for a in tree.args]
+            chunks = [terms[i:i + TERMS_PER_ROW] for i in range(0, len(terms), TERMS_PER_ROW)]
+            return [" + ".join(chunks[0])] + ["+ " + " + ".join(c) for c in chunks[1:]]
+        return [render(tree, "latex", self.names, True, self.p)]
+
+    def equations(self, items) -> None:
+        """items: (lhs, tree, value, alias) -> one align* block."""
+        self.add(r"\begin{align*}", " \\\\[4pt]\n".join(self.rows(*i) for i in items), r"\end{align*}")
+
+    def q(self, q, alias: str = ""):
+        return self.name(q.ident), q.expr, self.n(q.value, q.given), alias
+
+    # ------------------------------------------------------------ sections
+
+    def iteration(self, it: Iteration, spec, level: str = "section") -> None:
+        for p in it.passes:
+            suffix = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
+            self.add(rf"\{level}*{{Forward pass{suffix}}}")
+            L = len(p.forward.layers)
+            for l, layer in enumerate(p.forward.layers):
+                self.add(rf"\sub{level}*{{{'Output layer' if l == L - 1 else f'Hidden layer {l + 1}'}}}")
+                self.equations([self.q(n.z) for n in layer] + [self.q(n.out) for n in layer])
+            self.add(rf"\{level}*{{Errors{suffix}}}")
+            self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
+            self.add(rf"\{level}*{{Backward pass{suffix}}}")
+            for step, lb in enumerate(p.backward, 1):
+                what = "output layer" if lb.index == L - 1 else f"hidden layer {lb.index + 1}"
+                self.add(rf"\sub{level}*{{Step {step}: {what}}}")
+                items = []
+                for n, nf in zip(lb.neurons, p.forward.layers[lb.index]):
+                    alias = self.name(partial(E_TOTAL, nf.z.ident))
+                    items += [self.q(q, alias if q is n.delta else "")
+                              for q in neuron_rows(LayerBackward(lb.index, (n,), ()))]
+                self.equations(items + [self.q(g) for g in lb.gradients])
+        self.updates(it, spec, level)
+        self.check(it, level)
+
+    def updates(self, it: Iteration, spec, level: str) -> None:
+        self.add(rf"\{level}*{{Updates}}")
+        live = [u for u in it.updates if not u.frozen]
+        if live:
+            self.add(rf"With $\alpha = {it.learning_rate:g}$ (optimizer \texttt{{{escape(it.optimizer)}}}):")
+            items = [("p^{+}", None, render(it.rule, "latex", self.names), "")]
+            items += [(self.name(after(u.ident)), update_tree(it, spec.optimizer.hyper, u), self.n(u.new), "")
+                      for u in live]
+            self.equations(items)
+        keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
+        head = ["parameter", "old", "gradient", *[f"${name(state_id(k), None, 'latex')}$" for k in keys], "new"]
+        rows = [[f"${self.name(u.ident)}$", f"${self.n(u.old, u.given)}$", f"${self.n(u.gradient)}$",
+                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
+                for u in it.updates]
+        self.table(head, rows)
+
+    def check(self, it: Iteration, level: str) -> None:
+        self.add(rf"\{level}*{{Check: forward pass with the updated weights}}")
+        rows = []
+        for p, c in zip(it.passes, it.checks):
+            for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
+                rows.append([f"${self.name(b.ident)}$", f"${self.n(b.value)}$", f"${self.n(q.value)}$",
+                             f"${signed(q.value - b.value, self.p, 'latex')}$"])
+        self.table(["quantity", "before", "after", "change"], rows)
+        b, a = it.loss_before, it.loss_after
+        verdict = ("the update overflowed; try a smaller learning rate" if not math.isfinite(a) else
+                   "down" if a < b else "up" if a > b else "unchanged")
+        self.add(rf"\textbf{{$E_{{total}}$: ${self.n(b)}$ $\to$ ${self.n(a)}$}}, {verdict}.", "")
+
+    def table(self, head: list[str], rows: list[list[str]]) -> None:
+        spec = "l" + "r" * (len(head) - 1)
+        for i in range(0, max(len(rows), 1), TABLE_ROWS):
+            self.add(r"\begin{center}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(head) + r" \\",
+                     r"\midrule", *[" & ".join(r) + r" \\" for r in rows[i:i + TABLE_ROWS]], r"\bottomrule",
+                     r"\end{tabular}", r"\end{center}")
+
+    def network(self, spec) -> None:
+        N = self.names
+        self.add(r"\section*{The network}")
+        rows = [["input", ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
+        for l, layer in enumerate(spec.layers):
+            label = "output" if l == len(spec.layers) - 1 else f"hidden {l + 1}"
+            outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
+            bias = "none" if layer.bias is None else ("shared" if layer.shared_bias else str(len(layer.bias)))
+            rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
+        self.table(["layer", "neurons", "activation", "bias", "parameters"], rows)
+        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}, learning rate $\alpha = {spec.learning_rate:g}$, "
+                 rf"optimizer \texttt{{{escape(spec.optimizer.name)}}}; {spec.n_params} parameters.", "")
+
+
+def _ids(kind: str, count: int, l: int = 0):
+    from ..notation import Id
+
+    return [Id(kind, l, j) for j in range(count)]
+
+
+def _span(items: list[str]) -> str:
+    return ", ".join(items) if len(items) <= 3 else f"{items[0]}, \\dots, {items[-1]}"
+
+
+def _document(title: str, body: list[str]) -> str:
+    return "\n".join([PREAMBLE, rf"\title{{{escape(title)}}}", r"\date{}", r"\begin{document}", r"\maketitle",
+                      *body, r"\end{document}", ""])
+
+
+def trace_latex(trace: Trace, precision: int = 8) -> str:
+    d = _Doc(trace.names, precision)
+    d.network(trace.spec)
+    for it in trace.iterations:
+        if len(trace.iterations) > 1:
+            d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")
+        d.iteration(it, trace.spec, "section" if len(trace.iterations) == 1 else "subsection")
+    return _document(trace.spec.title or "bptrace trace", d.out)
+
+
+def run_latex(r, precision: int = 8) -> str:
+    """A training run: the network, each traced iteration, and the loss from first to last epoch."""
+    d = _Doc(r.names, precision)
+    d.network(r.spec)
+    for it in r.traces:
+        d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")
+        d.iteration(it, r.spec, "subsection")
+    if r.epochs_done:
+        d.add(rf"\textbf{{Loss: ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} after {r.epochs_done} epochs.")
+    return _document(r.spec.title or "bptrace training run", d.out)

@@ -1,0 +1,135 @@
+"""The formulas of activations, losses and optimizer updates, as expression trees (bptrace.expr).
+
+Each builder takes the quantities a rule reads (as trace Quantities) and returns the tree;
+the trace keeps the tree, and every renderer shows it in its own notation.
+"""
+
+from __future__ import annotations
+
+from .expr import Num, Op, Ref, Sym
+from .notation import P, Id, partial
+
+ONE, TWO = Num(1), Num(2)
+SOFTMAX_SUM = Sym("sum_k e^z_k", "Σₖ e^zₖ", r"\sum_k e^{z_k}")
+
+
+def weighted_sum(terms, bias):
+    """z = Σ_k w_k·source_k + b."""
+    return Op("add", *(Op("mul", Ref(t.weight), Ref(t.source)) for t in terms), *((Ref(bias),) if bias else ()))
+
+
+def total(parts):
+    """A sum of quantities: E_total = E_o1 + E_o2."""
+    return Op("add", *map(Ref, parts))
+
+
+def activation(name: str, z, slope: float = 0.01, layer_z=()):
+    """out = f(z); softmax also reads every z of its layer."""
+    z = Ref(z)
+    if name == "sigmoid":  # 1 / (1 + e^−z)
+        return Op("div", ONE, Op("add", ONE, Op("exp", Op("neg", z))))
+    if name == "tanh":
+        return Op("fn", "tanh", z)
+    if name == "relu":
+        return Op("fn", "max", Num(0), z)
+    if name == "leaky_relu":
+        return Op("if", z, z, Op("mul", Num(slope), z))
+    if name == "softmax":  # e^z_j / Σ_k e^z_k
+        return Op("div", Op("exp", z), Op("sum", SOFTMAX_SUM, *(Op("exp", Ref(m)) for m in layer_z)))
+    return z  # linear
+
+
+def derivative(name: str, out, z, slope: float = 0.01):
+    """dout/dz of an elementwise activation, in out and z."""
+    o, z = Ref(out), Ref(z)
+    if name == "sigmoid":  # o(1 − o)
+        return Op("mul", o, Op("sub", ONE, o))
+    if name == "tanh":  # 1 − o²
+        return Op("sub", ONE, Op("pow", o, TWO))
+    if name == "relu":
+        return Op("if", ONE, z, Num(0))
+    if name == "leaky_relu":
+        return Op("if", ONE, z, Num(slope))
+    return ONE
+
+
+def softmax_jacobian(o_k, o_j, same: bool):
+    """do_k/dz_j = o_k(1 − o_k) for k = j, −o_k·o_j otherwise."""
+    if same:
+        return Op("mul", Ref(o_k), Op("sub", ONE, Ref(o_k)))
+    return Op("neg", Op("mul", Ref(o_k), Ref(o_j)))
+
+
+def error(kind: str, t, o, n: int):
+    """E_k of one output."""
+    t, o = Ref(t), Ref(o)
+    sq = Op("pow", Op("sub", t, o), TWO)
+    if kind == "half_sse":  # ½(t − o)²
+        return Op("coef", Num(0.5, "½"), sq)
+    if kind == "sse":
+        return sq
+    if kind == "mse":
+        return Op("div", sq, Num(n))
+    if kind == "cross_entropy":  # −t·log o
+        return Op("neg", Op("mul", t, Op("log", o)))
+    # binary cross-entropy: −(t·log o + (1 − t)·log(1 − o))
+    return Op("neg", Op("add", Op("mul", t, Op("log", o)), Op("mul", Op("sub", ONE, t), Op("log", Op("sub", ONE, o)))))
+
+
+def error_derivative(kind: str, t, o, n: int):
+    """dE_total/do_k."""
+    t, o = Ref(t), Ref(o)
+    if kind == "half_sse":  # −(t − o)
+        return Op("neg", Op("sub", t, o))
+    if kind == "sse":
+        return Op("neg", Op("coef", TWO, Op("sub", t, o)))
+    if kind == "mse":
+        return Op("div", Op("neg", Op("coef", TWO, Op("sub", t, o))), Num(n))
+    if kind == "cross_entropy":
+        return Op("neg", Op("div", t, o))
+    return Op("div", Op("sub", o, t), Op("mul", o, Op("sub", ONE, o)))
+
+
+def state_id(key: str) -> Id:
+    """The Id of an optimizer state (m, v, m_hat, v_hat) of any parameter."""
+    return Id("state", of=key)
+
+
+class _Leaf:
+    """A stand-in quantity for a rule written for any parameter p (no value)."""
+
+    __slots__ = ("ident", "value", "given")
+
+    def __init__(self, ident, value=float("nan"), given: bool = False):
+        self.ident, self.value, self.given = ident, value, given
+
+
+def update_rule(optimizer: str, hyper: dict, lr: float, p=None, g=None, state=None):
+    """p⁺ as a tree. Without quantities, the rule for any parameter p (its numbers are not shown)."""
+    p = Ref(p or _Leaf(P))
+    g = Ref(g or _Leaf(partial(Id("E_total"), P)))
+    state = state or {k: _Leaf(state_id(k)) for k in ("m", "v", "m_hat", "v_hat")}
+    alpha = Sym("alpha", "α", r"\alpha", lr)
+    wd = hyper.get("weight_decay", 0.0)
+    lam = Sym("lambda", "λ", r"\lambda", wd)
+    if optimizer == "sgd":
+        step = Op("add", g, Op("mul", lam, p)) if wd else g
+        return Op("sub", p, Op("mul", alpha, step))
+    if optimizer == "momentum":
+        v = Ref(state["v"])
+        if hyper.get("nesterov"):
+            return Op("sub", p, Op("mul", alpha, Op("add", g, Op("mul", Sym("mu", "μ", r"\mu", hyper["momentum"]), v))))
+        return Op("sub", p, Op("mul", alpha, v))
+    eps = Sym("eps", "ε", r"\varepsilon", hyper.get("eps"))
+    adam = Op("div", Op("mul", alpha, Ref(state["m_hat"])), Op("add", Op("sqrt", Ref(state["v_hat"])), eps))
+    if optimizer == "adamw":
+        return Op("sub", Op("mul", p, Op("sub", ONE, Op("mul", alpha, lam))), adam)
+    return Op("sub", p, adam)
+
+
+def update_tree(it, hyper: dict, u):
+    """The update of one parameter with its own quantities: w5⁺ = w5 − α·∂E_total/∂w5."""
+    p = _Leaf(u.ident, u.old, u.given)
+    g = _Leaf(partial(Id("E_total"), u.ident), u.gradient)
+    state = {k: _Leaf(state_id(k), v) for k, v in u.state.items()}
+    return update_rule(it.optimizer, hyper, it.learning_rate, p, g, state or None)

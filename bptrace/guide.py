@@ -1,0 +1,20 @@
+"""The documentation a pip-installed user has: docs/ pages shipped as package data (`bptrace docs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UsageError, clip
+
+FOLDER = Path(__file__).parent / "data" / "docs"
+TOPICS = {  # topic -> (file, what it is)
+    "spec": ("spec.md", "the spec format: every key, its default, and what it means"),
+    "worked-example": ("worked-example.md", "the published example bptrace reproduces, with every number"),
+    "trace-format": ("trace-format.md", "the JSON and JSON Lines exports, field by field"),
+}
+
+
+def text(topic: str) -> str:
+    if topic not in TOPICS:
+        raise UsageError(f"no documentation topic '{clip(topic)}'; topics: {', '.join(TOPICS)}")
+    return (FOLDER / TOPICS[topic][0]).read_text(encoding="utf-8")

@@ -1,0 +1,205 @@
+"""Where output goes: the --export targets, and standard output guarded against write failures.
+
+CLI-side I/O helpers (no domain logic): targets are checked and opened before any work and
+committed together at the end; a failed write becomes one message and exit code 1; a reader that
+closes the pipe ends the run quietly (exit 141).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from .errors import UsageError, WriteError
+from .signals import SIGPIPE, Stopped, deferred
+
+
+def identity(path: str) -> tuple:
+    """What a path writes to, equal for two names of one file (./a, ../x/a, a symlink, a hard link):
+    ("file", device, inode) of an existing file, else ("new", the real folder's device and inode, name)."""
+    if path == "-":
+        try:
+            st = os.fstat(sys.stdout.fileno())
+            return ("file", st.st_dev, st.st_ino)
+        except (OSError, AttributeError, ValueError):
+            return ("stdout",)
+    try:
+        st = os.stat(path)
+        return ("file", st.st_dev, st.st_ino)
+    except OSError:
+        pass
+    folder, name = os.path.split(os.path.realpath(path))
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return ("path", os.path.join(folder, name))
+    return ("new", st.st_dev, st.st_ino, name, folder)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Two identities name one target: equal, or new names differing only in case where case is ignored."""
+    if a[:4] == b[:4]:
+        return True
+    return (a[0] == b[0] == "new" and a[1:3] == b[1:3] and a[3].casefold() == b[3].casefold()
+            and _case_insensitive(a[4]))
+
+
+@functools.cache
+def _case_insensitive(folder: str) -> bool:
+    """Does this folder's file system ignore case? (A probe file, looked up in upper case.)"""
+    import tempfile
+
+    with deferred():
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".bptrace-case-")
+        except OSError:
+            return False
+        os.close(fd)
+        try:
+            return os.path.exists(os.path.join(folder, os.path.basename(probe).upper()))
+        finally:
+            os.unlink(probe)
+
+
+def _refuse_clashes(paths: list[str], inputs: list[str]) -> None:
+    """The same target twice, or a target that is an input file: refused before any work."""
+    seen: list[tuple[tuple, str]] = []
+    for p in paths:
+        key = identity(p)
+        for other_key, other in seen:
+            if _same(key, other_key):
+                same = "twice" if other == p else f"and --export {other} name the same file"
+                raise UsageError(f"--export {p} {same}; give each target once")
+        seen.append((key, p))
+    for source in inputs:
+        if source != "-" and os.path.isfile(source):
+            key = identity(source)
+            for other_key, other in seen:
+                if _same(key, other_key):
+                    raise UsageError(f"--export {other} would overwrite the input file {source}; "
+                                     "choose another file name")
+
+
+class Exports:
+    """The --export targets: checked and opened before any work, written atomically at the end."""
+
+    def __init__(self, paths: list[str], forced: str | None, inputs: list[str | None] = ()):
+        from .exports import format_for
+
+        self.targets = [(p, format_for(p, forced)) for p in paths]
+        _refuse_clashes(paths, [i for i in inputs if i])
+        self.to_stdout = "-" in paths
+        if self.to_stdout and isinstance(sys.stdout, ClosedStdout):
+            sys.stdout.write("")  # refused before any work
+        self.files = {}
+        self.written: list[str] = []
+
+    def __enter__(self):
+        from . import atomic
+
+        try:
+            for path, _ in self.targets:
+                if path != "-":
+                    self.files[path] = atomic.open_target(path)
+        except BaseException:
+            self.abort()
+            raise
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            self.abort()
+        return False
+
+    def stream(self, fmt: str):
+        """Writers (file-like) for the targets of one format, for exports that are written as they go."""
+        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if f == fmt]
+
+    def finish(self, render, skip: tuple[str, ...] = ()) -> None:
+        for path, fmt in self.targets:
+            if fmt not in skip:
+                text = render(fmt)
+                (sys.stdout if path == "-" else self.files[path]).write(text)
+        if self.to_stdout:
+            sys.stdout.flush()
+        for path, f in self.files.items():
+            f.commit()
+            self.written.append(path)
+        self.files = {}
+
+    def abort(self) -> None:
+        for f in self.files.values():
+            f.abort()
+        self.files = {}
+
+
+class GuardedStdout:
+    """sys.stdout whose failures are the user's kind: disk full -> WriteError (exit 1),
+    a closed pipe -> Stopped(SIGPIPE) (quiet, exit 141). Everything else is the real stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def _guard(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            self._silence()
+            raise Stopped(SIGPIPE) from None
+        except OSError as e:
+            from .atomic import reason
+
+            self._silence()
+            raise WriteError(f"cannot write to standard output: {reason(e)}") from None
+
+    def _silence(self) -> None:
+        """Point fd 1 at /dev/null, so the interpreter's last flush does not fail a second time."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+class ClosedStdout:
+    """Standard output that was closed (`>&-`): any write is a WriteError."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise WriteError("cannot write to standard output: it is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("standard output is closed")
+
+
+def guard_stdout() -> None:
+    """Install the guard (from main). A closed fd 1 is held by /dev/null so no file we open takes it."""
+    if sys.stdout is None:
+        from . import atomic
+
+        fd = os.open(os.devnull, os.O_WRONLY)
+        if fd != 1:
+            os.dup2(fd, 1)
+            os.close(fd)
+        sys.stdout = ClosedStdout()
+        atomic.CLOSED.add(1)
+    elif not isinstance(sys.stdout, (GuardedStdout, ClosedStdout)):
+        sys.stdout = GuardedStdout(sys.stdout)

@@ -1,0 +1,211 @@
+"""The tools that display bptrace's exports, driven from the tests: KaTeX and Mermaid (node),
+pdflatex, and headless Chromium.
+
+Each tool is looked up once. On a developer machine a missing tool skips its tests with the reason;
+with CI set (CI runs `bash .ci/run` with CI=true) a missing tool fails them instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+ENGINES = Path(__file__).resolve().parent / "engines"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def unavailable(reason: str):
+    """Skip on a developer machine; fail in CI, where every engine must be installed."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so every engine must be present: see .ci/run)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ node: KaTeX and Mermaid
+
+def ensure_node_packages() -> None:
+    """node and npm on PATH, and tests/engines/node_modules installed from its lock file."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        unavailable("node and npm are not installed (Debian: apt-get install nodejs npm)")
+    if (ENGINES / "node_modules" / ".package-lock.json").exists():
+        return
+    done = subprocess.run(["npm", "ci", "--prefix", str(ENGINES), "--no-audit", "--no-fund", "--loglevel=error"],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        unavailable(f"npm ci --prefix tests/engines failed: {done.stderr.strip()[-500:]}")
+
+
+def run_node(script: str, payload) -> list[dict]:
+    """Run tests/engines/SCRIPT with PAYLOAD as JSON on stdin; return its JSON report."""
+    done = subprocess.run(["node", str(ENGINES / script)], input=json.dumps(payload), capture_output=True,
+                          text=True, timeout=300, cwd=ENGINES)
+    assert done.returncode == 0, f"node {script} failed:\n{done.stderr[-3000:]}"
+    return json.loads(done.stdout)
+
+
+def formulas(markdown: str) -> list[tuple[str, bool]]:
+    """Every formula of a Markdown text as (tex, display): $$…$$ blocks and inline $…$, as
+    markdown-it's dollarmath plugin finds them (the way GitHub-flavoured renderers split them)."""
+    md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, double_inline=True)
+    found = []
+    for token in md.parse(markdown):
+        if token.type in ("math_block", "math_block_eqno"):
+            found.append((token.content.strip(), True))
+        for child in token.children or ():
+            if child.type in ("math_inline", "math_inline_double"):
+                found.append((child.content.strip(), child.type == "math_inline_double"))
+    return found
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    """The text of every ```mermaid fence."""
+    md = MarkdownIt("commonmark")
+    return [t.content for t in md.parse(markdown) if t.type == "fence" and t.info.strip() == "mermaid"]
+
+
+# ------------------------------------------------------------------ pdflatex
+
+def ensure_pdflatex() -> None:
+    if shutil.which("pdflatex") is None:
+        unavailable("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+                    "texlive-latex-recommended)")
+
+
+def compile_tex(text: str) -> tuple[bool, str]:
+    """Compile a LaTeX document with pdflatex (non-interactive, stop at the first error).
+    Returns (a PDF was written and no error was reported, the log)."""
+    with tempfile.TemporaryDirectory(prefix="bptrace-tex-") as tmp:
+        src = Path(tmp) / "doc.tex"
+        src.write_text(text, encoding="utf-8")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                               "doc.tex"], cwd=tmp, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        log_file = Path(tmp) / "doc.log"
+        log = log_file.read_text(errors="replace") if log_file.exists() else done.stdout.decode(errors="replace")
+        ok = done.returncode == 0 and (Path(tmp) / "doc.pdf").exists() and "\n! " not in log
+        return ok, log
+
+
+def tex_errors(log: str) -> str:
+    """The error lines of a pdflatex log ('! …' and the two lines after), for a failure message."""
+    lines = log.splitlines()
+    picked = [" | ".join(lines[i:i + 3]) for i, line in enumerate(lines) if line.startswith("!")]
+    return "\n".join(picked) or log[-1500:]
+
+
+# ------------------------------------------------------------------ headless Chromium
+
+def ensure_chromium() -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(f"{CHROMIUM} is not installed (Debian: apt-get install chromium)")
+
+
+# Runs in the page after load: every element whose box leaves its container's box (or the page's
+# width) while the container does not scroll or clip it visibly. Writes a JSON report into the DOM.
+OVERFLOW_PROBE = """
+<script>
+window.addEventListener("load", () => {
+  const tol = 1, found = [];
+  const label = e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+    (e.getAttribute("class") ? "." + e.getAttribute("class").trim().split(/\\s+/).join(".") : "");
+  const pageWidth = document.documentElement.clientWidth;
+  for (const e of document.querySelectorAll("body *")) {
+    if (["SCRIPT", "STYLE", "TITLE"].includes(e.tagName)) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (!e.ownerSVGElement && e.scrollWidth > e.clientWidth + tol && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
+      found.push({element: label(e), problem: "content wider than its box", scrollWidth: e.scrollWidth,
+                  clientWidth: e.clientWidth, text: (e.textContent || "").trim().slice(0, 60)});
+    if (r.right > pageWidth + tol)
+      found.push({element: label(e), problem: "past the page's right edge", right: r.right, page: pageWidth,
+                  text: (e.textContent || "").trim().slice(0, 60)});
+    const svg = e.ownerSVGElement;
+    if (svg) {
+      const b = svg.getBoundingClientRect();
+      if (r.left < b.left - tol || r.right > b.right + tol || r.top < b.top - tol || r.bottom > b.bottom + tol)
+        found.push({element: label(e), problem: "outside its SVG frame", box: [r.left, r.top, r.right, r.bottom],
+                    frame: [b.left, b.top, b.right, b.bottom]});
+    }
+  }
+  // Monospaced text drawn as a grid (tables, box-drawn plots): a line must be exactly as wide as its
+  // characters' cells; a glyph from a fallback font widens the line and breaks the frame's border.
+  for (const pre of document.querySelectorAll("pre, code")) {
+    const probe = document.createElement("span");
+    probe.textContent = "0".repeat(100);
+    pre.appendChild(probe);
+    const cell = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const widths = [], texts = [];
+    let line = 0;
+    const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parts = node.data.split("\\n");
+      let offset = 0;
+      parts.forEach((part, i) => {
+        if (i > 0) line += 1;
+        if (part.length) {
+          const range = document.createRange();
+          range.setStart(node, offset);
+          range.setEnd(node, offset + part.length);
+          widths[line] = (widths[line] || 0) + range.getBoundingClientRect().width;
+          texts[line] = (texts[line] || "") + part;
+        }
+        offset += part.length + 1;
+      });
+    }
+    widths.forEach((w, i) => {
+      const cells = [...texts[i]].length;
+      if (w > cells * cell + cell / 2)
+        found.push({element: label(pre), problem: "a monospaced line is wider than its cells (font fallback)",
+                    line: i + 1, cells, expected: cells * cell, width: w, text: texts[i].trim().slice(0, 60)});
+    });
+  }
+  const out = document.createElement("pre");
+  out.id = "bptrace-overflow-report";
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def _chromium(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="bptrace-chromium-") as profile:
+        return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def overflow_report(page: Path, width: int = 1280) -> list[dict]:
+    """Open PAGE (an HTML file) in headless Chromium with the overflow probe appended; return the
+    probe's list of overflowing elements."""
+    probed = page.with_name(page.stem + ".probed.html")
+    probed.write_text(page.read_text(encoding="utf-8") + OVERFLOW_PROBE, encoding="utf-8")
+    done = _chromium([f"--window-size={width},900", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()])
+    start = done.stdout.find('<pre id="bptrace-overflow-report">')
+    assert start >= 0, f"chromium did not run the probe (exit {done.returncode}):\n{done.stderr[-2000:]}"
+    end = done.stdout.index("</pre>", start)
+    import html
+
+    return json.loads(html.unescape(done.stdout[start + len('<pre id="bptrace-overflow-report">'):end]))
+
+
+def screenshot(page: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:
+    """A full-width screenshot of PAGE, kept as a test artefact."""
+    _chromium([f"--window-size={width},{height}", "--hide-scrollbars", f"--screenshot={png}", page.as_uri()])
+    return png
+
+
+def artefact_dir() -> Path:
+    """Where failing pages keep their screenshots (printed in the failure message)."""
+    path = Path(os.environ.get("BPTRACE_ARTEFACTS", Path(tempfile.gettempdir()) / "bptrace-test-artefacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

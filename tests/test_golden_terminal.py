@@ -1,0 +1,38 @@
+"""The terminal output of every built-in sample at 60, 80 and 120 columns, compared exactly with
+tests/golden/terminal/NAME-WIDTH.txt (regenerate: `python tests/test_golden_terminal.py`, then read the diff)."""
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+import bptrace
+from bptrace.render.tables import render_trace
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "terminal"
+SAMPLES = ["blog", "xor", "softmax", "deep", "adam"]
+WIDTHS = [60, 80, 120]
+
+
+def terminal_text(name: str, width: int) -> str:
+    """What `bptrace run NAME` prints at this width, without colour (as rich's own tests render)."""
+    out = io.StringIO()
+    console = Console(width=width, file=out, color_system=None, force_terminal=False, legacy_windows=False)
+    console.print(render_trace(bptrace.run(name)))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", SAMPLES)
+def test_terminal_golden(name, width):
+    assert terminal_text(name, width) == (GOLDEN / f"{name}-{width}.txt").read_text(encoding="utf-8")
+
+
+if __name__ == "__main__":  # regenerate
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for n in SAMPLES:
+        for w in WIDTHS:
+            (GOLDEN / f"{n}-{w}.txt").write_text(terminal_text(n, w), encoding="utf-8")
+    sys.exit(0)

@@ -1,0 +1,74 @@
+"""SIGTERM, SIGHUP and SIGQUIT during an export: the temporary file is removed, an old export is intact,
+one line on stderr, exit 128 + the signal number. The tests wait for the temporary file, not a fixed time."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+LONG_STEP = [sys.executable, "-m", "bptrace", "step", "xor", "--epochs", "2000000", "--export", "out.jsonl", "-q"]
+
+
+def wait_for_part(folder, proc, min_size=0, timeout=60.0):
+    """The first .part file in folder once it holds more than min_size bytes (the run is under way)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        parts = [p for p in folder.iterdir() if p.name.endswith(".part")]
+        if parts and parts[0].stat().st_size > min_size:
+            return parts[0]
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    raise AssertionError("no temporary file appeared")
+
+
+@pytest.mark.parametrize("old", [None, "old\n"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_signal_during_export_leaves_nothing(tmp_path, sig, old):
+    if old is not None:
+        (tmp_path / "out.jsonl").write_text(old)
+    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    part = wait_for_part(tmp_path, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig
+    assert err.strip() == f"stopped by {signal.Signals(sig).name}" and "Traceback" not in err
+    assert not part.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ([] if old is None else ["out.jsonl"])
+    if old is not None:
+        assert (tmp_path / "out.jsonl").read_text() == old
+
+
+def test_ctrl_c_before_training_starts_is_clean(tmp_path):
+    """Ctrl-C as soon as the temporary file exists (maybe before the training loop listens): exit 130
+    and nothing left behind, or the records so far committed; never a temporary file."""
+    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_part(tmp_path, proc, min_size=-1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["out.jsonl"])
+
+
+def test_second_ctrl_c_stops_at_once_and_leaves_nothing(tmp_path):
+    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_part(tmp_path, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    """`nohup bptrace ...` ignores SIGHUP: closing the terminal must not stop the run."""
+    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    part = wait_for_part(tmp_path, proc)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)  # time enough for a handler to stop it; the run must go on
+    assert proc.poll() is None and part.exists()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and not part.exists()
