@@ -224,11 +224,14 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         zs, outs = net.forward(X[rows])
         E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows])
         E.mean().backward()  # the batch's gradient: the mean of the samples' dE_total/dp
-        for l, (zl, hl) in enumerate(zip(zs, outs)):  # forward values of the batch's first sample
-            for j, (z, h) in enumerate(zip(zl[0].tolist(), hl[0].tolist())):
-                step.rows.append(Row(names.z[l][j], ours.value(names.z[l][j], i), z))
-                step.rows.append(Row(names.out[l][j], ours.value(names.out[l][j], i), h))
-        step.rows.append(Row(names.total, ours.value(names.total, i), E[0].item()))
+        forward = per_sample(ours.iterations[i])
+        for r in range(len(rows)):  # forward values and E_total of every sample in the batch
+            label = f" (sample {rows[r] + 1})" if len(rows) > 1 else ""
+            for l, (zl, hl) in enumerate(zip(zs, outs)):
+                for j, (z, h) in enumerate(zip(zl[r].tolist(), hl[r].tolist())):
+                    step.rows.append(Row(names.z[l][j] + label, forward[names.z[l][j]][r], z))
+                    step.rows.append(Row(names.out[l][j] + label, forward[names.out[l][j]][r], h))
+            step.rows.append(Row(names.total + label, forward[names.total][r], E[r].item()))
         grads = _flat(torch, [p.grad if p.grad is not None else torch.zeros_like(p) for p in net.ordered])
         opt.step()
         new = _flat(torch, [p.detach() for p in net.ordered])
@@ -239,6 +242,15 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
             step.rows.append(Row(f"{name}+", u.new, p))
         steps.append(step)
     return Report(spec.title or spec.source, torch.__version__, tol, atol, steps)
+
+
+def per_sample(iteration) -> dict[str, list[float]]:
+    """Each forward and loss value of an iteration, by name: one entry per sample of its batch, in order."""
+    values: dict[str, list[float]] = {}
+    for group, name, value in iteration.quantities():
+        if group in ("forward", "loss"):
+            values.setdefault(name, []).append(value)
+    return values
 
 
 def _flat(torch, tensors) -> list[float]:
@@ -282,8 +294,8 @@ def _step_table(step: Step, report: Report, precision: int):
     from rich.table import Table
     from rich.text import Text
 
-    samples = ", ".join(map(str, step.samples))
-    t = Table(title=f"Step {step.step} (epoch {step.epoch}, sample {samples})", title_justify="left",
+    samples = ("samples " if len(step.samples) > 1 else "sample ") + ", ".join(map(str, step.samples))
+    t = Table(title=f"Step {step.step} (epoch {step.epoch}, {samples})", title_justify="left",
               box=None, show_header=True, header_style="bold", padding=(0, 1))
     for col, just in (("quantity", "left"), ("bptrace", "right"), ("PyTorch", "right"),
                       ("|diff|", "right"), ("rel", "right"), ("", "left")):

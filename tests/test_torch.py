@@ -68,6 +68,14 @@ def test_verify_shows_both_numbers_and_the_difference(runner):
     assert row.split()[1:3] == ["0.02592286", "0.02592286"]
 
 
+@needs_torch
+def test_verify_compares_every_sample_of_a_batch(runner):
+    result = runner.invoke(app, ["verify", "softmax", "--epochs", "1", "--batch", "full"])
+    assert result.exit_code == 0 and "samples 1, 2, 3" in result.output
+    for k in (1, 2, 3):
+        assert re.search(rf"E_total \(sample {k}\)\s+\d", result.output), k
+
+
 def test_verify_refuses_an_unknown_reference(runner):
     result = runner.invoke(app, ["verify", "--against", "jax"])
     assert result.exit_code == 2 and "--against: expected torch" in result.output
