@@ -68,13 +68,16 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
 
 
 def to_text(obj, fmt: str, precision: int = 8) -> str:
-    """A Trace or a training Result as json, jsonl, md, html, svg or tex text."""
+    """A Trace or a training Result as json, jsonl, md, html, svg, tex or py text."""
     from .exports import FORMATS, json_, markdown, rich_
     from .render import tables, training
     from .trace import Trace
 
     if fmt not in FORMATS:
         raise BptraceError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
+    if fmt == "py":  # a PyTorch script of the same network (exports/torch_.py)
+        from .exports.torch_ import torch_script
+        return torch_script(obj, precision)
     if isinstance(obj, Trace):
         if fmt in ("json", "jsonl"):
             return json_.trace_json(obj) if fmt == "json" else json_.trace_jsonl(obj)

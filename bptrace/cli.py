@@ -127,9 +127,9 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex; - for stdout). Repeatable.",
+    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex, .py; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex.",
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex, py.",
                                                show_default=False)]
 
 
@@ -223,6 +223,7 @@ def _needs_tables(exports) -> bool:
 
 def _trace_text(fmt: str, trace, tables, precision: int) -> str:
     from .exports import json_, markdown, rich_
+    from .exports.torch_ import torch_script
 
     if fmt == "json":
         return json_.trace_json(trace)
@@ -234,6 +235,8 @@ def _trace_text(fmt: str, trace, tables, precision: int) -> str:
         from .exports.latex import trace_latex
 
         return trace_latex(trace, precision)
+    if fmt == "py":
+        return torch_script(trace, precision)
     title = trace.spec.title or "bptrace trace"
     return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
 
@@ -328,6 +331,7 @@ def _jsonl_streamer(streams, spec):
 
 def _run_text(fmt: str, result, view, every, log_y) -> str:
     from .exports import json_, markdown, rich_
+    from .exports.torch_ import torch_script
     from .render import training
 
     if fmt == "json":
@@ -338,6 +342,8 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
         from .exports.latex import run_latex
 
         return run_latex(result, view.precision)
+    if fmt == "py":
+        return torch_script(result, view.precision)
     title = result.spec.title or "bptrace training run"
     if fmt == "html":
         return rich_.run_html(result, view, every, log_y, title)
@@ -446,6 +452,52 @@ def gradcheck(
         out.print(gradcheck_table(rows, tol, precision))
         if not all(r.ok for r in rows):
             raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    spec: SpecArg = None,
+    against: Annotated[str, typer.Option("--against", help="What to compare with: torch (PyTorch float64 autograd and torch.optim).")] = "torch",
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-n", min=1, help="Compare a training run of N epochs (default: one update).", show_default=False)] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="With --epochs: online, full or K (mini-batches of K).")] = "online",
+    sample: Annotated[int, typer.Option("--sample", "-s", min=1, help="Without --epochs: the sample to update on (1-based).")] = 1,
+    tol: Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative difference allowed.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", min=0.0, help="Absolute differences below this always pass.")] = 1e-12,
+    precision: Annotated[int, typer.Option("--precision", "-p", min=0, max=17, help="Decimals shown.")] = 12,
+):
+    """Run the same spec in PyTorch and compare every value (exit 1 if any differs)."""
+    from . import trainer as train
+    from . import verify as verifying
+
+    with user_errors():
+        if against != "torch":
+            raise UsageError(f"--against: expected torch, got '{clip(against)}'")
+        s = load_spec(spec)
+        if sample > len(s.samples):
+            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
+        report = verifying.compare(s, epochs, train.parse_batch(batch), sample, tol, atol)
+        out.print(verifying.render(report, precision))
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    model: Annotated[str, typer.Argument(help="The model's weights: .npz (numpy.savez) or .pt/.pth (torch.save of a state_dict).",
+                                         show_default=False, metavar="MODEL")],
+    activations: Annotated[str, typer.Option("--activations", "-a", help="One activation per linear layer, e.g. relu,softmax.",
+                                             show_default=False)],
+    loss: Annotated[str, typer.Option("--loss", help="The loss: half_sse, sse, mse, cross_entropy, binary_cross_entropy.")] = "half_sse",
+    lr: Annotated[float, typer.Option("--lr", help="The spec's learning rate.")] = 0.1,
+    x: Annotated[Optional[list[str]], typer.Option("--x", help="A sample's inputs, e.g. 0.5,1 (repeatable).", show_default="zeros")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="Its targets (one --target per --x).", show_default="zeros")] = None,
+    max_params: Annotated[int, typer.Option("--max-params", min=1, max=5_000_000, help="Refuse larger models.")] = 10_000,
+):
+    """Write a spec from a small fully connected model's weights (.npz or a PyTorch state_dict)."""
+    from .importer import import_model
+
+    with user_errors():
+        sys.stdout.write(import_model(model, activations, loss, lr, x or [], target or [], max_params))
 
 
 @app.command()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-FORMATS = ("json", "jsonl", "md", "html", "svg", "tex")
+FORMATS = ("json", "jsonl", "md", "html", "svg", "tex", "py")
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".md": "md", ".markdown": "md", ".html": "html",
               ".htm": "html", ".svg": "svg",
-              ".tex": "tex"}
+              ".tex": "tex", ".py": "py"}  # py: a PyTorch script (exports/torch_.py)
 
 
 def format_for(path: str, forced: str | None = None) -> str:
@@ -22,9 +22,9 @@ def format_for(path: str, forced: str | None = None) -> str:
             raise UsageError(f"--format: expected one of {', '.join(FORMATS)}, got '{forced}'")
         return forced
     if path == "-":
-        raise UsageError("--export -: writing to stdout needs --format (json, jsonl, md, html, svg or tex)")
+        raise UsageError("--export -: writing to stdout needs --format (json, jsonl, md, html, svg, tex or py)")
     ext = Path(path).suffix.lower()
     if ext not in EXTENSIONS:
         raise UsageError(f"--export {path}: cannot tell the format from '{ext or 'no extension'}'; "
-                         f"use .json, .jsonl, .md, .html, .svg or .tex, or give --format")
+                         f"use .json, .jsonl, .md, .html, .svg, .tex or .py, or give --format")
     return EXTENSIONS[ext]

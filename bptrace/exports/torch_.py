@@ -1,0 +1,210 @@
+"""The `py` export: a short, runnable PyTorch script of the same network, data, loss and optimizer.
+
+It prints the loss, every parameter's gradient and its new value under bptrace's names
+(`dE_total/dw5`, `w5+`) with bptrace's number format, so it can be run beside `bptrace run`.
+Reads only the trace (its spec) and returns text; needs no torch to write.
+"""
+
+from __future__ import annotations
+
+from ..errors import ExportError
+
+ACTIVATIONS = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "relu": "nn.ReLU()", "linear": "nn.Identity()",
+               "softmax": "nn.Softmax(dim=-1)"}
+LOSSES = {  # E_total of each sample (row), from the output layer's z and o, with PyTorch's own loss functions
+    "half_sse": ("E_total = sum_k ½(target_k − o_k)²", '0.5 * F.mse_loss(o, t, reduction="none").sum(-1)'),
+    "sse": ("E_total = sum_k (target_k − o_k)²", 'F.mse_loss(o, t, reduction="none").sum(-1)'),
+    "mse": ("E_total = mean_k (target_k − o_k)²", 'F.mse_loss(o, t, reduction="none").mean(-1)'),
+    "cross_entropy": ("E_total = −sum_k target_k·log o_k, o = softmax(z)", 'F.cross_entropy(z, t, reduction="none")'),
+    "binary_cross_entropy": ("E_total = −sum_k (t_k·log o_k + (1 − t_k)·log(1 − o_k)), o = sigmoid(z)",
+                             'F.binary_cross_entropy_with_logits(z, t, reduction="none").sum(-1)'),
+}
+SHARED_BIAS = '''
+
+class SharedBias(nn.Module):
+    """One bias shared by every neuron of a layer: z_j = (W·x)_j + b."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.b = nn.Parameter(torch.tensor([value]))
+
+    def forward(self, z):
+        return z + self.b
+'''
+RUN = '''
+
+def step(rows):
+    """One update on the given samples (0-based rows): the mean E_total's gradient, then the optimizer."""
+    model.zero_grad()  # every gradient, frozen biases' too (optimizer.zero_grad() skips those)
+    z = model[:-1](X[rows])  # the output layer's weighted sums
+    o = model[-1](z)
+    E = loss(z, o, T[rows])
+    E.mean().backward()
+    grads = [p.grad for p in PARAMS]
+    optimizer.step()
+    return E, grads
+
+
+def show(E, grads):
+    print(f"E_total = {fmt(E.mean().item())}")
+    for name, g, new in zip(NAMES, flat(grads), flat(PARAMS)):
+        print(f"dE_total/d{name} = {fmt(g)}    {name}+ = {fmt(new)}")
+
+
+def flat(tensors):
+    """Every value, in bptrace's numbering order (a weight matrix row by row)."""
+    return torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+
+
+def fmt(v, p=PRECISION):
+    """bptrace's format: short values as written (0.3), else p decimals; tiny or huge ones in e-notation."""
+    if not math.isfinite(v):
+        return str(v)
+    short = repr(v)
+    if "e" not in short and len(short.split(".")[1]) <= p:
+        out = short.removesuffix(".0")
+    elif v != 0 and (abs(v) < 0.5 * 10.0**-p or abs(v) >= 1e12):
+        out = f"{v:.{max(p - 1, 1)}e}"
+    else:
+        out = f"{v:.{p}f}"
+    return out[1:] if out.startswith("-") and float(out) == 0 else out  # no -0.00000000
+'''
+
+
+def torch_script(obj, precision: int = 8) -> str:
+    """The script for a Trace (one update, as `bptrace run`) or a training Result (as `bptrace step`)."""
+    spec = obj.spec
+    names = _param_names(obj)
+    parts = [_header(spec), _model(spec), _parameters(spec, names), _data(spec), _loss_and_optimizer(spec),
+             RUN.replace("PRECISION", str(int(precision))), _main(obj)]
+    return "".join(parts)
+
+
+def _param_names(obj) -> list[str]:
+    """The names the trace uses (--naming layered too), else the spec's."""
+    names = getattr(obj, "names", None)
+    if names is None:
+        from ..naming import for_spec
+
+        names = for_spec(obj.spec)
+    return names.params()
+
+
+def _header(spec) -> str:
+    title = (spec.title or "bptrace network").replace('"""', "'''")
+    uses_shared = any(layer.bias is not None and layer.shared_bias for layer in spec.layers)
+    return (f'"""{title}\n\nThe same network, data, loss and optimizer as bptrace, in PyTorch (float64).\n'
+            'Written by `bptrace ... --export net.py`; run it with `python net.py` beside bptrace."""\n\n'
+            "import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+            "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else ""))
+
+
+def _model(spec) -> str:
+    lines, k = ["\n\nmodel = nn.Sequential("], 0
+    for l, layer in enumerate(spec.layers, 1):
+        per_neuron = layer.bias is not None and not layer.shared_bias
+        what = "output layer" if l == len(spec.layers) else f"hidden layer {l}"
+        lines.append(f"    nn.Linear({layer.fan_in}, {layer.units}, bias={per_neuron}),  # [{k}] {what}")
+        k += 1
+        if layer.bias is not None and layer.shared_bias:
+            lines.append(f"    SharedBias({layer.bias[0]!r}),  # [{k}] one bias for the whole layer")
+            k += 1
+        act = f"nn.LeakyReLU({layer.slope!r})" if layer.activation == "leaky_relu" else ACTIVATIONS[layer.activation]
+        lines.append(f"    {act},  # [{k}]")
+        k += 1
+    return "\n".join(lines) + "\n)\n"
+
+
+def _module_indices(spec):
+    """Per layer: the index of its nn.Linear in the Sequential and of its SharedBias (or None)."""
+    k = 0
+    for layer in spec.layers:
+        shared = k + 1 if layer.bias is not None and layer.shared_bias else None
+        yield layer, k, shared
+        k += 3 if shared is not None else 2
+
+
+def _parameters(spec, names: list[str]) -> str:
+    loads, params, frozen = ["with torch.no_grad():  # the spec's weights, weights[j][k]: source k -> neuron j"], [], []
+    for layer, lin, shared in _module_indices(spec):
+        loads.append(f"    model[{lin}].weight.copy_(torch.tensor({_rows(layer.weights)}))")
+        params.append(f"model[{lin}].weight")
+        if layer.bias is None:
+            continue
+        bias = f"model[{shared}].b" if shared is not None else f"model[{lin}].bias"
+        if shared is None:
+            loads.append(f"    {bias}.copy_(torch.tensor({list(layer.bias)!r}))")
+        params.append(bias)
+        if not layer.train_bias:
+            frozen.append(bias)
+    text = ("\n" + "\n".join(loads) + "\n"
+            "\n# every parameter in bptrace's numbering order (weights row by row, then the layer's biases)\n"
+            f"PARAMS = [{', '.join(params)}]\nNAMES = {_wrap(' '.join(names))}.split()\n")
+    if frozen:
+        text += (f"FROZEN = [{', '.join(frozen)}]  # train_bias = false: never given to the optimizer, so they never "
+                 "change\n# (their gradients are still computed and shown, as bptrace shows them)\n")
+    return text
+
+
+def _rows(matrix) -> str:
+    return "[" + ", ".join(repr(list(row)) for row in matrix) + "]"
+
+
+def _wrap(text: str) -> str:
+    """A long string literal as adjacent literals of at most ~90 characters."""
+    chunks, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + len(word) > 88:
+            chunks.append(line)
+            line = ""
+        line += word + " "
+    chunks.append(line.rstrip())
+    if len(chunks) == 1:
+        return repr(chunks[0])
+    return "(" + "\n    ".join(repr(c) for c in chunks) + ")"
+
+
+def _data(spec) -> str:
+    xs = ", ".join(repr(list(s.x)) for s in spec.samples)
+    ts = ", ".join(repr(list(s.target)) for s in spec.samples)
+    return f"\nX = torch.tensor([{xs}])  # one row per sample\nT = torch.tensor([{ts}])\n"
+
+
+def _loss_and_optimizer(spec) -> str:
+    doc, expr = LOSSES[spec.loss]
+    return (f"\n\ndef loss(z, o, t):\n    \"\"\"{doc}, per sample.\"\"\"\n    return {expr}\n\n\n"
+            f"optimizer = {_optimizer(spec)}\n")
+
+
+def _optimizer(spec) -> str:
+    h, lr, name = spec.optimizer.hyper, spec.learning_rate, spec.optimizer.name
+    frozen = any(layer.bias is not None and not layer.train_bias for layer in spec.layers)
+    trainable = "[p for p in PARAMS if not any(p is f for f in FROZEN)]" if frozen else "PARAMS"
+    if name == "sgd":
+        extra = f", weight_decay={h['weight_decay']!r}" if h["weight_decay"] else ""
+        return f"torch.optim.SGD({trainable}, lr={lr!r}{extra})"
+    if name == "momentum":
+        return (f"torch.optim.SGD({trainable}, lr={lr!r}, momentum={h['momentum']!r}, dampening={h['dampening']!r},\n"
+                f"                            nesterov={h['nesterov']!r}, weight_decay={h['weight_decay']!r})")
+    cls = "Adam" if name == "adam" else "AdamW"
+    return (f"torch.optim.{cls}({trainable}, lr={lr!r}, betas=({h['beta1']!r}, {h['beta2']!r}),\n"
+            f"                            eps={h['eps']!r}, weight_decay={h['weight_decay']!r})")
+
+
+def _main(obj) -> str:
+    plan = getattr(obj, "plan", None)
+    if plan is None:  # a Trace: the one update `bptrace run` shows
+        sample = obj.iterations[0].passes[0].sample if obj.iterations else 1
+        return f"\n\nshow(*step([{sample - 1}]))  # sample {sample}\n"
+    if plan.shuffle:
+        raise ExportError("--export .py: a shuffled run cannot be written as a script yet; drop --shuffle")
+    n = len(obj.spec.samples)
+    size = 1 if plan.batch == "online" else n if plan.batch == "full" else int(plan.batch)
+    return (f"\n\nBATCHES = [list(range(i, min(i + {size}, {n}))) for i in range(0, {n}, {size})]\n"
+            f"EPOCHS = {obj.epochs_done}\n"
+            "for epoch in range(1, EPOCHS + 1):\n"
+            "    for b, rows in enumerate(BATCHES, 1):\n"
+            "        E, grads = step(rows)\n"
+            "        if epoch in (1, EPOCHS) and b == 1:  # the first update of the first and last epochs\n"
+            "            print(f\"epoch {epoch}, samples {', '.join(str(r + 1) for r in rows)}\")\n"
+            "            show(E, grads)\n")

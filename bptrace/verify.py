@@ -1,0 +1,324 @@
+"""`bptrace verify --against torch`: the same spec run in PyTorch (float64 autograd, torch.optim),
+compared value by value with bptrace's trace.
+
+PyTorch is an optional extra: it is imported here, lazily, and nowhere else. The network is
+built from PyTorch's own pieces (nn.Linear, nn.Sigmoid, ..., torch.optim.SGD/Adam/AdamW,
+F.mse_loss / F.cross_entropy / F.binary_cross_entropy_with_logits), so agreement is evidence,
+not bptrace checking itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+
+TORCH_MISSING = "PyTorch is not installed; `{}` needs it: pip install 'bptrace[torch]'"
+MAX_STEPS = 10_000  # updates compared in one run (every one is traced in full)
+
+
+def import_torch(needed_by: str = "verify"):
+    """The torch module, or a UsageError (exit 2) saying how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise UsageError(TORCH_MISSING.format(needed_by)) from None
+    return torch
+
+
+# ---------------------------------------------------------------- the network in PyTorch
+
+
+def shared_bias_module(torch, value: float, trainable: bool):
+    """One bias shared by every neuron of a layer: z_j = (W·x)_j + b, b a single nn.Parameter broadcast."""
+
+    class SharedBias(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b = torch.nn.Parameter(torch.tensor([value], dtype=torch.float64), requires_grad=trainable)
+
+        def forward(self, z):
+            return z + self.b
+
+    return SharedBias()
+
+
+def activation_module(torch, layer):
+    nn = torch.nn
+    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity,
+            "softmax": lambda: nn.Softmax(dim=-1),
+            "leaky_relu": lambda: nn.LeakyReLU(layer.slope)}[layer.activation]()
+
+
+@dataclass
+class TorchNet:
+    """Per layer: the nn.Linear, its shared bias (or None) and its activation; parameters in bptrace's order."""
+
+    blocks: list  # (linear, shared bias module or None, activation module)
+    ordered: list  # parameter tensors in bptrace's numbering order: W1, b1, W2, b2, ...
+    trainable: list  # the ones the optimizer updates (frozen biases excluded)
+
+    def forward(self, x):
+        """(zs, outs) per layer for a batch of rows x."""
+        zs, outs = [], []
+        for linear, shared, act in self.blocks:
+            z = linear(x) if shared is None else shared(linear(x))
+            x = act(z)
+            zs.append(z)
+            outs.append(x)
+        return zs, outs
+
+
+def build(torch, spec) -> TorchNet:
+    blocks, ordered, trainable = [], [], []
+    for layer in spec.layers:
+        per_neuron = layer.bias is not None and not layer.shared_bias
+        linear = torch.nn.Linear(layer.fan_in, layer.units, bias=per_neuron, dtype=torch.float64)
+        shared = None
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(layer.weights, dtype=torch.float64))
+            if per_neuron:
+                linear.bias.copy_(torch.tensor(layer.bias, dtype=torch.float64))
+        if layer.bias is not None and layer.shared_bias:
+            shared = shared_bias_module(torch, layer.bias[0], True)
+        bias = None if layer.bias is None else (linear.bias if per_neuron else shared.b)
+        # a frozen bias keeps requires_grad (its gradient is compared too) but the optimizer never sees it
+        ordered += [linear.weight] + ([bias] if bias is not None else [])
+        trainable += [linear.weight] + ([bias] if bias is not None and layer.train_bias else [])
+        blocks.append((linear, shared, activation_module(torch, layer)))
+    return TorchNet(blocks, ordered, trainable)
+
+
+def sample_losses(torch, loss: str, z, o, t):
+    """E_total of each row: the sum over outputs of E_k (mse: the mean), with PyTorch's own loss functions."""
+    F = torch.nn.functional
+    if loss == "half_sse":
+        return 0.5 * F.mse_loss(o, t, reduction="none").sum(-1)
+    if loss == "sse":
+        return F.mse_loss(o, t, reduction="none").sum(-1)
+    if loss == "mse":
+        return F.mse_loss(o, t, reduction="none").mean(-1)
+    if loss == "cross_entropy":  # -sum_k t_k log softmax(z)_k, probability targets
+        return F.cross_entropy(z, t, reduction="none")
+    if loss == "binary_cross_entropy":
+        return F.binary_cross_entropy_with_logits(z, t, reduction="none").sum(-1)
+    raise UsageError(f"verify: loss '{loss}' has no PyTorch counterpart here")
+
+
+def optimizer(torch, spec, params):
+    """The torch.optim optimizer with the spec's hyperparameters (bptrace follows PyTorch's rules)."""
+    h, lr, opt = spec.optimizer.hyper, spec.learning_rate, torch.optim
+    name = spec.optimizer.name
+    try:
+        if name == "sgd":
+            return opt.SGD(params, lr=lr, weight_decay=h["weight_decay"])
+        if name == "momentum":
+            return opt.SGD(params, lr=lr, momentum=h["momentum"], dampening=h["dampening"],
+                           nesterov=h["nesterov"], weight_decay=h["weight_decay"])
+        cls = opt.Adam if name == "adam" else opt.AdamW
+        return cls(params, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"])
+    except ValueError as e:  # e.g. Nesterov momentum with dampening
+        raise UsageError(f"optimizer: PyTorch refuses these settings ({e})") from None
+
+
+# ---------------------------------------------------------------- the comparison
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: float
+    theirs: float
+
+    @property
+    def abs_diff(self) -> float:
+        return abs(self.ours - self.theirs)
+
+    @property
+    def rel_diff(self) -> float:
+        # |a − b| / max(|a|, |b|); 0 when both are 0
+        scale = max(abs(self.ours), abs(self.theirs))
+        return 0.0 if self.abs_diff == 0 else self.abs_diff / scale
+
+    def agrees(self, tol: float, atol: float) -> bool:
+        if not (math.isfinite(self.ours) and math.isfinite(self.theirs)):
+            return self.ours == self.theirs or (math.isnan(self.ours) and math.isnan(self.theirs))
+        return self.abs_diff <= atol or self.rel_diff <= tol
+
+
+@dataclass
+class Step:
+    step: int
+    epoch: int
+    samples: list[int]  # 1-based
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    torch_version: str
+    tol: float
+    atol: float
+    steps: list[Step]
+
+    def rows(self):
+        return [r for s in self.steps for r in s.rows]
+
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows() if not r.agrees(self.tol, self.atol)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures()
+
+
+def plan_steps(spec, epochs: int | None, batch: str | int, sample: int) -> list[tuple[int, list[int]]]:
+    """(epoch, 0-based sample rows) of every update: one update on `sample` without epochs, else bptrace's order."""
+    if epochs is None:
+        return [(1, [sample - 1])]
+    n = len(spec.samples)
+    size = 1 if batch == "online" else n if batch == "full" else int(batch)
+    per_epoch = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+    if epochs * len(per_epoch) > MAX_STEPS:
+        raise UsageError(f"--epochs {epochs}: that is {epochs * len(per_epoch):,} updates; verify compares at most "
+                         f"{MAX_STEPS:,} (try fewer epochs or a larger --batch)")
+    return [(e, rows) for e in range(1, epochs + 1) for rows in per_epoch]
+
+
+def bptrace_iterations(spec, epochs: int | None, batch: str | int, sample: int):
+    """bptrace's own trace: a Trace-like object with value(name, i) and iterations[i].updates."""
+    import bptrace
+
+    if epochs is None:
+        return bptrace.run(spec, sample=sample)
+    from .naming import for_spec
+    from .trace import Trace
+
+    result = bptrace.train(spec, epochs=epochs, batch=batch, show="all")
+    return Trace(spec=spec, names=for_spec(spec), iterations=tuple(result.traces))
+
+
+def compare(spec, epochs: int | None = None, batch: str | int = "online", sample: int = 1,
+            tol: float = 1e-9, atol: float = 1e-12) -> Report:
+    """Run the spec in bptrace and in PyTorch and pair every forward value, gradient and update."""
+    torch = import_torch()
+    from .naming import deriv, for_spec
+
+    schedule = plan_steps(spec, epochs, batch, sample)
+    ours = bptrace_iterations(spec, epochs, batch, sample)
+    names = for_spec(spec)
+    param_names = names.params()
+    net = build(torch, spec)
+    opt = optimizer(torch, spec, net.trainable)
+    X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)
+    T = torch.tensor([s.target for s in spec.samples], dtype=torch.float64)
+    steps = []
+    for i, (epoch, rows) in enumerate(schedule):
+        if i >= len(ours.iterations):  # bptrace stopped (diverged): nothing more to compare
+            break
+        step = Step(i + 1, epoch, [r + 1 for r in rows])
+        for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
+            p.grad = None
+        zs, outs = net.forward(X[rows])
+        E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows])
+        E.mean().backward()  # the batch's gradient: the mean of the samples' dE_total/dp
+        forward = per_sample(ours.iterations[i])
+        for r in range(len(rows)):  # forward values and E_total of every sample in the batch
+            label = f" (sample {rows[r] + 1})" if len(rows) > 1 else ""
+            for l, (zl, hl) in enumerate(zip(zs, outs)):
+                for j, (z, h) in enumerate(zip(zl[r].tolist(), hl[r].tolist())):
+                    step.rows.append(Row(names.z[l][j] + label, forward[names.z[l][j]][r], z))
+                    step.rows.append(Row(names.out[l][j] + label, forward[names.out[l][j]][r], h))
+            step.rows.append(Row(names.total + label, forward[names.total][r], E[r].item()))
+        grads = _flat(torch, [p.grad if p.grad is not None else torch.zeros_like(p) for p in net.ordered])
+        opt.step()
+        new = _flat(torch, [p.detach() for p in net.ordered])
+        updates = {u.name: u for u in ours.iterations[i].updates}
+        for name, g, p in zip(param_names, grads, new):
+            u = updates[name]
+            step.rows.append(Row(deriv(names.total, name), u.gradient, g))
+            step.rows.append(Row(f"{name}+", u.new, p))
+        steps.append(step)
+    return Report(spec.title or spec.source, torch.__version__, tol, atol, steps)
+
+
+def per_sample(iteration) -> dict[str, list[float]]:
+    """Each forward and loss value of an iteration, by name: one entry per sample of its batch, in order."""
+    values: dict[str, list[float]] = {}
+    for group, name, value in iteration.quantities():
+        if group in ("forward", "loss"):
+            values.setdefault(name, []).append(value)
+    return values
+
+
+def _flat(torch, tensors) -> list[float]:
+    """Tensors flattened in order (a weight matrix row by row), as Python floats."""
+    return torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+
+
+# ---------------------------------------------------------------- rendering (rich, only when shown)
+
+FULL_TABLES = 5  # at most this many steps get a full table; longer runs get one summary row per step
+
+
+def render(report: Report, precision: int = 12):
+    """The comparison as rich renderables: full tables for short runs, else a summary and the failing steps."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts = []
+    failing = [s for s in report.steps if any(not r.agrees(report.tol, report.atol) for r in s.rows)]
+    if len(report.steps) <= FULL_TABLES:
+        parts += [_step_table(s, report, precision) for s in report.steps]
+    else:
+        parts.append(_summary_table(report))
+        parts += [_step_table(s, report, precision) for s in failing[:3]]
+    n, bad = len(report.rows()), len(report.failures())
+    against = f"PyTorch {report.torch_version}, float64 (rel {report.tol:g}, abs {report.atol:g})"
+    if bad:
+        parts.append(Text(f"✗ {bad} of {n} values differ from {against}", style="bold red"))
+    else:
+        parts.append(Text(f"✓ all {n} values agree with {against}", style="green"))
+    largest = max((r.rel_diff for r in report.rows()), default=0.0)
+    parts.append(Text(f"largest relative difference: {largest:.1e}", style="dim"))
+    return Group(*parts)
+
+
+def _mark(row: Row, report: Report) -> str:
+    return "✓" if row.agrees(report.tol, report.atol) else "✗"
+
+
+def _step_table(step: Step, report: Report, precision: int):
+    from rich.table import Table
+    from rich.text import Text
+
+    samples = ("samples " if len(step.samples) > 1 else "sample ") + ", ".join(map(str, step.samples))
+    t = Table(title=f"Step {step.step} (epoch {step.epoch}, {samples})", title_justify="left",
+              box=None, show_header=True, header_style="bold", padding=(0, 1))
+    for col, just in (("quantity", "left"), ("bptrace", "right"), ("PyTorch", "right"),
+                      ("|diff|", "right"), ("rel", "right"), ("", "left")):
+        t.add_column(col, justify=just)
+    for r in step.rows:
+        t.add_row(Text(r.name), f"{r.ours:.{precision}f}", f"{r.theirs:.{precision}f}",
+                  f"{r.abs_diff:.1e}", f"{r.rel_diff:.1e}", _mark(r, report))
+    return t
+
+
+def _summary_table(report: Report):
+    from rich.table import Table
+
+    t = Table(title="Every step against PyTorch", title_justify="left", box=None, header_style="bold",
+              padding=(0, 1))
+    for col in ("step", "epoch", "values", "max |diff|", "max rel", ""):
+        t.add_column(col, justify="right" if col else "left")
+    every = max(1, len(report.steps) // 20)  # about 20 rows, and every failing step
+    for s in report.steps:
+        ok = all(r.agrees(report.tol, report.atol) for r in s.rows)
+        if ok and (s.step - 1) % every and s.step != len(report.steps):
+            continue
+        ok = all(r.agrees(report.tol, report.atol) for r in s.rows)
+        t.add_row(str(s.step), str(s.epoch), str(len(s.rows)), f"{max(r.abs_diff for r in s.rows):.1e}",
+                  f"{max(r.rel_diff for r in s.rows):.1e}", "✓" if ok else "✗")
+    return t
