@@ -104,7 +104,9 @@ def _drop_unusable_sizes(env=os.environ) -> None:
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr)
+    from .outputs import TrimmedLines
+
+    console = Console(stderr=True) if stderr else Console(file=TrimmedLines(lambda: sys.stdout))
     if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
         console.width = 80
     console.width = min(console.width, MAX_WIDTH)
@@ -290,7 +292,7 @@ def step(
 
                 out.print(training.header(s, for_spec(s, naming), plan))
             streams = exports.stream("jsonl")
-            on_trace = _jsonl_streamer(streams, s) if streams else None
+            on_trace = _jsonl_streamer(streams, s, steps, quiet) if streams else None
             progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal and not exports.to_stdout)
             with _interruptible() as stopped:
                 try:
@@ -314,19 +316,34 @@ def step(
             raise typer.Exit(130)
 
 
-def _jsonl_streamer(streams, spec):
+def _jsonl_streamer(streams, spec, steps: int, quiet: bool):
     from .exports import json_
 
     head = json_.jsonl_line(json_.header(spec, "step"))
     for w in streams:
         w.write(head)
+    first = []
 
     def write(it) -> None:
         line = json_.jsonl_line(json_.iteration_record(it))
         for w in streams:
             w.write(line)
+        if not first:  # one record written: the size of them all is known
+            first.append(len(line.encode("utf-8")))
+            if not quiet:
+                _note_size(first[0] * steps, steps)
 
     return write
+
+
+JSONL_NOTE_BYTES = 10_000_000
+
+
+def _note_size(total: int, records: int) -> None:
+    """Say up front what a long .jsonl export will weigh (from its first record), when it is over 10 MB."""
+    if total >= JSONL_NOTE_BYTES:
+        err.print(f"[dim]note: the .jsonl export will take about {total / 1e6:,.0f} MB ({records:,} records); "
+                  "Ctrl-C stops early and keeps the records written so far[/]", highlight=False, soft_wrap=True)
 
 
 def _run_text(fmt: str, result, view, every, log_y) -> str:
@@ -351,20 +368,22 @@ def _run_text(fmt: str, result, view, every, log_y) -> str:
 
 
 class _EpochProgress:
-    """A progress bar that appears only once a run has lasted half a second, and only on a terminal."""
+    """A progress bar that appears only once a run has lasted half a second, and only on a terminal;
+    it is refreshed by time (ten times a second), however long an epoch takes."""
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.enabled = total, enabled
-        self.every = max(1, total // 1000)
-        self.start = time.monotonic()
+        self.start = self.shown = time.monotonic()
         self.bar = None
 
     def __call__(self, epoch: int) -> None:
-        if not self.enabled or epoch % self.every:
+        if not self.enabled:
             return
+        now = time.monotonic()
+        if now - self.shown < 0.1 or now - self.start < 0.5:
+            return
+        self.shown = now
         if self.bar is None:
-            if time.monotonic() - self.start < 0.5:
-                return
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),

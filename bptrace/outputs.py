@@ -172,6 +172,35 @@ class GuardedStdout:
             pass
 
 
+class TrimmedLines:
+    """The stream `get()` returns at each write (sys.stdout, whatever it is then), with the spaces that
+    rich pads table rows with removed from the ends of lines when the output is not a terminal
+    (a file, a pipe): `bptrace run > trace.txt` has no trailing spaces."""
+
+    def __init__(self, get):
+        self._get = get
+        self._line = ""  # the unfinished last line, held until its end is known
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def write(self, text: str) -> int:
+        stream = self._get()
+        if stream.isatty():
+            return stream.write(text)
+        *lines, self._line = (self._line + text).split("\n")
+        if lines:
+            stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        stream = self._get()
+        if self._line:
+            stream.write(self._line)
+            self._line = ""
+        stream.flush()
+
+
 class ClosedStdout:
     """Standard output that was closed (`>&-`): any write is a WriteError."""
 

@@ -157,7 +157,7 @@ def test_gradual_blowup_cli(runner, tmp_path, extra):
     result = runner.invoke(app, ["step", path, "--epochs", "1000", *extra])
     assert result.exit_code == 3
     assert "epoch 163, sample 1: E_o1 overflowed to inf" in result.stderr
-    assert "loss: 0.5 → diverged at epoch 163 (E_o1 overflowed to inf)" in result.stdout
+    assert "loss: 0.50000000 → diverged at epoch 163 (E_o1 overflowed to inf)" in result.stdout
 
 
 # ------------------------------------------------------------------ Adam with eps = 0

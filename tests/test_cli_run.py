@@ -121,3 +121,14 @@ def test_ascii_notation(runner):
     assert "∂" not in result.output and "δ" not in result.output
     printed = {round(v, 8) for v in numbers_in(result.output)}
     assert all(round(v, 8) in printed for v in PUBLISHED.values())
+
+
+@pytest.mark.parametrize("args", [["run"], ["run", "adam"], ["run", "deep", "--naming", "layered"],
+                                  ["step", "xor", "--epochs", "300"], ["gradcheck", "softmax"], ["samples"],
+                                  ["validate", "blog"], ["check", "blog", "blog-answers"]])
+def test_piped_output_has_no_trailing_spaces(runner, args):
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) > 3
+    assert [line for line in lines if line != line.rstrip()] == []

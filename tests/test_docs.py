@@ -54,3 +54,19 @@ def test_version_is_the_package_version(runner):
 def test_usage_lines_name_arguments_plainly(runner, command):
     usage = next(line for line in runner.invoke(app, [command, "--help"]).output.splitlines() if "Usage:" in line)
     assert "{" not in usage and "}" not in usage, usage
+
+
+def test_every_test_the_reliability_section_names_exists():
+    section = README.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    named, current = [], None
+    for ref in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", section):
+        path, test = ref
+        current = path or current
+        if path and not test:
+            assert (ROOT / path).is_file(), path
+        if test:
+            named.append((current, test))
+    assert len(named) >= 25
+    for path, test in named:
+        source = (ROOT / path).read_text()
+        assert re.search(rf"^def {test}\(", source, flags=re.M), f"{path}::{test} is named in the README but does not exist"

@@ -267,3 +267,21 @@ def test_jsonl_header_carries_the_quantities():
     first = json.loads(json_.trace_jsonl(tracer.run(spec.from_dict(BLOG))).splitlines()[0])
     VALIDATOR.validate(first)
     assert first["kind"] == "header" and first["quantities"]["o1"]["kind"] == "output"
+
+
+def test_a_long_jsonl_export_says_its_size_up_front(runner, tmp_path, monkeypatch):
+    import re
+
+    from bptrace import cli
+
+    monkeypatch.setattr(cli, "JSONL_NOTE_BYTES", 1_000_000)
+    path = tmp_path / "run.jsonl"
+    result = runner.invoke(app, ["step", "xor", "--epochs", "40", "--export", str(path)])
+    assert result.exit_code == 0
+    note = re.search(r"about ([\d,]+) MB \(([\d,]+) records\)", result.stderr)
+    assert note, result.stderr
+    assert int(note.group(2).replace(",", "")) == 40 * 4  # xor: 4 samples, online
+    actual = path.stat().st_size / 1e6
+    assert abs(int(note.group(1).replace(",", "")) - actual) <= max(1, 0.2 * actual)
+    quiet = runner.invoke(app, ["step", "xor", "--epochs", "40", "--export", str(path), "-q"])
+    assert "note:" not in quiet.stderr

@@ -268,8 +268,6 @@ def test_exported_script_prints_the_published_digits(runner, tmp_path):
 
 
 @needs_torch
-@pytest.mark.xfail(strict=True, reason="found by verify: bptrace/optim.py keeps a momentum buffer when momentum = 0, so "
-                                       "dampening scales the step; PyTorch's SGD(momentum=0) takes a plain step")
 def test_momentum_zero_with_dampening_agrees_with_pytorch():
     from conftest import BLOG
 

@@ -282,3 +282,21 @@ def test_show_all_on_a_long_run_is_refused(runner):
     result = runner.invoke(app, ["step", "xor", "--epochs", "5000", "--show", "all"])
     assert result.exit_code == 2
     assert "--show would print 20,000 full traces" in result.stderr
+
+
+def test_progress_is_refreshed_by_time_not_by_epoch_count(monkeypatch):
+    """A slow run (3,000,000 epochs at 0.3 s each) shows its progress after half a second, not
+    after epochs/1000 epochs."""
+    from bptrace import cli
+
+    clock = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    progress = cli._EpochProgress(3_000_000, enabled=True)
+    try:
+        for epoch in range(1, 6):
+            clock[0] += 0.3
+            progress(epoch)
+        assert progress.bar is not None
+        assert progress.bar.tasks[0].completed == 5
+    finally:
+        progress.close()
