@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from . import activations, losses
+
 MAX_PARAMS = 128
 
 
@@ -73,16 +75,14 @@ def supports(session) -> bool:
 
 
 # ---------------------------------------------------------------- code generation
-# f(z) and dout/dz (from z and out) as Python expressions, per activation
+# f(z) and dout/dz (from z and out) as Python expressions: the rule table's scalar templates
 
 def _f(act: str, z: str, slope: float) -> str:
-    return {"sigmoid": f"_sigmoid({z})", "tanh": f"tanh({z})", "relu": f"({z} if {z} > 0.0 else 0.0)",
-            "leaky_relu": f"({z} if {z} > 0.0 else {slope!r} * {z})", "linear": z}[act]
+    return activations.get(act, slope).py.format(z=z)
 
 
 def _d(act: str, z: str, a: str, slope: float) -> str:
-    return {"sigmoid": f"({a} * (1.0 - {a}))", "tanh": f"(1.0 - {a} * {a})", "relu": f"(1.0 if {z} > 0.0 else 0.0)",
-            "leaky_relu": f"(1.0 if {z} > 0.0 else {slope!r})", "linear": "1.0"}[act]
+    return activations.get(act, slope).py_d.format(z=z, out=a)
 
 
 class _Layout:
@@ -153,29 +153,22 @@ def _sample_code(spec, L: _Layout) -> str:
 
 
 def _loss_code(spec, out, l: int) -> list[str]:
-    """E (E_total) and D{l}_j (dE_total/dz) of the output layer, as engine and losses compute them."""
+    """E (E_total) and D{l}_j (dE_total/dz) of the output layer, from the rule table's scalar templates."""
     zs, acts = out
     n = len(acts)
-    layer, loss = spec.layers[-1], spec.loss
+    layer, rule = spec.layers[-1], losses.LOSSES[spec.loss]
     lines = []
-    if loss == "cross_entropy":  # from logits: E = -sum t_k (z_k - lse); delta = o·sum(t) - t
+    if "LSE" in rule.py:  # log Σ e^z = max z + log Σ e^(z − max z), from the softmax code
         lines.append(f"    LSE = M{l} + _log(S{l})")
-        lines.append("    E = " + " + ".join(f"(-T{k} * ({zs[k]} - LSE) if T{k} != 0.0 else 0.0)" for k in range(n)))
-        lines.append(f"    ST = {' + '.join(f'T{k}' for k in range(n))}")
-        lines += [f"    D{l}_{j} = {acts[j]} * ST - T{j}" for j in range(n)]
-        return lines
-    if loss == "binary_cross_entropy":  # from logits, delta = o - t
-        lines.append("    E = " + " + ".join(f"(T{k} * _softplus(-{zs[k]}) + (1.0 - T{k}) * _softplus({zs[k]}))"
-                                           for k in range(n)))
-        lines += [f"    D{l}_{j} = {acts[j]} - T{j}" for j in range(n)]
-        return lines
-    # R_k = t_k - o_k; E_k = 0.5·R² (half_sse), R² (sse), R²/n (mse): R·R, since R ** 2 raises OverflowError
-    e, d = {"half_sse": ("0.5 * R{k} * R{k}", "-R{k}"),
-            "sse": ("R{k} * R{k}", "-2.0 * R{k}"),
-            "mse": ("R{k} * R{k} / {n}.0", "-2.0 * R{k} / {n}.0")}[loss]
-    lines += [f"    R{k} = T{k} - {acts[k]}" for k in range(n)]
-    lines.append("    E = " + " + ".join(e.format(k=k, n=n) for k in range(n)))
-    lines += [f"    G{k} = {d.format(k=k, n=n)}" for k in range(n)]
+    if rule.py_fused is None or "{r}" in rule.py:  # R_k = t_k − o_k
+        lines += [f"    R{k} = T{k} - {acts[k]}" for k in range(n)]
+    forms = [dict(t=f"T{k}", o=acts[k], z=zs[k], r=f"R{k}", n=f"{n}.0") for k in range(n)]
+    lines.append("    E = " + " + ".join(f"({rule.py.format(**v)})" for v in forms))
+    if rule.py_fused is not None:  # loss and activation cancel
+        if "ST" in rule.py_fused:
+            lines.append(f"    ST = {' + '.join(f'T{k}' for k in range(n))}")
+        return lines + [f"    D{l}_{j} = {rule.py_fused.format(**v)}" for j, v in enumerate(forms)]
+    lines += [f"    G{k} = {rule.py_d.format(**v)}" for k, v in enumerate(forms)]
     if layer.activation == "softmax":  # delta_j = o_j (dE/do_j - sum_k dE/do_k o_k)
         lines.append(f"    SG = {' + '.join(f'G{k} * {acts[k]}' for k in range(n))}")
         lines += [f"    D{l}_{j} = {acts[j]} * (G{j} - SG)" for j in range(n)]

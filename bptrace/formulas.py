@@ -6,11 +6,11 @@ the trace keeps the tree, and every renderer shows it in its own notation.
 
 from __future__ import annotations
 
+from . import activations, losses
 from .expr import Num, Op, Ref, Sym
 from .notation import P, Id, partial
 
-ONE, TWO = Num(1), Num(2)
-SOFTMAX_SUM = Sym("sum_k e^z_k", "Σₖ e^zₖ", r"\sum_k e^{z_k}")
+ONE = Num(1)
 
 
 def weighted_sum(terms, bias):
@@ -24,33 +24,13 @@ def total(parts):
 
 
 def activation(name: str, z, slope: float = 0.01, layer_z=()):
-    """out = f(z); softmax also reads every z of its layer."""
-    z = Ref(z)
-    if name == "sigmoid":  # 1 / (1 + e^−z)
-        return Op("div", ONE, Op("add", ONE, Op("exp", Op("neg", z))))
-    if name == "tanh":
-        return Op("fn", "tanh", z)
-    if name == "relu":
-        return Op("fn", "max", Num(0), z)
-    if name == "leaky_relu":
-        return Op("if", z, z, Op("mul", Num(slope), z))
-    if name == "softmax":  # e^z_j / Σ_k e^z_k
-        return Op("div", Op("exp", z), Op("sum", SOFTMAX_SUM, *(Op("exp", Ref(m)) for m in layer_z)))
-    return z  # linear
+    """out = f(z), from the rule table (softmax also reads every z of its layer)."""
+    return activations.get(name, slope).tree(Ref(z), tuple(map(Ref, layer_z)))
 
 
 def derivative(name: str, out, z, slope: float = 0.01):
-    """dout/dz of an elementwise activation, in out and z."""
-    o, z = Ref(out), Ref(z)
-    if name == "sigmoid":  # o(1 − o)
-        return Op("mul", o, Op("sub", ONE, o))
-    if name == "tanh":  # 1 − o²
-        return Op("sub", ONE, Op("pow", o, TWO))
-    if name == "relu":
-        return Op("if", ONE, z, Num(0))
-    if name == "leaky_relu":
-        return Op("if", ONE, z, Num(slope))
-    return ONE
+    """dout/dz of an elementwise activation, in out and z, from the rule table."""
+    return activations.get(name, slope).dtree(Ref(out), Ref(z))
 
 
 def softmax_jacobian(o_k, o_j, same: bool):
@@ -61,33 +41,13 @@ def softmax_jacobian(o_k, o_j, same: bool):
 
 
 def error(kind: str, t, o, n: int):
-    """E_k of one output."""
-    t, o = Ref(t), Ref(o)
-    sq = Op("pow", Op("sub", t, o), TWO)
-    if kind == "half_sse":  # ½(t − o)²
-        return Op("coef", Num(0.5, "½"), sq)
-    if kind == "sse":
-        return sq
-    if kind == "mse":
-        return Op("div", sq, Num(n))
-    if kind == "cross_entropy":  # −t·log o
-        return Op("neg", Op("mul", t, Op("log", o)))
-    # binary cross-entropy: −(t·log o + (1 − t)·log(1 − o))
-    return Op("neg", Op("add", Op("mul", t, Op("log", o)), Op("mul", Op("sub", ONE, t), Op("log", Op("sub", ONE, o)))))
+    """E_k of one output, from the rule table."""
+    return losses.LOSSES[kind].tree(Ref(t), Ref(o), n)
 
 
 def error_derivative(kind: str, t, o, n: int):
-    """dE_total/do_k."""
-    t, o = Ref(t), Ref(o)
-    if kind == "half_sse":  # −(t − o)
-        return Op("neg", Op("sub", t, o))
-    if kind == "sse":
-        return Op("neg", Op("coef", TWO, Op("sub", t, o)))
-    if kind == "mse":
-        return Op("div", Op("neg", Op("coef", TWO, Op("sub", t, o))), Num(n))
-    if kind == "cross_entropy":
-        return Op("neg", Op("div", t, o))
-    return Op("div", Op("sub", o, t), Op("mul", o, Op("sub", ONE, o)))
+    """dE_total/do_k, from the rule table."""
+    return losses.LOSSES[kind].dtree(Ref(t), Ref(o), n)
 
 
 def state_id(key: str) -> Id:
