@@ -12,6 +12,7 @@ of epochs, for every sample, optimizer and batch mode.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from . import activations, losses
 
@@ -85,6 +86,21 @@ def _d(act: str, z: str, a: str, slope: float) -> str:
     return activations.get(act, slope).py_d.format(z=z, out=a)
 
 
+@dataclass(frozen=True)
+class _Slots:
+    """One layer's place in the flat parameter list: W at w.. (units × fan_in, row by row), then b at b.. (nb)."""
+
+    w: int
+    units: int
+    fan_in: int
+    b: int | None  # None: no bias
+    nb: int  # 1 for a shared bias, units for one per neuron
+    train_bias: bool
+
+    def offset(self, kind: str) -> int:
+        return self.w if kind == "W" else self.b
+
+
 class _Layout:
     """Where each layer's weights and biases sit in the flat parameter list (naming order)."""
 
@@ -96,10 +112,11 @@ class _Layout:
             offset += units * fan_in
             b, nb = (None, 0) if layer.bias is None else (offset, len(layer.bias))
             offset += nb
-            self.layers.append((w, units, fan_in, b, nb, layer.train_bias))
+            self.layers.append(_Slots(w, units, fan_in, b, nb, layer.train_bias))
         self.size = offset
-        self.trainable = [i for (w, u, f, b, nb, tb) in self.layers
-                          for i in [*range(w, w + u * f), *(range(b, b + nb) if b is not None and tb else [])]]
+        self.trainable = [i for s in self.layers
+                          for i in [*range(s.w, s.w + s.units * s.fan_in),
+                                    *(range(s.b, s.b + s.nb) if s.b is not None and s.train_bias else [])]]
 
 
 def _sample_code(spec, L: _Layout) -> str:
@@ -111,7 +128,8 @@ def _sample_code(spec, L: _Layout) -> str:
              f"    {', '.join(f'T{k}' for k in range(n_out))}, = t"]
     prev = [f"A_{k}" for k in range(n_in)]
     outs = []
-    for l, (layer, (w, units, fan_in, b, nb, _)) in enumerate(zip(spec.layers, L.layers)):
+    for l, (layer, S) in enumerate(zip(spec.layers, L.layers)):
+        w, units, fan_in, b, nb = S.w, S.units, S.fan_in, S.b, S.nb
         zs, acts = [f"Z{l}_{j}" for j in range(units)], [f"A{l}_{j}" for j in range(units)]
         for j in range(units):
             s = " + ".join(f"P{w + j * fan_in + k} * {prev[k]}" for k in range(fan_in))
@@ -132,7 +150,8 @@ def _sample_code(spec, L: _Layout) -> str:
         outs.append((zs, acts))
     lines += _loss_code(spec, outs[-1], len(spec.layers) - 1)
     for l in range(len(spec.layers) - 1, -1, -1):
-        w, units, fan_in, b, nb, _ = L.layers[l]
+        S = L.layers[l]
+        w, units, fan_in, b, nb = S.w, S.units, S.fan_in, S.b, S.nb
         src = [f"A_{k}" for k in range(n_in)] if l == 0 else outs[l - 1][1]
         for j in range(units):
             for k in range(fan_in):
@@ -230,43 +249,39 @@ class ScalarNet:
     # ------------------------------------------------------------ state exchange with the numpy session
 
     def _arrays(self, session):
-        """(flat offset, array) for every parameter array, and for every trainable one its index in the optimizer."""
-        net, out = session.net, []
-        for (w, *_rest), W, b in zip(self.layout.layers, net.W, net.b):
-            out.append((w, W))
-            if b is not None:
-                out.append((_rest[2], b))
-        return out
+        """(flat offset, array) of every parameter array."""
+        net = session.net
+        return [(S.offset(kind), a) for l, S in enumerate(self.layout.layers)
+                for kind, a in (("W", net.W[l]), ("b", net.b[l])) if a is not None]
 
-    def load(self, session) -> None:
-        p = [0.0] * self.layout.size
-        for offset, a in self._arrays(session):
-            p[offset:offset + a.size] = a.ravel().tolist()
-        self.p = p
-        opt = session.opt
-        self.t = opt.t
-        self.state = {}
+    def _states(self, session):
+        """(name, [(flat offset, array)]) of every optimizer state kept per trainable array (buf, m, v)."""
+        opt, trainable = session.opt, session.net.trainable()
         for name in ("buf", "m", "v"):
             arrays = getattr(opt, name)
             if arrays is not None:
-                flat = [0.0] * self.layout.size
-                for (l, kind), a in zip(session.net.trainable(), arrays):
-                    w, units, fan_in, b, nb, _ = self.layout.layers[l]
-                    offset = w if kind == "W" else b
-                    flat[offset:offset + a.size] = a.ravel().tolist()
-                self.state[name] = flat
+                yield name, [(self.layout.layers[l].offset(kind), a) for (l, kind), a in zip(trainable, arrays)]
+
+    def _flat(self, pairs) -> list[float]:
+        flat = [0.0] * self.layout.size
+        for offset, a in pairs:
+            flat[offset:offset + a.size] = a.ravel().tolist()
+        return flat
+
+    def load(self, session) -> None:
+        """Take the numpy session's parameters, optimizer state and step count."""
+        self.p = self._flat(self._arrays(session))
+        self.t = session.opt.t
+        self.state = {name: self._flat(pairs) for name, pairs in self._states(session)}
 
     def store(self, session) -> None:
+        """Hand the parameters, optimizer state and step count back to the numpy session."""
         import numpy as np
 
-        for offset, a in self._arrays(session):
-            a[...] = np.reshape(self.p[offset:offset + a.size], a.shape)
-        opt = session.opt
-        opt.t = self.t
-        for name, flat in self.state.items():
-            for (l, kind), a in zip(session.net.trainable(), getattr(opt, name)):
-                w, units, fan_in, b, nb, _ = self.layout.layers[l]
-                offset = w if kind == "W" else b
+        session.opt.t = self.t
+        for flat, pairs in [(self.p, self._arrays(session)),
+                            *((self.state[name], pairs) for name, pairs in self._states(session))]:
+            for offset, a in pairs:
                 a[...] = np.reshape(flat[offset:offset + a.size], a.shape)
 
     # ------------------------------------------------------------ one update
