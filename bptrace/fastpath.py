@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import activations, losses
+from . import activations, losses, optim
 
 MAX_PARAMS = 128
 
@@ -197,34 +197,13 @@ def _loss_code(spec, out, l: int) -> list[str]:
 
 
 def _update_code(name: str, h: dict, L: _Layout) -> str:
-    """def update(p, g, lr, t, s): the optimizer's step on every trainable parameter (as optim.py)."""
-    wd = h.get("weight_decay", 0.0)
-    lines = ["def update(p, g, lr, t, s):"]
-    if name in ("adam", "adamw"):
-        lines += [f"    c1 = 1.0 - _pow({h['beta1']!r}, t)", f"    c2 = 1.0 - _pow({h['beta2']!r}, t)",
-                  "    m = s['m']", "    v = s['v']"]
-    if name == "momentum":
-        lines.append("    buf = s['buf']")
+    """def update(p, g, lr, t, s): the optimizer's step on every trainable parameter, from optim.RULES."""
+    rule, wd = optim.RULES[name], h.get("weight_decay", 0.0)
+    lines = [*rule.py_head(h)]
     for i in L.trainable:
-        g = f"g[{i}]" if not wd or name == "adamw" else f"(g[{i}] + {wd!r} * p[{i}])"
-        if name == "sgd" or (name == "momentum" and not h["momentum"]):  # PyTorch: no buffer when μ = 0
-            lines.append(f"    p[{i}] -= lr * {g}")
-        elif name == "momentum":
-            mu, damp = h["momentum"], h["dampening"]
-            lines += [f"    gi = {g}", f"    b = gi if t == 1 else {mu!r} * buf[{i}] + {1.0 - damp!r} * gi",
-                      f"    buf[{i}] = b"]
-            lines.append(f"    p[{i}] -= lr * (gi + {mu!r} * b)" if h["nesterov"] else f"    p[{i}] -= lr * b")
-        else:
-            b1, b2 = h["beta1"], h["beta2"]
-            if name == "adamw":
-                lines.append(f"    p[{i}] *= 1.0 - lr * {wd!r}")
-            lines += [f"    gi = {g}",
-                      f"    m[{i}] = {b1!r} * m[{i}] + {1.0 - b1!r} * gi",
-                      f"    v[{i}] = {b2!r} * v[{i}] + {1.0 - b2!r} * gi * gi",
-                      f"    p[{i}] -= lr * _div(_div(m[{i}], c1), _sqrt(_div(v[{i}], c2)) + {h['eps']!r})"]
-    if len(lines) == 1:
-        lines.append("    pass")
-    return "\n".join(lines)
+        g = f"g[{i}]" if not wd or name == "adamw" else f"(g[{i}] + {wd!r} * p[{i}])"  # L2 folded into g
+        lines += rule.py(i, g, h, name)
+    return "\n".join(["def update(p, g, lr, t, s):", *(f"    {line}" for line in lines or ["pass"])])
 
 
 def _compile(spec, L: _Layout) -> dict:

@@ -6,7 +6,7 @@ the trace keeps the tree, and every renderer shows it in its own notation.
 
 from __future__ import annotations
 
-from . import activations, losses
+from . import activations, losses, optim
 from .expr import Num, Op, Ref, Sym
 from .notation import P, Id, partial
 
@@ -70,21 +70,8 @@ def update_rule(optimizer: str, hyper: dict, lr: float, p=None, g=None, state=No
     g = Ref(g or _Leaf(partial(Id("E_total"), P)))
     state = state or {k: _Leaf(state_id(k)) for k in ("m", "v", "m_hat", "v_hat")}
     alpha = Sym("alpha", "α", r"\alpha", lr)
-    wd = hyper.get("weight_decay", 0.0)
-    lam = Sym("lambda", "λ", r"\lambda", wd)
-    if optimizer == "sgd":
-        step = Op("add", g, Op("mul", lam, p)) if wd else g
-        return Op("sub", p, Op("mul", alpha, step))
-    if optimizer == "momentum":
-        v = Ref(state["v"])
-        if hyper.get("nesterov"):
-            return Op("sub", p, Op("mul", alpha, Op("add", g, Op("mul", Sym("mu", "μ", r"\mu", hyper["momentum"]), v))))
-        return Op("sub", p, Op("mul", alpha, v))
-    eps = Sym("eps", "ε", r"\varepsilon", hyper.get("eps"))
-    adam = Op("div", Op("mul", alpha, Ref(state["m_hat"])), Op("add", Op("sqrt", Ref(state["v_hat"])), eps))
-    if optimizer == "adamw":
-        return Op("sub", Op("mul", p, Op("sub", ONE, Op("mul", alpha, lam))), adam)
-    return Op("sub", p, adam)
+    lam = Sym("lambda", "λ", r"\lambda", hyper.get("weight_decay", 0.0))
+    return optim.RULES[optimizer].tree(p, g, {k: Ref(q) for k, q in state.items()}, alpha, lam, hyper)
 
 
 def update_tree(it, hyper: dict, u):

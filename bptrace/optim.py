@@ -1,77 +1,172 @@
 """Optimizers, following PyTorch's update rules so results can be compared with it.
 
-Each works in place on a list of parameter arrays and keeps its per-parameter state in
-arrays of the same shapes. `state_of(i)` exposes that state for the trace.
-
   sgd:      p ← p − α·(g + λp)
   momentum: b ← g (first step) or μ·b + (1 − τ)·g;  p ← p − α·(g + μ·b if Nesterov else b)
             (μ = 0: p ← p − α·g, no buffer and no dampening, as torch.optim.SGD does)
   adam:     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);  v̂ = v/(1 − β2^t)
             p ← p − α·m̂/(√v̂ + ε)          (adam adds λp to g first; adamw multiplies p by 1 − αλ)
+
+RULES is the one definition of each: its numpy step (in place, on one parameter array), the
+fast path's scalar Python for one parameter, the expression tree of p⁺ for the trace, and the
+one-line text. The weight decay of all but adamw is folded into g before the rule sees it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
+
+from .expr import Num, Op, Sym
+
+ONE = Num(1)
+
+
+def _plain(h) -> bool:
+    """sgd, or momentum 0: PyTorch skips the buffer (and dampening)."""
+    return "momentum" not in h or not h["momentum"]
+
+
+# ---------------------------------------------------------------- numpy: (opt, i, p, g, lr), p in place
+
+def _sgd_step(opt, i, p, g, lr):
+    p -= lr * g
+
+
+def _momentum_step(opt, i, p, g, lr):
+    h, b = opt.h, opt.buf[i]
+    if _plain(h):
+        p -= lr * g
+        return
+    if opt.t == 1:
+        b[...] = g
+    else:
+        b *= h["momentum"]
+        b += (1.0 - h["dampening"]) * g
+    p -= lr * (g + h["momentum"] * b if h["nesterov"] else b)
+
+
+def _adam_step(opt, i, p, g, lr):
+    h, m, v = opt.h, opt.m[i], opt.v[i]
+    if opt.name == "adamw":
+        p *= 1.0 - lr * h["weight_decay"]  # decoupled weight decay
+    m *= h["beta1"]
+    m += (1.0 - h["beta1"]) * g
+    v *= h["beta2"]
+    v += (1.0 - h["beta2"]) * g * g
+    m_hat = m / (1.0 - h["beta1"] ** opt.t)
+    v_hat = v / (1.0 - h["beta2"] ** opt.t)
+    opt._hat[i] = (m_hat, v_hat)
+    p -= lr * m_hat / (np.sqrt(v_hat) + h["eps"])
+
+
+# ---------------------------------------------------------------- scalar Python: lines for parameter i, g its gradient
+
+def _sgd_py(i, g, h, name):
+    return [f"p[{i}] -= lr * {g}"]
+
+
+def _momentum_py(i, g, h, name):
+    if _plain(h):
+        return _sgd_py(i, g, h, name)
+    mu, damp = h["momentum"], h["dampening"]
+    return [f"gi = {g}", f"b = gi if t == 1 else {mu!r} * buf[{i}] + {1.0 - damp!r} * gi", f"buf[{i}] = b",
+            f"p[{i}] -= lr * (gi + {mu!r} * b)" if h["nesterov"] else f"p[{i}] -= lr * b"]
+
+
+def _adam_py(i, g, h, name):
+    b1, b2 = h["beta1"], h["beta2"]
+    decay = [f"p[{i}] *= 1.0 - lr * {h['weight_decay']!r}"] if name == "adamw" else []
+    return decay + [f"gi = {g}",
+                    f"m[{i}] = {b1!r} * m[{i}] + {1.0 - b1!r} * gi",
+                    f"v[{i}] = {b2!r} * v[{i}] + {1.0 - b2!r} * gi * gi",
+                    f"p[{i}] -= lr * _div(_div(m[{i}], c1), _sqrt(_div(v[{i}], c2)) + {h['eps']!r})"]
+
+
+def _adam_head(h):  # the bias corrections 1 − β^t, once per step
+    return [f"c1 = 1.0 - _pow({h['beta1']!r}, t)", f"c2 = 1.0 - _pow({h['beta2']!r}, t)", "m = s['m']", "v = s['v']"]
+
+
+# ---------------------------------------------------------------- trees of p⁺ (p, g, state: Refs; alpha, lam: Syms)
+
+def _sgd_tree(p, g, state, alpha, lam, h):
+    step = Op("add", g, Op("mul", lam, p)) if h.get("weight_decay") else g
+    return Op("sub", p, Op("mul", alpha, step))
+
+
+def _momentum_tree(p, g, state, alpha, lam, h):
+    if _plain(h):
+        return _sgd_tree(p, g, state, alpha, lam, h)
+    v = state["v"]
+    if h.get("nesterov"):
+        return Op("sub", p, Op("mul", alpha, Op("add", g, Op("mul", Sym("mu", "μ", r"\mu", h["momentum"]), v))))
+    return Op("sub", p, Op("mul", alpha, v))
+
+
+def _adam_tree(p, g, state, alpha, lam, h, decoupled=False):
+    eps = Sym("eps", "ε", r"\varepsilon", h.get("eps"))
+    adam = Op("div", Op("mul", alpha, state["m_hat"]), Op("add", Op("sqrt", state["v_hat"]), eps))
+    if decoupled:
+        return Op("sub", Op("mul", p, Op("sub", ONE, Op("mul", alpha, lam))), adam)
+    return Op("sub", p, adam)
+
+
+def _plain_text(p, g, h):
+    return f"{p} − α·({g} + λ·{p})" if h.get("weight_decay") else f"{p} − α·{g}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    state: tuple[str, ...]  # the arrays it keeps per parameter array
+    step: Callable  # numpy
+    py: Callable  # scalar Python lines for one parameter
+    tree: Callable  # p⁺ for the trace
+    text: Callable  # (p, g, h) -> p⁺ as one line
+    py_head: Callable = lambda h: []  # scalar Python once per step, before the parameters
+
+
+RULES: dict[str, Rule] = {
+    "sgd": Rule("sgd", (), _sgd_step, _sgd_py, _sgd_tree, _plain_text),
+    "momentum": Rule(
+        "momentum", ("buf",), _momentum_step, _momentum_py, _momentum_tree,
+        lambda p, g, h: _plain_text(p, g, h) if _plain(h) else (f"{p} − α·({g} + μ·v)" if h["nesterov"] else f"{p} − α·v"),
+        lambda h: [] if _plain(h) else ["buf = s['buf']"]),
+    "adam": Rule("adam", ("m", "v"), _adam_step, _adam_py, _adam_tree,
+                 lambda p, g, h: f"{p} − α·m̂ / (√v̂ + ε)", _adam_head),
+    "adamw": Rule("adamw", ("m", "v"), _adam_step, _adam_py,
+                  lambda *a: _adam_tree(*a, decoupled=True),
+                  lambda p, g, h: f"{p}·(1 − α·λ) − α·m̂ / (√v̂ + ε)", _adam_head),
+}
 
 
 class Optimizer:
+    """One optimizer's state for a list of parameter arrays (per-parameter arrays of the same shapes)."""
+
     def __init__(self, name: str, hyper: dict, shapes: list[tuple[int, ...]]):
         self.name = name
         self.h = dict(hyper)
+        self.rule_ = RULES[name]
         self.t = 0  # steps taken
-        zeros = [np.zeros(s) for s in shapes]
-        self.buf = [z.copy() for z in zeros] if name == "momentum" else None
-        self.m = [z.copy() for z in zeros] if name in ("adam", "adamw") else None
-        self.v = [z.copy() for z in zeros] if name in ("adam", "adamw") else None
-        self._hat: list[tuple[np.ndarray, np.ndarray]] = [(z, z) for z in zeros] if self.m else []
+        kept = self.rule_.state
+        self.buf = [np.zeros(s) for s in shapes] if "buf" in kept else None
+        self.m = [np.zeros(s) for s in shapes] if "m" in kept else None
+        self.v = [np.zeros(s) for s in shapes] if "v" in kept else None
+        self._hat: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(s),) * 2 for s in shapes] if self.m else []
 
     def rule(self, p: str, g: str) -> str:
         """The update of parameter p, as a formula in the trace's notation."""
-        wd = self.h.get("weight_decay", 0.0)
-        if self.name == "sgd":
-            return f"{p} − α·({g} + λ·{p})" if wd else f"{p} − α·{g}"
-        if self.name == "momentum":
-            if not self.h["momentum"]:
-                return f"{p} − α·({g} + λ·{p})" if wd else f"{p} − α·{g}"
-            return f"{p} − α·({g} + μ·v)" if self.h["nesterov"] else f"{p} − α·v"
-        if self.name == "adamw":
-            return f"{p}·(1 − α·λ) − α·m̂ / (√v̂ + ε)"
-        return f"{p} − α·m̂ / (√v̂ + ε)"
+        return self.rule_.text(p, g, self.h)
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         """Update every parameter array in place."""
         self.t += 1
-        h = self.h
-        wd = h.get("weight_decay", 0.0)
+        wd = self.h.get("weight_decay", 0.0)
         for i, (p, g) in enumerate(zip(params, grads)):
             if wd and self.name != "adamw":
                 g = g + wd * p  # L2 penalty folded into the gradient (PyTorch's weight_decay)
-            if self.name == "sgd" or (self.name == "momentum" and not h["momentum"]):
-                p -= lr * g  # PyTorch skips the buffer (and dampening) when momentum is 0
-            elif self.name == "momentum":
-                b = self.buf[i]
-                if self.t == 1:
-                    b[...] = g
-                else:
-                    b *= h["momentum"]
-                    b += (1.0 - h["dampening"]) * g
-                p -= lr * (g + h["momentum"] * b if h["nesterov"] else b)
-            else:
-                self._adam(i, p, g, lr, wd)
-
-    def _adam(self, i: int, p: np.ndarray, g: np.ndarray, lr: float, wd: float) -> None:
-        h, m, v = self.h, self.m[i], self.v[i]
-        if self.name == "adamw":
-            p *= 1.0 - lr * wd  # decoupled weight decay
-        m *= h["beta1"]
-        m += (1.0 - h["beta1"]) * g
-        v *= h["beta2"]
-        v += (1.0 - h["beta2"]) * g * g
-        m_hat = m / (1.0 - h["beta1"] ** self.t)
-        v_hat = v / (1.0 - h["beta2"] ** self.t)
-        self._hat[i] = (m_hat, v_hat)
-        p -= lr * m_hat / (np.sqrt(v_hat) + h["eps"])
+            self.rule_.step(self, i, p, g, lr)
 
     def state_of(self, i: int) -> dict[str, np.ndarray]:
         """Optimizer state of parameter array i after the last step, by the names the trace shows."""
