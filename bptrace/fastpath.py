@@ -301,3 +301,34 @@ class ScalarNet:
     def _finite(self) -> bool:
         """Every parameter and every optimizer state value is finite."""
         return all(all(map(math.isfinite, values)) for values in (self.p, *self.state.values()))
+
+
+class Paths:
+    """The numpy session and, for a small network, the fast path, with the training state (parameters,
+    optimizer state, step count) in one of them at a time. It is handed over here only: `numpy()` brings it
+    to the session (for a trace, a snapshot, a diagnosis or the result), `step` takes it back to the fast path."""
+
+    def __init__(self, session, fast: bool):
+        self.session = session
+        self.fast = ScalarNet(session) if fast else None
+        self._in_fast = self.fast is not None
+
+    def numpy(self):
+        """The numpy session, holding the current state."""
+        if self._in_fast:
+            self.fast.store(self.session)
+            self._in_fast = False
+        return self.session
+
+    def step(self, batch):
+        """One untraced update: (mean E_total before it, each sample's outputs, ||g||)."""
+        if self.fast is None:
+            return self.session.step(batch)
+        if not self._in_fast:
+            self.fast.load(self.session)
+            self._in_fast = True
+        self.session.steps += 1
+        return self.fast.step(batch)
+
+    def trace_step(self, batch, epoch: int):
+        return self.numpy().trace_step(batch, epoch)

@@ -1,8 +1,8 @@
 """Turns the engine's arrays into trace objects, naming every quantity and factor.
 
 `Session` holds a network being trained (parameters, optimizer state, step count):
-`step(..., trace=True)` returns a full `Iteration`; without it only the numbers a
-training run keeps (mean loss before the update and the gradients).
+`trace_step` returns a full `Iteration`; `step` only the numbers a training run keeps
+(mean loss before the update, the outputs, ||g||), as the fast path's `ScalarNet.step` does.
 """
 
 from __future__ import annotations
@@ -29,24 +29,29 @@ class Session:
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
 
-    def step(self, batch, epoch: int = 1, trace: bool = False):
-        """One update from the samples in `batch` (0-based indices).
-
-        Returns (mean E_total before the update, outputs before it, gradients), or with
-        trace=True the whole Iteration.
-        """
+    def _gradients(self, batch):
+        """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
         X, T = self._select(batch)
         zs, outs = engine.forward(self.net, X)
         back = engine.backward(self.net, X, T, zs, outs, for_trace=False)  # each traced pass has its own
-        grads = engine.gradients(self.net, back)
-        lr = self.spec.learning_rate
-        if not trace:
-            loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
-            if not math.isfinite(loss):  # leave the parameters as they were, for the diagnosis
-                return loss, outs[-1], grads
-            self.opt.step(self.net.arrays(), grads, lr)
+        return T, zs, outs, back, engine.gradients(self.net, back)
+
+    def step(self, batch):
+        """One untraced update from the samples in `batch` (0-based indices), as fastpath.ScalarNet.step:
+        (mean E_total before the update, the outputs before it (rows), ||g|| of the trainable parameters).
+        A loss that is not finite leaves the parameters as they were, for the diagnosis."""
+        T, zs, outs, back, grads = self._gradients(batch)
+        loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        if math.isfinite(loss):
+            self.opt.step(self.net.arrays(), grads, self.spec.learning_rate)
             self.steps += 1
-            return loss, outs[-1], grads
+        return loss, outs[-1], norm
+
+    def trace_step(self, batch, epoch: int = 1) -> Iteration:
+        """One update from the samples in `batch`, traced: every quantity of every sample, the updates, the check."""
+        T, zs, outs, back, grads = self._gradients(batch)
+        lr = self.spec.learning_rate
         traced = tuple(self._pass(i) for i in batch)
         olds = [a.copy() for a in self.net.arrays()]
         given = self.steps == 0
@@ -260,5 +265,5 @@ def run(spec, sample: int = 1, naming: str | None = None) -> Trace:
     """Trace one update on one sample (1-based), the worked example's way."""
     with np.errstate(all="ignore"):  # a spec with huge values overflows: the trace shows inf and nan
         session = Session(spec, naming)
-        iteration = session.step([sample - 1], epoch=1, trace=True)
+        iteration = session.trace_step([sample - 1], epoch=1)
     return Trace(spec, session.names, (iteration,))

@@ -17,7 +17,6 @@ import numpy as np
 
 from . import engine, fastpath
 from .errors import UsageError
-from .fastpath import ScalarNet
 from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
@@ -257,20 +256,18 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     snapshot = None
     stop, divergence, done = "completed", None, 0
     fixed = batches(n, plan, None) if rng is None else None
-    use_fast = fastpath.supports(session) and plan.show != "all" and on_trace is None
-    fast = ScalarNet(session) if use_fast else None
+    paths = fastpath.Paths(session, fastpath.supports(session) and plan.show != "all" and on_trace is None)
     for epoch in range(1, plan.epochs + 1):
         epoch_batches = fixed or batches(n, plan, rng)
         keep = plan.show == "all" or epoch in plan.show
         show = keep or on_trace is not None
-        if fast is not None and (show or keep_snapshot):
-            fast.store(session)
         if keep_snapshot:
-            snapshot = (copy.deepcopy(session.net), copy.deepcopy(session.opt), session.steps, epoch_batches)
+            s = paths.numpy()
+            snapshot = (copy.deepcopy(s.net), copy.deepcopy(s.opt), s.steps, epoch_batches)
         total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
             try:
-                step_loss, norm, o = _step(session, fast, batch, epoch, show, watch)
+                step_loss, norm, o = _step(paths, batch, epoch, show, watch)
             except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
                 step_loss, norm, o = math.nan, math.nan, None
             it = None
@@ -285,19 +282,15 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             if o is not None:
                 watched = o
             # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
-            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (fast is None and not _finite(session)):
-                if fast is not None and not show:
-                    fast.store(session)
+            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (paths.fast is None and not _finite(session)):
                 traced = blowup(it) if it is not None else None
-                divergence = advise(traced, spec) if traced else _diagnose(session, batch, epoch)
+                divergence = advise(traced, spec) if traced else _diagnose(paths.numpy(), batch, epoch)
                 break
             total += step_loss * len(batch)
             norms += norm
             if should_stop is not None and should_stop():
                 stop = "interrupted"
                 break
-        if fast is not None and show:
-            fast.load(session)
         if divergence is not None:
             stop = "diverged"
             break
@@ -311,8 +304,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         if plan.until_loss is not None and epoch_loss <= plan.until_loss:
             stop = "until_loss"
             break
-    if fast is not None:
-        fast.store(session)
+    session = paths.numpy()
     if stop == "completed" and not _finite(session):
         divergence, stop = _diagnose(session, list(range(n)), done), "diverged"
     if plan.show_last and done and done != plan.epochs and snapshot is not None and stop != "diverged":
@@ -323,25 +315,21 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                   param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
-def _step(session: Session, fast, batch, epoch: int, trace: bool, watch: int):
+def _step(paths: fastpath.Paths, batch, epoch: int, trace: bool, watch: int):
     """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
 
     With trace=True the third item is the whole Iteration instead."""
     if trace:
-        it = session.step(batch, epoch, trace=True)
+        it = paths.trace_step(batch, epoch)
         return it.loss_before, math.sqrt(sum(u.gradient * u.gradient for u in it.updates if not u.frozen)), it
-    if fast is not None:
-        loss, outputs, norm = fast.step(batch)
-        session.steps += 1
-    else:
-        loss, outputs, grads = session.step(batch, epoch)
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    loss, outputs, norm = paths.step(batch)
     k = batch.index(watch) if watch in batch else len(outputs)
     if k >= len(outputs):  # not in this batch (or an arithmetic exception came first)
         return loss, norm, None
     o = outputs[k]  # a tuple (fast path) or a row of the batch's outputs: copied, never a view
-    return loss, norm, (o if len(o) <= WATCH_OUTPUTS else o[:WATCH_OUTPUTS]) if fast is not None else \
-        o[:WATCH_OUTPUTS].tolist()
+    if isinstance(o, tuple):
+        return loss, norm, o if len(o) <= WATCH_OUTPUTS else o[:WATCH_OUTPUTS]
+    return loss, norm, o[:WATCH_OUTPUTS].tolist()
 
 
 def _finite(session: Session) -> bool:
@@ -366,7 +354,7 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
     net, opt, steps, epoch_batches = snapshot
     session = Session(spec, naming)
     session.net, session.opt, session.steps = net, opt, steps
-    return [session.step(b, epoch, trace=True) for b in epoch_batches]
+    return [session.trace_step(b, epoch) for b in epoch_batches]
 
 
 def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
