@@ -19,6 +19,7 @@ from typing import Any
 from . import deps
 from .errors import ECHO_LIMIT, SpecError, clip
 from .spec import describe, kind
+from . import notation
 from .notation import spellings
 from .trace import Iteration
 
@@ -58,6 +59,8 @@ class Report:
     sample: int
     claims: list[Claim]
     diagnoses: list[Diagnosis]
+    names: object = None  # naming.Names: what the idents are called in every notation
+    idents: dict = field(default_factory=dict)  # ASCII name -> notation.Id, for every quantity named above
 
     @property
     def ok(self) -> bool:
@@ -155,4 +158,9 @@ def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sa
         source = min(sources, key=order.get) if sources else c.name
         after = [o.name for o in out if o.holds and c.name in deps.ancestors(g, o.name)]
         diagnoses.append(Diagnosis(c, right, wrong, source, after))
-    return Report(epoch, sample, out, diagnoses)
+    return Report(epoch, sample, out, diagnoses, it.names, _idents(it))
+
+
+def _idents(it: Iteration) -> dict:
+    """Every walked name's identity; after the update (w5+, z1+) the quantity's Id marked `after`."""
+    return {name: notation.after(q.ident) if group in ("update", "check") else q.ident for group, name, q in it.walk()}

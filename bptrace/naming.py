@@ -8,12 +8,11 @@ destination neuron and then source neuron; biases b1.. in the same order; errors
 `layered` (for deeper networks): x_k, z^(l)_j, a^(l)_j, W^(l)_jk, b^(l)_j, delta^(l)_j, E_j.
 
 Names are plain ASCII (`dE_total/dw5`); every other notation (Unicode, LaTeX) is rendered from a
-quantity's identity by bptrace.notation. `pretty` remains for lists of parameter names.
+quantity's identity by bptrace.notation.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -124,21 +123,9 @@ def for_spec(spec, scheme: str | None = None) -> Names:
     return make(scheme or spec.naming, spec.widths, counts)
 
 
-# ---------------------------------------------------------------- display forms
-
-_DERIV = re.compile(r"^d(\S+)/d(\S+)$")
+# ---------------------------------------------------------------- derivative names
 
 
 def deriv(of: str, by: str) -> str:
     """The ASCII name of a partial derivative: deriv('E_total', 'w5') == 'dE_total/dw5'."""
     return f"d{of}/d{by}"
-
-
-def pretty(name: str) -> str:
-    """Terminal form: dE_total/dw5 -> ∂E_total/∂w5, delta_o1 -> δ_o1."""
-    if " via " in name:
-        return " via ".join(pretty(part) for part in name.split(" via "))
-    m = _DERIV.match(name)
-    if m:
-        return f"∂{pretty(m.group(1))}/∂{pretty(m.group(2))}"
-    return re.sub(r"^delta", "δ", name)

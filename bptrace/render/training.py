@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fmt import num, signed
-from ..naming import pretty
+from ..notation import leaf, param_ids
+from ..notation import name as id_name
 from .tables import NAME_STYLE, VALUE_STYLE
 
 
@@ -67,8 +68,10 @@ def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     t.add_column("‖g‖", justify="right", no_wrap=True)
     targets = r.spec.samples[watch - 1].target
     kept = r.outputs.shape[1] if r.outputs.ndim == 2 else len(targets)
-    for name, target in list(zip(r.names.out[-1], targets))[:kept]:
-        t.add_column(f"{pretty(name)} (t={num(target, precision, True)})", justify="right", no_wrap=True)
+    last = len(r.names.out) - 1
+    for j, target in enumerate(targets[:kept]):
+        o = id_name(leaf("out", last, j), r.names, "unicode")
+        t.add_column(f"{o} (t={num(target, precision, True)})", justify="right", no_wrap=True)
     if kept < len(targets):
         t.caption += f" (the first {kept} of {len(targets)} outputs)"
     for i in table_rows(r, every):
@@ -105,9 +108,9 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t.add_column("initial", justify="right", no_wrap=True)
     t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("change", justify="right", no_wrap=True)
-    names = r.names.iter_params()
-    for name, v0, v1 in zip(names, r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
-        t.add_row(pretty(name), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
+    params = param_ids(r.names)
+    for p, v0, v1 in zip(params, r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
+        t.add_row(id_name(p, r.names, "unicode"), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
     if r.initial_values.size > limit:
         t.caption = f"… and {r.initial_values.size - limit:,} more (export the run to see every parameter)"
         t.caption_justify = "left"
