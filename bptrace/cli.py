@@ -1,65 +1,20 @@
-"""The command line: a thin Typer layer. The only module that prints, writes files or exits."""
+"""The command line: a thin Typer layer. Each command parses its options, makes one library call,
+renders and exits. The library names parameters; the error boundary (terminal.py) shows them as flags.
+With terminal.py and progress.py, the only place that prints, writes files or exits."""
 
 from __future__ import annotations
 
-import math
-import os
-import re
 import sys
-import time
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from . import ascii as _ascii
 from . import samples
-from .errors import BptraceError, DivergedError, UsageError, clip, safe_text
-from .outputs import Exports as _Exports
-from .signals import interruptible as _interruptible
-
-try:  # typer >= 0.2x carries its own copy of click
-    from typer._click import exceptions as click_exceptions
-    from typer._click.globals import get_current_context
-except ImportError:  # pragma: no cover
-    from click import exceptions as click_exceptions
-    from click import get_current_context
-from typer.core import TyperArgument, TyperGroup
-
-
-class _Group(TyperGroup):
-    """Click's own messages (unknown option, bad value) echo the command line: escape its control characters."""
-
-    def make_context(self, *args, **kwargs):
-        with _safe_click_messages():
-            return super().make_context(*args, **kwargs)
-
-    def invoke(self, ctx):
-        with _safe_click_messages():
-            return super().invoke(ctx)
-
-
-@contextmanager
-def _safe_click_messages():
-    try:
-        yield
-    except click_exceptions.ClickException as e:
-        e.message = safe_text(e.message)
-        raise
-
-
-_typer_metavar = TyperArgument.make_metavar
-
-
-def _plain_metavar(self, *args, **kwargs) -> str:
-    """Usage lines read `check [OPTIONS] SPEC ANSWERS`, as POSIX writes them (Typer writes `{SPEC}`)."""
-    var = _typer_metavar(self, *args, **kwargs)
-    return var[1:-1] if var.startswith("{") and var.endswith("}") else var
-
-
-TyperArgument.make_metavar = _plain_metavar
+from .errors import DivergedError, UsageError, clip, safe_text
+from .exports import FORMATS, REGISTRY, Options, extensions_text
+from .outputs import Exports
+from .terminal import _Group, err, out, report, user_errors
 
 app = typer.Typer(
     name="bptrace",
@@ -91,32 +46,22 @@ def _options(
     worked the way a textbook example is."""
 
 
-MIN_WIDTH, MAX_WIDTH = 40, 1000  # columns bptrace lays out for, whatever COLUMNS or the terminal says
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"bptrace {version('bptrace')}\n")
+        raise typer.Exit()
 
 
-def _drop_unusable_sizes(env=os.environ) -> None:
-    """Remove a COLUMNS or LINES that is not a whole number > 0 in ASCII digits: rich (every Console in
-    the process, the exports' too) would call int('²') or lay out for 0 columns."""
-    for key in ("COLUMNS", "LINES"):
-        value = env.get(key)
-        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 5 and int(value) > 0):
-            del env[key]
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print bptrace's version and exit.")] = False,
+) -> None:
+    """Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update,
+    worked the way a textbook example is."""
 
-
-def _console(stderr: bool = False) -> Console:
-    from .outputs import TrimmedLines
-
-    console = Console(stderr=True) if stderr else Console(file=TrimmedLines(lambda: sys.stdout))
-    if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
-        console.width = 80
-    console.width = min(console.width, MAX_WIDTH)
-    return console
-
-
-_ascii.install(sys.stdout, sys.stderr)  # a stream that cannot encode ∂ or box drawing gets d and - | +
-_drop_unusable_sizes()
-out = _console()
-err = _console(stderr=True)
 
 SpecArg = Annotated[
     Optional[str],
@@ -129,45 +74,10 @@ Naming = Annotated[Optional[str], typer.Option("--naming", help="Naming scheme: 
 LR = Annotated[Optional[float], typer.Option("--lr", help="Override the spec's learning rate.", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
-    "--export", "-o", help="Write the trace to PATH (.json, .jsonl, .md, .html, .svg, .tex, .py; - for stdout). Repeatable.",
+    "--export", "-o", help=f"Write the trace to PATH ({extensions_text().replace(' or ', ', ')}; - for stdout). Repeatable.",
     show_default=False, metavar="PATH")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Export format when the extension does not say: json, jsonl, md, html, svg, tex, py.",
-                                               show_default=False)]
-
-
-@contextmanager
-def user_errors():
-    """The one error boundary: a BptraceError becomes one message (one line, no control characters)
-    and its exit code. The running command's options are checked first."""
-    try:
-        _check_options()
-        yield
-    except BptraceError as e:
-        err.print(f"[bold red]error:[/] {escape(safe_text(str(e)))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(e.exit_code) from None
-
-
-DIGIT_OPTIONS = ("batch", "show")  # text options that hold whole numbers: ASCII digits only ('²'.isdigit() is True)
-
-
-def _check_options() -> None:
-    """Every float option must be finite (--tol nan would pass every check); numbers in text options are 0-9."""
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return
-    for param in ctx.command.params:
-        value, flag = ctx.params.get(param.name), max(param.opts, key=len)
-        if param.param_type_name == "argument":
-            flag = (param.metavar or param.name).upper()
-        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, (list, tuple)) else [value])):
-            raise UsageError(f"{flag}: contains a NUL character (U+0000), which no file name or option value can hold")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{flag}: expected a finite number, got {value}")
-        if param.name in DIGIT_OPTIONS and isinstance(value, str):
-            if not value.isascii():
-                raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")
-            if re.search(r"\d{19}", value):  # int() of 5,000 digits raises; nothing here needs more than 18
-                raise UsageError(f"{flag}: expected whole numbers of at most 18 digits, got '{clip(value)}'")
+Format = Annotated[Optional[str], typer.Option(
+    "--format", "-f", help=f"Export format when the extension does not say: {', '.join(FORMATS)}.", show_default=False)]
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):
@@ -195,57 +105,37 @@ def run(
     ascii: Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")] = False,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
-    from . import limits, tracer
+    from . import _check_sample, limits, tracer
     from . import trainer as train
-    from .render.tables import render_trace
 
     with user_errors():
         s = load_spec(spec, lr, naming)
-        if sample > len(s.samples):
-            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-        with _Exports(export or [], format, inputs=[spec]) as exports:
-            build = _needs_tables(exports)
-            limits.check_run(s, tables=build or any(f in ("md", "tex") for _, f in exports.targets))
+        _check_sample(s, sample)
+        opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
+        with Exports(export or [], format, inputs=[spec]) as exports:
+            limits.check_run(s, tables=_draws(exports) or bool(exports.formats & {"md", "tex"}))
             trace = tracer.run(s, sample=sample, naming=naming)
-            tables = render_trace(trace, precision=precision, formulas=not no_formulas,
-                                  style="ascii" if ascii else "unicode") if build else None
-            exports.finish(lambda fmt: _trace_text(fmt, trace, tables, precision))
+            opts = _with_tables(trace, opts, _draws(exports))
+            exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
         if not exports.to_stdout:
-            out.print(tables)
-        _report(exports)
+            out.print(opts.tables)
+        report(exports.written)
         blowup = train.blowup(trace.iterations[0])
         if blowup is not None:  # shown and exported as computed; the exit code says it blew up
             raise DivergedError(train.advise(blowup, s).message())
 
 
-def _needs_tables(exports) -> bool:
-    """Whether the rich tables get built: for the terminal, or for an .html or .svg export."""
-    return not exports.to_stdout or any(f in ("html", "svg") for _, f in exports.targets)
+def _draws(exports) -> bool:
+    """Whether the rich tables get built: for the terminal, or for an export that draws them (.html, .svg)."""
+    return not exports.to_stdout or any(REGISTRY[f].draws_tables for f in exports.formats)
 
 
-def _trace_text(fmt: str, trace, tables, precision: int) -> str:
-    from .exports import json_, markdown, rich_
-    from .exports.torch_ import torch_script
+def _with_tables(trace, opts: Options, build: bool) -> Options:
+    from dataclasses import replace
 
-    if fmt == "json":
-        return json_.trace_json(trace)
-    if fmt == "jsonl":
-        return json_.trace_jsonl(trace)
-    if fmt == "md":
-        return markdown.trace_markdown(trace, precision)
-    if fmt == "tex":
-        from .exports.latex import trace_latex
+    from .render.tables import render_trace
 
-        return trace_latex(trace, precision)
-    if fmt == "py":
-        return torch_script(trace, precision)
-    title = trace.spec.title or "bptrace trace"
-    return rich_.html(tables, title) if fmt == "html" else rich_.svg(tables, title)
-
-
-def _report(exports) -> None:
-    for path in exports.written:
-        err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
+    return replace(opts, tables=render_trace(trace, opts.precision, opts.formulas, opts.style)) if build else opts
 
 
 @app.command()
@@ -269,132 +159,51 @@ def step(
     format: Format = None,
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
-    from . import limits
-    from . import trainer as train
-    from .render import tables, training
+    from .trainer import Plan
 
     with user_errors():
         s = load_spec(spec, lr, naming)
-        shown, last = train.parse_show(show, epochs)
-        plan = train.Plan(epochs, train.parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
-        traces = (epochs if shown == "all" else len(shown)) * len(train.batches(len(s.samples), plan, None))
-        if traces > 10_000:
-            raise UsageError(f"--show would print {traces:,} full traces; pick a few epochs (--show first,last) "
-                             "or write every one to a file (--export run.jsonl)")
-        view = tables.View(precision, not no_formulas)
-        with _Exports(export or [], format, inputs=[spec]) as exports:
-            show_tables = not quiet and not exports.to_stdout
-            steps = epochs * len(train.batches(len(s.samples), plan, None))
-            printed = bool(traces) and (show_tables or any(f in ("md", "tex", "html", "svg") for _, f in exports.targets))
-            limits.check_step(s, steps if exports.stream("jsonl") else traces, printed, {f for _, f in exports.targets})
-            if show_tables:  # the network first, so there is something to read while it trains
-                from .naming import for_spec
-
-                out.print(training.header(s, for_spec(s, naming), plan))
-            streams = exports.stream("jsonl")
-            on_trace = _jsonl_streamer(streams, s, steps, quiet) if streams else None
-            progress = _EpochProgress(epochs, enabled=not quiet and out.is_terminal and not exports.to_stdout)
-            with _interruptible() as stopped:
-                try:
-                    result = train.train(s, plan, naming, on_epoch=progress, should_stop=stopped, on_trace=on_trace)
-                finally:
-                    progress.close()
-            width = min(out.width, 100) - 2
-            shown_run = None if quiet else training.render_run(result, view, every, log_y, width, with_header=False)
-            if streams:
-                from .exports import json_
-
-                for w in streams:
-                    w.write(json_.jsonl_line(json_.run_summary(result)))
-            exports.finish(lambda fmt: _run_text(fmt, result, view, every, log_y), skip=("jsonl",))
+        plan = Plan.build(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
+                          until_loss=until_loss, watch=watch)
+        opts = Options(precision, not no_formulas, every=every, log_y=log_y)
+        with Exports(export or [], format, inputs=[spec]) as exports:
+            result, shown = _train(s, plan, naming, exports, opts, quiet)
+            exports.finish(lambda fmt: REGISTRY[fmt].run(result, opts), streamed=True)
         if not exports.to_stdout:
-            out.print(shown_run if shown_run is not None else training.summary(result, precision))
-        _report(exports)
+            out.print(shown)
+        report(exports.written)
         if result.divergence is not None:
             raise DivergedError(result.divergence.message())
         if result.stop == "interrupted":
             raise typer.Exit(130)
 
 
-def _jsonl_streamer(streams, spec, steps: int, quiet: bool):
-    from .exports import json_
-
-    head = json_.jsonl_line(json_.header(spec, "step"))
-    for w in streams:
-        w.write(head)
-    first = []
-
-    def write(it) -> None:
-        line = json_.jsonl_line(json_.iteration_record(it))
-        for w in streams:
-            w.write(line)
-        if not first:  # one record written: the size of them all is known
-            first.append(len(line.encode("utf-8")))
-            if not quiet:
-                _note_size(first[0] * steps, steps)
-
-    return write
-
-
-JSONL_NOTE_BYTES = 10_000_000
-
-
-def _note_size(total: int, records: int) -> None:
-    """Say up front what a long .jsonl export will weigh (from its first record), when it is over 10 MB."""
-    if total >= JSONL_NOTE_BYTES:
-        err.print(f"[dim]note: the .jsonl export will take about {total / 1e6:,.0f} MB ({records:,} records); "
-                  "Ctrl-C stops early and keeps the records written so far[/]", highlight=False, soft_wrap=True)
-
-
-def _run_text(fmt: str, result, view, every, log_y) -> str:
-    from .exports import json_, markdown, rich_
-    from .exports.torch_ import torch_script
+def _train(s, plan, naming, exports, opts: Options, quiet: bool):
+    """Train with progress, Ctrl-C and .jsonl streaming: (the Result, what the terminal shows)."""
+    from . import limits, progress
+    from . import trainer as train
+    from .exports import JsonlStream
     from .render import training
+    from .signals import interruptible
 
-    if fmt == "json":
-        return json_.run_json(result)
-    if fmt == "md":
-        return markdown.run_markdown(result, view.precision, every)
-    if fmt == "tex":
-        from .exports.latex import run_latex
+    n, tables = len(s.samples), not quiet and not exports.to_stdout
+    printed = bool(plan.traces(n)) and (tables or bool(exports.formats & {"md", "tex", "html", "svg"}))
+    streams = exports.streams()
+    limits.check_step(s, plan.steps(n) if streams else plan.traces(n), printed, exports.formats)
+    if tables:  # the network first, so there is something to read while it trains
+        from .naming import for_spec
 
-        return run_latex(result, view.precision)
-    if fmt == "py":
-        return torch_script(result, view.precision)
-    title = result.spec.title or "bptrace training run"
-    if fmt == "html":
-        return rich_.run_html(result, view, every, log_y, title)
-    return rich_.svg(training.render_run(result, view, every, log_y, 98), title)
-
-
-class _EpochProgress:
-    """A progress bar that appears only once a run has lasted half a second, and only on a terminal;
-    it is refreshed by time (ten times a second), however long an epoch takes."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled
-        self.start = self.shown = time.monotonic()
-        self.bar = None
-
-    def __call__(self, epoch: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.shown < 0.1 or now - self.start < 0.5:
-            return
-        self.shown = now
-        if self.bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
-                                console=out, transient=True)
-            self.task = self.bar.add_task("training", total=self.total)
-            self.bar.start()
-        self.bar.update(self.task, completed=epoch)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        out.print(training.header(s, for_spec(s, naming), plan))
+    jsonl = JsonlStream(streams, s, None if quiet else progress.size_note(err, plan.steps(n))) if streams else None
+    bar = progress.EpochProgress(plan.epochs, enabled=not quiet and out.is_terminal and not exports.to_stdout, console=out)
+    with interruptible() as stopped, bar:
+        result = train.train(s, plan, naming, on_epoch=bar, should_stop=stopped, on_trace=jsonl and jsonl.record)
+    if jsonl:
+        jsonl.summary(result)
+    width = min(out.width, 100) - 2
+    shown = training.summary(result, opts.precision) if quiet else \
+        training.render_run(result, opts.view, opts.every, opts.log_y, width, with_header=False)
+    return result, shown
 
 
 @app.command()
@@ -414,38 +223,36 @@ def check(
 
     from . import check as checking
     from . import spec as spec_mod
+    from . import trace_at
     from .render.check import check_report
 
     with user_errors():
         s = load_spec(spec, None, naming)
         label, text = samples.resolve(answers)
         text = spec_mod.read_text(label) if text is None else text
-        data = spec_mod.parse_toml(text, label, parse_float=Decimal)
-        claims, epoch, sample = checking.parse_answers(data, label, text)
-        it = _iteration_for(s, epoch, sample, naming, label)
-        report = checking.check(it, claims, label, epoch, sample)
-        out.print(check_report(report, precision))
-        if not report.ok:
+        claims, epoch, sample = checking.parse_answers(spec_mod.parse_toml(text, label, parse_float=Decimal), label, text)
+        with _in_file(label):
+            it = trace_at(s, epoch, sample, naming)
+        report_ = checking.check(it, claims, label, epoch, sample)
+        out.print(check_report(report_, precision))
+        if not report_.ok:
             raise typer.Exit(1)
 
 
-def _iteration_for(s, epoch: int, sample: int, naming, label: str):
-    """The traced update of `sample` in `epoch` (online training in order, as the worked example does)."""
-    from . import tracer
-    from . import trainer as train
+def _in_file(label: str):
+    """Errors about values read from a file name the file, not a parameter: 'answers.toml: sample = 5, …'."""
+    from contextlib import contextmanager
 
-    if sample > len(s.samples):
-        raise UsageError(f"{label}: sample = {sample}, but {s.source} has {len(s.samples)} sample(s)")
-    if epoch == 1 and sample == 1:
-        return tracer.run(s, sample=1, naming=naming).iterations[0]
-    if epoch > 1_000_000:
-        raise UsageError(f"{label}: epoch = {epoch} is more than bptrace checks (at most 1,000,000)")
-    result = train.train(s, train.Plan(epoch, show=frozenset({epoch})), naming)
-    found = next((it for it in result.traces if it.passes[0].sample == sample), None)
-    if found is None and result.divergence is not None:
-        raise DivergedError(f"{label}: epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
-                            f"({result.divergence.message()})")
-    return found
+    from .errors import BptraceError
+
+    @contextmanager
+    def scope():
+        try:
+            yield
+        except BptraceError as e:
+            raise type(e)(f"{label}: {e}") from None
+
+    return scope()
 
 
 @app.command()
@@ -460,13 +267,14 @@ def gradcheck(
     naming: Naming = None,
 ):
     """Compare every analytic gradient with central finite differences (exit 1 if any disagrees)."""
+    from . import _check_sample
     from .gradcheck import gradcheck as run_gradcheck
     from .render.check import gradcheck_table
 
     with user_errors():
         s = load_spec(spec, None, naming)
-        if sample is not None and sample > len(s.samples):
-            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
+        if sample is not None:
+            _check_sample(s, sample)
         rows = run_gradcheck(s, None if sample is None else [sample - 1], eps, tol, atol, naming)
         out.print(gradcheck_table(rows, tol, precision))
         if not all(r.ok for r in rows):
@@ -485,6 +293,7 @@ def verify(
     precision: Annotated[int, typer.Option("--precision", "-p", min=0, max=17, help="Decimals shown.")] = 12,
 ):
     """Run the same spec in PyTorch and compare every value (exit 1 if any differs)."""
+    from . import _check_sample
     from . import trainer as train
     from . import verify as verifying
 
@@ -492,11 +301,10 @@ def verify(
         if against != "torch":
             raise UsageError(f"--against: expected torch, got '{clip(against)}'")
         s = load_spec(spec)
-        if sample > len(s.samples):
-            raise UsageError(f"--sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-        report = verifying.compare(s, epochs, train.parse_batch(batch), sample, tol, atol)
-        out.print(verifying.render(report, precision))
-        if not report.ok:
+        _check_sample(s, sample)
+        report_ = verifying.compare(s, epochs, train.parse_batch(batch), sample, tol, atol)
+        out.print(verifying.render(report_, precision))
+        if not report_.ok:
             raise typer.Exit(1)
 
 
@@ -564,24 +372,13 @@ def samples_cmd(
                                                   metavar="NAME")] = None,
 ):
     """List the built-in sample specs, or print one."""
-    from . import spec as spec_mod
+    from .render.samples import samples_table
 
     with user_errors():
         if name is not None:
             sys.stdout.write(samples.text(name))
             return
-        from rich.table import Table
-        from rich.text import Text
-
-        t = Table(box=None, show_header=True, padding=(0, 2))
-        t.add_column("name", style="cyan")
-        t.add_column("network")
-        t.add_column("title")
-        for n in samples.names():
-            s = spec_mod.loads(samples.text(n), f"{n}.toml")
-            widths = "-".join(map(str, s.widths))
-            t.add_row(n, f"{widths} {s.layers[-1].activation}, {s.loss}", Text(s.title))
-        out.print(t)
+        out.print(samples_table())
         out.print("\nRun one with [bold]bptrace run NAME[/]; copy one with [bold]bptrace samples NAME > my.toml[/].")
 
 
