@@ -128,6 +128,13 @@ class Exports:
         return False
 
     @property
+    def draws_tables(self) -> bool:
+        """Whether the terminal tables get built: to be shown, or for an export that draws them (.html, .svg)."""
+        from .exports import REGISTRY
+
+        return not self.to_stdout or any(REGISTRY[f].draws_tables for f in self.formats)
+
+    @property
     def formats(self) -> set[str]:
         return {f for _, f in self.targets}
 

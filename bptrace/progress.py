@@ -1,5 +1,6 @@
-"""Progress on the terminal while `step` trains: a bar refreshed by time, and the size of a long
-.jsonl export said up front. CLI-side only (the training loop reports through callbacks)."""
+"""Training on the terminal (`step`): a progress bar refreshed by time, Ctrl-C that stops the run
+and keeps what it has, .jsonl records streamed as they happen with their size said up front.
+CLI-side only: the training loop reports through callbacks."""
 
 from __future__ import annotations
 
@@ -58,3 +59,33 @@ def size_note(console, records: int):
                           "Ctrl-C stops early and keeps the records written so far[/]", highlight=False, soft_wrap=True)
 
     return note
+
+
+def train(s, plan, naming, exports, opts, quiet: bool):
+    """Train with progress, Ctrl-C and .jsonl streaming: (the Result, what the terminal shows)."""
+    from . import limits
+    from .terminal import err, out
+    from . import trainer as train
+    from .exports import JsonlStream
+    from .render import training
+    from .signals import interruptible
+
+    n, tables = len(s.samples), not quiet and not exports.to_stdout
+    printed = bool(plan.traces(n)) and (tables or bool(exports.formats & {"md", "tex", "html", "svg"}))
+    streams = exports.streams()
+    limits.check_step(s, plan.steps(n) if streams else plan.traces(n), printed, exports.formats)
+    if tables:  # the network first, so there is something to read while it trains
+        from .naming import for_spec
+
+        out.print(training.header(s, for_spec(s, naming), plan))
+    jsonl = JsonlStream(streams, s, None if quiet else size_note(err, plan.steps(n))) if streams else None
+    live = not quiet and out.is_terminal and not exports.to_stdout
+    bar = EpochProgress(plan.epochs, enabled=live, console=out)
+    with interruptible() as stopped, bar:
+        result = train.train(s, plan, naming, on_epoch=bar, should_stop=stopped, on_trace=jsonl and jsonl.record)
+    if jsonl:
+        jsonl.summary(result)
+    width = min(out.width, 100) - 2
+    shown = training.summary(result, opts.precision) if quiet else \
+        training.render_run(result, opts.view, opts.every, opts.log_y, width, with_header=False)
+    return result, shown

@@ -144,3 +144,39 @@ def report(paths) -> None:
     """'wrote PATH' on stderr, for each file written."""
     for path in paths:
         err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
+
+
+def entry(app) -> None:
+    """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
+    from . import atomic, signals
+    from .outputs import guard_stdout
+
+    guard_stdout()
+    signals.install()
+    try:
+        with user_errors():  # also a failed write outside a command's boundary (schema's output)
+            try:
+                app()
+            finally:
+                sys.stdout.flush()  # what is still buffered may fail only now
+    except signals.Stopped as e:
+        atomic.cleanup()
+        if e.message():
+            try:
+                err.print(e.message(), highlight=False)
+            except OSError:
+                pass  # the terminal is gone (SIGHUP)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+
+
+@contextmanager
+def in_file(label: str):
+    """Errors about values read from a file name the file, not a parameter: 'answers.toml: sample = 5, …'."""
+    from .errors import DivergedError
+
+    try:
+        yield
+    except (UsageError, DivergedError) as e:
+        raise type(e)(f"{label}: {e}") from None
