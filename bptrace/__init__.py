@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "run", "plan", "train", "trace_at", "to_text", "export", "BptraceError"]
+__all__ = ["load", "run", "plan", "train", "trace_at", "check_answers", "to_text", "export", "BptraceError"]
 
 from .errors import BptraceError
 
@@ -102,6 +102,26 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
         raise DivergedError(f"epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
                             f"({result.divergence.message()})")
     return found
+
+
+def check_answers(source, answers, naming: str | None = None):
+    """Check hand-computed answers (a TOML file's path, or its text) against the update they name: a Report.
+
+    Errors about the answers' epoch or sample name the answers file."""
+    from decimal import Decimal
+
+    from . import check, samples, spec
+    from .errors import DivergedError, UsageError
+
+    s = load(source)
+    label, text = samples.resolve(answers) if "\n" not in str(answers) else ("answers", answers)
+    text = spec.read_text(label) if text is None else text
+    claims, epoch, sample = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label, text)
+    try:
+        it = trace_at(s, epoch, sample, naming)
+    except (UsageError, DivergedError) as e:
+        raise type(e)(f"{label}: {e}") from None
+    return check.check(it, claims, label, epoch, sample)
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:

@@ -5,37 +5,30 @@ With terminal.py and progress.py, the only place that prints, writes files or ex
 from __future__ import annotations
 
 import sys
+
 import typer
 from rich.markup import escape
 
 from . import samples
-from .errors import DivergedError, UsageError, clip, safe_text
-from .exports import REGISTRY, Options
-from .outputs import Exports
-from .terminal import _Group, entry, err, in_file, out, report, user_errors
 from .cli_options import (
     SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Epochs, Batch, Shuffle, Seed,
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
 )
+from .errors import DivergedError, UsageError, clip, safe_text
+from .exports import REGISTRY, Options
+from .outputs import Exports
+from .terminal import _Group, entry, err, out, report, user_errors
 
 app = typer.Typer(
-    name="bptrace",
-    help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
-    "worked the way a textbook example is.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=_Group,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+    name="bptrace", help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
+    "worked the way a textbook example is.", add_completion=False, no_args_is_help=True,
+    pretty_exceptions_enable=False, cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 
 
 @app.callback()
-def _options(
-    version: Version = False,
-) -> None:
+def _options(version: Version = False) -> None:
     """Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update,
     worked the way a textbook example is."""
 
@@ -112,28 +105,16 @@ def step(
 
 
 @app.command()
-def check(
-    spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming = None,
-):
+def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming = None):
     """Check hand-computed answers: which claims hold, and where a wrong one came from.
 
     Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
     """
-    from decimal import Decimal
-
-    from . import check as checking
-    from . import spec as spec_mod
-    from . import trace_at
+    from . import check_answers
     from .render.check import check_report
 
     with user_errors():
-        s = load_spec(spec, None, naming)
-        label, text = samples.resolve(answers)
-        text = spec_mod.read_text(label) if text is None else text
-        claims, epoch, sample = checking.parse_answers(spec_mod.parse_toml(text, label, parse_float=Decimal), label, text)
-        with in_file(label):
-            it = trace_at(s, epoch, sample, naming)
-        report_ = checking.check(it, claims, label, epoch, sample)
+        report_ = check_answers(load_spec(spec, None, naming), answers, naming)
         out.print(check_report(report_, precision))
         if not report_.ok:
             raise typer.Exit(1)
@@ -206,9 +187,7 @@ def validate(spec: ValidateSpec):
 
 
 @app.command()
-def init(
-    path: Path = "network.toml", force: Force = False,
-):
+def init(path: Path = "network.toml", force: Force = False):
     """Write a commented starter spec (the worked example, every key explained) to edit."""
     from .atomic import create_text, write_text
 
@@ -231,9 +210,7 @@ def schema():
 
 
 @app.command("samples")
-def samples_cmd(
-    name: Name = None,
-):
+def samples_cmd(name: Name = None):
     """List the built-in sample specs, or print one."""
     from .render.samples import samples_table
 
@@ -246,9 +223,7 @@ def samples_cmd(
 
 
 @app.command("docs")
-def docs_cmd(
-    topic: Topic = None,
-):
+def docs_cmd(topic: Topic = None):
     """Read the documentation in the terminal: the spec format, the worked example, the trace format."""
     from . import guide
 
@@ -270,7 +245,3 @@ def docs_cmd(
 def main() -> None:
     """The entry point (see terminal.entry)."""
     entry(app)
-
-
-if __name__ == "__main__":
-    main()

@@ -170,13 +170,3 @@ def entry(app) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
 
-
-@contextmanager
-def in_file(label: str):
-    """Errors about values read from a file name the file, not a parameter: 'answers.toml: sample = 5, …'."""
-    from .errors import DivergedError
-
-    try:
-        yield
-    except (UsageError, DivergedError) as e:
-        raise type(e)(f"{label}: {e}") from None
