@@ -46,11 +46,20 @@ def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rat
 
     s = _with_rate(load(source), learning_rate)
     _check_sample(s, sample)
+    _check_naming(naming)
     return tracer.run(s, sample=sample, naming=naming)
 
 
 def _with_rate(s, learning_rate: float | None):
     return s if learning_rate is None else s.with_learning_rate(learning_rate)
+
+
+def _check_naming(naming: str | None) -> None:
+    from .errors import UsageError
+    from .spec import NAMINGS
+
+    if naming is not None and naming not in NAMINGS:
+        raise UsageError(f"naming: expected one of {', '.join(NAMINGS)}, got '{naming}'", param="naming")
 
 
 def _check_sample(s, sample: int, param: str = "sample") -> None:
@@ -76,6 +85,7 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
     from . import trainer as training
 
     s = _with_rate(load(source), learning_rate)
+    _check_naming(naming)
     p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch)
     return training.train(s, p, naming)
 
@@ -90,6 +100,7 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     from .errors import DivergedError, UsageError
 
     s = load(source)
+    _check_naming(naming)
     if not 1 <= sample <= len(s.samples):
         raise UsageError(f"sample = {sample}, but {s.source} has {len(s.samples)} sample(s)", param="sample")
     if epoch == 1 and sample == 1:

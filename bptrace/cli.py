@@ -34,14 +34,14 @@ def _options(version: Version = False) -> None:
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):
+    from . import _check_naming
     from . import spec as spec_mod
 
     label, text = samples.resolve(spec)
     s = spec_mod.load(label) if text is None else spec_mod.loads(text, label)
     if lr is not None:
         s = s.with_learning_rate(lr)
-    if naming is not None and naming not in spec_mod.NAMINGS:
-        raise UsageError(f"--naming: expected one of {', '.join(spec_mod.NAMINGS)}, got '{naming}'")
+    _check_naming(naming)
     return s
 
 

@@ -234,7 +234,7 @@ def parse_show(value, epochs: int) -> tuple[frozenset[int] | str, bool]:
         return frozenset(), False
     if value == "all":
         return "all", False
-    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
     shown, last = set(), False
     for part in parts:
         part = part.strip() if isinstance(part, str) else part

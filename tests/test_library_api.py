@@ -22,6 +22,8 @@ from bptrace.errors import DivergedError, UsageError
     (lambda: bptrace.train("xor", epochs=0), "epochs"),
     (lambda: bptrace.run(learning_rate=0), "learning_rate"),
     (lambda: bptrace.run(sample=3), "sample"),
+    (lambda: bptrace.run(naming="latex"), "naming"),
+    (lambda: bptrace.train("xor", epochs=2, naming="latex"), "naming"),
     (lambda: bptrace.to_text(bptrace.run(), "pdf"), "format"),
 ])
 def test_library_errors_name_the_parameter_not_a_flag(call, param):
@@ -51,6 +53,7 @@ def test_epochs_zero_is_refused_and_a_show_list_is_honoured():
     assert sorted({it.epoch for it in r.traces}) == [1, 5] and len(r.traces) == 2 * 4
     assert sorted({it.epoch for it in bptrace.train("xor", epochs=5, show=[2, 3]).traces}) == [2, 3]
     assert sorted({it.epoch for it in bptrace.train("xor", epochs=3, show="first,last").traces}) == [1, 3]
+    assert sorted({it.epoch for it in bptrace.train("xor", epochs=3, show=2).traces}) == [2]
     assert len(bptrace.train("xor", epochs=3, show="all").traces) == 3 * 4
 
 
