@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
-
 import sys
+from typing import Annotated, Optional
 
 import typer
 
