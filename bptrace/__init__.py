@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "run", "train", "to_text", "export", "BptraceError"]
+__all__ = ["load", "run", "plan", "train", "trace_at", "check_answers", "to_text", "export", "BptraceError"]
 
 from .errors import BptraceError
 
@@ -43,14 +43,39 @@ def load(source=None):
 def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rate: float | None = None):
     """Trace one iteration on one sample (1-based): returns a Trace."""
     from . import tracer
+
+    s = _with_rate(load(source), learning_rate)
+    _check_sample(s, sample)
+    _check_naming(naming)
+    return tracer.run(s, sample=sample, naming=naming)
+
+
+def _with_rate(s, learning_rate: float | None):
+    return s if learning_rate is None else s.with_learning_rate(learning_rate)
+
+
+def _check_naming(naming: str | None) -> None:
+    from .errors import UsageError
+    from .spec import NAMINGS
+
+    if naming is not None and naming not in NAMINGS:
+        raise UsageError(f"naming: expected one of {', '.join(NAMINGS)}, got '{naming}'", param="naming")
+
+
+def _check_sample(s, sample: int, param: str = "sample") -> None:
     from .errors import UsageError
 
-    s = load(source)
-    if learning_rate is not None:
-        s = s.with_learning_rate(learning_rate)
     if not 1 <= sample <= len(s.samples):
-        raise UsageError(f"sample {sample}: {s.source} has {len(s.samples)} sample(s)")
-    return tracer.run(s, sample=sample, naming=naming)
+        raise UsageError(f"{param} {sample}: {s.source} has {len(s.samples)} sample(s)", param=param)
+
+
+def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
+         seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1):
+    """A checked training plan (see trainer.Plan.build); show: "first,last", ["first", "last"], [1, 10] or "all"."""
+    from .trainer import Plan
+
+    return Plan.build(load(source), epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
+                      until_loss=until_loss, watch=watch)
 
 
 def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
@@ -59,57 +84,70 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
     """Train for a number of epochs: returns a Result (per-epoch history, final weights, traces of `show` epochs)."""
     from . import trainer as training
 
+    s = _with_rate(load(source), learning_rate)
+    _check_naming(naming)
+    p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch)
+    return training.train(s, p, naming)
+
+
+MAX_TRACE_EPOCH = 1_000_000  # trace_at replays at most this many epochs
+
+
+def trace_at(source, epoch: int, sample: int, naming: str | None = None):
+    """The traced update of `sample` in `epoch` (1-based), training online in order as the worked example does."""
+    from . import tracer
+    from . import trainer as training
+    from .errors import DivergedError, UsageError
+
     s = load(source)
-    if learning_rate is not None:
-        s = s.with_learning_rate(learning_rate)
-    shown = "all" if show == "all" else frozenset(show)
-    plan = training.Plan(epochs, training.parse_batch(str(batch)), shuffle, seed, shown, False, until_loss, watch)
-    return training.train(s, plan, naming)
+    _check_naming(naming)
+    if not 1 <= sample <= len(s.samples):
+        raise UsageError(f"sample = {sample}, but {s.source} has {len(s.samples)} sample(s)", param="sample")
+    if epoch == 1 and sample == 1:
+        return tracer.run(s, sample=1, naming=naming).iterations[0]
+    if epoch > MAX_TRACE_EPOCH:
+        raise UsageError(f"epoch = {epoch} is more than bptrace checks (at most {MAX_TRACE_EPOCH:,})", param="epoch")
+    result = training.train(s, training.Plan(epoch, show=frozenset({epoch})), naming)
+    found = next((it for it in result.traces if it.passes[0].sample == sample), None)
+    if found is None and result.divergence is not None:
+        raise DivergedError(f"epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
+                            f"({result.divergence.message()})")
+    return found
 
 
-def to_text(obj, fmt: str, precision: int = 8) -> str:
-    """A Trace or a training Result as json, jsonl, md, html, svg, tex or py text."""
-    from .exports import FORMATS, json_, markdown, rich_
-    from .render import tables, training
-    from .trace import Trace
+def check_answers(source, answers, naming: str | None = None):
+    """Check hand-computed answers (a TOML file's path, or its text) against the update they name: a Report.
 
-    if fmt not in FORMATS:
-        raise BptraceError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
-    if fmt == "py":  # a PyTorch script of the same network (exports/torch_.py)
-        from .exports.torch_ import torch_script
-        return torch_script(obj, precision)
-    if isinstance(obj, Trace):
-        if fmt in ("json", "jsonl"):
-            return json_.trace_json(obj) if fmt == "json" else json_.trace_jsonl(obj)
-        if fmt == "md":
-            return markdown.trace_markdown(obj, precision)
-        if fmt == "tex":
-            from .exports.latex import trace_latex
+    Errors about the answers' epoch or sample name the answers file."""
+    from decimal import Decimal
 
-            return trace_latex(obj, precision)
-        renderable = tables.render_trace(obj, precision)
-    else:
-        if fmt == "json":
-            return json_.run_json(obj)
-        if fmt == "jsonl":
-            lines = [json_.header(obj.spec, "step"), *map(json_.iteration_record, obj.traces), json_.run_summary(obj)]
-            return "".join(map(json_.jsonl_line, lines))
-        if fmt == "md":
-            return markdown.run_markdown(obj, precision)
-        if fmt == "tex":
-            from .exports.latex import run_latex
+    from . import check, samples, spec
+    from .errors import DivergedError, UsageError
 
-            return run_latex(obj, precision)
-        if fmt == "html":  # the loss curve as an SVG chart, not rich's braille plot
-            return rich_.run_html(obj, tables.View(precision), title=obj.spec.title or "bptrace")
-        renderable = training.render_run(obj, tables.View(precision))
-    title = obj.spec.title or "bptrace"
-    return rich_.html(renderable, title) if fmt == "html" else rich_.svg(renderable, title)
+    s = load(source)
+    label, text = samples.resolve(answers) if "\n" not in str(answers) else ("answers", answers)
+    text = spec.read_text(label) if text is None else text
+    claims, epoch, sample = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label, text)
+    try:
+        it = trace_at(s, epoch, sample, naming)
+    except (UsageError, DivergedError) as e:
+        raise type(e)(f"{label}: {e}") from None
+    return check.check(it, claims, label, epoch, sample)
 
 
-def export(obj, path, format: str | None = None, precision: int = 8) -> None:
+def to_text(obj, fmt: str, precision: int = 8, **options) -> str:
+    """A Trace or a training Result as json, jsonl, md, html, svg, tex or py text (bptrace.exports.REGISTRY).
+
+    options: formulas (bool), style ("unicode" or "ascii"), every (epoch-table spacing), log_y (bool)."""
+    from .exports import Options
+    from .exports import to_text as render
+
+    return render(obj, fmt, Options(precision=precision, **options))
+
+
+def export(obj, path, format: str | None = None, precision: int = 8, **options) -> None:
     """Write a Trace or Result to path, atomically; the format comes from the extension or `format`."""
     from .atomic import write_text
     from .exports import format_for
 
-    write_text(path, to_text(obj, format_for(str(path), format), precision))
+    write_text(path, to_text(obj, format_for(str(path), format), precision, **options))

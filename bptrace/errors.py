@@ -19,7 +19,14 @@ class SpecError(BptraceError):
 
 
 class UsageError(BptraceError):
-    """A command-line option with a value that does not fit the spec."""
+    """A parameter (an API keyword or a CLI option) with a value that does not fit.
+
+    `param` names the parameter (`watch`, `learning_rate`, `format`); the message then starts with
+    that name, which the CLI's error boundary shows as the option's flag (`--watch`)."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class ExportError(BptraceError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from pathlib import Path
 
 from .errors import UsageError, WriteError
 from .signals import SIGPIPE, Stopped, deferred
@@ -81,13 +82,27 @@ def _refuse_clashes(paths: list[str], inputs: list[str]) -> None:
                                      "choose another file name")
 
 
+def target_format(path: str, forced: str | None) -> str:
+    """The format of an --export target: --format, else the extension (messages from the registry)."""
+    from .exports import FORMATS, check_format, detect, extensions_text, listed
+
+    if forced is not None:
+        return check_format(forced).name
+    if path == "-":
+        raise UsageError(f"--export -: writing to stdout needs --format ({listed(list(FORMATS))})")
+    found = detect(path)
+    if found is None:
+        ext = Path(path).suffix.lower()
+        raise UsageError(f"--export {path}: cannot tell the format from '{ext or 'no extension'}'; "
+                         f"use {extensions_text()}, or give --format")
+    return found
+
+
 class Exports:
     """The --export targets: checked and opened before any work, written atomically at the end."""
 
     def __init__(self, paths: list[str], forced: str | None, inputs: list[str | None] = ()):
-        from .exports import format_for
-
-        self.targets = [(p, format_for(p, forced)) for p in paths]
+        self.targets = [(p, target_format(p, forced)) for p in paths]
         _refuse_clashes(paths, [i for i in inputs if i])
         self.to_stdout = "-" in paths
         if self.to_stdout and isinstance(sys.stdout, ClosedStdout):
@@ -112,13 +127,30 @@ class Exports:
             self.abort()
         return False
 
-    def stream(self, fmt: str):
-        """Writers (file-like) for the targets of one format, for exports that are written as they go."""
-        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if f == fmt]
+    @property
+    def draws_tables(self) -> bool:
+        """Whether the terminal tables get built: to be shown, or for an export that draws them (.html, .svg)."""
+        from .exports import REGISTRY
 
-    def finish(self, render, skip: tuple[str, ...] = ()) -> None:
+        return not self.to_stdout or any(REGISTRY[f].draws_tables for f in self.formats)
+
+    @property
+    def formats(self) -> set[str]:
+        return {f for _, f in self.targets}
+
+    def streams(self):
+        """Writers (file-like) for the targets of formats written as a run goes (.jsonl)."""
+        from .exports import REGISTRY
+
+        return [sys.stdout if p == "-" else self.files[p] for p, f in self.targets if REGISTRY[f].streamed]
+
+    def finish(self, render, streamed: bool = False) -> None:
+        """Write every target (`render(fmt)` gives its text) and commit them together; with
+        streamed=True, targets of streamed formats were written as the run went."""
+        from .exports import REGISTRY
+
         for path, fmt in self.targets:
-            if fmt not in skip:
+            if not (streamed and REGISTRY[fmt].streamed):
                 text = render(fmt)
                 (sys.stdout if path == "-" else self.files[path]).write(text)
         if self.to_stdout:

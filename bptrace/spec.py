@@ -102,7 +102,7 @@ class Spec:
 
     def with_learning_rate(self, lr: float) -> "Spec":
         if not lr > 0 or math.isinf(lr):
-            raise UsageError(f"--lr: expected a number greater than 0, got {lr:g}")
+            raise UsageError(f"learning_rate: expected a number greater than 0, got {lr:g}", param="learning_rate")
         return replace(self, learning_rate=float(lr))
 
     def to_dict(self) -> dict[str, Any]:

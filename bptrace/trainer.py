@@ -101,6 +101,9 @@ class History:
                 np.fromiter((r[2] for r in self.rows), float, n), outs)
 
 
+MAX_TRACES = 10_000  # full traces a plan may keep (each is every value of one step)
+
+
 @dataclass(frozen=True)
 class Plan:
     epochs: int
@@ -111,6 +114,40 @@ class Plan:
     show_last: bool = False
     until_loss: float | None = None
     watch: int = 1  # 1-based sample whose outputs the per-epoch table shows
+
+    @classmethod
+    def build(cls, spec, *, epochs: int, batch: str | int = "online", shuffle: bool = False, seed: int | None = None,
+              show=(), until_loss: float | None = None, watch: int = 1) -> "Plan":
+        """A checked plan for `spec`; show: "first,last", "1,10,100", "all", or a list such as
+        ["first", "last"] or [1, 10]. Refuses epochs < 1, a watched sample the spec lacks, and more
+        than MAX_TRACES traced steps."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
+        shown, last = parse_show(show, epochs)
+        plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
+        check_watch(plan, spec)
+        if plan.traces(len(spec.samples)) > MAX_TRACES:
+            raise UsageError(f"show would print {plan.traces(len(spec.samples)):,} full traces; pick a few epochs "
+                             "(first,last) or stream every step to a .jsonl export", param="show")
+        return plan
+
+    def steps_per_epoch(self, n: int) -> int:
+        """Updates per epoch of n samples: n online, 1 full, ⌈n/K⌉ in mini-batches of K."""
+        size = 1 if self.batch == "online" else n if self.batch == "full" else self.batch
+        return -(-n // size)
+
+    def steps(self, n: int) -> int:
+        return self.epochs * self.steps_per_epoch(n)
+
+    def traces(self, n: int) -> int:
+        """Full traces the plan keeps: every step of each shown epoch."""
+        return (self.epochs if self.show == "all" else len(self.show)) * self.steps_per_epoch(n)
+
+
+def check_watch(plan: Plan, spec) -> None:
+    n = len(spec.samples)
+    if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
+        raise UsageError(f"watch {plan.watch}: {spec.source} has {n} sample(s)", param="watch")
 
 
 @dataclass
@@ -179,34 +216,48 @@ class Result:
         return dict(zip(self.names.params(), self.final_values.tolist()))
 
 
-def parse_batch(value: str) -> str | int:
+def parse_batch(value: str | int) -> str | int:
+    """online, full, or a mini-batch size K > 0 (a whole number, or its digits)."""
     if value in ("online", "full"):
         return value
-    if value.isdigit() and int(value) > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
-    raise UsageError(f"--batch: expected online, full or a whole number > 0, got '{value}'")
+    raise UsageError(f"batch: expected online, full or a whole number > 0, got '{value}'", param="batch")
 
 
-def parse_show(value: str | None, epochs: int) -> tuple[frozenset[int] | str, bool]:
-    """'first,last' / '1,10,100' / 'all' -> (epochs to show, whether to show the last)."""
-    if not value:
+def parse_show(value, epochs: int) -> tuple[frozenset[int] | str, bool]:
+    """'first,last' / '1,10,100' / 'all' / ['first', 'last'] / [1, 10] -> (epochs to show, whether to show the last)."""
+    if value is None or value == "" or (not isinstance(value, str) and not value):
         return frozenset(), False
     if value == "all":
         return "all", False
+    parts = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
     shown, last = set(), False
-    for part in value.split(","):
-        part = part.strip()
+    for part in parts:
+        part = part.strip() if isinstance(part, str) else part
         if part == "first":
             shown.add(1)
         elif part == "last":
             last = True
-        elif part.isdigit() and 1 <= int(part) <= epochs:
-            shown.add(int(part))
+        elif _epoch_number(part, epochs) is not None:
+            shown.add(_epoch_number(part, epochs))
         else:
-            raise UsageError(f"--show: expected first, last, all or epoch numbers from 1 to {epochs}, got '{part}'")
+            raise UsageError(f"show: expected first, last, all or epoch numbers from 1 to {epochs}, got '{part}'",
+                             param="show")
     if last:
         shown.add(epochs)
     return frozenset(shown), last
+
+
+def _epoch_number(part, epochs: int) -> int | None:
+    """An epoch 1..epochs written as a whole number or its ASCII digits, else None."""
+    if isinstance(part, str) and part.isascii() and part.isdigit():
+        part = int(part)
+    if isinstance(part, int) and not isinstance(part, bool) and 1 <= part <= epochs:
+        return part
+    return None
 
 
 def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list:
@@ -245,8 +296,7 @@ def train(spec, plan: Plan, naming: str | None = None,
 def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     session = Session(spec, naming)
     n, n_out = len(spec.samples), spec.layers[-1].units
-    if not 1 <= plan.watch <= n:
-        raise UsageError(f"--watch {plan.watch}: {spec.source} has {n} sample(s)")
+    check_watch(plan, spec)
     rng = np.random.default_rng(spec.seed if plan.seed is None else plan.seed) if plan.shuffle else None
     history = History(n_out)
     initial = param_values(session)

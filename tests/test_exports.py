@@ -272,9 +272,9 @@ def test_jsonl_header_carries_the_quantities():
 def test_a_long_jsonl_export_says_its_size_up_front(runner, tmp_path, monkeypatch):
     import re
 
-    from bptrace import cli
+    from bptrace import progress
 
-    monkeypatch.setattr(cli, "JSONL_NOTE_BYTES", 1_000_000)
+    monkeypatch.setattr(progress, "JSONL_NOTE_BYTES", 1_000_000)
     path = tmp_path / "run.jsonl"
     result = runner.invoke(app, ["step", "xor", "--epochs", "40", "--export", str(path)])
     assert result.exit_code == 0

@@ -287,11 +287,11 @@ def test_show_all_on_a_long_run_is_refused(runner):
 def test_progress_is_refreshed_by_time_not_by_epoch_count(monkeypatch):
     """A slow run (3,000,000 epochs at 0.3 s each) shows its progress after half a second, not
     after epochs/1000 epochs."""
-    from bptrace import cli
+    from bptrace import progress as progress_mod
 
     clock = [0.0]
-    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
-    progress = cli._EpochProgress(3_000_000, enabled=True)
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: clock[0])
+    progress = progress_mod.EpochProgress(3_000_000, enabled=True)
     try:
         for epoch in range(1, 6):
             clock[0] += 0.3

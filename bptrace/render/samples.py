@@ -1,0 +1,21 @@
+"""The list of built-in sample specs, as a table (`bptrace samples`)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+
+def samples_table() -> Table:
+    """name · network (widths, output activation, loss) · title, one row per built-in sample."""
+    from .. import samples
+    from ..spec import loads
+
+    t = Table(box=None, show_header=True, padding=(0, 2))
+    t.add_column("name", style="cyan")
+    t.add_column("network")
+    t.add_column("title")
+    for n in samples.names():
+        s = loads(samples.text(n), f"{n}.toml")
+        t.add_row(n, f"{'-'.join(map(str, s.widths))} {s.layers[-1].activation}, {s.loss}", Text(s.title))
+    return t
