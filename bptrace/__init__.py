@@ -125,7 +125,7 @@ def check_answers(source, answers, naming: str | None = None):
     from .errors import DivergedError, UsageError
 
     s = load(source)
-    label, text = samples.resolve(answers) if "\n" not in str(answers) else ("answers", answers)
+    label, text = ("answers", answers) if _is_toml_text(answers) else samples.resolve(answers)
     text = spec.read_text(label) if text is None else text
     claims, epoch, sample = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label, text)
     try:
@@ -133,6 +133,15 @@ def check_answers(source, answers, naming: str | None = None):
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
     return check.check(it, claims, label, epoch, sample)
+
+
+def _is_toml_text(answers) -> bool:
+    """Answers given as text rather than a path: several lines, or one `name = value` line that is not a file."""
+    from pathlib import Path
+
+    if isinstance(answers, Path):
+        return False
+    return "\n" in answers or ("=" in answers and not Path(answers).exists())
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:

@@ -170,6 +170,16 @@ class Iteration:
     def loss_after(self) -> float:
         return sum(c.loss.total.value for c in self.checks) / len(self.checks)
 
+    def value(self, name: str) -> float:
+        """A quantity of this update by any name `check` accepts (`z1`, `∂E_total/∂w5`, `δ_o1`, `w5⁺`)."""
+        from .notation import spellings
+
+        key = spellings(name)
+        for _, n, v in self.quantities():
+            if n == key:
+                return v
+        raise KeyError(name)
+
     def quantities(self) -> Iterator[tuple[str, str, float]]:
         """Every (group, name, value) in the iteration: forward, loss, backward, update, check."""
         for group, name, q in self.walk():
@@ -238,13 +248,7 @@ class Trace:
     def value(self, name: str, iteration: int = 0) -> float:
         """A quantity by any name `check` accepts (`z1`, `dE_total/dw5`, `∂E_total/∂w5`, `δ_o1`, `w5⁺`),
         from the first iteration by default."""
-        from .notation import spellings
-
-        key = spellings(name)
-        for _, n, v in self.iterations[iteration].quantities():
-            if n == key:
-                return v
-        raise KeyError(name)
+        return self.iterations[iteration].value(name)
 
     def __rich__(self):
         from .render.tables import render_trace
