@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -46,3 +47,36 @@ def numbers_in(text: str) -> list[float]:
 @pytest.fixture
 def runner():
     return CliRunner()
+
+
+# ------------------------------------------------------------------ the quick suite and the full one
+# `pytest` runs the quick suite; `pytest --all` (and any run with CI set, as .ci/run's is) adds the tests
+# marked slow (property tests, PyTorch, long runs) or engines (KaTeX, Mermaid, pdflatex, Chromium).
+FULL_ONLY = ("slow", "engines")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", help="also run the slow tests and the rendering engines "
+                     "(property tests, PyTorch, KaTeX, Mermaid, pdflatex, Chromium); CI always does")
+
+
+def _full(config) -> bool:
+    return bool(config.getoption("--all") or os.environ.get("CI") or config.getoption("markexpr"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if _full(config):
+        return
+    kept, left = [], []
+    for item in items:
+        (left if any(m in item.keywords for m in FULL_ONLY) else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+        config._bptrace_left = len(left)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left = getattr(config, "_bptrace_left", 0)
+    if left:
+        terminalreporter.write_line(f"{left} slow or engine tests not run: `pytest --all` runs them (CI does)")

@@ -55,7 +55,7 @@ def assert_clean_blowup(result, quantity=None):
 
 # ------------------------------------------------------------------ the reported cases
 
-@pytest.mark.parametrize("extra", [["-q"], [], ["--epochs", "30", "--show", "all"]])
+@pytest.mark.parametrize("extra", [["-q"], [], pytest.param(["--epochs", "30", "--show", "all"], marks=pytest.mark.slow)])
 def test_deep_with_a_huge_learning_rate(runner, extra):
     args = ["step", "deep", "--epochs", "300", "--lr", "10", *extra]
     assert_clean_blowup(runner.invoke(app, args))

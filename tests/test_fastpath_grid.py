@@ -11,6 +11,8 @@ import pytest
 from bptrace import activations, fastpath, losses, spec
 from bptrace import trainer as train
 
+pytestmark = pytest.mark.slow  # 180 combinations, ~6 s; the samples' fast-path tests stay in the quick suite
+
 OPTIMIZERS = {
     "sgd": {"name": "sgd"},
     "sgd_wd": {"name": "sgd", "weight_decay": 0.05},

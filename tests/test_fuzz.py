@@ -103,18 +103,21 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
                                                                         HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(toml_documents())
 def test_random_documents(tmp_path_factory, text):
     _assert_clean_runs(tmp_path_factory, text, (["run"], ["validate"]))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated_samples())
 def test_mutated_samples(tmp_path_factory, text):
     _assert_clean_runs(tmp_path_factory, text, (["run"], ["gradcheck"]))
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes(tmp_path_factory, data):

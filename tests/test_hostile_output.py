@@ -25,7 +25,8 @@ def bptrace(*args, **env):
     return proc
 
 
-@pytest.mark.parametrize("columns", ["0", "1", "2", "²", "-5", "abc", "", "99999999999999999999", "1" * 5000])
+@pytest.mark.parametrize("columns", ["0", "abc", "1" * 5000, *(pytest.param(c, marks=pytest.mark.slow)
+                                      for c in ["1", "2", "²", "-5", "", "99999999999999999999"])])
 def test_any_columns_value_gives_a_whole_trace(columns):
     run = bptrace("run", COLUMNS=columns)
     assert run.returncode == 0

@@ -41,6 +41,7 @@ def test_run_tables_limit_applies_to_html_exports_too(runner, tmp_path, no_traci
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_run_just_under_the_table_limit_runs(runner, tmp_path):
     result = runner.invoke(app, ["run", wide(tmp_path, limits.TABLE_PARAMS // 2), "--no-formulas"])
     assert result.exit_code == 0, result.output

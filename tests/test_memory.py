@@ -4,6 +4,7 @@ decimated curve keeps what a loss curve must show: the first epoch, the last, an
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from bptrace import samples, spec
 from bptrace import trainer as train
@@ -62,6 +63,7 @@ def peak(epochs):
     return top
 
 
+@pytest.mark.slow
 def test_memory_is_flat_in_the_epochs():
     """Peak Python allocations of a whole run: 10,000 against 100,000 epochs (keeping a few
     numbers per epoch would add 2.9 MB)."""

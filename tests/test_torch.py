@@ -20,6 +20,8 @@ import bptrace
 import bptrace.naming
 from bptrace.cli import app
 
+pytestmark = pytest.mark.slow  # PyTorch starts slowly (3 s a script); `pytest --all` and CI run these
+
 SAMPLES = ["blog", "xor", "softmax", "deep", "adam"]
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed (pip install 'bptrace[torch]')")
 

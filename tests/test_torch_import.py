@@ -77,6 +77,7 @@ def test_bad_options_get_one_clear_line(runner, tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output
 
 
+@pytest.mark.slow
 @needs_torch
 def test_state_dict_round_trip_agrees_with_the_torch_model(runner, tmp_path):
     import torch
@@ -109,6 +110,7 @@ def test_a_state_dict_without_pytorch_says_how_to_install_it(runner, tmp_path, m
     assert result.exit_code == 2 and "pip install 'bptrace[torch]'" in result.output
 
 
+@pytest.mark.slow
 @needs_torch
 def test_a_whole_saved_model_is_refused(runner, tmp_path):
     import torch
