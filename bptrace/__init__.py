@@ -121,18 +121,21 @@ def check_answers(source, answers, naming: str | None = None):
     Errors about the answers' epoch or sample name the answers file."""
     from decimal import Decimal
 
-    from . import check, samples, spec
+    from . import answers as answers_, check, spec
     from .errors import DivergedError, UsageError
+    from .naming import for_spec
 
     s = load(source)
-    label, text = samples.resolve(answers) if "\n" not in str(answers) else ("answers", answers)
-    text = spec.read_text(label) if text is None else text
-    claims, epoch, sample = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label, text)
+    _check_naming(naming)
+    label, text = answers_.read(answers)
+    aliases = answers_.mazur(for_spec(s, naming))
+    claims, epoch, sample, written = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label,
+                                                         text, lambda key: answers_.canonical(key, aliases))
     try:
         it = trace_at(s, epoch, sample, naming)
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
-    return check.check(it, claims, label, epoch, sample)
+    return check.check(it, claims, label, epoch, sample, written)
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:

@@ -20,8 +20,8 @@ def _table(title: str) -> Table:
 
 
 def check_report(report, precision: int = 8) -> Group:
-    def named(n: str) -> str:  # a walked name, shown from its identity
-        return id_name(report.idents[n], report.names, "unicode")
+    def named(n: str) -> str:  # a walked or given name, shown from its identity
+        return id_name(report.idents[n], report.names, "unicode") if n in report.idents else "α"
 
     t = _table(f"Claims (epoch {report.epoch}, sample {report.sample})")
     t.add_column("quantity", style=NAME_STYLE, no_wrap=True)
@@ -38,32 +38,39 @@ def check_report(report, precision: int = 8) -> Group:
         summary.append(f"; {len(report.claims) - right} wrong", style="bold red")
     parts.append(summary)
     for d in report.diagnoses:
-        c = d.claim
         text = Text("\n")
         text.append("✗ ", style="bold red")
-        text.append(named(c.name), style="bold")
-        text.append(f": claimed {c.claimed}, correct {num(c.correct, precision)} "
-                    f"(to {c.decimals} decimals: {c.correct:.{min(c.decimals, 17)}f})")
-        if d.right or d.wrong:
-            text.append("\n  depends on: ")
-            for i, n in enumerate(d.wrong + d.right):
-                text.append(", " if i else "")
-                text.append(named(n) + (" ✗" if n in d.wrong else " ✓"), style="red" if n in d.wrong else "green")
-        else:
-            text.append("\n  none of the quantities it depends on was claimed")
-        if d.source == c.name:
-            text.append(f"\n  the error entered here: the claimed inputs of {named(c.name)} hold (or were not claimed), "
-                        "so recompute this step")
-        else:
-            text.append("\n  likely source: ", style="bold")
-            text.append(named(d.source), style="bold red")
-            text.append(" (the earliest wrong value it depends on)")
-        if d.dependents_right:
-            shown = ", ".join(named(n) for n in d.dependents_right[:4]) + (" …" if len(d.dependents_right) > 4 else "")
-            text.append(f"\n  yet {shown} {'hold' if len(d.dependents_right) > 1 else 'holds'}, though computed from it: "
-                        "perhaps a slip in writing it down")
+        text.append(finding(d, named, precision))
         parts.append(text)
     return Group(*parts)
+
+
+def _correct(c, precision: int) -> str:
+    """The correct value at the claim's decimals (all of them when it was written with more than 17)."""
+    return f"{c.correct:.{c.decimals}f}" if c.decimals <= 17 else num(c.correct, precision)
+
+
+def finding(d, named, precision: int = 8) -> str:
+    """One plain sentence for one wrong claim: the misconception, the wrong value it came from, or the step."""
+    c = d.claim
+    head = f"{named(c.name)} = {c.claimed}"
+    right = _correct(c, precision)
+    f = d.finding
+    if d.given:
+        return f"{head}, but the spec gives {named(c.name)} = {c.correct:g}."
+    if f is not None and f.phrase:
+        return f"{head} {f.phrase}; {f.rule} (correct: {right})."
+    if f is not None:
+        return f"{head} is what you get when {f.when}; {f.rule} (correct: {right})."
+    if d.source != c.name:
+        return (f"{head} should be {right}: it is computed from your {named(d.source)}, which is wrong; "
+                f"fix {named(d.source)} first.")
+    if d.dependents_right:
+        shown = listed([named(n) for n in d.dependents_right], 3)
+        return (f"{head} should be {right}, yet {shown}, computed from it, "
+                f"{'hold' if len(d.dependents_right) > 1 else 'holds'}: probably a slip in writing it down.")
+    return (f"{head} should be {right}; the values it is computed from hold (or were not written), "
+            "so the slip is in this step.")
 
 
 LISTED = 10  # names listed in a verdict before "… and N more"
