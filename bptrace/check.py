@@ -89,7 +89,8 @@ MAX_DIGITS = 40  # significant digits of one claim (float64 holds 17)
 
 def parse_answers(data: dict[str, Any], source: str, text: str = "",
                   canon=spellings) -> tuple[dict[str, Decimal], int, int, dict[str, str]]:
-    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written).
+    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written);
+    a blank ("", as `bptrace quiz` writes the template) is not graded.
 
     `text` (the file's TOML) lets a message point at the lines of two spellings of one quantity;
     `canon` turns a key as written into the trace's name (answers.canonical).
@@ -97,9 +98,13 @@ def parse_answers(data: dict[str, Any], source: str, text: str = "",
     where = {"epoch": 1, "sample": 1}
     claims: dict[str, Decimal] = {}
     keys: dict[str, str] = {}  # name -> the key it was written as
+    blank = 0
     for key, value in data.items():
         if key in RESERVED:
             where[key] = _whole(value, key, source)
+            continue
+        if value == "":  # a template's blank: not answered, not graded
+            blank += 1
             continue
         d = _claimed(value, key, source)
         name = canon(key)
@@ -109,6 +114,8 @@ def parse_answers(data: dict[str, Any], source: str, text: str = "",
                             f"different claimed values ({describe(claims[name])} and {describe(d)}); keep one")
         claims.setdefault(name, d)
         keys.setdefault(name, key)
+    if not claims and blank:
+        raise SpecError(source, f'no claims: all {blank} answers are blank (""); write a value in place of ""')
     if not claims:
         raise SpecError(source, 'no claims: write one `name = value` per line, e.g. z1 = 0.08 or "dE_total/dw5" = 0.0259')
     return claims, where["epoch"], where["sample"], keys

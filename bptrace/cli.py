@@ -15,6 +15,7 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
+    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -118,6 +119,31 @@ def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming
         out.print(check_report(report_, precision))
         if not report_.ok:
             raise typer.Exit(1)
+
+
+@app.command()
+def quiz(
+    spec: SpecArg = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
+    out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid", loss: QuizLoss = "half_sse",
+    precision: Precision = 8, force: Force = False,
+):
+    """Write an exercise on one update with its answers template and worked key (exercise.md/.tex, answers.toml,
+    key.md/.tex); without SPEC, on a made-up network with nice numbers."""
+    import os
+
+    from .atomic import create_text, write_text
+    from .quiz import make
+
+    with user_errors():
+        files = make(spec, shape, activation, loss, seed, ask, precision)
+        os.makedirs(out_dir, exist_ok=True)
+        for name, text in files.items():
+            path = os.path.join(out_dir, name)
+            try:
+                (write_text if force else create_text)(path, text)
+            except FileExistsError:
+                raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
+        err.print(f"wrote {', '.join(files)} to {escape(safe_text(out_dir))}", highlight=False)
 
 
 @app.command()

@@ -80,3 +80,11 @@ Name = Annotated[Optional[str], typer.Argument(help="Print this sample's TOML, t
                                                   metavar="NAME")]
 Topic = Annotated[Optional[str], typer.Argument(help="spec, worked-example or trace-format.", show_default=False,
                                                    metavar="TOPIC")]
+QuizSeed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the made-up network's numbers (same seed, same exercise).")]
+Ask = Annotated[str, typer.Option("--ask", help="What to ask: names (z1, dE_total/dw5, w5+) and groups (forward, errors, "
+                                          "output-deltas, hidden-deltas, gradients, updates) or all, comma-separated.")]
+QuizOut = Annotated[str, typer.Option("--out", help="Folder to write exercise.md/.tex, answers.toml and key.md/.tex to.")]
+Shape = Annotated[Optional[str], typer.Option("--shape", help="Without SPEC: the made-up network's layer widths, e.g. 2-2-2.",
+                                                 show_default="2-2-2")]
+Activation = Annotated[str, typer.Option("--activation", help="Without SPEC: the activation (or one per layer, comma-separated).")]
+QuizLoss = Annotated[str, typer.Option("--loss", help="Without SPEC: the loss (half_sse, sse, mse, cross_entropy, binary_cross_entropy).")]
