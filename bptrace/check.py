@@ -233,3 +233,45 @@ def _idents(it: Iteration) -> dict:
     out.update({name: notation.after(q.ident) if group in ("update", "check") else q.ident
                 for group, name, q in it.walk()})
     return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One answers file in a class summary."""
+
+    file: str
+    held: int = 0
+    total: int = 0
+    first: str = ""  # the first misconception named, else the first wrong claim
+    error: str = ""  # why the file could not be graded
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.held == self.total
+
+
+def row(file: str, report: Report) -> Row:
+    """A report in one row: claims held of total, and the first misconception (or wrong claim)."""
+    named = [d for d in report.diagnoses if d.finding is not None]
+    if named:
+        d = named[0]
+        first = f"{d.finding.misconception.title} ({d.claim.name})"
+    elif report.diagnoses:
+        first = f"{report.diagnoses[0].claim.name} wrong"
+    else:
+        first = ""
+    return Row(file, sum(c.holds for c in report.claims), len(report.claims), first)
+
+
+def summary(source, files: list[str], naming: str | None = None) -> list[Row]:
+    """One Row per answers file, for a whole class; a file that cannot be graded says why in its row."""
+    from . import check_answers
+    from .errors import BptraceError
+
+    rows = []
+    for f in files:
+        try:
+            rows.append(row(f, check_answers(source, f, naming)))
+        except BptraceError as e:
+            rows.append(Row(f, error=str(e).removeprefix(f"{f}: ")))
+    return rows

@@ -15,7 +15,7 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
-    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss,
+    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -106,7 +106,8 @@ def step(
 
 
 @app.command()
-def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming = None):
+def check(spec: Spec, answers: Answers, summary: Summary = False, export: SummaryExport = None,
+          precision: Precision = 8, naming: Naming = None):
     """Check hand-computed answers: which claims hold, and where a wrong one came from.
 
     Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
@@ -115,10 +116,40 @@ def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming
     from .render.check import check_report
 
     with user_errors():
-        report_ = check_answers(load_spec(spec, None, naming), answers, naming)
-        out.print(check_report(report_, precision))
-        if not report_.ok:
+        s = load_spec(spec, None, naming)
+        if summary or export is not None:
+            return _class_summary(s, answers, export, naming)
+        reports = [check_answers(s, a, naming) for a in answers]
+        for a, report_ in zip(answers, reports):
+            if len(answers) > 1:
+                out.rule(escape(safe_text(a)))
+            out.print(check_report(report_, precision))
+        if not all(r.ok for r in reports):
             raise typer.Exit(1)
+
+
+def _class_summary(s, answers: list[str], export: str | None, naming: str | None) -> None:
+    """`check --summary`: one row per answers file; --export writes it as .csv or .md."""
+    from .atomic import write_text
+    from .check import summary
+    from .exports.summary import FORMATS
+    from .render.check import summary_table
+
+    ext = None if export in (None, "-") else next((e for e in FORMATS if export.lower().endswith(e)), "")
+    if ext == "":
+        raise UsageError(f"--export: expected a .csv or .md file, got '{clip(safe_text(export))}'")
+    rows = summary(s, answers, naming)
+    if export == "-":
+        sys.stdout.write(FORMATS[".csv"](rows))
+    else:
+        out.print(summary_table(rows))
+        if ext:
+            write_text(export, FORMATS[ext](rows))
+            err.print(f"wrote {escape(safe_text(export))}", highlight=False)
+    if any(r.error for r in rows):
+        raise typer.Exit(2)
+    if not all(r.ok for r in rows):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -49,8 +49,11 @@ LogY = Annotated[bool, typer.Option("--log-y", help="Draw the loss curve on a lo
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")]
 Spec = Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False,
                                         metavar="SPEC")]
-Answers = Annotated[str, typer.Argument(help="Answers file (TOML): claimed values by name, e.g. z1 = 0.08.",
-                                           show_default=False, metavar="ANSWERS")]
+Answers = Annotated[list[str], typer.Argument(help="Answers file(s) (TOML): claimed values by name, e.g. z1 = 0.08.",
+                                                 show_default=False, metavar="ANSWERS...")]
+Summary = Annotated[bool, typer.Option("--summary", help="One row per answers file: claims held, the first misconception.")]
+SummaryExport = Annotated[Optional[str], typer.Option("--export", "-o", help="With --summary: write the table to PATH "
+                                                      "(.csv or .md; - for stdout).", show_default=False, metavar="PATH")]
 GradcheckSample = Annotated[Optional[int], typer.Option("--sample", "-s", min=1, help="Check the gradient of one sample (1-based).",
                                                   show_default="the mean over all samples")]
 Tol = Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative error allowed.")]

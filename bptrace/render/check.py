@@ -73,6 +73,19 @@ def finding(d, named, precision: int = 8) -> str:
             "so the slip is in this step.")
 
 
+def summary_table(rows) -> Group:
+    """One row per answers file: claims held of total, the first misconception (or wrong claim)."""
+    from ..exports.summary import HEAD, cells
+
+    t = _table(f"Summary: {len(rows)} answers file(s)")
+    for i, h in enumerate(HEAD):
+        t.add_column(h, justify="right" if i in (1, 2) else "left", no_wrap=i < 3)
+    for r in rows:
+        t.add_row(*cells(r), style="red" if r.error else None)
+    graded = [r for r in rows if not r.error]
+    return Group(t, Text(f"{sum(r.ok for r in graded)} of {len(graded)} graded file(s) all right", style="bold"))
+
+
 LISTED = 10  # names listed in a verdict before "… and N more"
 KINK = Text("kink", style="yellow")
 
