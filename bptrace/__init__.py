@@ -115,8 +115,9 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     return found
 
 
-def check_answers(source, answers, naming: str | None = None):
+def check_answers(source, answers, naming: str | None = None, rounding: int | None = None):
     """Check hand-computed answers (a TOML file's path, or its text) against the update they name: a Report.
+    rounding=N: against a hand calculation that rounds every computed value to N decimals.
 
     Errors about the answers' epoch or sample name the answers file."""
     from decimal import Decimal
@@ -135,7 +136,7 @@ def check_answers(source, answers, naming: str | None = None):
         it = trace_at(s, epoch, sample, naming)
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
-    return check.check(it, claims, label, epoch, sample, written)
+    return check.check(it, claims, label, epoch, sample, written, rounding)
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:

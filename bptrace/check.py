@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -36,9 +36,17 @@ class Claim:
     def decimals(self) -> int:
         return max(-self.claimed.as_tuple().exponent, 0)
 
+    used: tuple = ()  # it holds when computed from these claims as the student rounded them (nearest first)
+    used_values: tuple = ()  # their claimed values
+    places: int | None = None  # it holds when every intermediate is rounded to this many decimals
+
+    @property
+    def exact(self) -> bool:
+        return agrees(self.claimed, self.correct)
+
     @property
     def holds(self) -> bool:
-        return agrees(self.claimed, self.correct)
+        return self.exact or bool(self.used) or self.places is not None
 
 
 def agrees(claimed: Decimal, value: float) -> bool:
@@ -75,6 +83,7 @@ class Report:
     sample: int
     claims: list[Claim]
     diagnoses: list[Diagnosis]
+    rounding: int | None = None  # the correct values are a calculation rounded to this many decimals
     names: object = None  # naming.Names: what the idents are called in every notation
     idents: dict = field(default_factory=dict)  # ASCII name -> notation.Id, for every quantity named above
 
@@ -163,12 +172,16 @@ def givens(it: Iteration) -> dict[str, float]:
 
 
 def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sample: int,
-          written: dict[str, str] | None = None) -> Report:
-    """`written`: name -> the key as the answers file wrote it (for messages)."""
+          written: dict[str, str] | None = None, rounding: int | None = None) -> Report:
+    """`written`: name -> the key as the answers file wrote it (for messages); `rounding`: the correct values
+    are those of a hand calculation that rounds every computed value to that many decimals."""
     values = givens(it)
     givens_ = set(values)
+    idents = _idents(it)
+    net = misconceptions.Net(it, givens(it), idents)
+    computed = net.propagate({}, rounding) if rounding is not None else {}
     for _, name, v in it.quantities():
-        values.setdefault(name, v)
+        values.setdefault(name, computed.get(name, v))
     unknown = [k for k in claims if k not in values]
     if unknown:
         written = written or {}
@@ -177,10 +190,11 @@ def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sa
     order = {name: i for i, name in enumerate(values)}
     out.sort(key=lambda c: order[c.name])
     g = deps.graph(it)
+    if rounding is None and len(net.walked) <= misconceptions.MAX_WALK:
+        out = _rounded(out, net, g)
     by_name = {c.name: c for c in out}
     held = frozenset(c.name for c in out if c.holds)  # blame stops at the student's own right values
-    idents = _idents(it)
-    tried = _Variants(misconceptions.Net(it, givens(it), idents))
+    tried = _Variants(net)
     diagnoses = []
     for c in out:
         if c.holds:
@@ -195,7 +209,27 @@ def check(it: Iteration, claims: dict[str, Decimal], source: str, epoch: int, sa
         after = [o.name for o in out if o.holds and c.name in deps.ancestors(g, o.name)]
         finding = tried.explain(c, [by_name[n] for n in claimed_deps])
         diagnoses.append(Diagnosis(c, right, wrong, source, after, finding, c.name in givens_))
-    return Report(epoch, sample, out, diagnoses, it.names, idents)
+    return Report(epoch, sample, out, diagnoses, rounding, it.names, idents)
+
+
+def _rounded(claims: list[Claim], net, g) -> list[Claim]:
+    """Claims (in the trace's order) that are off only because the student rounded along the way: they hold
+    when computed from the student's own rounded values, or with every intermediate rounded to the
+    decimals the claim is written with."""
+    mine: dict[str, float] = {}  # the student's values that hold, as written
+    written = {c.name: c.claimed for c in claims}
+    out = []
+    for c in claims:
+        if not c.holds and math.isfinite(c.correct):
+            used = tuple(n for n in deps.ancestors(g, c.name) if n in mine and mine[n] != net.values[n])
+            if used and agrees(c.claimed, net.propagate(mine).get(c.name, math.nan)):
+                c = replace(c, used=used, used_values=tuple(written[n] for n in used))
+            elif agrees(c.claimed, net.propagate(mine, c.decimals).get(c.name, math.nan)):
+                c = replace(c, places=c.decimals)
+        if c.holds:
+            mine[c.name] = float(c.claimed)
+        out.append(c)
+    return out
 
 
 class _Variants:
@@ -211,10 +245,15 @@ class _Variants:
 
     def explain(self, c: Claim, claimed_before: list[Claim]) -> Finding | None:
         """The first misconception that gives claim c's value: made in c itself, or in a value c is
-        computed from that every claimed value on the way agrees with."""
+        computed from that every claimed value on the way agrees with. A claim of fewer than
+        MIN_DIGITS significant digits is too coarse to tell, unless it is the variant's value exactly (relu′ = 1)."""
+        coarse = len(c.claimed.as_tuple().digits) < misconceptions.MIN_DIGITS
         for m, v, vals in self.all():
-            if c.name in v.overrides and agrees(c.claimed, v.overrides[c.name]):
-                return Finding(m, v.overrides[c.name], v.phrases[c.name], v.when, self.rule(m))
+            wrong = v.overrides.get(c.name, math.nan)
+            if float(c.claimed) == wrong or not coarse and agrees(c.claimed, wrong):
+                return Finding(m, wrong, v.phrases[c.name], v.when, self.rule(m))
+        if coarse:
+            return None
         for m, v, vals in self.all():
             if agrees(c.claimed, vals.get(c.name, math.nan)) and all(agrees(a.claimed, vals[a.name])
                                                                      for a in claimed_before):
@@ -263,7 +302,7 @@ def row(file: str, report: Report) -> Row:
     return Row(file, sum(c.holds for c in report.claims), len(report.claims), first)
 
 
-def summary(source, files: list[str], naming: str | None = None) -> list[Row]:
+def summary(source, files: list[str], naming: str | None = None, rounding: int | None = None) -> list[Row]:
     """One Row per answers file, for a whole class; a file that cannot be graded says why in its row."""
     from . import check_answers
     from .errors import BptraceError
@@ -271,7 +310,7 @@ def summary(source, files: list[str], naming: str | None = None) -> list[Row]:
     rows = []
     for f in files:
         try:
-            rows.append(row(f, check_answers(source, f, naming)))
+            rows.append(row(f, check_answers(source, f, naming, rounding)))
         except BptraceError as e:
             rows.append(Row(f, error=str(e).removeprefix(f"{f}: ")))
     return rows

@@ -15,7 +15,7 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
-    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport,
+    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -107,7 +107,7 @@ def step(
 
 @app.command()
 def check(spec: Spec, answers: Answers, summary: Summary = False, export: SummaryExport = None,
-          precision: Precision = 8, naming: Naming = None):
+          round_: Round = None, precision: Precision = 8, naming: Naming = None):
     """Check hand-computed answers: which claims hold, and where a wrong one came from.
 
     Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
@@ -118,8 +118,8 @@ def check(spec: Spec, answers: Answers, summary: Summary = False, export: Summar
     with user_errors():
         s = load_spec(spec, None, naming)
         if summary or export is not None:
-            return _class_summary(s, answers, export, naming)
-        reports = [check_answers(s, a, naming) for a in answers]
+            return _class_summary(s, answers, export, naming, round_)
+        reports = [check_answers(s, a, naming, round_) for a in answers]
         for a, report_ in zip(answers, reports):
             if len(answers) > 1:
                 out.rule(escape(safe_text(a)))
@@ -128,7 +128,7 @@ def check(spec: Spec, answers: Answers, summary: Summary = False, export: Summar
             raise typer.Exit(1)
 
 
-def _class_summary(s, answers: list[str], export: str | None, naming: str | None) -> None:
+def _class_summary(s, answers: list[str], export: str | None, naming: str | None, rounding: int | None) -> None:
     """`check --summary`: one row per answers file; --export writes it as .csv or .md."""
     from .atomic import write_text
     from .check import summary
@@ -138,7 +138,7 @@ def _class_summary(s, answers: list[str], export: str | None, naming: str | None
     ext = None if export in (None, "-") else next((e for e in FORMATS if export.lower().endswith(e)), "")
     if ext == "":
         raise UsageError(f"--export: expected a .csv or .md file, got '{clip(safe_text(export))}'")
-    rows = summary(s, answers, naming)
+    rows = summary(s, answers, naming, rounding)
     if export == "-":
         sys.stdout.write(FORMATS[".csv"](rows))
     else:

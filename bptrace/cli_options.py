@@ -50,7 +50,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final
 Spec = Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False,
                                         metavar="SPEC")]
 Answers = Annotated[list[str], typer.Argument(help="Answers file(s) (TOML): claimed values by name, e.g. z1 = 0.08.",
-                                                 show_default=False, metavar="ANSWERS...")]
+                                                 show_default=False, metavar="ANSWERS")]
 Summary = Annotated[bool, typer.Option("--summary", help="One row per answers file: claims held, the first misconception.")]
 SummaryExport = Annotated[Optional[str], typer.Option("--export", "-o", help="With --summary: write the table to PATH "
                                                       "(.csv or .md; - for stdout).", show_default=False, metavar="PATH")]
@@ -91,3 +91,5 @@ Shape = Annotated[Optional[str], typer.Option("--shape", help="Without SPEC: the
                                                  show_default="2-2-2")]
 Activation = Annotated[str, typer.Option("--activation", help="Without SPEC: the activation (or one per layer, comma-separated).")]
 QuizLoss = Annotated[str, typer.Option("--loss", help="Without SPEC: the loss (half_sse, sse, mse, cross_entropy, binary_cross_entropy).")]
+Round = Annotated[Optional[int], typer.Option("--round", min=0, max=12, help="Grade against a hand calculation that "
+                                              "rounds every computed value to N decimals.", show_default=False, metavar="N")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Callable, Iterator
 
 from .answers import ALPHA
@@ -18,6 +19,8 @@ from .fmt import num
 from .notation import Id, name as id_name
 from .trace import Iteration, Product, Sum
 
+MIN_DIGITS = 3  # significant digits a claim needs before a misconception is named from it (0.1 matches too much)
+MAX_PLACES = 17  # decimals beyond float64's: no rounding
 MAX_WALK = 4000  # quantities in one update above which no variant is tried (a 784×128 net has 200,000)
 
 
@@ -64,6 +67,16 @@ def evaluate(e, get) -> float:
         return math.nan
 
 
+def rounded(v: float, decimals: int) -> float:
+    """v rounded half up (as by hand: 0.24937500 -> 0.2494), from its shortest decimal form."""
+    if not math.isfinite(v) or decimals > MAX_PLACES:
+        return v
+    try:
+        return float(Decimal(repr(v)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP))
+    except InvalidOperation:  # more digits than Decimal's context holds (1e300 to 5 decimals): as is
+        return v
+
+
 class Net:
     """One traced update, as the catalogue reads it: values by name, quantities, names to show."""
 
@@ -83,8 +96,10 @@ class Net:
             return id_name(n, self.it.names, "unicode")
         return id_name(self.idents[n], self.it.names, "unicode") if n in self.idents else "α"
 
-    def propagate(self, overrides: dict[str, float]) -> dict[str, float]:
-        """Every value recomputed from the trace's formulas, with `overrides` in place of what they name."""
+    def propagate(self, overrides: dict[str, float], decimals: int | None = None) -> dict[str, float]:
+        """Every value recomputed from the trace's formulas, with `overrides` in place of what they name;
+        with `decimals`, each computed value rounded half up to that many decimals before anything uses it,
+        as a hand calculation does."""
         vals = dict(self.given)
         vals.update(overrides)
 
@@ -96,9 +111,10 @@ class Net:
             if n in overrides:
                 continue
             if group == "update":
-                vals[n] = self._updated(q, vals)
+                v = self._updated(q, vals)
             else:
-                vals[n] = q.value if q.expr is None else evaluate(q.expr, get)
+                v = q.value if q.expr is None else evaluate(q.expr, get)
+            vals[n] = v if decimals is None or q.given else rounded(v, decimals)
         return vals
 
     def _updated(self, u, vals) -> float:

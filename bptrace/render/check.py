@@ -12,6 +12,7 @@ from ..notation import name as id_name
 from .tables import NAME_STYLE
 
 OK, BAD = Text("✓", style="green"), Text("✗", style="bold red")
+ROUNDED = Text("≈", style="yellow")  # holds for a calculation that rounds along the way
 
 
 def _table(title: str) -> Table:
@@ -23,20 +24,24 @@ def check_report(report, precision: int = 8) -> Group:
     def named(n: str) -> str:  # a walked or given name, shown from its identity
         return id_name(report.idents[n], report.names, "unicode") if n in report.idents else "α"
 
-    t = _table(f"Claims (epoch {report.epoch}, sample {report.sample})")
+    rounded = f"; every computed value rounded to {report.rounding} decimals" if report.rounding is not None else ""
+    t = _table(f"Claims (epoch {report.epoch}, sample {report.sample}{rounded})")
     t.add_column("quantity", style=NAME_STYLE, no_wrap=True)
     t.add_column("claimed", justify="right", no_wrap=True)
     t.add_column("correct", justify="right", no_wrap=True)
     t.add_column("", no_wrap=True)
     for c in report.claims:
         correct = f"{c.correct:.{c.decimals}f}" if c.decimals <= 17 else num(c.correct, precision)
-        t.add_row(named(c.name), str(c.claimed), correct, OK if c.holds else BAD)
+        t.add_row(named(c.name), str(c.claimed), correct, OK if c.exact else ROUNDED if c.holds else BAD)
     parts: list = [t]
     right = sum(c.holds for c in report.claims)
     summary = Text(f"{right} of {len(report.claims)} claims hold", style="bold green" if report.ok else "bold")
     if not report.ok:
         summary.append(f"; {len(report.claims) - right} wrong", style="bold red")
     parts.append(summary)
+    for c in report.claims:
+        if not c.exact and c.holds:
+            parts.append(Text("\n≈ " + rounding_note(c, named, precision), style="yellow"))
     for d in report.diagnoses:
         text = Text("\n")
         text.append("✗ ", style="bold red")
@@ -48,6 +53,17 @@ def check_report(report, precision: int = 8) -> Group:
 def _correct(c, precision: int) -> str:
     """The correct value at the claim's decimals (all of them when it was written with more than 17)."""
     return f"{c.correct:.{c.decimals}f}" if c.decimals <= 17 else num(c.correct, precision)
+
+
+def rounding_note(c, named, precision: int = 8) -> str:
+    """One sentence for a claim that holds only for a calculation rounded along the way."""
+    head = f"{named(c.name)} = {c.claimed}"
+    exact = num(c.correct, precision)
+    if c.used:  # nearest first: name the value it is computed from directly
+        more = " and the values before it" if len(c.used) > 1 else ""
+        return (f"{head} holds when computed from your rounded {named(c.used[0])} = {c.used_values[0]}{more} "
+                f"(unrounded: {exact}).")
+    return f"{head} holds if intermediates are rounded to {c.places} decimals (unrounded: {exact})."
 
 
 def finding(d, named, precision: int = 8) -> str:
