@@ -165,35 +165,28 @@ def _exercise_tex(spec, it, questions, precision) -> str:
     return _document(spec.title or "Exercise", d.out)
 
 
-def _solution(spec, it, n, q, precision):
-    """(name, formula, numbers, value) in LaTeX for one question."""
-    if n.endswith("+"):  # an update: p⁺ = p − α·∂E_total/∂p
-        tree = update_tree(it, spec.optimizer.hyper, q)
-        return (_latex_name(n, q, it), render(tree, "latex", it.names),
-                render(tree, "latex", it.names, True, precision), q.new)
-    if q.expr is None:
-        return _latex_name(n, q, it), "", "", q.value
-    formula, numbers = render(q.expr, "latex", it.names), render(q.expr, "latex", it.names, True, precision)
-    return _latex_name(n, q, it), formula, numbers if numbers != formula else "", q.value
+def _solution(spec, it, n, q):
+    """(LaTeX name, formula tree or None, value) for one question; an update's tree is p − α·∂E_total/∂p."""
+    if n.endswith("+"):
+        return _latex_name(n, q, it), update_tree(it, spec.optimizer.hyper, q), q.new
+    return _latex_name(n, q, it), q.expr, q.value
 
 
 def _key_md(spec, it, questions, precision) -> str:
     w = _Writer(spec, it.names, precision)
     w.add(f"# Key: {md_text(spec.title or 'Exercise')}\n")
     for i, (n, q) in enumerate(questions, 1):
-        lhs, formula, numbers, value = _solution(spec, it, n, q, precision)
-        w.add(f"{i}. `{n}` = {w.n(value)}\n", _math(lhs, formula, numbers, w.n(value)))
+        lhs, tree, value = _solution(spec, it, n, q)
+        formula = render(tree, "latex", it.names) if tree is not None else ""
+        numbers = render(tree, "latex", it.names, True, precision) if tree is not None else ""
+        w.add(f"{i}. `{n}` = {w.n(value)}\n", _math(lhs, formula, numbers if numbers != formula else "", w.n(value)))
     return "\n".join(w.lines)
 
 
 def _key_tex(spec, it, questions, precision) -> str:
     d = _Doc(it.names, precision)
     d.add(r"\section*{Worked solution}")
-    items = []
-    for n, q in questions:
-        lhs, formula, numbers, value = _solution(spec, it, n, q, precision)
-        items.append(" = ".join(p for p in (formula, numbers, d.n(value)) if p))
-        items[-1] = f"{lhs} &= {items[-1]}"
-    d.add(r"\begin{align*}", " \\\\[4pt]\n".join(items), r"\end{align*}")
+    for n, q in questions:  # one align* each: a long key breaks across pages between questions
+        lhs, tree, value = _solution(spec, it, n, q)
+        d.equations([(lhs, tree, d.n(value), "")])
     return _document("Key: " + (spec.title or "Exercise"), d.out)
-

@@ -108,8 +108,10 @@ def test_bad_quiz_options(runner, tmp_path, args, message):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 @pytest.mark.parametrize("name", ["exercise", "key"])
-def test_tex_compiles_without_overfull_lines(runner, tmp_path, name):
-    folder = quiz(runner, tmp_path, "--seed", "2", "--ask", "all")
+@pytest.mark.parametrize("args", [["--seed", "2"], ["deep"],
+                                  ["--shape", "2-3-3", "--activation", "tanh,softmax", "--loss", "cross_entropy"]])
+def test_tex_compiles_without_overfull_lines(runner, tmp_path, name, args):
+    folder = quiz(runner, tmp_path, *args, "--ask", "all")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,
                           capture_output=True, text=True, timeout=120)
     log = (folder / f"{name}.log").read_text(errors="replace")
