@@ -15,7 +15,7 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
-    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round,
+    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -50,6 +50,7 @@ def load_spec(spec: str | None, lr: float | None = None, naming: str | None = No
 def run(
     spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
     no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
+    round_: RunRound = None,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from dataclasses import replace
@@ -61,10 +62,15 @@ def run(
     with user_errors():
         s = load_spec(spec, lr, naming)
         _check_sample(s, sample)
+        precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
         opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
         with Exports(export or [], format, inputs=[spec]) as exports:
             limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex"}))
             trace = tracer.run(s, sample=sample, naming=naming)
+            if round_ is not None:  # textbook rounding
+                from .rounding import round_trace
+
+                trace = round_trace(trace, round_)
             if exports.draws_tables:
                 opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style))
             exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))

@@ -93,3 +93,6 @@ Activation = Annotated[str, typer.Option("--activation", help="Without SPEC: the
 QuizLoss = Annotated[str, typer.Option("--loss", help="Without SPEC: the loss (half_sse, sse, mse, cross_entropy, binary_cross_entropy).")]
 Round = Annotated[Optional[int], typer.Option("--round", min=0, max=12, help="Grade against a hand calculation that "
                                               "rounds every computed value to N decimals.", show_default=False, metavar="N")]
+RunRound = Annotated[Optional[int], typer.Option("--round", min=0, max=12, help="Round every computed value to N decimals "
+                                                 "before anything uses it, as a hand calculation does.",
+                                                 show_default=False, metavar="N")]

@@ -67,6 +67,11 @@ def evaluate(e, get) -> float:
         return math.nan
 
 
+def key(q) -> str:
+    """The walked name of a quantity a formula reads: w5 after the update is w5+ (inputs and targets stay)."""
+    return q.name + ("+" if q.ident is not None and q.ident.after and q.ident.kind not in ("x", "t") else "")
+
+
 def rounded(v: float, decimals: int) -> float:
     """v rounded half up (as by hand: 0.24937500 -> 0.2494), from its shortest decimal form."""
     if not math.isfinite(v) or decimals > MAX_PLACES:
@@ -104,8 +109,7 @@ class Net:
         vals.update(overrides)
 
         def get(q):
-            key = q.name + ("+" if q.ident is not None and q.ident.after and q.ident.kind not in ("x", "t") else "")
-            return vals.get(key, q.value)
+            return vals.get(key(q), q.value)
 
         for n, (group, q) in self.walked.items():
             if n in overrides:
@@ -114,7 +118,7 @@ class Net:
                 v = self._updated(q, vals)
             else:
                 v = q.value if q.expr is None else evaluate(q.expr, get)
-            vals[n] = v if decimals is None or q.given else rounded(v, decimals)
+            vals[n] = v if decimals is None or q.given and group != "update" else rounded(v, decimals)
         return vals
 
     def _updated(self, u, vals) -> float:

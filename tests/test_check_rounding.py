@@ -85,3 +85,25 @@ def test_rounding_does_not_excuse_a_real_mistake(runner, tmp_path):
     result, text = invoke(runner, tmp_path, f'h1 = {by_hand["h1"]:.4f}\n"dE_total/dw5" = 0.0300\n')
     assert result.exit_code == 1
     assert "≈" not in text
+
+
+def test_run_round_rounds_every_computed_value_before_it_is_used(runner):
+    import json
+
+    result = runner.invoke(app, ["run", "--round", "4", "--export", "-", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["spec"]["title"].endswith("(every computed value rounded to 4 decimals)")
+    it = data["iterations"][0]
+    p = it["passes"][0]
+    got = {**p["forward"], **p["loss"], **p["backward"], **{f"{k}+": u["new"] for k, u in it["update"].items()}}
+    by_hand = blog_by_hand(4)
+    assert {k: got[k] for k in by_hand} == by_hand
+
+
+def test_run_round_shows_the_rounded_decimals_and_refuses_adam(runner):
+    result = runner.invoke(app, ["run", "--round", "3"])
+    assert result.exit_code == 0 and "rounded to 3 decimals" in " ".join(result.output.split())
+    assert " 0.520 " in result.output  # h1, shown to the 3 decimals kept
+    adam = runner.invoke(app, ["run", "adam", "--round", "3"])
+    assert adam.exit_code == 2 and adam.stderr.startswith("error: --round: textbook rounding follows plain")
