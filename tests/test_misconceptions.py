@@ -139,3 +139,10 @@ def test_the_issue_s_three_mistakes_are_each_named(runner, tmp_path):
 def test_a_slip_is_not_taken_for_a_misconception(runner, tmp_path):
     out = check(runner, tmp_path, f'"dE_total/dw5" = {N["g5"] + 0.001:.8f}\n')
     assert "so the slip is in this step" in out
+
+
+def test_a_coarse_claim_is_not_taken_for_a_misconception(runner, tmp_path):
+    # δ_o1 = 0.0499 doubled (½ dropped) is 0.0997: "0.1" matches it, but one digit cannot tell
+    assert round(2 * N["d1"], 1) == 0.1
+    out = check(runner, tmp_path, '"delta_o1" = 0.1\n')
+    assert "½" not in out and "so the slip is in this step" in out
