@@ -49,8 +49,11 @@ LogY = Annotated[bool, typer.Option("--log-y", help="Draw the loss curve on a lo
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")]
 Spec = Annotated[str, typer.Argument(help="Spec file (TOML), or a built-in sample's name.", show_default=False,
                                         metavar="SPEC")]
-Answers = Annotated[str, typer.Argument(help="Answers file (TOML): claimed values by name, e.g. z1 = 0.08.",
-                                           show_default=False, metavar="ANSWERS")]
+Answers = Annotated[list[str], typer.Argument(help="Answers file(s) (TOML): claimed values by name, e.g. z1 = 0.08.",
+                                                 show_default=False, metavar="ANSWERS")]
+Summary = Annotated[bool, typer.Option("--summary", help="One row per answers file: claims held, the first misconception.")]
+SummaryExport = Annotated[Optional[str], typer.Option("--export", "-o", help="With --summary: write the table to PATH "
+                                                      "(.csv or .md; - for stdout).", show_default=False, metavar="PATH")]
 GradcheckSample = Annotated[Optional[int], typer.Option("--sample", "-s", min=1, help="Check the gradient of one sample (1-based).",
                                                   show_default="the mean over all samples")]
 Tol = Annotated[float, typer.Option("--tol", min=0.0, help="Largest relative error allowed.")]
@@ -80,3 +83,16 @@ Name = Annotated[Optional[str], typer.Argument(help="Print this sample's TOML, t
                                                   metavar="NAME")]
 Topic = Annotated[Optional[str], typer.Argument(help="spec, worked-example or trace-format.", show_default=False,
                                                    metavar="TOPIC")]
+QuizSeed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the made-up network's numbers (same seed, same exercise).")]
+Ask = Annotated[str, typer.Option("--ask", help="What to ask: names (z1, dE_total/dw5, w5+) and groups (forward, errors, "
+                                          "output-deltas, hidden-deltas, gradients, updates) or all, comma-separated.")]
+QuizOut = Annotated[str, typer.Option("--out", help="Folder to write exercise.md/.tex, answers.toml and key.md/.tex to.")]
+Shape = Annotated[Optional[str], typer.Option("--shape", help="Without SPEC: the made-up network's layer widths, e.g. 2-2-2.",
+                                                 show_default="2-2-2")]
+Activation = Annotated[str, typer.Option("--activation", help="Without SPEC: the activation (or one per layer, comma-separated).")]
+QuizLoss = Annotated[str, typer.Option("--loss", help="Without SPEC: the loss (half_sse, sse, mse, cross_entropy, binary_cross_entropy).")]
+Round = Annotated[Optional[int], typer.Option("--round", min=0, max=12, help="Grade against a hand calculation that "
+                                              "rounds every computed value to N decimals.", show_default=False, metavar="N")]
+RunRound = Annotated[Optional[int], typer.Option("--round", min=0, max=12, help="Round every computed value to N decimals "
+                                                 "before anything uses it, as a hand calculation does.",
+                                                 show_default=False, metavar="N")]

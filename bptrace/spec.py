@@ -121,8 +121,9 @@ class Spec:
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a spec or answers file larger than 8 MB is refused unread
 
 
-def read_text(path: str | Path) -> str:
-    """A spec or answers file as text (at most MAX_FILE_BYTES, UTF-8, a leading BOM dropped)."""
+def read_text(path: str | Path, what: str = "a TOML spec", empty: str = " (try `bptrace init`)") -> str:
+    """A spec or answers file as text (at most MAX_FILE_BYTES, UTF-8, a leading BOM dropped).
+    `what` the file should be, and what to suggest when it is `empty`, for the messages."""
     name = str(path)
     try:
         with Path(path).open("rb") as f:
@@ -136,12 +137,12 @@ def read_text(path: str | Path) -> str:
     except OSError as e:
         raise SpecError(name, f"cannot read the file ({e.strerror})") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected a TOML spec of at most that size")
+        raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected {what} of at most that size")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # the UTF-8 BOM some Windows editors write
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError(name, "this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")
     if not raw.strip():
-        raise SpecError(name, "the file is empty; expected a TOML spec (try `bptrace init`)")
+        raise SpecError(name, f"the file is empty; expected {what}{empty}")
     if b"\x00" in raw:
         raise SpecError(name, "this is a binary file, expected a TOML text file")
     try:
