@@ -36,7 +36,9 @@ class Browser:
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
         self.ids = itertools.count(1)
         self.errors: list[str] = []
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # every URL the page asked for (even one its policy then blocked)
+        self.blocked: dict[str, str] = {}  # URL -> why it was blocked (csp, …)
+        self._urls: dict[str, str] = {}
         for domain in ("Runtime", "Log", "Network", "Page"):
             self.send(f"{domain}.enable")
         self.resize(width, height)
@@ -59,6 +61,9 @@ class Browser:
             self.errors.append("log: " + p["entry"]["text"])
         elif method == "Network.requestWillBeSent":
             self.requests.append(p["request"]["url"])
+            self._urls[p["requestId"]] = p["request"]["url"]
+        elif method == "Network.loadingFailed" and p.get("blockedReason"):
+            self.blocked[self._urls.get(p["requestId"], "?")] = p["blockedReason"]
 
     def send(self, method: str, **params):
         n = next(self.ids)

@@ -19,6 +19,7 @@ import html
 import math
 from dataclasses import dataclass
 from importlib.resources import files
+from xml.etree import ElementTree
 
 from latex2mathml.converter import convert
 
@@ -121,21 +122,42 @@ def chains(steps: list[Step]) -> dict[str, set[str]]:
             k = todo.pop()
             if k in by_key and k not in chain:
                 chain.add(k)
-                todo += [d for d in by_key[k].depends_on if d != k]
+                todo += _reads(by_key[k].q)  # what its formula reads (not the highlights: δ_h1 is no factor)
         out[p] = chain | {s.key}
     return out
 
 
 # ---------------------------------------------------------------- formulas as MathML
 
+BREAKS = {"+", "−", "×"}  # a long side of an equation may wrap before these (at the top level)
+
+
 def mathml(tex: str) -> str:
-    """LaTeX as MathML; a word subscript (E_total) upright, as one word, not italic letters."""
-    return convert(tex.replace("_{total}", r"_{\text{total}}"))
+    """LaTeX as MathML, split before each top-level +, − and × into <math> pieces that a narrow screen
+    wraps between (MathML itself never breaks a line). A word subscript (E_total) is set upright."""
+    root = ElementTree.fromstring(convert(tex.replace("_{total}", r"_{\text{total}}")))
+    for el in root.iter():
+        el.tag = el.tag.rpartition("}")[2]
+    row = root[0] if len(root) == 1 and root[0].tag == "mrow" else root
+    pieces: list[list] = [[]]
+    depth, prev = 0, ""  # inside brackets written as separate <mo>( … <mo>): no break
+    for el in row:
+        op = (el.text or "").strip() if el.tag == "mo" else ""
+        if pieces[-1] and depth == 0 and op in BREAKS:
+            pieces.append([])
+        depth += (op == "(") - (op == ")")
+        if op == "−" and prev in ("", "(", "="):
+            el.set("form", "prefix")  # a negative number's sign, not a subtraction: set tight
+        pieces[-1].append(el)
+        prev = op if el.tag == "mo" else "x"
+    return "".join("<math><mrow>" + "".join(ElementTree.tostring(el, encoding="unicode") for el in piece)
+                   + "</mrow></math>" for piece in pieces)
 
 
 def equation_html(parts: list[str], first: bool) -> str:
-    """`a = b = c` as one <math> per side, so a long equation wraps between its sides on a phone."""
-    return " ".join(mathml(t if first and i == 0 else "= " + t) for i, t in enumerate(parts))
+    """`a = b = c`, each side in its own <span>, so a long equation wraps between its sides on a phone."""
+    return "".join(f'<span class="side">{mathml(t if first and i == 0 else "= " + t)}</span> '
+                   for i, t in enumerate(parts))
 
 
 class _Math:
@@ -303,9 +325,9 @@ class _Page:
             items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
         summary = self.summary(it)
         sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
-                        f'data-focus="{_esc(" ".join(chain))}">{summary}</section>')
-        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-focus="'
-                     f'{_esc(" ".join(chain))}">Update table and check</button></li>')
+                        f'data-focus="">{summary}</section>')  # in no parameter's chain
+        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-focus="">'
+                     'Update table and check</button></li>')
         params = "".join(f'<option value="{_esc(p)}">{_esc(p)}</option>' for p in chain)
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
