@@ -214,16 +214,15 @@ def test_nothing_overflows_and_nothing_is_requested(browser, blog_page, width):
     assert set(browser.requests) <= {blog_page.as_uri()}, browser.requests
 
 
-# Walks every step with the Next button; returns the steps whose shown equation passes the page's right edge.
+# Every step laid out at once (as without the script, which shows one at a time: the same styles); returns
+# the steps whose equation passes the page's right edge.
 EVERY_STEP_FITS = """(() => {
-  const bad = [], width = document.documentElement.clientWidth;
-  const steps = document.querySelectorAll(".iter:not([hidden]) .step");
-  for (let i = 0; i < steps.length; i++) {
-    const cur = document.querySelector(".iter:not([hidden]) .step.current");
-    if ([cur, ...cur.querySelectorAll("*")].some(e => e.getBoundingClientRect().right > width + 1))
-      bad.push(cur.dataset.key || "summary");
-    document.getElementById("next").click();
-  }
+  document.body.classList.remove("js");
+  const width = document.documentElement.clientWidth;
+  const steps = [...document.querySelectorAll(".iter:not([hidden]) .step")];
+  const bad = steps.filter(s => [s, ...s.querySelectorAll("*")].some(e => e.getBoundingClientRect().right > width + 1))
+                   .map(s => s.dataset.key || "summary");
+  document.body.classList.add("js");
   return [steps.length, bad];
 })()"""
 

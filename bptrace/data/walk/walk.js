@@ -12,7 +12,7 @@
   const iter = () => $(".iter:not([hidden])");
   const steps = () => $$(".step", iter());
   const inFocus = (el) => !state.focus || el.dataset.focus.split(" ").includes(state.focus);
-  const sequence = () => steps().map((el, i) => i).filter((i) => inFocus(steps()[i]));
+  const sequence = () => steps().flatMap((el, i) => (inFocus(el) ? [i] : []));
   const keysOf = (el) => (el.dataset.keys || el.dataset.key || "").split("|").filter(Boolean);
 
   function mark(root, cls, keys) {
