@@ -111,7 +111,7 @@ class Browser:
         return json.loads(report)
 
     def screenshot(self, png: Path) -> Path:
-        height = self.js("Math.ceil(document.documentElement.scrollHeight)")
+        height = self.js("Math.ceil(document.body.getBoundingClientRect().bottom) + 12")
         r = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                       clip={"x": 0, "y": 0, "width": self.js("document.documentElement.clientWidth"),
                             "height": min(height, 4000), "scale": 1})

@@ -173,7 +173,7 @@ def listed(words: list[str], last: str = "or") -> str:
 
 
 def extensions_text() -> str:
-    """'.json, .jsonl, .md, .html, .svg, .tex or .py' (each format's first extension)."""
+    """'.json, .jsonl, .md, .html, .walk.html, .svg, .tex or .py' (each format's first extension)."""
     return listed([REGISTRY[name].extensions[0] for name in FORMATS])
 
 

@@ -108,23 +108,13 @@ def _steps(it: Iteration) -> list[Step]:
     return steps
 
 
-def chains(steps: list[Step]) -> dict[str, set[str]]:
-    """For each parameter p, the keys of its chain: ∂E_total/∂p, every backward step it reads (through
-    sums and products), and p's update."""
-    by_key = {s.key: s for s in steps if s.phase == "backward"}
-    out: dict[str, set[str]] = {}
-    for s in steps:
-        if s.phase != "update":
-            continue
-        p, grad = s.depends_on
-        chain, todo = set(), [grad]
-        while todo:
-            k = todo.pop()
-            if k in by_key and k not in chain:
-                chain.add(k)
-                todo += _reads(by_key[k].q)  # what its formula reads (not the highlights: δ_h1 is no factor)
-        out[p] = chain | {s.key}
-    return out
+def _chain_reads(s: Step) -> tuple[str, ...]:
+    """What the chain of a parameter follows from this step (the page's Focus walks it back from p's update):
+    an update reads its gradient; a backward step what its formula reads (not δ_h1 in ∂E_total/∂w1's
+    highlights: it is no factor of it)."""
+    if s.phase == "update":
+        return s.depends_on[1:]
+    return _reads(s.q) if s.phase == "backward" else ()
 
 
 # ---------------------------------------------------------------- formulas as MathML
@@ -235,7 +225,7 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
         top = (H - row * len(col)) / 2 + row / 2
         for j, nm in enumerate(col):
             pos[(c, j)] = (60 + 200 * c, top + row * j)
-    edges, nodes = [], []
+    edges, labels, nodes = [], [], []
     for l, layer in enumerate(p.forward.layers):
         for j, n in enumerate(layer):
             x2, y2 = pos[(l + 1, j)]
@@ -244,9 +234,11 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
                 f = 0.28 + 0.1 * (k % 2)  # labels of crossing edges at different distances
                 lx, ly = x1 + (x2 - x1) * f, y1 + (y2 - y1) * f
                 keys = "|".join((key(t.weight), f"{key(t.weight)}+"))
-                edges.append(
-                    f'<g class="edge" data-keys="{html.escape(keys)}"><line x1="{x1 + r}" y1="{y1}" x2="{x2 - r}" '
-                    f'y2="{y2}"/><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">{_labels(t.weight, names)} = '
+                edges.append(f'<g class="edge" data-keys="{html.escape(keys)}"><line x1="{x1 + r}" y1="{y1}" '
+                             f'x2="{x2 - r}" y2="{y2}"/></g>')
+                labels.append(  # drawn after every line, so no line crosses a label
+                    f'<g class="edge" data-keys="{html.escape(keys)}"><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">'
+                    f'{_labels(t.weight, names)} = '
                     f'{html.escape(num(t.weight.value, min(precision, 4), t.weight.given))}</text></g>')
     for c, col in enumerate(cols):
         for j in range(len(col)):
@@ -260,7 +252,7 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
                 f'</text></g>')
     return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
             f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
-            + "".join(edges) + "".join(nodes) + "</svg>")
+            + "".join(edges) + "".join(labels) + "".join(nodes) + "</svg>")
 
 
 def _neuron_keys(p, l: int, j: int) -> list[str]:
@@ -307,8 +299,6 @@ class _Page:
 
     def iteration(self, it: Iteration, tag: str, hidden: bool) -> str:
         steps = _steps(it)
-        chain = chains(steps)
-        focus = {s.key: " ".join(p for p, keys in chain.items() if s.key in keys) for s in steps}
         multi = len(it.passes) > 1
         sections, items, phase = [], [], None
         for i, s in enumerate(steps):
@@ -318,23 +308,21 @@ class _Page:
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
                 phase = title
             attrs = (f'data-key="{_esc(s.key)}" data-deps="{_esc("|".join(s.depends_on))}" '
-                     f'data-focus="{_esc(focus[s.key])}" data-sample="{s.sample}"')
+                     f'data-reads="{_esc("|".join(_chain_reads(s)))}" data-phase="{s.phase}" data-sample="{s.sample}"')
             math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
             sections.append(f'<section class="step" id="{tag}s{i}" {attrs}><h3>{_esc(title)}</h3>'
                             f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
             items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
         summary = self.summary(it)
         sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
-                        f'data-focus="">{summary}</section>')  # in no parameter's chain
-        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-focus="">'
+                        f'data-phase="summary">{summary}</section>')  # in no parameter's chain
+        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-phase="summary">'
                      'Update table and check</button></li>')
-        params = "".join(f'<option value="{_esc(p)}">{_esc(p)}</option>' for p in chain)
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
                 f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}</figure>'
                 f'<div class="current">{"".join(sections)}</div></div>'
-                f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav>'
-                f'<template class="params">{params}</template></div>')
+                f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav></div>')
 
     def summary(self, it: Iteration) -> str:
         """The update table and E_total before → after."""

@@ -1,17 +1,31 @@
 // bptrace walk.html: one step shown at a time; ← / → (or the buttons, or the list) move through them.
-// A step's data-key is its quantity's name, data-deps the quantities it reads, data-focus the
-// parameters whose chain it belongs to; diagram nodes and edges list their keys in data-keys.
+// A step's data-key is its quantity's name, data-deps the quantities it shows highlighted, data-reads
+// what a parameter's chain follows from it; diagram nodes and edges list their keys in data-keys.
 (() => {
   "use strict";
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
   const body = document.body;
-  const state = { index: 0, focus: "" };
+  const state = { index: 0, focus: "", chain: null };
   body.classList.add("js");
 
   const iter = () => $(".iter:not([hidden])");
   const steps = () => $$(".step", iter());
-  const inFocus = (el) => !state.focus || el.dataset.focus.split(" ").includes(state.focus);
+  const inFocus = (el) => !state.chain || state.chain.has(el);
+  const split = (text) => (text || "").split("|").filter(Boolean);
+
+  // The chain of parameter p: its update p+, and every backward step reached from it through data-reads.
+  function chainOf(p) {
+    const byKey = new Map(steps().filter((s) => s.dataset.phase === "backward").map((s) => [s.dataset.key, s]));
+    const start = steps().find((s) => s.dataset.phase === "update" && s.dataset.key === `${p}+`);
+    const chain = new Set(start ? [start] : []);
+    const todo = start ? split(start.dataset.reads) : [];
+    while (todo.length) {
+      const s = byKey.get(todo.pop());
+      if (s && !chain.has(s)) { chain.add(s); todo.push(...split(s.dataset.reads)); }
+    }
+    return chain;
+  }
   const sequence = () => steps().flatMap((el, i) => (inFocus(el) ? [i] : []));
   const keysOf = (el) => (el.dataset.keys || el.dataset.key || "").split("|").filter(Boolean);
 
@@ -31,7 +45,7 @@
     all.forEach((s, i) => s.classList.toggle("current", i === index));
     const root = iter();
     const key = el.dataset.key ? [el.dataset.key] : [];
-    const deps = (el.dataset.deps || "").split("|").filter(Boolean);
+    const deps = split(el.dataset.deps);
     mark(root, "is-current", key);
     mark(root, "dep", deps);
     for (const b of $$("nav.steps button", root)) {
@@ -63,12 +77,15 @@
 
   function fillFocus() {
     const select = $("#focus");
-    const keep = state.focus;
-    const template = $("template.params", iter());
-    select.replaceChildren(select.options[0]);
-    if (template) select.append(template.content.cloneNode(true));
-    state.focus = $$("option", select).some((o) => o.value === keep) ? keep : "";
-    select.value = state.focus;
+    const params = steps().filter((s) => s.dataset.phase === "update").map((s) => s.dataset.key.replace(/\+$/, ""));
+    select.replaceChildren(select.options[0], ...params.map((p) => new Option(p, p)));
+    setFocus(params.includes(state.focus) ? state.focus : "");
+  }
+
+  function setFocus(p) {
+    state.focus = p;
+    state.chain = p ? chainOf(p) : null;
+    $("#focus").value = p;
   }
 
   $("#prev").addEventListener("click", () => move(-1));
@@ -80,7 +97,7 @@
     });
   }
   $("#focus").addEventListener("change", (e) => {
-    state.focus = e.target.value;
+    setFocus(e.target.value);
     show(sequence()[0] ?? 0);
   });
   $("#naming").addEventListener("change", (e) => {
