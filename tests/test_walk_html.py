@@ -276,6 +276,7 @@ def test_a_training_run_has_its_loss_curve_and_an_iteration_selector(browser, tm
     assert _current(browser) == ("z1", pytest.approx(PUBLISHED["z1"], abs=5e-9))
     _choose(browser, "iteration", "it1")
     assert browser.js('document.querySelector(".iter:not([hidden])").dataset.epoch') == "3"
+    assert browser.js('[...document.querySelectorAll(".iter")].map(i => i.offsetParent !== null)') == [False, True]
     key, z1 = _current(browser)
     # online training on one sample: epoch 3 starts from the weights after two updates, w1 and w2 lower
     assert key == "z1" and z1 < PUBLISHED["z1+"] < PUBLISHED["z1"]

@@ -24,11 +24,11 @@ from xml.etree import ElementTree
 from latex2mathml.converter import convert
 
 from ..expr import refs, render
-from ..fmt import num, signed
+from ..fmt import num
 from ..formulas import update_tree
 from ..naming import for_spec
-from ..notation import E_TOTAL, after, name, partial
-from ..trace import Iteration, Product, Sum, forward_items, neuron_rows
+from ..notation import E_TOTAL, Id, after, name, partial
+from ..trace import Iteration, Product, forward_items, neuron_rows
 
 MAX_DIAGRAM_WEIGHTS = 60  # wider networks get no diagram (unreadable), as in the Markdown export
 SCHEMES = ("seed", "layered")
@@ -176,24 +176,17 @@ class _Math:
                      for s, N in self.names.items()}
             numbers = render(e, "latex", None, True, self.p) if e is not None else ""
             tail = [numbers, self.n(q.value, q.given)]
-            if self._alias(step) and step.phase == "backward":
-                for s, N in self.names.items():
-                    heads[s].insert(1, self._alias(step)(N))
+            for s, N in self.names.items():
+                alias = self._alias(step, N)
+                if alias:
+                    heads[s].insert(1, alias)
         return heads, [t for t in tail if t]
 
-    def _alias(self, step: Step):
-        """δ_o1 is also ∂E_total/∂z3."""
-        if step.key.startswith("delta") and step.q.ident is not None:
-            z = _delta_z(step.q.ident)
-            return (lambda N: name(partial(E_TOTAL, z), N, "latex")) if z is not None else None
-        return None
-
-
-def _delta_z(ident):
-    """δ of neuron (l, j) is ∂E_total/∂z of the same neuron."""
-    from ..notation import Id
-
-    return Id("z", ident.l, ident.j) if ident.kind == "delta" else None
+    @staticmethod
+    def _alias(step: Step, N) -> str | None:
+        """δ_o1 is also ∂E_total/∂z3 (the same neuron's z)."""
+        i = step.q.ident
+        return name(partial(E_TOTAL, Id("z", i.l, i.j)), N, "latex") if i is not None and i.kind == "delta" else None
 
 
 def step_name(step: Step, N, style: str = "unicode") -> str:
@@ -321,7 +314,7 @@ class _Page:
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
                 f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}</figure>'
-                f'<div class="current">{"".join(sections)}</div></div>'
+                f'<div class="current" aria-live="polite">{"".join(sections)}</div></div>'
                 f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav></div>')
 
     def summary(self, it: Iteration) -> str:
