@@ -304,6 +304,15 @@ def test_the_harness_sees_a_request_and_the_policy_blocking_it(browser, blog_pag
     assert url in browser.requests and url not in browser.blocked
 
 
+@pytest.mark.engines
+def test_a_run_without_traced_iterations_says_how_to_get_one(browser, tmp_path, runner):
+    page = _export(runner, tmp_path, "step", "xor", "--epochs", "20", name="run.walk.html")
+    _open(browser, page)
+    assert "--show first,last" in browser.js("document.body.innerText")
+    assert browser.js('document.querySelectorAll(".loss svg").length') == 1
+    assert browser.errors == []
+
+
 def test_readme_screenshot_is_a_walk_page():
     """docs/img/walk.png is made by this suite (walk-1280.png in the artefacts) and shown in the README."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

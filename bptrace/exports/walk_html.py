@@ -337,16 +337,29 @@ class _Page:
     def m_name(self, u) -> str:
         return "".join(f'<span class="{s}">{_esc(name(u.ident, N, "unicode"))}</span>' for s, N in self.names.items())
 
-    def page(self, title: str, body: str, iterations: list, kind: str) -> str:
-        css, js = _asset("walk.css"), _asset("walk.js")
-        csp = f"default-src 'none'; style-src {_sha(css)}; script-src {_sha(js)}; img-src data:"
+    def controls(self, iterations: list) -> str:
+        """Previous / Next, the position, Focus, the naming switch and (for several) the iteration picker."""
+        if not iterations:
+            return ('<p class="note">No iteration was traced: export with <code>--show first,last</code> '
+                    '(or epoch numbers) to walk through one.</p>')
         picker = ""
         if len(iterations) > 1:
             opts = "".join(f'<option value="it{i}">epoch {it.epoch}, step {it.step}</option>'
                            for i, it in enumerate(iterations))
             picker = f'<label>Iteration <select id="iteration">{opts}</select></label>'
+        other = "layered" if next(iter(self.names)) == "seed" else "seed"
+        return ('<div class="controls" role="toolbar" aria-label="walk">'
+                '<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">← Previous</button>'
+                '<span id="position" aria-live="polite"></span>'
+                '<button type="button" id="next" aria-keyshortcuts="ArrowRight">Next →</button>'
+                '<label>Focus <select id="focus"><option value="">every step</option></select></label>'
+                f'<label><input type="checkbox" id="naming" data-other="{other}"> {other} names</label>'
+                f'{picker}</div>')
+
+    def page(self, title: str, body: str, iterations: list, kind: str) -> str:
+        css, js = _asset("walk.css"), _asset("walk.js")
+        csp = f"default-src 'none'; style-src {_sha(css)}; script-src {_sha(js)}; img-src data:"
         scheme = next(iter(self.names))
-        other = "layered" if scheme == "seed" else "seed"
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
@@ -354,16 +367,9 @@ class _Page:
             f'<meta name="generator" content="bptrace walk.html ({kind})">'
             f'<title>{_esc(title)}</title><style>{css}</style></head>'
             f'<body class="scheme-{scheme}" data-scheme="{scheme}"><header><h1>{_esc(title)}</h1>'
-            f'<p class="about">{self.about()}</p></header>'
-            '<div class="controls" role="toolbar" aria-label="walk">'
-            '<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">← Previous</button>'
-            '<span id="position" aria-live="polite"></span>'
-            '<button type="button" id="next" aria-keyshortcuts="ArrowRight">Next →</button>'
-            '<label>Focus <select id="focus"><option value="">every step</option></select></label>'
-            f'<label><input type="checkbox" id="naming" data-other="{other}"> {other} names</label>'
-            f'{picker}</div>'
+            f'<p class="about">{self.about()}</p></header>{self.controls(iterations)}'
             f'<main>{body}</main>'
-            f'<footer>Traced by bptrace. This file needs nothing but a browser.</footer>'
+            '<footer>Traced by bptrace. This file needs nothing but a browser.</footer>'
             f'<script>{js}</script></body></html>\n')
 
     def about(self) -> str:

@@ -8,6 +8,7 @@
   const body = document.body;
   const state = { index: 0, focus: "", chain: null };
   body.classList.add("js");
+  if (!$(".iter")) return; // a training run with no traced iteration: the loss curve only
 
   const iter = () => $(".iter:not([hidden])");
   const steps = () => $$(".step", iter());
