@@ -153,6 +153,28 @@ def test_arrow_keys_walk_to_dE_total_dw5_with_its_inputs_highlighted(browser, bl
     assert browser.errors == []
 
 
+# The diagram's text as drawn: every text node whose element is rendered (a hidden <tspan> has no box).
+DIAGRAM_TEXT = """(() => {
+  const svg = document.querySelector(".iter:not([hidden]) svg.net"), out = [];
+  const walker = document.createTreeWalker(svg, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode())
+    if (n.parentElement.getBoundingClientRect().width > 0) out.push(n.data);
+  return out.join(" ");
+})()"""
+
+
+@pytest.mark.engines
+def test_the_diagram_shows_the_new_values_from_the_update_on(browser, blog_page):
+    _open(browser, blog_page)
+    before = numbers_in(browser.js(DIAGRAM_TEXT))
+    assert 0.45 in before and round(PUBLISHED["h1"], 4) in before and round(PUBLISHED["w5+"], 4) not in before
+    browser.key("ArrowRight", int(browser.js('document.querySelector("nav.steps button[data-key=\'w1+\']")'
+                                             '.dataset.step')))
+    after = numbers_in(browser.js(DIAGRAM_TEXT))
+    assert round(PUBLISHED["w5+"], 4) in after and round(PUBLISHED["h1+"], 4) in after and 0.45 not in after
+    assert "w5⁺" in browser.js(DIAGRAM_TEXT)
+
+
 @pytest.mark.engines
 def test_focus_walks_exactly_the_chain_of_w1(browser, blog_page):
     _open(browser, blog_page)

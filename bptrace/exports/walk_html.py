@@ -204,8 +204,9 @@ def _layers(N) -> list[tuple[str, ...]]:
 
 
 def diagram(it: Iteration, names: dict, precision: int) -> str:
-    """The network as inline SVG: nodes (input, h, o) with their values, edges labelled with weights.
-    Each node and edge carries the keys it stands for (data-keys, |-separated)."""
+    """The network as inline SVG: nodes (input, h, o) with their values, edges labelled with weights, each
+    before the update and after it (the page shows the second from the first update step on). Each node
+    and edge carries the keys it stands for (data-keys, |-separated)."""
     p = it.passes[0]
     N = it.names
     if sum(len(n.terms) for layer in p.forward.layers for n in layer) > MAX_DIAGRAM_WEIGHTS:
@@ -218,6 +219,9 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
         top = (H - row * len(col)) / 2 + row / 2
         for j, nm in enumerate(col):
             pos[(c, j)] = (60 + 200 * c, top + row * j)
+    new = {u.name: u.new for u in it.updates}
+    checked = it.checks[0].forward if it.checks else p.forward
+    d = min(precision, 4)
     edges, labels, nodes = [], [], []
     for l, layer in enumerate(p.forward.layers):
         for j, n in enumerate(layer):
@@ -226,23 +230,26 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
                 x1, y1 = pos[(l, k)]
                 f = 0.28 + 0.1 * (k % 2)  # labels of crossing edges at different distances
                 lx, ly = x1 + (x2 - x1) * f, y1 + (y2 - y1) * f
-                keys = "|".join((key(t.weight), f"{key(t.weight)}+"))
-                edges.append(f'<g class="edge" data-keys="{html.escape(keys)}"><line x1="{x1 + r}" y1="{y1}" '
+                w = t.weight
+                keys = html.escape("|".join((key(w), f"{key(w)}+")))
+                edges.append(f'<g class="edge" data-keys="{keys}"><line x1="{x1 + r}" y1="{y1}" '
                              f'x2="{x2 - r}" y2="{y2}"/></g>')
                 labels.append(  # drawn after every line, so no line crosses a label
-                    f'<g class="edge" data-keys="{html.escape(keys)}"><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">'
-                    f'{_labels(t.weight, names)} = '
-                    f'{html.escape(num(t.weight.value, min(precision, 4), t.weight.given))}</text></g>')
+                    f'<g class="edge" data-keys="{keys}"><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">'
+                    f'<tspan class="v-before">{_labels(w.ident, names)} = {num(w.value, d, w.given)}</tspan>'
+                    f'<tspan class="v-after">{_labels(after(w.ident), names)} = '
+                    f'{num(new.get(w.name, w.value), d, w.name not in new and w.given)}</tspan></text></g>')
     for c, col in enumerate(cols):
         for j in range(len(col)):
             x, y = pos[(c, j)]
             q = p.forward.inputs[j] if c == 0 else p.forward.layers[c - 1][j].out
+            q2 = checked.inputs[j] if c == 0 else checked.layers[c - 1][j].out
             keys = [key(q)] + ([] if c == 0 else _neuron_keys(p, c - 1, j))
             nodes.append(
                 f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{r}"/>'
-                f'<text x="{x}" y="{y - 2}" class="nm">{_labels(q, names)}</text>'
-                f'<text x="{x}" y="{y + 12}" class="val">{html.escape(num(q.value, min(precision, 4), q.given))}'
-                f'</text></g>')
+                f'<text x="{x}" y="{y - 2}" class="nm">{_labels(q.ident, names)}</text>'
+                f'<text x="{x}" y="{y + 12}" class="val"><tspan class="v-before">{num(q.value, d, q.given)}</tspan>'
+                f'<tspan class="v-after">{num(q2.value, d, q2.given)}</tspan></text></g>')
     return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
             f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
             + "".join(edges) + "".join(labels) + "".join(nodes) + "</svg>")
@@ -258,9 +265,9 @@ def _neuron_keys(p, l: int, j: int) -> list[str]:
     return keys + [f"{key(n.z)}+", f"{key(n.out)}+"]
 
 
-def _labels(q, names: dict) -> str:
+def _labels(ident, names: dict) -> str:
     """A quantity's name in both schemes (Unicode), one shown at a time."""
-    return "".join(f'<tspan class="{s}">{html.escape(name(q.ident, N, "unicode"))}</tspan>' for s, N in names.items())
+    return "".join(f'<tspan class="{s}">{html.escape(name(ident, N, "unicode"))}</tspan>' for s, N in names.items())
 
 
 # ---------------------------------------------------------------- the page

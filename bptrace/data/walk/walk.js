@@ -45,6 +45,7 @@
     const el = all[index];
     all.forEach((s, i) => s.classList.toggle("current", i === index));
     const root = iter();
+    root.classList.toggle("after-update", ["update", "check", "summary"].includes(el.dataset.phase));
     const key = el.dataset.key ? [el.dataset.key] : [];
     const deps = split(el.dataset.deps);
     mark(root, "is-current", key);
