@@ -119,27 +119,29 @@ def _chain_reads(s: Step) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- formulas as MathML
 
-BREAKS = {"+", "−", "×"}  # a long side of an equation may wrap before these (at the top level)
-
-
 def mathml(tex: str) -> str:
-    """LaTeX as MathML, split before each top-level +, − and × into <math> pieces that a narrow screen
-    wraps between (MathML itself never breaks a line). A word subscript (E_total) is set upright."""
+    """LaTeX as MathML, split before each top-level + and − (in a product, ×) into <math> pieces that a
+    narrow screen wraps between (MathML itself never breaks a line). A word subscript (E_total) is upright."""
     root = ElementTree.fromstring(convert(tex.replace("_{total}", r"_{\text{total}}")))
     for el in root.iter():
         el.tag = el.tag.rpartition("}")[2]
     row = root[0] if len(root) == 1 and root[0].tag == "mrow" else root
-    pieces: list[list] = [[]]
-    depth, prev = 0, ""  # inside brackets written as separate <mo>( … <mo>): no break
+    ops, depth = [], 0  # top-level operators (not inside brackets written as separate <mo>( … <mo>))
     for el in row:
         op = (el.text or "").strip() if el.tag == "mo" else ""
-        if pieces[-1] and depth == 0 and op in BREAKS:
-            pieces.append([])
+        ops.append(op if depth == 0 else "")
         depth += (op == "(") - (op == ")")
-        if op == "−" and prev in ("", "(", "="):
+    # a sum breaks before its terms; a chain of factors (no top-level + or −) before its ×
+    breaks = {"+", "−"} if {"+", "−"} & set(ops[1:]) else {"×"}
+    pieces: list[list] = [[]]
+    prev = ""
+    for el, op in zip(row, ops):
+        if pieces[-1] and op in breaks:
+            pieces.append([])
+        if el.tag == "mo" and (el.text or "").strip() == "−" and prev in ("", "(", "="):
             el.set("form", "prefix")  # a negative number's sign, not a subtraction: set tight
         pieces[-1].append(el)
-        prev = op if el.tag == "mo" else "x"
+        prev = (el.text or "").strip() if el.tag == "mo" else "x"
     return "".join("<math><mrow>" + "".join(ElementTree.tostring(el, encoding="unicode") for el in piece)
                    + "</mrow></math>" for piece in pieces)
 
