@@ -194,6 +194,23 @@ def test_focus_walks_exactly_the_chain_of_w1(browser, blog_page):
 
 
 @pytest.mark.engines
+def test_the_keyboard_alone_reaches_and_presses_every_control(browser, blog_page):
+    _open(browser, blog_page)
+    reached = []
+    for _ in range(8):
+        browser.key("Tab")
+        reached.append(browser.js("document.activeElement.id || document.activeElement.tagName"))
+        if reached[-1] == "next":
+            break
+    assert reached[-1] == "next" and "focus" not in reached  # Next comes before the other controls
+    browser.key("Enter")
+    browser.key("Enter")
+    assert browser.js('document.getElementById("position").textContent').startswith("Step 3 of ")
+    browser.key("Tab")
+    assert browser.js("document.activeElement.id") == "focus"
+
+
+@pytest.mark.engines
 def test_the_end_shows_the_update_table_and_E_before_and_after(browser, blog_page):
     _open(browser, blog_page)
     browser.key("End")
