@@ -138,6 +138,8 @@ def mathml(tex: str) -> str:
     for el, op in zip(row, ops):
         if pieces[-1] and op in breaks:
             pieces.append([])
+        if not pieces[-1] and op in breaks | {"="}:
+            el.set("form", "infix")  # an operator opening a piece keeps its spacing (a sign would not)
         if el.tag == "mo" and (el.text or "").strip() == "−" and prev in ("", "(", "="):
             el.set("form", "prefix")  # a negative number's sign, not a subtraction: set tight
         pieces[-1].append(el)
@@ -306,13 +308,14 @@ class _Page:
         for i, s in enumerate(steps):
             heads, tail = self.m.equation(s, it)
             title = PHASES[s.phase] + (f" (sample {s.sample})" if multi and s.phase != "update" else "")
-            if title != phase:
+            first = title != phase  # the first step of a phase: its heading prints
+            if first:
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
                 phase = title
             attrs = (f'data-key="{_esc(s.key)}" data-deps="{_esc("|".join(s.depends_on))}" '
                      f'data-reads="{_esc("|".join(_chain_reads(s)))}" data-phase="{s.phase}" data-sample="{s.sample}"')
             math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
-            sections.append(f'<section class="step" id="{tag}s{i}" {attrs}><h3>{_esc(title)}</h3>'
+            sections.append(f'<section class="step{" first" * first}" id="{tag}s{i}" {attrs}><h3>{_esc(title)}</h3>'
                             f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
             items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
         summary = self.summary(it)
