@@ -344,6 +344,26 @@ def test_the_harness_sees_a_request_and_the_policy_blocking_it(browser, blog_pag
 
 
 @pytest.mark.engines
+def test_a_batch_keeps_its_samples_apart(browser, tmp_path, runner):
+    """xor's four samples in one full batch: each sample's quantities are its own steps, and w1's update
+    (the mean of the four gradients) focuses on the four chains."""
+    page = _export(runner, tmp_path, "step", "xor", "--epochs", "1", "--batch", "full", "--show", "1",
+                   name="batch.walk.html")
+    _open(browser, page)
+    keys = browser.js('[...document.querySelectorAll(".iter:not([hidden]) .step")].map(s => s.dataset.key)')
+    keys = [k for k in keys if k]
+    assert len(keys) == len(set(keys)) and {"z1@1", "z1@4", "w1+"} <= set(keys)
+    _choose(browser, "focus", "w1")
+    walked = [_current(browser)[0]]
+    while not browser.js('document.getElementById("next").disabled'):
+        browser.key("ArrowRight")
+        walked.append(_current(browser)[0])
+    assert walked[-1] == "w1+" and {f"dE_total/dw1@{i}" for i in range(1, 5)} <= set(walked)
+    assert not [k for k in walked if k.startswith("dE_total/dw2")]
+    assert browser.errors == []
+
+
+@pytest.mark.engines
 def test_a_run_without_traced_iterations_says_how_to_get_one(browser, tmp_path, runner):
     page = _export(runner, tmp_path, "step", "xor", "--epochs", "20", name="run.walk.html")
     _open(browser, page)

@@ -38,48 +38,52 @@ SCHEMES = ("seed", "layered")
 
 @dataclass(frozen=True)
 class Step:
-    """One quantity of the walk: its key (ASCII name), the traced object, its phase, and the keys it reads."""
+    """One quantity of the walk: its key (ASCII name), the traced object, its phase, and the keys of others."""
 
     key: str
     q: object  # a trace Quantity, Product or Sum; an Update in the update phase
     phase: str  # forward, loss, backward, update, check
-    depends_on: tuple[str, ...]
+    depends_on: tuple[str, ...]  # highlighted with it: what its formula reads, and more (∂E_total/∂w5: δ_o1, h1, w5)
     sample: int = 1
+    reads: tuple[str, ...] = ()  # what its formula reads
 
 
-def key(q) -> str:
-    """A quantity's key: its ASCII name, with + when it is a value after the update."""
+def key(q, sample: int = 0) -> str:
+    """A quantity's key: its ASCII name, with + when it is a value after the update, and in a batch of
+    several samples @sample on everything but the parameters (z1@2 is sample 2's z1; w5 is shared)."""
     plus = getattr(q.ident, "after", False) and not q.name.endswith("+")
-    return q.name + ("+" if plus else "")
+    shared = not sample or getattr(q.ident, "kind", None) in ("w", "b")
+    return q.name + ("+" if plus else "") + ("" if shared else f"@{sample}")
 
 
-def _reads(q) -> tuple[str, ...]:
+def _reads(q, sample: int = 0) -> tuple[str, ...]:
     e = q.expr
-    return tuple(dict.fromkeys(key(r) for r in refs(e))) if e is not None else ()
+    return tuple(dict.fromkeys(key(r, sample) for r in refs(e))) if e is not None else ()
 
 
-def _gradient_extras(p, g) -> tuple[str, ...]:
+def _gradient_extras(p, g, sample: int) -> tuple[str, ...]:
     """∂E_total/∂w of w from source s into neuron j equals δ_j·s: the δ, the source and w itself."""
     by = g.ident.by if g.ident is not None and g.ident.kind == "d" else None
     if by is None or by.kind not in ("w", "b"):
         return ()
     layer = next(b for b in p.backward if b.index == by.l)
-    n = layer.neurons[by.j]
+    delta = key(layer.neurons[by.j].delta, sample)
     neuron = p.forward.layers[by.l][by.j]
     if by.kind == "b":
-        return (key(n.delta), key(neuron.bias)) if neuron.bias else (key(n.delta),)
+        return (delta, key(neuron.bias)) if neuron.bias else (delta,)
     term = neuron.terms[by.k]
-    return key(n.delta), key(term.source), key(term.weight)
+    return delta, key(term.source, sample), key(term.weight)
 
 
-def _pass_steps(p) -> list[Step]:
+def _pass_steps(p, sample: int) -> list[Step]:
     steps, seen = [], set()
 
     def add(q, phase, extra=()):
-        k = key(q)
+        k = key(q, sample)
         if k not in seen:
             seen.add(k)
-            steps.append(Step(k, q, phase, tuple(dict.fromkeys(_reads(q) + extra)), p.sample))
+            reads = _reads(q, sample)
+            steps.append(Step(k, q, phase, tuple(dict.fromkeys(reads + extra)), p.sample, reads))
 
     for group, _, q in forward_items(p.forward, p.loss):
         add(q, group)
@@ -89,22 +93,32 @@ def _pass_steps(p) -> list[Step]:
         for g in layer.gradients:  # a gradient's factors (∂z3/∂w5 …) come just before it
             for f in (g.factors if isinstance(g, Product) else g.terms):
                 add(f, "backward")
-            add(g, "backward", _gradient_extras(p, g))
+            add(g, "backward", _gradient_extras(p, g, sample))
     return steps
+
+
+def _tag(it: Iteration, sample: int) -> int:
+    """The sample a key names: 0 (none) when the iteration has one sample."""
+    return sample if len(it.passes) > 1 else 0
 
 
 def _steps(it: Iteration) -> list[Step]:
     """Every quantity of one iteration once, in textbook order: forward, errors, backward (output layer
-    first, each gradient after its factors), updates, the forward pass again with the new values."""
-    steps = [s for p in it.passes for s in _pass_steps(p)]
-    grads = {g.ident.by: key(g) for p in it.passes for layer in p.backward for g in layer.gradients
-             if g.ident is not None and g.ident.kind == "d"}
+    first, each gradient after its factors), updates, the forward pass again with the new values.
+    An update reads the gradient of every sample of the batch (it uses their mean)."""
+    steps = [s for p in it.passes for s in _pass_steps(p, _tag(it, p.sample))]
+    grads: dict = {}
+    for p in it.passes:
+        for layer in p.backward:
+            for g in layer.gradients:
+                if g.ident is not None and g.ident.kind == "d":
+                    grads.setdefault(g.ident.by, []).append(key(g, _tag(it, p.sample)))
     for u in it.updates:
         if not u.frozen:
-            steps.append(Step(f"{u.name}+", u, "update", (u.name, grads.get(u.ident, f"dE_total/d{u.name}"))))
+            steps.append(Step(f"{u.name}+", u, "update", (u.name, *grads.get(u.ident, [f"dE_total/d{u.name}"]))))
     for c in it.checks:
         for group, _, q in forward_items(c.forward, c.loss):
-            steps.append(Step(key(q), q, "check", _reads(q), c.sample))
+            steps.append(Step(key(q, _tag(it, c.sample)), q, "check", _reads(q, _tag(it, c.sample)), c.sample))
     return steps
 
 
@@ -114,7 +128,7 @@ def _chain_reads(s: Step) -> tuple[str, ...]:
     highlights: it is no factor of it)."""
     if s.phase == "update":
         return s.depends_on[1:]
-    return _reads(s.q) if s.phase == "backward" else ()
+    return s.reads if s.phase == "backward" else ()
 
 
 # ---------------------------------------------------------------- formulas as MathML
@@ -248,7 +262,8 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
             x, y = pos[(c, j)]
             q = p.forward.inputs[j] if c == 0 else p.forward.layers[c - 1][j].out
             q2 = checked.inputs[j] if c == 0 else checked.layers[c - 1][j].out
-            keys = [key(q)] + ([] if c == 0 else _neuron_keys(p, c - 1, j))
+            keys = [k for pp in it.passes for k in
+                    ([key(pp.forward.inputs[j], _tag(it, pp.sample))] if c == 0 else _neuron_keys(it, pp, c - 1, j))]
             nodes.append(
                 f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{r}"/>'
                 f'<text x="{x}" y="{y - 2}" class="nm">{_labels(q.ident, names)}</text>'
@@ -259,14 +274,14 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
             + "".join(edges) + "".join(labels) + "".join(nodes) + "</svg>")
 
 
-def _neuron_keys(p, l: int, j: int) -> list[str]:
-    """A neuron's own quantities: z, out, δ, ∂E/∂out, ∂out/∂z (before and after the update)."""
+def _neuron_keys(it: Iteration, p, l: int, j: int) -> list[str]:
+    """A neuron's own quantities in one pass: z, out, δ, ∂E/∂out, ∂out/∂z, and z⁺, out⁺ after the update."""
+    s = _tag(it, p.sample)
     n = p.forward.layers[l][j]
-    keys = [key(n.z), key(n.out)]
-    layer = next(b for b in p.backward if b.index == l)
-    b = layer.neurons[j]
-    keys += [key(b.delta), key(b.dE_dout)] + ([key(b.dout_dz)] if b.dout_dz is not None else [])
-    return keys + [f"{key(n.z)}+", f"{key(n.out)}+"]
+    b = next(b for b in p.backward if b.index == l).neurons[j]
+    own = [n.z, n.out, b.delta, b.dE_dout] + ([b.dout_dz] if b.dout_dz is not None else [])
+    c = next((c.forward.layers[l][j] for c in it.checks if c.sample == p.sample), None)
+    return [key(q, s) for q in own] + ([key(c.z, s), key(c.out, s)] if c is not None else [])
 
 
 def _labels(ident, names: dict) -> str:
@@ -319,13 +334,15 @@ class _Page:
                             f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
             items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
         summary = self.summary(it)
+        caption = (f"<figcaption>Values of sample {it.passes[0].sample}; every sample's quantities are highlighted "
+                   "here.</figcaption>" if multi else "")
         sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
                         f'data-phase="summary">{summary}</section>')  # in no parameter's chain
         items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-phase="summary">'
                      'Update table and check</button></li>')
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
-                f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}</figure>'
+                f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}{caption}</figure>'
                 f'<div class="current" aria-live="polite">{"".join(sections)}</div></div>'
                 f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav></div>')
 
