@@ -217,46 +217,54 @@ def step_name(step: Step, N, style: str = "unicode") -> str:
 
 # ---------------------------------------------------------------- the network diagram
 
-def _layers(N) -> list[tuple[str, ...]]:
-    return [N.inputs, *N.out]
+R = 26  # a node's radius, in the diagram's units
 
 
 def diagram(it: Iteration, names: dict, precision: int) -> str:
     """The network as inline SVG: nodes (input, h, o) with their values, edges labelled with weights, each
     before the update and after it (the page shows the second from the first update step on). Each node
-    and edge carries the keys it stands for (data-keys, |-separated)."""
+    and edge carries the keys it stands for (data-keys, |-separated). The first sample's values."""
     p = it.passes[0]
-    N = it.names
     if sum(len(n.terms) for layer in p.forward.layers for n in layer) > MAX_DIAGRAM_WEIGHTS:
         return ""
-    cols = _layers(N)
-    W, row, r = 200 * (len(cols) - 1) + 120, 90, 26
-    H = row * max(map(len, cols)) + 20
-    pos = {}
-    for c, col in enumerate(cols):
-        top = (H - row * len(col)) / 2 + row / 2
-        for j, nm in enumerate(col):
-            pos[(c, j)] = (60 + 200 * c, top + row * j)
+    cols = [it.names.inputs, *it.names.out]
+    W, H = 200 * (len(cols) - 1) + 120, 90 * max(map(len, cols)) + 20
+    pos = {(c, j): (60 + 200 * c, (H - 90 * len(col)) / 2 + 45 + 90 * j) for c, col in enumerate(cols)
+           for j in range(len(col))}
+    lines, labels = _edges(it, pos, names, min(precision, 4))
+    return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
+            f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
+            + lines + labels + _nodes(it, cols, pos, names, min(precision, 4)) + "</svg>")
+
+
+def _edges(it: Iteration, pos: dict, names: dict, d: int) -> tuple[str, str]:
+    """Every weight's line, and its label (drawn after every line, so no line crosses a label)."""
     new = {u.name: u.new for u in it.updates}
-    checked = it.checks[0].forward if it.checks else p.forward
-    d = min(precision, 4)
-    edges, labels, nodes = [], [], []
-    for l, layer in enumerate(p.forward.layers):
+    lines, labels = [], []
+    for l, layer in enumerate(it.passes[0].forward.layers):
         for j, n in enumerate(layer):
             x2, y2 = pos[(l + 1, j)]
             for k, t in enumerate(n.terms):
                 x1, y1 = pos[(l, k)]
                 f = 0.28 + 0.1 * (k % 2)  # labels of crossing edges at different distances
-                lx, ly = x1 + (x2 - x1) * f, y1 + (y2 - y1) * f
                 w = t.weight
-                keys = html.escape("|".join((key(w), f"{key(w)}+")))
-                edges.append(f'<g class="edge" data-keys="{keys}"><line x1="{x1 + r}" y1="{y1}" '
-                             f'x2="{x2 - r}" y2="{y2}"/></g>')
-                labels.append(  # drawn after every line, so no line crosses a label
-                    f'<g class="edge" data-keys="{keys}"><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">'
+                keys = html.escape(f"{key(w)}|{key(w)}+")
+                lines.append(f'<g class="edge" data-keys="{keys}"><line x1="{x1 + R}" y1="{y1}" '
+                             f'x2="{x2 - R}" y2="{y2}"/></g>')
+                labels.append(
+                    f'<g class="edge" data-keys="{keys}"><text x="{x1 + (x2 - x1) * f + R * 0.6:.1f}" '
+                    f'y="{y1 + (y2 - y1) * f - 4:.1f}">'
                     f'<tspan class="v-before">{_labels(w.ident, names)} = {num(w.value, d, w.given)}</tspan>'
                     f'<tspan class="v-after">{_labels(after(w.ident), names)} = '
                     f'{num(new.get(w.name, w.value), d, w.name not in new and w.given)}</tspan></text></g>')
+    return "".join(lines), "".join(labels)
+
+
+def _nodes(it: Iteration, cols: list, pos: dict, names: dict, d: int) -> str:
+    """Every input and neuron: its name, its value before the update and after it."""
+    p = it.passes[0]
+    checked = it.checks[0].forward if it.checks else p.forward
+    nodes = []
     for c, col in enumerate(cols):
         for j in range(len(col)):
             x, y = pos[(c, j)]
@@ -265,13 +273,11 @@ def diagram(it: Iteration, names: dict, precision: int) -> str:
             keys = [k for pp in it.passes for k in
                     ([key(pp.forward.inputs[j], _tag(it, pp.sample))] if c == 0 else _neuron_keys(it, pp, c - 1, j))]
             nodes.append(
-                f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{r}"/>'
+                f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{R}"/>'
                 f'<text x="{x}" y="{y - 2}" class="nm">{_labels(q.ident, names)}</text>'
                 f'<text x="{x}" y="{y + 12}" class="val"><tspan class="v-before">{num(q.value, d, q.given)}</tspan>'
                 f'<tspan class="v-after">{num(q2.value, d, q2.given)}</tspan></text></g>')
-    return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
-            f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
-            + "".join(edges) + "".join(labels) + "".join(nodes) + "</svg>")
+    return "".join(nodes)
 
 
 def _neuron_keys(it: Iteration, p, l: int, j: int) -> list[str]:
