@@ -323,34 +323,37 @@ class _Page:
         return "".join(f'<span class="{s}">{_esc(step_name(step, N))}</span>' for s, N in self.names.items())
 
     def iteration(self, it: Iteration, tag: str, hidden: bool) -> str:
+        """One iteration's diagram, its steps (one <section> each, the summary last) and their list."""
         steps = _steps(it)
         multi = len(it.passes) > 1
         sections, items, phase = [], [], None
         for i, s in enumerate(steps):
-            heads, tail = self.m.equation(s, it)
             title = PHASES[s.phase] + (f" (sample {s.sample})" if multi and s.phase != "update" else "")
-            first = title != phase  # the first step of a phase: its heading prints
-            if first:
+            if title != phase:  # the first step of a phase: its heading prints
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
-                phase = title
-            attrs = (f'data-key="{_esc(s.key)}" data-deps="{_esc("|".join(s.depends_on))}" '
-                     f'data-reads="{_esc("|".join(_chain_reads(s)))}" data-phase="{s.phase}" data-sample="{s.sample}"')
-            math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
-            sections.append(f'<section class="step{" first" * first}" id="{tag}s{i}" {attrs}><h3>{_esc(title)}</h3>'
-                            f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
-            items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
-        summary = self.summary(it)
+            sections.append(self.section(it, s, f"{tag}s{i}", title, title != phase))
+            items.append(f'<li><button type="button" data-step="{i}" data-key="{_esc(s.key)}">{self.label(s)}'
+                         '</button></li>')
+            phase = title
+        sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
+                        f'data-phase="summary">{self.summary(it)}</section>')  # in no parameter's chain
+        items.append(f'<li><button type="button" data-step="{len(steps)}">Update table and check</button></li>')
         caption = (f"<figcaption>Values of sample {it.passes[0].sample}; every sample's quantities are highlighted "
                    "here.</figcaption>" if multi else "")
-        sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
-                        f'data-phase="summary">{summary}</section>')  # in no parameter's chain
-        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-phase="summary">'
-                     'Update table and check</button></li>')
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
                 f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}{caption}</figure>'
                 f'<div class="current" aria-live="polite">{"".join(sections)}</div></div>'
                 f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav></div>')
+
+    def section(self, it: Iteration, s: Step, id_: str, title: str, first: bool) -> str:
+        """A step: name = formula = numbers = result, with the keys the page highlights and follows."""
+        heads, tail = self.m.equation(s, it)
+        math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
+        return (f'<section class="step{" first" * first}" id="{id_}" data-key="{_esc(s.key)}" '
+                f'data-deps="{_esc("|".join(s.depends_on))}" data-reads="{_esc("|".join(_chain_reads(s)))}" '
+                f'data-phase="{s.phase}" data-sample="{s.sample}"><h3>{_esc(title)}</h3>'
+                f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
 
     def summary(self, it: Iteration) -> str:
         """The update table and E_total before → after."""
