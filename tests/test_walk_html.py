@@ -45,6 +45,15 @@ def test_format_walk_works_with_any_name(runner, tmp_path):
     assert 'id="next"' in out.read_text(encoding="utf-8")
 
 
+def test_the_library_writes_the_walk_too(tmp_path):
+    import bptrace
+
+    trace = bptrace.run("blog")
+    bptrace.export(trace, tmp_path / "walk.html")
+    page = (tmp_path / "walk.html").read_text(encoding="utf-8")
+    assert page == bptrace.to_text(trace, "walk") and page.startswith("<!DOCTYPE html>")
+
+
 def test_the_page_is_one_file_that_forbids_every_request(runner, tmp_path):
     page = _export(runner, tmp_path, "run", str(SAMPLES / "blog.toml")).read_text(encoding="utf-8")
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
