@@ -65,7 +65,7 @@ def run(
         precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
         opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
         with Exports(export or [], format, inputs=[spec]) as exports:
-            limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex"}))
+            limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
             trace = tracer.run(s, sample=sample, naming=naming)
             if round_ is not None:  # textbook rounding
                 from .rounding import round_trace
