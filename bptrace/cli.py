@@ -18,6 +18,7 @@ from .cli_options import (
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
+from .fmt import counted
 from .outputs import Exports
 from .terminal import _Group, entry, err, out, report, user_errors
 
@@ -83,7 +84,11 @@ def step(
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
     format: Format = None,
 ):
-    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
+    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
+
+    Exit code 0 when done, 1 when an export could not be written, 2 for bad input, 3 when training
+    diverged (a NaN or an infinity), 130 when interrupted (Ctrl-C: the summary so far is shown).
+    """
     from . import progress
     from .trainer import Plan
 
@@ -183,7 +188,8 @@ def validate(spec: ValidateSpec):
     with user_errors():
         s = load_spec(spec)
         out.print(summary(s, for_spec(s)))
-        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
+        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {counted(len(s.samples), 'sample')}, "
+                  f"{counted(s.n_params, 'parameter')}.")
 
 
 @app.command()
