@@ -86,8 +86,8 @@ def step(
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
-    Exit code 0 when done, 1 when an export could not be written, 2 for bad input, 3 when training
-    diverged (a NaN or an infinity), 130 when interrupted (Ctrl-C: the summary so far is shown).
+    Exit codes: 0 done; 1 an export could not be written; 2 bad input;
+    3 training diverged (a NaN or an infinity); 130 interrupted (Ctrl-C).
     """
     from . import progress
     from .trainer import Plan

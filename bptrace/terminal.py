@@ -6,7 +6,6 @@ code; a UsageError's parameter (`watch`, `learning_rate`) is shown as its flag (
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -232,7 +231,8 @@ DIGIT_OPTIONS = ("batch", "show")  # text options that hold whole numbers: ASCII
 
 
 def _check_options() -> None:
-    """Every float option must be finite (--tol nan would pass every check); numbers in text options are 0-9."""
+    """No option holds a NUL; numbers in text options are 0-9 (numeric options are read by cli_options'
+    Whole and Real, which refuse nan, inf and values out of range themselves)."""
     ctx = get_current_context(silent=True)
     if ctx is None:
         return
@@ -242,8 +242,6 @@ def _check_options() -> None:
             flag = (param.metavar or param.name).upper()
         if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, (list, tuple)) else [value])):
             raise UsageError(f"{flag}: contains a NUL character (U+0000), which no file name or option value can hold")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{flag}: expected a finite number, got {value}")
         if param.name in DIGIT_OPTIONS and isinstance(value, str):
             if not value.isascii():
                 raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")

@@ -142,8 +142,8 @@ def test_help_reads_in_words(runner, command):
 
 def test_help_states_limits_defaults_and_exit_codes(runner):
     step = runner.invoke(app, ["step", "--help"], env={"COLUMNS": "200"}).stdout
-    for code in ("0 when done", "1 when an export could not be written", "2 for bad input", "3 when training",
-                 "130 when interrupted"):
+    for code in ("0 done", "1 an export could not be written", "2 bad input", "3 training diverged",
+                 "130 interrupted"):
         assert code in step
     assert "(passes over every sample; 1 to 10,000,000)" in step and "(≥ 0)" in step  # --epochs, --until-loss
     verify = runner.invoke(app, ["verify", "--help"], env={"COLUMNS": "200"}).stdout
