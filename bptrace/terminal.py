@@ -110,13 +110,15 @@ def usage_message(e, path: str, command) -> tuple[str, str]:
 
 
 def _bad_option_usage(e, command) -> str:
-    """'--epochs: expected a value after it (an integer from 1 to 10,000,000)', '--quiet: takes no value'."""
+    """'--export: expected PATH after it', '--quiet: takes no value (it is a switch)'."""
     params = command.params if command is not None else []
     param = next((p for p in params if e.option_name in p.opts), None)
     if "does not take a value" in e.message:
         return f"{e.option_name}: takes no value (it is a switch)"
-    if "requires" in e.message:
-        return f"{e.option_name}: expected a value after it" + (f" ({_what(param)})" if param else "")
+    if "requires" in e.message:  # --epochs N: expected N after it (an integer from 1 to 10,000,000)
+        words = getattr(param.type, "expected", None) if param else None
+        return f"{e.option_name}: expected {getattr(param, 'metavar', None) or 'a value'} after it" + (
+            f" ({words})" if words else "")
     return e.message.rstrip(".")
 
 
