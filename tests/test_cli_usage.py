@@ -207,3 +207,16 @@ def test_counts_are_singular_or_plural(runner):
     assert bad.stderr.strip() == "error: --sample 2: blog.toml (built-in) has 1 sample"
     for result in (one, four, step, bad):
         assert "(s)" not in result.output
+
+
+def test_counts_of_one_in_messages_and_exports(runner, tmp_path):
+    """A 1-1 network given two targets, and an export of a one-epoch run: no '1 targets', no '1 epochs'."""
+    spec = tmp_path / "one.toml"
+    spec.write_text('learning_rate = 0.5\nloss = "half_sse"\n[[samples]]\nx = [1.0]\ntarget = [0.0, 1.0]\n'
+                    '[[layers]]\nactivation = "sigmoid"\nweights = [[0.5]]\n')
+    _usage_error(runner.invoke(app, ["validate", str(spec)]),
+                 f"error: {spec}: samples[1].target: expected 1 target (one per output neuron), got 2")
+    for ext in ("md", "tex"):
+        out = tmp_path / f"run.{ext}"
+        assert runner.invoke(app, ["step", "-n", "1", "-o", str(out)]).exit_code == 0
+        assert "after 1 epoch." in out.read_text() and "1 epochs" not in out.read_text()
