@@ -255,7 +255,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
     w.network(2)
     p = r.plan
-    w.add(f"Trained for {r.epochs_done} of {p.epochs} epochs ({STOPS[r.stop]}); batch `{p.batch}`"
+    w.add(f"Trained for {r.epochs_done} of {counted(p.epochs, 'epoch')} ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
     w.add("## Loss per epoch\n")
     idx = table_rows(r, rows=40)
