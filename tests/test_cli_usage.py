@@ -35,9 +35,7 @@ def _usage_error(result, line, hint=None):
     (["gradcheck", "--eps", "0"], "error: --eps: expected a number from 1e-12 to 1, got 0", None),
     (["gradcheck", "--tol", "-1e-3"], "error: --tol: expected a number ≥ 0, got -1e-3", None),
     (["run", "--lr", "-2"], "error: --lr: expected a number greater than 0, got -2", None),
-    (["frobnicate"], "error: frobnicate: no such command; commands: "
-                     "run, step, check, gradcheck, verify, import, init, validate, samples, schema, docs",
-     "try 'bptrace --help'"),
+    (["frobnicate"], "error: frobnicate: no such command; commands: " + ", ".join(TABLE_ORDER), "try 'bptrace --help'"),
     (["rnu"], "error: rnu: no such command (did you mean run?)", "try 'bptrace --help'"),
     (["run", "--nope"], "error: --nope: no such option for 'bptrace run'", "try 'bptrace run --help'"),
     (["step", "--epoch", "3"], "error: --epoch: no such option for 'bptrace step' (did you mean --epochs?)",
