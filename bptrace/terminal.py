@@ -41,6 +41,7 @@ class _Group(TyperGroup):
     def make_context(self, info_name, args, *rest, **kwargs):
         if "--ascii" in args[: args.index("--") if "--" in args else None]:
             use_ascii()  # before anything is parsed: a usage error is ASCII too
+        _take_ascii(self)  # `bptrace --ascii --help`
         with _usage_errors(self):
             return super().make_context(info_name, args, *rest, **kwargs)
 
@@ -55,9 +56,8 @@ class _Group(TyperGroup):
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
         self.chosen = (f"{ctx.command_path} {name}", command)  # for errors Click raises without a context
-        if command is not None and not any(p.name == "ascii" for p in command.params):
-            command.params.append(TyperOption(param_decls=["--ascii"], is_flag=True, default=False,
-                                              expose_value=False, help=ASCII_HELP))
+        if command is not None:
+            _take_ascii(command)
         return command
 
     def resolve_command(self, ctx, args):
@@ -65,6 +65,13 @@ class _Group(TyperGroup):
         if name in self.commands or name.startswith("-"):
             return super().resolve_command(ctx, args)
         raise click_exceptions.UsageError(unknown_command(name, self.list_commands(ctx)), ctx)
+
+
+def _take_ascii(command) -> None:
+    """Give `command` an --ascii flag if it has none (make_context has already acted on it)."""
+    if not any(p.name == "ascii" for p in command.params):
+        command.params.append(TyperOption(param_decls=["--ascii"], is_flag=True, default=False,
+                                          expose_value=False, help=ASCII_HELP))
 
 
 def unknown_command(name: str, commands: list[str]) -> str:

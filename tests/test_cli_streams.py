@@ -136,3 +136,11 @@ def test_the_readme_says_what_the_pipe_tests_show():
     assert "as in `bptrace run | head -1`" not in readme
     assert "test_output_cut_short_by_the_reader_exits_141_quietly" in readme
     assert "test_output_the_pipe_took_whole_exits_0" in readme
+
+
+def test_ascii_before_the_command(runner):
+    """`bptrace --ascii COMMAND` is the same as `bptrace COMMAND --ascii`."""
+    top = runner.invoke(app, ["--ascii", "--help"])
+    assert top.exit_code == 0 and "--ascii" in top.output and _is_ascii(top.output)
+    run = runner.invoke(app, ["--ascii", "run"])
+    assert run.exit_code == 0 and "dE_total/dw5" in run.output and _is_ascii(run.output)
