@@ -64,9 +64,10 @@ def _check_naming(naming: str | None) -> None:
 
 def _check_sample(s, sample: int, param: str = "sample") -> None:
     from .errors import UsageError
+    from .fmt import counted
 
     if not 1 <= sample <= len(s.samples):
-        raise UsageError(f"{param} {sample}: {s.source} has {len(s.samples)} sample(s)", param=param)
+        raise UsageError(f"{param} {sample}: {s.source} has {counted(len(s.samples), 'sample')}", param=param)
 
 
 def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
@@ -98,11 +99,12 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     from . import tracer
     from . import trainer as training
     from .errors import DivergedError, UsageError
+    from .fmt import counted
 
     s = load(source)
     _check_naming(naming)
     if not 1 <= sample <= len(s.samples):
-        raise UsageError(f"sample = {sample}, but {s.source} has {len(s.samples)} sample(s)", param="sample")
+        raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
     if epoch == 1 and sample == 1:
         return tracer.run(s, sample=1, naming=naming).iterations[0]
     if epoch > MAX_TRACE_EPOCH:

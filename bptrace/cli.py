@@ -19,6 +19,7 @@ from .cli_options import (
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
+from .fmt import counted
 from .outputs import Exports
 from .terminal import _Group, entry, err, out, report, user_errors
 
@@ -90,7 +91,11 @@ def step(
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
     format: Format = None,
 ):
-    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
+    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
+
+    Exit codes: 0 done; 1 an export could not be written; 2 bad input;
+    3 training diverged (a NaN or an infinity); 130 interrupted (Ctrl-C).
+    """
     from . import progress
     from .trainer import Plan
 
@@ -246,7 +251,8 @@ def validate(spec: ValidateSpec):
     with user_errors():
         s = load_spec(spec)
         out.print(summary(s, for_spec(s)))
-        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
+        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {counted(len(s.samples), 'sample')}, "
+                  f"{counted(s.n_params, 'parameter')}.")
 
 
 @app.command()

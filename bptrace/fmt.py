@@ -17,6 +17,11 @@ import math
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 sample', '4 samples', '1,000 epochs'."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def num(v: float, precision: int = 8, given: bool = False, style: str = "ascii") -> str:
     if math.isnan(v):
         return "nan"

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import activations, losses
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
+from .fmt import counted
 
 MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
@@ -455,7 +456,7 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
         x = c.vector(table["x"], f"{path}.x")
         t = c.vector(table["target"], f"{path}.target")
         if out and len(x) != len(out[0].x):
-            c.fail(f"{path}.x", f"expected {len(out[0].x)} inputs (as in samples[1]), got {len(x)}")
+            c.fail(f"{path}.x", f"expected {counted(len(out[0].x), 'input')} (as in samples[1]), got {len(x)}")
         if len(x) > MAX_UNITS:
             c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
         out.append(Sample(x, t))
@@ -565,7 +566,7 @@ def _check_network(c: _Checker, layers, samples, loss: str) -> None:
     for i, s in enumerate(samples, 1):
         path = f"samples[{i}].target"
         if len(s.target) != n_out:
-            c.fail(path, f"expected {n_out} targets (one per output neuron), got {len(s.target)}")
+            c.fail(path, f"expected {counted(n_out, 'target')} (one per output neuron), got {len(s.target)}")
         if loss == "cross_entropy" and (min(s.target) < 0 or abs(sum(s.target) - 1) > 1e-9):
             c.fail(path, f"cross_entropy needs targets that form a distribution (each >= 0, summing to 1); these sum to {sum(s.target):g}")
         if loss == "binary_cross_entropy" and not all(0 <= t <= 1 for t in s.target):

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import engine, fastpath
 from .errors import UsageError
+from .fmt import counted
 from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
@@ -147,7 +148,7 @@ class Plan:
 def check_watch(plan: Plan, spec) -> None:
     n = len(spec.samples)
     if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
-        raise UsageError(f"watch {plan.watch}: {spec.source} has {n} sample(s)", param="watch")
+        raise UsageError(f"watch {plan.watch}: {spec.source} has {counted(n, 'sample')}", param="watch")
 
 
 @dataclass

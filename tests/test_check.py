@@ -86,7 +86,7 @@ def test_answers_for_a_later_epoch(runner, tmp_path):
     ("h1 = 1" + "0" * 400 + "\n", "expected a number of at most 40 significant digits, got a whole number of about 401 digits"),
     ("h1 = 1" + "0" * 5000 + "\n", ":1:6: number too large (5,001 digits)"),
     ("epoch = 1" + "0" * 400 + "\nh1 = 0.5\n", "got a whole number of about 401 digits"),
-    ("sample = 2\nh1 = 0.5\n", "sample = 2, but blog.toml (built-in) has 1 sample(s)"),
+    ("sample = 2\nh1 = 0.5\n", "sample = 2, but blog.toml (built-in) has 1 sample"),
     ("# nothing\n", "no claims"),
     ("h1 = [0.5]\n", "expected a number (the claimed value), got a list"),
     ("h1 = nan\n", "expected a finite number, got NaN"),

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num, signed
+from ..fmt import counted, num, signed
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
 from .tables import NAME_STYLE, VALUE_STYLE
@@ -178,7 +178,7 @@ def header(r_spec, names, plan) -> Group:
     seed = r_spec.seed if plan.seed is None else plan.seed
     order = f"shuffled (seed {seed})" if plan.shuffle else "in order"
     return Group(network(r_spec, names), Text(""),
-                 Text(f"{plan.epochs} epochs · {len(r_spec.samples)} sample(s) {order} · {batch} · "
+                 Text(f"{counted(plan.epochs, 'epoch')} · {counted(len(r_spec.samples), 'sample')} {order} · {batch} · "
                       f"optimizer {r_spec.optimizer.name}", style="dim"), Text(""))
 
 
