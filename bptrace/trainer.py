@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine, fastpath
+from . import engine
 from .errors import UsageError
 from .naming import deriv
 from .trace import Iteration
@@ -106,6 +106,8 @@ MAX_TRACES = 10_000  # full traces a plan may keep (each is every value of one s
 
 @dataclass(frozen=True)
 class Plan:
+    """What a training run does: epochs, batching, shuffling, the epochs traced, when to stop."""
+
     epochs: int
     batch: str | int = "online"  # online (one update per sample), full, or a mini-batch size
     shuffle: bool = False
@@ -152,6 +154,8 @@ def check_watch(plan: Plan, spec) -> None:
 
 @dataclass
 class Divergence:
+    """Where a run blew up: the epoch, the sample and the first quantity that is not finite."""
+
     epoch: int
     sample: int
     quantity: str
@@ -174,6 +178,8 @@ class Divergence:
 
 @dataclass
 class Result:
+    """A finished training run: per-epoch history, initial and final parameters, kept traces, why it stopped."""
+
     spec: object
     names: object
     plan: Plan
@@ -294,6 +300,8 @@ def train(spec, plan: Plan, naming: str | None = None,
 
 
 def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
+    from . import fastpath  # not imported by `run`, which only asks about blow-ups
+
     session = Session(spec, naming)
     n, n_out = len(spec.samples), spec.layers[-1].units
     check_watch(plan, spec)
@@ -317,7 +325,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
             try:
-                step_loss, norm, o = _step(paths, batch, epoch, show, watch)
+                step_loss, norm, o = _step(paths, batch, epoch, show and ("keep" if keep else "stream"), watch)
             except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
                 step_loss, norm, o = math.nan, math.nan, None
             it = None
@@ -327,8 +335,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                     traces.append(it)
                 if on_trace is not None:
                     on_trace(it)
-                o = ([n.out.value for n in it.passes[batch.index(watch)].forward.outputs[:WATCH_OUTPUTS]]
-                     if watch in batch else None)
+                o = it.outputs(batch.index(watch))[:WATCH_OUTPUTS] if watch in batch else None
             if o is not None:
                 watched = o
             # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
@@ -365,13 +372,14 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                   param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
-def _step(paths: fastpath.Paths, batch, epoch: int, trace: bool, watch: int):
+def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int):
     """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
 
-    With trace=True the third item is the whole Iteration instead."""
+    With trace "keep" the third item is the whole Iteration instead; with "stream", an Iteration that
+    makes its quantities only if they are read (a streamed export's record needs only its numbers)."""
     if trace:
-        it = paths.trace_step(batch, epoch)
-        return it.loss_before, math.sqrt(sum(u.gradient * u.gradient for u in it.updates if not u.frozen)), it
+        it = paths.trace_step(batch, epoch) if trace == "keep" else paths.numpy().stream_step(batch, epoch)
+        return it.loss_before, it.grad_norm, it
     loss, outputs, norm = paths.step(batch)
     k = batch.index(watch) if watch in batch else len(outputs)
     if k >= len(outputs):  # not in this batch (or an arithmetic exception came first)
