@@ -179,11 +179,11 @@ class Iteration:
 
     @property
     def loss_before(self) -> float:
-        return sum(p.loss.total.value for p in self.passes) / len(self.passes)
+        return total(p.loss.total.value for p in self.passes) / len(self.passes)
 
     @property
     def loss_after(self) -> float:
-        return sum(c.loss.total.value for c in self.checks) / len(self.checks)
+        return total(c.loss.total.value for c in self.checks) / len(self.checks)
 
     @property
     def grad_norm(self) -> float:
@@ -192,7 +192,7 @@ class Iteration:
 
     @property
     def grad_square(self) -> float:
-        return sum(u.gradient * u.gradient for u in self.updates if not u.frozen)
+        return total(u.gradient * u.gradient for u in self.updates if not u.frozen)
 
     def outputs(self, k: int) -> list[float]:
         """The network's outputs for the k-th sample of the batch (0-based), before the update."""
@@ -317,6 +317,15 @@ class Tag(float):
         return Tag(float(self) / float(other), ("/", self, other))
 
 
+def total(values) -> float:
+    """sum(values); of a probe's Tags, a Tag that says so (a compiled function then calls sum too, whose
+    rounding differs between Python versions from a chain of +)."""
+    values = list(values)
+    if any(isinstance(v, Tag) for v in values):
+        return Tag(0.5, ("sum", values))
+    return sum(values)
+
+
 class Layout:
     """What each flat number of an update is: a probe Iteration, built once (per batch) with Tags for
     values, from which functions of the flat numbers are compiled (each once, by key)."""
@@ -350,20 +359,22 @@ def compile_leaves(leaves: list) -> Callable[[list], list]:
             return f"v[{x.src}]"
         return names[id(x)]
 
-    for leaf in leaves:  # each derived Tag once, its operands first (iteratively: a sum's chain is long)
+    for leaf in leaves:  # each derived Tag once, its operands first (iteratively: a chain can be long)
         stack = [leaf]
         while stack:
             x = stack[-1]
             if not isinstance(x, Tag) or isinstance(x.src, int) or id(x) in names:
                 stack.pop()
                 continue
-            op, a, b = x.src
-            todo = [y for y in (a, b) if isinstance(y, Tag) and not isinstance(y.src, int) and id(y) not in names]
+            op, *args = x.src
+            args = args[0] if op == "sum" else args
+            todo = [y for y in args if isinstance(y, Tag) and not isinstance(y.src, int) and id(y) not in names]
             if todo:
                 stack += todo
                 continue
             names[id(x)] = f"t{len(names)}"
-            lines.append(f"    {names[id(x)]} = {code(a)} {op} {code(b)}")
+            value = f"sum(({''.join(code(y) + ', ' for y in args)}))" if op == "sum" else f" {op} ".join(map(code, args))
+            lines.append(f"    {names[id(x)]} = {value}")
             stack.pop()
     source = "def f(v):\n" + "".join(line + "\n" for line in lines) + f"    return [{', '.join(map(code, leaves))}]\n"
     scope: dict = {}

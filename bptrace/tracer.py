@@ -26,7 +26,7 @@ from .trace import (Check, Flat, Forward, Iteration, LayerBackward, Layout, Lazy
                     NeuronForward, Pass, Product, Quantity, Sum, Tag, Term, Trace, Update)
 
 
-MAX_LAYOUTS = 64  # batches whose Layout a session keeps (online: one per sample; shuffled mini-batches vary)
+LAYOUT_ROOM = 100_000  # numbers the Layouts of a session may name in all (each is a probe: a few hundred bytes a number)
 
 
 class Session:
@@ -39,7 +39,8 @@ class Session:
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
         self._rule = None
-        self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed step is
+        self._layouts: dict[tuple, Layout] = {}
+        self._room = LAYOUT_ROOM  # by batch: what each number of a streamed step is
 
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
@@ -71,13 +72,17 @@ class Session:
         """As trace_step, but the quantities are made only when first read; until then the Iteration holds
         the step's numbers flat, which is all a streamed export (.jsonl) and the training loop need."""
         raw = self.raw_step(batch)
+        arrays = raw.arrays()
         layout = self._layouts.get(raw.batch)
         if layout is None:
+            size = sum(a.size for a in arrays)
+            if size > self._room:  # many different batches (shuffled), or a wide network: made as trace_step
+                return self._iteration(raw, epoch, _Builder(self, raw, float).parts())
+            self._room -= size
             probe = raw.probe()
             layout = Layout(self._iteration(probe, Layout.EPOCH, _Builder(self, probe, _same).parts(), Layout.STEP))
-            if len(self._layouts) < MAX_LAYOUTS:
-                self._layouts[raw.batch] = layout
-        flat = Flat(layout, np.concatenate([a.ravel() for a in raw.arrays()]).tolist())
+            self._layouts[raw.batch] = layout
+        flat = Flat(layout, np.concatenate(arrays, axis=None).tolist())
         return LazyIteration(self._iteration(raw, epoch, ((), (), ())), flat, _Builder(self, raw, float).parts)
 
     def _iteration(self, raw: Raw, epoch, parts, step=None) -> Iteration:

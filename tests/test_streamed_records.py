@@ -95,3 +95,13 @@ def test_streamed_records_take_the_flat_path(name):
                 assert template is not None
                 if epoch > 1:  # (the first update of each batch made them once, for the check)
                     assert it._parts is None  # nothing made the quantities
+
+
+def test_without_room_for_layouts_updates_are_made_in_full(runner, tmp_path, monkeypatch):
+    """Past the numbers a session's layouts may name (many shuffled batches, a wide network), a streamed
+    update is made as a traced one: the same records."""
+    from bptrace import tracer
+
+    monkeypatch.setattr(tracer, "LAYOUT_ROOM", 150)  # xor: room for the first sample's layout (118 numbers) only
+    streamed, full = records(runner, tmp_path, "xor", "--epochs", "2")
+    assert len(streamed) == 8 and streamed == full
