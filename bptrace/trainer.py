@@ -325,7 +325,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
             try:
-                step_loss, norm, o = _step(paths, batch, epoch, show and ("keep" if keep else "stream"), watch)
+                step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch)
             except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
                 step_loss, norm, o = math.nan, math.nan, None
             it = None
@@ -375,8 +375,8 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
 def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int):
     """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
 
-    With trace "keep" the third item is the whole Iteration instead; with "stream", an Iteration that
-    makes its quantities only if they are read (a streamed export's record needs only its numbers)."""
+    With trace "keep" the third item is the whole Iteration instead; with "stream" (every step goes to a
+    streamed export, whose record needs only its numbers), one that makes its quantities when first read."""
     if trace:
         it = paths.trace_step(batch, epoch) if trace == "keep" else paths.numpy().stream_step(batch, epoch)
         return it.loss_before, it.grad_norm, it
