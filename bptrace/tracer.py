@@ -38,9 +38,9 @@ class Session:
         self.X = np.array([s.x for s in spec.samples], dtype=float)
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
-        self._rule = None
-        self._layouts: dict[tuple, Layout] = {}
-        self._room = LAYOUT_ROOM  # by batch: what each number of a streamed step is
+        self._rule = None  # the update rule's tree: the same for every update
+        self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed update is
+        self._room = LAYOUT_ROOM
 
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
@@ -87,7 +87,7 @@ class Session:
 
     def _iteration(self, raw: Raw, epoch, parts, step=None) -> Iteration:
         opt = self.spec.optimizer
-        if self._rule is None:  # the same for every update of the session
+        if self._rule is None:
             self._rule = formulas.update_rule(opt.name, opt.hyper, self.spec.learning_rate)
         return Iteration(epoch, raw.step if step is None else step, self.spec.learning_rate, opt.name, *parts,
                          self.names, self._rule)
@@ -138,6 +138,7 @@ class Session:
         X, T = self.X[i:i + 1], self.T[i:i + 1]
         zs, outs = engine.forward(self.net, X)
         return X, T, zs, outs
+
 
 class Raw:
     """One traced update's numbers (numpy arrays): each sample's pass, the parameters before the update,
