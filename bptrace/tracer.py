@@ -101,8 +101,9 @@ class Session:
         else:
             back = self._gradients(batch)[3]
         grads = engine.gradients(net, back)
+        # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
         raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
-                  [g.copy() for g in grads], list(back.gb))
+                  grads, list(back.gb))
         self.opt.step(net.arrays(), grads, self.spec.learning_rate)
         self.steps += 1
         states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
@@ -203,8 +204,7 @@ class _Builder:
 
     def __init__(self, session: Session, raw: Raw, F):
         self.spec, self.names, self.opt, self.raw, self.F = session.spec, session.names, session.opt, raw, F
-        self.acts, self.L = session.net.acts, len(session.net.W)
-        self.trainable = session.net.trainable()
+        self.net, self.acts, self.L = session.net, session.net.acts, len(session.net.W)
 
     def parts(self):
         """(passes, updates, checks)."""
@@ -358,7 +358,7 @@ class _Builder:
     def _updates(self) -> tuple[Update, ...]:
         N, F, raw = self.names, self.F, self.raw
         updates = []
-        index = {key: i for i, key in enumerate(self.trainable)}
+        index = {key: i for i, key in enumerate(self.net.trainable())}
         for l in range(self.L):
             rows, cols = raw.W[l].shape
             pairs = [("W", [w for row in N.weights[l] for w in row], [leaf("w", l, j, k) for j in range(rows) for k in range(cols)])]
