@@ -195,6 +195,10 @@ def jsonl_speed(tmp, epochs=2000, repeats=5):
             len(records))
 
 
+WIDE = ("{'learning_rate': 0.1, 'seed': 1, 'samples': [{'x': [0.5], 'target': [0.5] * 1000}], "
+        "'layers': [{'activation': 'sigmoid', 'units': 1000, 'weights': 'xavier'}]}")
+
+
 def peak_memory(epochs, network="blog"):
     """Peak resident memory (VmHWM, MiB) of a fresh process running `step --quiet` for that many epochs:
     the worked example, or (network="wide") a 1→1000 sigmoid layer.
