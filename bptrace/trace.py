@@ -373,7 +373,10 @@ def compile_leaves(leaves: list) -> Callable[[list], list]:
                 stack += todo
                 continue
             names[id(x)] = f"t{len(names)}"
-            value = f"sum(({''.join(code(y) + ', ' for y in args)}))" if op == "sum" else f" {op} ".join(map(code, args))
+            if op == "sum":
+                value = f"sum(({''.join(code(y) + ', ' for y in args)}))"
+            else:
+                value = f" {op} ".join(map(code, args))
             lines.append(f"    {names[id(x)]} = {value}")
             stack.pop()
     source = "def f(v):\n" + "".join(line + "\n" for line in lines) + f"    return [{', '.join(map(code, leaves))}]\n"
@@ -385,10 +388,11 @@ def compile_leaves(leaves: list) -> Callable[[list], list]:
 class Flat:
     """An update's numbers, flat (the elements of its arrays in one order), and their Layout."""
 
-    __slots__ = ("layout", "values")
+    __slots__ = ("layout", "values", "finite")
 
-    def __init__(self, layout: Layout, values: list[float]):
+    def __init__(self, layout: Layout, values: list[float], finite: bool = False):
         self.layout, self.values = layout, values
+        self.finite = finite  # every number is finite (False: not known)
 
     def of(self, key, leaves: Callable[[Iteration], list]) -> list:
         """The values of `leaves(probe)` in this update."""

@@ -26,7 +26,7 @@ from .trace import (Check, Flat, Forward, Iteration, LayerBackward, Layout, Lazy
                     NeuronForward, Pass, Product, Quantity, Sum, Tag, Term, Trace, Update)
 
 
-LAYOUT_ROOM = 100_000  # numbers the Layouts of a session may name in all (each is a probe: a few hundred bytes a number)
+LAYOUT_ROOM = 100_000  # numbers the Layouts of a session may name in all (a few hundred bytes each)
 
 
 class Session:
@@ -82,7 +82,8 @@ class Session:
             probe = raw.probe()
             layout = Layout(self._iteration(probe, Layout.EPOCH, _Builder(self, probe, _same).parts(), Layout.STEP))
             self._layouts[raw.batch] = layout
-        flat = Flat(layout, np.concatenate(arrays, axis=None).tolist())
+        numbers = np.concatenate(arrays, axis=None)
+        flat = Flat(layout, numbers.tolist(), bool(np.isfinite(numbers).all()))
         return LazyIteration(self._iteration(raw, epoch, ((), (), ())), flat, _Builder(self, raw, float).parts)
 
     def _iteration(self, raw: Raw, epoch, parts, step=None) -> Iteration:

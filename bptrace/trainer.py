@@ -339,7 +339,8 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             if o is not None:
                 watched = o
             # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
-            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (paths.fast is None and not _finite(session)):
+            numpy_blowup = paths.fast is None and not _settled(it, session)
+            if not (math.isfinite(step_loss) and math.isfinite(norm)) or numpy_blowup:
                 traced = blowup(it) if it is not None else None
                 divergence = advise(traced, spec) if traced else _diagnose(paths.numpy(), batch, epoch)
                 break
@@ -395,6 +396,13 @@ def _finite(session: Session) -> bool:
     opt = session.opt
     state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
     return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
+
+
+def _settled(it, session: Session) -> bool:
+    """_finite(session), known without looking when a streamed update's numbers (which hold every parameter
+    and optimizer state value after it) are all finite."""
+    flat = getattr(it, "flat", None)
+    return (flat is not None and flat.finite) or _finite(session)
 
 
 def _state_values(session: Session):
