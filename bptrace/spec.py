@@ -44,12 +44,16 @@ SAMPLE_KEYS = ("x", "target")
 
 @dataclass(frozen=True)
 class Sample:
+    """One training sample: inputs x and targets."""
+
     x: tuple[float, ...]
     target: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class Layer:
+    """One layer: activation, weights[j][k], biases, and how they were made."""
+
     activation: str
     weights: tuple[tuple[float, ...], ...]  # weights[j][k]: source k -> neuron j
     bias: tuple[float, ...] | None = None  # one value per neuron, or one shared value
@@ -73,12 +77,16 @@ class Layer:
 
 @dataclass(frozen=True)
 class Optimizer:
+    """The optimizer's name and hyperparameters (PyTorch's defaults filled in)."""
+
     name: str = "sgd"
     hyper: dict = field(default_factory=lambda: dict(OPTIMIZERS["sgd"]))
 
 
 @dataclass(frozen=True)
 class Spec:
+    """A validated network: layers, samples, learning rate, loss, optimizer and where it came from."""
+
     layers: tuple[Layer, ...]
     samples: tuple[Sample, ...]
     learning_rate: float
