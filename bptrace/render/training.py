@@ -11,6 +11,7 @@ from rich.text import Text
 from ..fmt import num, signed
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
+from .svgplot import log_ticks, nice_ticks, tick_label
 from .tables import NAME_STYLE, VALUE_STYLE
 
 
@@ -94,9 +95,12 @@ def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Tex
     plt.theme("clear")
     plt.title("loss per epoch" + (" (log scale)" if log_y else ""))
     plt.xlabel("epoch")
-    plt.xticks(sorted(set(np.linspace(1, n, min(n, 5)).round().astype(int).tolist())))
+    plt.xticks([int(t) for t in nice_ticks(1, n, integer=True)])  # 1, 2 or 5 × 10^k apart: evenly spaced
     if log_y:
         plt.yscale("log")
+    if len(y) and y.max() > y.min():
+        ticks = (log_ticks if log_y else nice_ticks)(float(y.min()), float(y.max()))
+        plt.yticks(ticks, [tick_label(t) for t in ticks])
     text = plt.build()
     plt.clear_figure()
     return Text.from_ansi(text.rstrip("\n"))
