@@ -63,7 +63,7 @@ def fmt(v, p=PRECISION):
     short = repr(v)
     if "e" not in short and len(short.split(".")[1]) <= p:
         out = short.removesuffix(".0")
-    elif v != 0 and (abs(v) < 0.5 * 10.0**-p or abs(v) >= 1e12):
+    elif v != 0 and (abs(v) < max(0.5 * 10.0**-p, min(10.0 ** (1 - p), 1e-3)) or abs(v) >= 1e12):
         out = f"{v:.{max(p - 1, 1)}e}"
     else:
         out = f"{v:.{p}f}"

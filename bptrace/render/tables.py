@@ -17,7 +17,7 @@ from rich.text import Text
 
 from .. import formulas
 from ..expr import render
-from ..fmt import num, signed
+from ..fmt import num, percent, signed
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
 
@@ -70,7 +70,7 @@ def _row(t: Table, view: View, q) -> None:
 # ---------------------------------------------------------------- sections
 
 
-def summary(spec, names) -> Table:
+def summary(spec, names, style: str = "unicode") -> Table:
     t = Table(title=Text(spec.title or "Network"), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
               show_edge=False, padding=(0, 1))
     for col in ("layer", "neurons", "activation", "bias", "parameters"):
@@ -89,12 +89,17 @@ def summary(spec, names) -> Table:
         act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
         t.add_row(label, f"{layer.units}: {_span(names.out[l])}", act, bias, params)
     opt = spec.optimizer
-    hyper = ", ".join(f"{k} {v:g}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
+    hyper = ", ".join(f"{k} {num(v, given=True, style=style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    t.caption = (f"{spec.n_params} parameters · loss {spec.loss} · learning rate α = {spec.learning_rate:g}"
+    t.caption = (f"{spec.n_params} parameters · loss {spec.loss} · learning rate α = {given(spec.learning_rate, style)}"
                  f" · optimizer {opt.name}{f' ({hyper})' if hyper else ''}")
     t.caption_justify = "left"
     return t
+
+
+def given(v: float, style: str) -> str:
+    """A value the user wrote (learning rate, a hyperparameter), as written: 0.5, 1×10²⁰⁰."""
+    return num(v, given=True, style=style)
 
 
 def _span(names) -> str:
@@ -145,7 +150,7 @@ STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
 def updates_table(it: Iteration, view: View) -> list[Table]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
-    title = f"Updates ({it.optimizer}, α = {it.learning_rate:g})"
+    title = f"Updates ({it.optimizer}, α = {given(it.learning_rate, view.style)})"
     t = _plain(title, ("param", "old", "gradient", "new"))
     for u in it.updates:
         new = view.num(u.new) + (" (frozen)" if u.frozen else "")
@@ -200,7 +205,7 @@ def verdict(it: Iteration, view: View) -> Text:
         text.append("  the update overflowed; try a smaller learning rate")
         return text
     change = after - before
-    pct = f" ({change / before:+.2%})" if before else ""
+    pct = f" ({percent(change / before, view.style)})" if before else ""
     word = "down" if change < 0 else "up" if change > 0 else "unchanged"
     text = Text("E_total: ", style="bold")
     text.append(f"{view.num(before)} → {view.num(after)}", style="bold")
@@ -232,7 +237,7 @@ def _spaced(parts: list) -> list:
 
 def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Group:
     view = View(precision, formulas, style)
-    parts: list = [summary(trace.spec, trace.names), Text("")]
+    parts: list = [summary(trace.spec, trace.names, style), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
             parts.append(Rule(f"epoch {it.epoch}, step {it.step}"))

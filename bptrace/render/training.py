@@ -8,11 +8,21 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num, signed
+from .. import fmt
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
 from .svgplot import log_ticks, nice_ticks, tick_label
 from .tables import NAME_STYLE, VALUE_STYLE
+
+STYLE = "unicode"  # the terminal's notation: 1.2×10⁻⁹, −0.5 (the same rules as `run`: bptrace.fmt)
+
+
+def num(v: float, precision: int = 8, given: bool = False) -> str:
+    return fmt.num(v, precision, given, STYLE)
+
+
+def signed(v: float, precision: int = 8) -> str:
+    return fmt.signed(v, precision, STYLE)
 
 
 def round_step(n: int, rows: int = 20) -> int:
@@ -71,7 +81,7 @@ def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     kept = r.outputs.shape[1] if r.outputs.ndim == 2 else len(targets)
     last = len(r.names.out) - 1
     for j, target in enumerate(targets[:kept]):
-        o = id_name(leaf("out", last, j), r.names, "unicode")
+        o = id_name(leaf("out", last, j), r.names, STYLE)
         t.add_column(f"{o} (t={num(target, precision, True)})", justify="right", no_wrap=True)
     if kept < len(targets):
         t.caption += f" (the first {kept} of {len(targets)} outputs)"
@@ -112,13 +122,21 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t.add_column("initial", justify="right", no_wrap=True)
     t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("change", justify="right", no_wrap=True)
-    params = param_ids(r.names)
-    for p, v0, v1 in zip(params, r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
-        t.add_row(id_name(p, r.names, "unicode"), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
+    rows = zip(param_ids(r.names), given_params(r.spec), r.initial_values[:limit].tolist(), r.final_values[:limit].tolist())
+    for p, given, v0, v1 in rows:
+        t.add_row(id_name(p, r.names, STYLE), num(v0, precision, given), num(v1, precision), signed(v1 - v0, precision))
     if r.initial_values.size > limit:
         t.caption = f"… and {r.initial_values.size - limit:,} more (export the run to see every parameter)"
         t.caption_justify = "left"
     return t
+
+
+def given_params(spec):
+    """Per parameter, in numbering order: whether the spec wrote its initial value (a weight matrix
+    written out, every bias) rather than an initialiser making it."""
+    for layer in spec.layers:
+        yield from [layer.init == "given"] * (layer.units * layer.fan_in)
+        yield from [True] * (0 if layer.bias is None else len(layer.bias))
 
 
 def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
@@ -156,7 +174,7 @@ def loss_change(r, precision: int = 8) -> str:
     if r.divergence is not None:
         return f"{first} → {r.divergence.short()}"
     a, b = float(r.loss[0]), float(r.loss[-1])
-    change = f"  ({(b - a) / a:+.2%})" if a and abs((b - a) / a) < 1e6 else ""
+    change = f"  ({fmt.percent((b - a) / a, STYLE)})" if a and abs((b - a) / a) < 1e6 else ""
     return f"{first} → {num(b, precision)}{change}"
 
 
