@@ -9,14 +9,14 @@ from rich.text import Text
 
 from ..fmt import num
 from ..notation import name as id_name
-from .tables import NAME_STYLE
+from .tables import NAME_STYLE, Titled
 
 OK, BAD = Text("✓", style="green"), Text("✗", style="bold red")
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                 padding=(0, 1))
+    return Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))  # the title may be wider than the columns
 
 
 def check_report(report, precision: int = 8) -> Group:

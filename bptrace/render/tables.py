@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group
+from rich.measure import Measurement
 from rich.rule import Rule
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +27,64 @@ from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_ro
 
 NAME_STYLE = "cyan"
 VALUE_STYLE = "bold"
+
+
+class Titled(Table):
+    """A table whose title and caption may be wider than its columns: each is laid out at the
+    table's width, or at its own up to the full width, so a long title stays on one line where it
+    fits (rich's Table wraps both at the columns' width, leaving a word alone on the last line)."""
+
+    def __rich_console__(self, console, options):
+        title, caption = self.title, self.caption
+        self.title = self.caption = None
+        try:
+            body = list(Table.__rich_console__(self, console, options))
+        finally:
+            self.title, self.caption = title, caption
+        width = max((Segment.get_line_length(line) for line in Segment.split_lines(body)), default=0)
+        if title:
+            yield from self._annotation(console, options, width, title, self.title_style, "table.title",
+                                        self.title_justify)
+        yield from body
+        if caption:
+            yield from self._annotation(console, options, width, caption, self.caption_style, "table.caption",
+                                        self.caption_justify)
+
+    def _annotation(self, console, options, width: int, text, style, default_style: str, justify):
+        style = Style.pick_first(style, default_style)
+        if isinstance(text, str):
+            text = console.render_str(text, style=style, highlight=False)
+        elif isinstance(text, Text):
+            text = text.copy()
+            text.stylize_before(style)
+        wanted = Measurement.get(console, options, text).maximum
+        width = min(options.max_width, max(width, wanted))
+        yield from console.render(text, options.update(width=width, justify=justify))
+
+
+class Segments:
+    """A line of parts joined by a separator (`8 parameters · loss half_sse · …`) that wraps only
+    between parts, never inside one, and drops the separator where it breaks."""
+
+    def __init__(self, parts, sep: str = " · ", style: str = ""):
+        self.parts, self.sep, self.style = [p for p in parts if p], sep, style
+
+    def lines(self, width: int) -> list[str]:
+        out = [self.parts[0]] if self.parts else []
+        for part in self.parts[1:]:
+            joined = out[-1] + self.sep + part
+            if cell_len(joined) <= width:
+                out[-1] = joined
+            else:
+                out.append(part)
+        return out
+
+    def __rich_console__(self, console, options):
+        for line in self.lines(options.max_width):
+            yield Text(line, style=self.style, end="\n")
+
+    def __rich_measure__(self, console, options):
+        return Measurement(max(map(cell_len, self.parts), default=0), cell_len(self.sep.join(self.parts)))
 
 
 class View:
@@ -42,8 +104,8 @@ class View:
 
 
 def _table(title: str, view: View, first: str = "quantity") -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
-              padding=(0, 1), show_edge=False)
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
+               padding=(0, 1), show_edge=False)
     t.add_column(first, style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
         t.add_column("formula  =  numbers", overflow="fold", ratio=1, min_width=20)
@@ -70,41 +132,89 @@ def _row(t: Table, view: View, q) -> None:
 # ---------------------------------------------------------------- sections
 
 
-def summary(spec, names, style: str = "unicode") -> Table:
-    t = Table(title=Text(spec.title or "Network"), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-              show_edge=False, padding=(0, 1))
-    for col in ("layer", "neurons", "activation", "bias", "parameters"):
-        t.add_column(col, overflow="fold")
-    t.add_row("input", f"{spec.n_inputs}: {_span(names.inputs)}", "", "", "")
+def summary(spec, names, style: str = "unicode") -> "Fitting":
+    """The network, one row per layer: as five columns where they fit the width, else as a layer
+    column and one line of its details that wraps between them (never inside a name range)."""
+    rows = [("input", _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
         label = "output" if l == L - 1 else f"hidden {l + 1}"
         ws = [w for row in names.weights[l] for w in row]
-        params = f"{len(ws)} ({_span(ws)})"
-        bias = "none"
+        params = _span_parts(ws, f"{len(ws)} (", ")")
+        bias = ["none"]
         if layer.bias is not None:
-            bias = ("shared " if layer.shared_bias else "") + _span(names.biases[l])
-            bias += "" if layer.train_bias else " (frozen)"
-            params += f" + {len(layer.bias)}"
-        act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
-        t.add_row(label, f"{layer.units}: {_span(names.out[l])}", act, bias, params)
+            bias = ["shared"] * layer.shared_bias + _span_parts(names.biases[l]) + ["(frozen)"] * (not layer.train_bias)
+            params.append(f"+ {len(layer.bias)}")
+        act = [layer.activation] + ([f"(slope {given(layer.slope, style)})"] if layer.activation == "leaky_relu" else [])
+        rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
+    title = Text(spec.title or "Network")
     opt = spec.optimizer
-    hyper = ", ".join(f"{k} {num(v, given=True, style=style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
+    hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    t.caption = (f"{spec.n_params} parameters · loss {spec.loss} · learning rate α = {given(spec.learning_rate, style)}"
-                 f" · optimizer {opt.name}{f' ({hyper})' if hyper else ''}")
-    t.caption_justify = "left"
+    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}", f"learning rate α = {given(spec.learning_rate, style)}",
+               f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
+    return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
+
+
+NETWORK_COLUMNS = ("layer", "neurons", "activation", "bias", "parameters")
+
+
+def _network_table(title: Text, columns, caption) -> Table:
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+               padding=(0, 1), caption=Segments(caption, style="table.caption"), caption_justify="left")
+    for col in columns:
+        t.add_column(col, no_wrap=col == "layer", header_style="bold")
     return t
+
+
+def _wide(title: Text, rows, caption) -> Table:
+    t = _network_table(title, NETWORK_COLUMNS, caption)
+    for label, *cells in rows:
+        t.add_row(label, *[Segments(parts, " ") for parts in cells])
+    return t
+
+
+def _narrow(title: Text, rows, caption) -> Table:
+    t = _network_table(title, ("layer", Segments(NETWORK_COLUMNS[1:])), caption)
+    for label, neurons, act, bias, params in rows:
+        details = [" ".join(neurons), " ".join(act)]
+        details += [f"bias {' '.join(bias)}", f"parameters {' '.join(params)}"] if params else []
+        t.add_row(label, Segments(details))
+    return t
+
+
+def _span_parts(names, before: str = "", after: str = "") -> list[str]:
+    """A list of names as units that a line may break between: `w1 … w8` is one unit, `x1, x2` two."""
+    names = list(names)
+    parts = [f"{names[0]} … {names[-1]}"] if len(names) > 3 else [n + "," for n in names[:-1]] + names[-1:]
+    parts[0] = before + parts[0]
+    parts[-1] += after
+    return parts
+
+
+class Fitting:
+    """The first of several layouts that fits the width without wrapping a cell (the last one otherwise)."""
+
+    def __init__(self, *layouts):
+        self.layouts = layouts
+
+    def choose(self, console, options):
+        roomy = options.update_width(10 ** 4)
+        for layout in self.layouts:
+            if Measurement.get(console, roomy, layout).maximum <= options.max_width:
+                return layout
+        return self.layouts[-1]
+
+    def __rich_console__(self, console, options):
+        yield self.choose(console, options)
+
+    def __rich_measure__(self, console, options):
+        return Measurement.get(console, options, self.choose(console, options))
 
 
 def given(v: float, style: str) -> str:
     """A value the user wrote (learning rate, a hyperparameter), as written: 0.5, 1×10²⁰⁰."""
     return num(v, given=True, style=style)
-
-
-def _span(names) -> str:
-    names = list(names)
-    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
 
 
 def forward_table(title: str, f: Forward, view: View) -> Table:
@@ -133,9 +243,9 @@ def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
             _row(t, view, q)
         if layer.index == n_layers - 1 and p.loss.kind in SHORTCUTS:
             o, target = p.forward.outputs[0].out, p.loss.targets[0]
-            t.caption = (f"{SHORTCUTS[p.loss.kind]}: the chain above simplifies to δ = o − target, "
-                         f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − {view.name(target)} = "
-                         f"{view.num(o.value - target.value)}")
+            t.caption = Segments([f"{SHORTCUTS[p.loss.kind]}:", "the chain above simplifies to δ = o − target,",
+                                  f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − "
+                                  f"{view.name(target)} = {view.num(o.value - target.value)}"], " ", "table.caption")
             t.caption_justify = "left"
         out.append(t)
     return out
@@ -171,8 +281,8 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
 
 
 def _plain(title: str, columns) -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-              padding=(0, 1))
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+               padding=(0, 1))
     t.add_column(columns[0], style=NAME_STYLE, no_wrap=True)
     for c in columns[1:]:
         t.add_column(c, justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
@@ -242,4 +352,8 @@ def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style:
         if len(trace.iterations) > 1:
             parts.append(Rule(f"epoch {it.epoch}, step {it.step}"))
         parts.append(render_iteration(it, trace.spec, view))
+    if style == "ascii":  # every character ASCII before rich measures a column (… as ...)
+        from .plain import asciify
+
+        return asciify(Group(*parts))
     return Group(*parts)

@@ -12,7 +12,7 @@ from .. import fmt
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
 from .svgplot import log_ticks, nice_ticks, tick_label
-from .tables import NAME_STYLE, VALUE_STYLE
+from .tables import NAME_STYLE, VALUE_STYLE, Segments, Titled
 
 STYLE = "unicode"  # the terminal's notation: 1.2×10⁻⁹, −0.5 (the same rules as `run`: bptrace.fmt)
 
@@ -66,8 +66,8 @@ def curve_points(r, points: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                 padding=(0, 1))
+    return Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))
 
 
 def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
@@ -200,8 +200,8 @@ def header(r_spec, names, plan) -> Group:
     seed = r_spec.seed if plan.seed is None else plan.seed
     order = f"shuffled (seed {seed})" if plan.shuffle else "in order"
     return Group(network(r_spec, names), Text(""),
-                 Text(f"{plan.epochs} epochs · {len(r_spec.samples)} sample(s) {order} · {batch} · "
-                      f"optimizer {r_spec.optimizer.name}", style="dim"), Text(""))
+                 Segments([f"{plan.epochs} epochs", f"{len(r_spec.samples)} sample(s) {order}", batch,
+                           f"optimizer {r_spec.optimizer.name}"], style="dim"), Text(""))
 
 
 def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80,
