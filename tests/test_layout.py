@@ -79,3 +79,39 @@ def test_ascii_tables_stay_aligned(sample, width):
         checked += 1
     assert checked >= 5
     assert "w1 ... w4" in text or "a^(1)_1 ... a^(1)_4" in text
+
+
+def test_formulas_break_after_operators_outside_brackets():
+    from bptrace.render.tables import terms
+
+    assert terms("w1·x1 + w2·x2 + b1") == ["w1·x1 +", "w2·x2 +", "b1"]
+    assert terms("1 / (1 + e^−z1)") == ["1 /", "(1 + e^−z1)"]
+    assert terms("= (−0.5) if (−0.5) > 0 else 0.1×(−0.5)") == ["= (−0.5)", "if (−0.5) > 0", "else 0.1×(−0.5)"]
+    assert terms("max(0, z1 + b1)") == ["max(0, z1 + b1)"]
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_wrapped_formulas_continue_indented_after_an_operator(width):
+    import io
+
+    from rich.console import Console
+
+    import bptrace
+    from bptrace.render.tables import render_trace
+
+    out = io.StringIO()
+    Console(width=width, file=out, color_system=None).print(render_trace(bptrace.run("deep")))
+    wrapped = 0
+    for block in out.getvalue().split("\n\n"):
+        lines = block.splitlines()
+        heads = [line for line in lines if "formula  =  numbers" in line]
+        if not heads:
+            continue
+        column = heads[0].index("formula")
+        for above, line in zip(lines, lines[1:]):
+            text, prev = line[column:].rstrip(), above[column:].rstrip()
+            if text.startswith("  ") and text.strip():  # a continuation line: the line above ends with an operator
+                formula = prev.rsplit("  ", 1)[0].rstrip() if prev[-1:].isdigit() else prev  # without the value
+                assert formula.endswith(("+", "−", "×", "/")) or text.strip().startswith(("if", "else")), (above, line)
+                wrapped += 1
+    assert wrapped > 10

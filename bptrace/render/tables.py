@@ -64,10 +64,11 @@ class Titled(Table):
 
 class Segments:
     """A line of parts joined by a separator (`8 parameters · loss half_sse · …`) that wraps only
-    between parts, never inside one, and drops the separator where it breaks."""
+    between parts, never inside one, and drops the separator where it breaks; continuation lines
+    start with `indent`."""
 
-    def __init__(self, parts, sep: str = " · ", style: str = ""):
-        self.parts, self.sep, self.style = [p for p in parts if p], sep, style
+    def __init__(self, parts, sep: str = " · ", style: str = "", indent: str = ""):
+        self.parts, self.sep, self.style, self.indent = [p for p in parts if p], sep, style, indent
 
     def lines(self, width: int) -> list[str]:
         out = [self.parts[0]] if self.parts else []
@@ -76,7 +77,7 @@ class Segments:
             if cell_len(joined) <= width:
                 out[-1] = joined
             else:
-                out.append(part)
+                out.append(self.indent + part)
         return out
 
     def __rich_console__(self, console, options):
@@ -84,7 +85,34 @@ class Segments:
             yield Text(line, style=self.style, end="\n")
 
     def __rich_measure__(self, console, options):
-        return Measurement(max(map(cell_len, self.parts), default=0), cell_len(self.sep.join(self.parts)))
+        narrowest = max((cell_len(p) + (i > 0) * cell_len(self.indent) for i, p in enumerate(self.parts)), default=0)
+        return Measurement(narrowest, cell_len(self.sep.join(self.parts)))
+
+
+BREAK_AFTER = {"+", "−", "-", "×", "*", "/"}  # a formula's line may end after these operators …
+BREAK_BEFORE = {"if", "else"}  # … or before these words
+
+
+def terms(formula: str) -> list[str]:
+    """A formula cut where a line may break: after a binary operator outside brackets (or before
+    if/else), so `w1·x1 + w2·x2 + b1` is ['w1·x1 +', 'w2·x2 +', 'b1'] and `1 / (1 + e^−z1)` is
+    ['1 /', '(1 + e^−z1)']."""
+    tokens, depth, current = [], 0, ""
+    for ch in formula:
+        if ch == " " and depth == 0:
+            tokens.append(current)
+            current = ""
+            continue
+        depth += (ch in "([") - (ch in ")]")
+        current += ch
+    tokens.append(current)
+    parts = tokens[:1]
+    for before, token in zip(tokens, tokens[1:]):
+        if before in BREAK_AFTER or token in BREAK_BEFORE:
+            parts.append(token)
+        else:
+            parts[-1] += " " + token
+    return parts
 
 
 class View:
@@ -119,14 +147,14 @@ def _row(t: Table, view: View, q) -> None:
     if not view.formulas:
         t.add_row(view.name(q), value)
         return
-    cell = Text("")
-    if q.expr is not None:
+    lines = []
+    if q.expr is not None:  # the formula, then its numbers; each wraps between terms, indented
         formula = render(q.expr, view.style, view.names)
         numbers = render(q.expr, view.style, view.names, True, view.precision)
-        cell.append(formula)
+        lines.append(Segments(terms(formula), " ", indent="  "))
         if numbers != formula and numbers != value:
-            cell.append("\n= " + numbers, style="dim")
-    t.add_row(view.name(q), cell, value)
+            lines.append(Segments(terms("= " + numbers), " ", "dim", "    "))
+    t.add_row(view.name(q), Group(*lines) if lines else "", value)
 
 
 # ---------------------------------------------------------------- sections
