@@ -110,3 +110,17 @@ def test_the_proxy_sees_a_page_that_fetches(tmp_path):
     finally:
         proxy.close()
     assert proxy.requests == ["fonts.example.com"]
+
+
+@pytest.mark.parametrize("args", [["run", "xor"], ["step", "xor", "-n", "30", "--show", "1"]], ids="-".join)
+def test_html_rows_carry_no_padding(runner, tmp_path, args):
+    """rich pads every row to the console's width (100): where preformatted text wraps (a narrow
+    notebook cell), each padded row spills onto a blank-looking line between the table's rows."""
+    import html
+
+    text = _export(runner, tmp_path, args, "html").read_text(encoding="utf-8")
+    rows = [html.unescape(re.sub(r"<[^>]+>", "", line))
+            for pre in re.findall(r"<pre[^>]*>(.*?)</pre>", text, re.S) for line in pre.split("\n")]
+    assert len(rows) > 50
+    assert [r for r in rows if r.endswith(" ")] == []
+    assert any(r.startswith(" z1 ") for r in rows)  # leading spaces (the columns) are kept

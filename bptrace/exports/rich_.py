@@ -30,7 +30,21 @@ def _record(renderable) -> Console:
 
 
 def _pre(renderable) -> str:
-    return _record(renderable).export_html(inline_styles=True, code_format=PRE)
+    return trimmed(_record(renderable).export_html(inline_styles=True, code_format=PRE))
+
+
+# spaces (bare, or a span of nothing else) at the end of a line, and a span's own trailing spaces
+_PADDING = re.compile(r"(?: |<span[^>]*> *</span>)+(?=\n)")
+_SPAN_PADDING = re.compile(r" +</span>(?=\n)")
+
+
+def trimmed(code: str) -> str:
+    """The lines without the spaces that pad every row to the console's width: where a page or a
+    notebook wraps preformatted text, a padded row spills onto an empty-looking second line."""
+    previous = None
+    while code != previous:
+        previous, code = code, _PADDING.sub("", _SPAN_PADDING.sub("</span>", code))
+    return code
 
 
 def fragment(*pieces) -> str:
