@@ -115,3 +115,10 @@ def test_wrapped_formulas_continue_indented_after_an_operator(width):
                 assert formula.endswith(("+", "−", "×", "/")) or text.strip().startswith(("if", "else")), (above, line)
                 wrapped += 1
     assert wrapped > 10
+
+
+def test_verdict_wraps_between_its_two_parts_at_60():
+    text = bptrace("run", "xor", columns=60)
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("E_total:"))
+    assert lines[i].rstrip().endswith("→ 0.06068866") and lines[i + 1].startswith("down by 0.04702136 (−43.66%)")

@@ -47,7 +47,7 @@ def asciify(r):
     if isinstance(r, Table):
         return _table(r)
     if isinstance(r, Segments):
-        return Segments(map(transliterate, r.parts), SEPARATORS.get(r.sep, transliterate(r.sep)), r.style, r.indent)
+        return Segments(map(text, r.parts), SEPARATORS.get(r.sep, transliterate(r.sep)), r.style, r.indent)
     if isinstance(r, Fitting):
         return Fitting(*map(asciify, r.layouts))
     return r

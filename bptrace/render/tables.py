@@ -63,30 +63,34 @@ class Titled(Table):
 
 
 class Segments:
-    """A line of parts joined by a separator (`8 parameters · loss half_sse · …`) that wraps only
-    between parts, never inside one, and drops the separator where it breaks; continuation lines
-    start with `indent`."""
+    """A line of parts (str or styled Text) joined by a separator (`8 parameters · loss half_sse · …`)
+    that wraps only between parts, never inside one, and drops the separator where it breaks;
+    continuation lines start with `indent`."""
 
     def __init__(self, parts, sep: str = " · ", style: str = "", indent: str = ""):
-        self.parts, self.sep, self.style, self.indent = [p for p in parts if p], sep, style, indent
+        self.parts = [p if isinstance(p, Text) else Text(p) for p in parts if p]
+        self.sep, self.style, self.indent = sep, style, indent
 
-    def lines(self, width: int) -> list[str]:
-        out = [self.parts[0]] if self.parts else []
+    def lines(self, width: int) -> list[Text]:
+        out = self.parts[:1]
         for part in self.parts[1:]:
             joined = out[-1] + self.sep + part
-            if cell_len(joined) <= width:
+            if joined.cell_len <= width:
                 out[-1] = joined
             else:
-                out.append(self.indent + part)
+                out.append(Text(self.indent) + part)
         return out
 
     def __rich_console__(self, console, options):
         for line in self.lines(options.max_width):
-            yield Text(line, style=self.style, end="\n")
+            line = line.copy()
+            line.stylize_before(self.style)
+            line.end = "\n"
+            yield line
 
     def __rich_measure__(self, console, options):
-        narrowest = max((cell_len(p) + (i > 0) * cell_len(self.indent) for i, p in enumerate(self.parts)), default=0)
-        return Measurement(narrowest, cell_len(self.sep.join(self.parts)))
+        narrowest = max((p.cell_len + (i > 0) * cell_len(self.indent) for i, p in enumerate(self.parts)), default=0)
+        return Measurement(narrowest, sum(p.cell_len for p in self.parts) + cell_len(self.sep) * (len(self.parts) - 1))
 
 
 BREAK_AFTER = {"+", "−", "-", "×", "*", "/"}  # a formula's line may end after these operators …
@@ -335,20 +339,17 @@ def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
     return out + list(loss.errors) + [loss.total]
 
 
-def verdict(it: Iteration, view: View) -> Text:
+def verdict(it: Iteration, view: View) -> Segments:
+    """E_total before → after, then how it changed (the two parts wrap apart, never a word alone)."""
     before, after = it.loss_before, it.loss_after
+    change = Text.assemble(("E_total: ", "bold"), (f"{view.num(before)} → {view.num(after)}", "bold"))
     if not math.isfinite(after):
-        text = Text("E_total: ", style="bold")
-        text.append(f"{view.num(before)} → {view.num(after)}", style="bold red")
-        text.append("  the update overflowed; try a smaller learning rate")
-        return text
-    change = after - before
-    pct = f" ({percent(change / before, view.style)})" if before else ""
-    word = "down" if change < 0 else "up" if change > 0 else "unchanged"
-    text = Text("E_total: ", style="bold")
-    text.append(f"{view.num(before)} → {view.num(after)}", style="bold")
-    text.append(f"  {word} by {view.num(abs(change))}{pct}")
-    return text
+        change.stylize("red", len("E_total: "))
+        return Segments([change, "the update overflowed; try a smaller learning rate"], "  ")
+    diff = after - before
+    pct = f" ({percent(diff / before, view.style)})" if before else ""
+    word = "down" if diff < 0 else "up" if diff > 0 else "unchanged"
+    return Segments([change, f"{word} by {view.num(abs(diff))}{pct}"], "  ")
 
 
 def render_iteration(it: Iteration, spec, view: View) -> Group:
