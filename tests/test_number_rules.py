@@ -87,3 +87,13 @@ def test_one_minus_sign_in_the_terminal(runner, args):
 def test_ascii_keeps_the_ascii_minus(runner):
     out = _out(runner, "run", "xor", "--ascii")
     assert "−" not in out and re.search(r"e\^-\(-0\.14371230\)", out)
+
+
+def test_gradcheck_uses_the_same_formatter(runner, tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(HALVING.replace("[[0.5]]", "[[-2e-9]]"))
+    result = runner.invoke(app, ["gradcheck", str(spec)], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    # dE/dw = (o − t)·x = w = −2e-9 for o = w·1, t = 0 (worked out above)
+    row = next(line for line in result.output.splitlines() if line.startswith(" w1"))
+    assert row.split()[1:3] == ["−2.0000000×10⁻⁹", "−2.0000000×10⁻⁹"], row

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num
+from .training import num  # the terminal notation: 1.2×10⁻⁹, −0.5
 from ..notation import name as id_name
 from .tables import NAME_STYLE, Titled
 
