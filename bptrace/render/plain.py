@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Span, Text
 
 from ..ascii import char, transliterate
-from .tables import Fitting, Segments
+from .layout import Fitting, Segments
 
 SEPARATORS = {" · ": "; "}  # a list's separator in ASCII (· alone is the product: *)
 

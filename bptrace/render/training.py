@@ -11,8 +11,9 @@ from rich.text import Text
 from .. import fmt
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
+from .layout import Segments, Titled
 from .svgplot import log_ticks, nice_ticks, tick_label
-from .tables import NAME_STYLE, VALUE_STYLE, Segments, Titled
+from .tables import NAME_STYLE, VALUE_STYLE
 
 STYLE = "unicode"  # the terminal's notation: 1.2×10⁻⁹, −0.5 (the same rules as `run`: bptrace.fmt)
 
