@@ -193,10 +193,22 @@ def _drop_unusable_sizes(env=os.environ) -> None:
             del env[key]
 
 
+class _Console(Console):
+    """On a stream that cannot encode Unicode, what is printed is made ASCII before rich measures it
+    (render.plain), so columns keep their width (the codec's … -> ... would come after the layout)."""
+
+    def print(self, *objects, **kwargs):
+        if not self.encoding.startswith("utf"):
+            from .render.plain import asciify
+
+            objects = tuple(map(asciify, objects))
+        super().print(*objects, **kwargs)
+
+
 def _console(stderr: bool = False) -> Console:
     from .outputs import TrimmedLines
 
-    console = Console(stderr=True) if stderr else Console(file=TrimmedLines(lambda: sys.stdout))
+    console = _Console(stderr=True) if stderr else _Console(file=TrimmedLines(lambda: sys.stdout))
     if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
         console.width = 80
     console.width = min(console.width, MAX_WIDTH)

@@ -35,7 +35,7 @@ def test_markdown_export_and_terminal_table(runner, tmp_path):
     md = tmp_path / "class.md"
     result = runner.invoke(app, ["check", "blog", *class_of(tmp_path), "--summary", "-o", str(md)])
     assert result.exit_code == 1
-    assert "1 of 3 graded file(s) all right" in result.output
+    assert "1 of 3 graded files all right" in result.output
     text = md.read_text()
     assert text.startswith("| file | held | total |") and text.count("\n") == 5
     assert "sign of ∂E/∂o (dE\\_total/do1)" in text

@@ -7,17 +7,18 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num
+from ..fmt import counted
+from .training import num  # the terminal notation: 1.2×10⁻⁹, −0.5
 from ..notation import name as id_name
-from .tables import NAME_STYLE
+from .tables import NAME_STYLE, Titled
 
 OK, BAD = Text("✓", style="green"), Text("✗", style="bold red")
 ROUNDED = Text("≈", style="yellow")  # holds for a calculation that rounds along the way
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                 padding=(0, 1))
+    return Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))  # the title may be wider than the columns
 
 
 def check_report(report, precision: int = 8) -> Group:
@@ -93,13 +94,14 @@ def summary_table(rows) -> Group:
     """One row per answers file: claims held of total, the first misconception (or wrong claim)."""
     from ..exports.summary import HEAD, cells
 
-    t = _table(f"Summary: {len(rows)} answers file(s)")
+    t = _table(f"Summary: {counted(len(rows), 'answers file')}")
     for i, h in enumerate(HEAD):
-        t.add_column(h, justify="right" if i in (1, 2) else "left", no_wrap=i < 3)
+        t.add_column(h, justify="right" if i in (1, 2) else "left", no_wrap=i in (1, 2),
+                     overflow="fold" if i == 0 else "ellipsis")  # a long path folds; the counts never do
     for r in rows:
         t.add_row(*cells(r), style="red" if r.error else None)
     graded = [r for r in rows if not r.error]
-    return Group(t, Text(f"{sum(r.ok for r in graded)} of {len(graded)} graded file(s) all right", style="bold"))
+    return Group(t, Text(f"{sum(r.ok for r in graded)} of {counted(len(graded), 'graded file')} all right", style="bold"))
 
 
 LISTED = 10  # names listed in a verdict before "… and N more"
