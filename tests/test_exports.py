@@ -192,10 +192,14 @@ def test_bad_export_paths(runner, args, message):
 
 def test_unwritable_folder_leaves_nothing(tmp_path, runner, monkeypatch):
     # tests may run as root, which ignores folder permissions: simulate the OS refusing
-    def refuse(*a, **k):
-        raise PermissionError(13, "Permission denied")
+    real_open = atomic.os.open
 
-    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    def refuse(path, *a, **k):
+        if str(path).endswith(".part"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(atomic.os, "open", refuse)
     result = runner.invoke(app, ["run", "-o", str(tmp_path / "a.md")])
     assert result.exit_code == 2 and f"cannot write {tmp_path / 'a.md'}: permission denied" in result.stderr
     assert list(tmp_path.iterdir()) == []
