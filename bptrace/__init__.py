@@ -145,7 +145,7 @@ def _is_toml_text(answers) -> bool:
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:
-    """A Trace or a training Result as json, jsonl, md, html, svg, tex or py text (bptrace.exports.REGISTRY).
+    """A Trace or a training Result as json, jsonl, md, html, walk, svg, tex or py text (bptrace.exports.REGISTRY).
 
     options: formulas (bool), style ("unicode" or "ascii"), every (epoch-table spacing), log_y (bool)."""
     from .exports import Options

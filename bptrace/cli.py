@@ -62,7 +62,7 @@ def run(
         _check_sample(s, sample)
         opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
         with Exports(export or [], format, inputs=[spec]) as exports:
-            limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex"}))
+            limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
             trace = tracer.run(s, sample=sample, naming=naming)
             if exports.draws_tables:
                 opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style))

@@ -182,7 +182,7 @@ def test_stdout_export_replaces_tables(runner):
 @pytest.mark.parametrize("args,message", [
     (["-o", "x.txt"], "cannot tell the format from '.txt'"),
     (["-o", "-"], "writing to stdout needs --format"),
-    (["-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, svg, tex, py, got 'pdf'"),
+    (["-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, walk, svg, tex, py, got 'pdf'"),
     (["-o", "/no/such/folder/a.md"], "cannot write /no/such/folder/a.md: the folder /no/such/folder does not exist"),
 ])
 def test_bad_export_paths(runner, args, message):

@@ -36,7 +36,7 @@ def test_library_errors_name_the_parameter_not_a_flag(call, param):
 @pytest.mark.parametrize("args,message", [
     (["step", "xor", "-n", "3", "--watch", "9"], "--watch 9: xor.toml (built-in) has 4 sample(s)"),
     (["run", "--lr", "0"], "--lr: expected a number greater than 0, got 0"),
-    (["run", "-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, svg, tex, py, got 'pdf'"),
+    (["run", "-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, walk, svg, tex, py, got 'pdf'"),
     (["run", "--sample", "3"], "--sample 3: blog.toml (built-in) has 1 sample(s)"),
 ])
 def test_the_cli_shows_the_parameter_as_its_flag(runner, args, message):

@@ -11,7 +11,8 @@ IMAGES = re.findall(r"!\[[^\]]*\]\((docs/img/[^)]+)\)", (ROOT / "README.md").rea
 
 
 def test_the_readme_shows_each_rendered_export():
-    assert sorted(Path(i).name for i in IMAGES) == ["html-loss-chart.png", "latex-page.png", "markdown-excerpt.png"]
+    assert sorted(Path(i).name for i in IMAGES) == ["html-loss-chart.png", "latex-page.png", "markdown-excerpt.png",
+                                                         "walk.png"]
 
 
 @pytest.mark.parametrize("image", IMAGES)

@@ -118,6 +118,18 @@ def _html_run(result, o: Options) -> str:  # the loss curve as an SVG chart, not
     return run_html(result, o.view, o.every, o.log_y, result.spec.title or RUN_TITLE)
 
 
+def _walk_trace(trace, o: Options) -> str:
+    from .walk_html import trace_walk
+
+    return trace_walk(trace, o.precision)
+
+
+def _walk_run(result, o: Options) -> str:
+    from .walk_html import run_walk
+
+    return run_walk(result, o.precision, o.log_y)
+
+
 def _svg_trace(trace, o: Options) -> str:
     from .rich_ import svg
 
@@ -139,10 +151,12 @@ REGISTRY: dict[str, Format] = {f.name: f for f in (
     Format("tex", (".tex",), _tex_trace, _tex_run, "a LaTeX document"),
     Format("html", (".html", ".htm"), _html_trace, _html_run, "the terminal's tables as a web page",
            draws_tables=True),
+    Format("walk", (".walk.html",), _walk_trace, _walk_run,
+           "one page that steps through the trace in a browser, needing nothing else"),
     Format("svg", (".svg",), _svg_trace, _svg_run, "the terminal's tables as an image", draws_tables=True),
     Format("py", (".py",), _py, _py, "a PyTorch script of the same network"),
 )}
-FORMATS = ("json", "jsonl", "md", "html", "svg", "tex", "py")  # the order messages list them in
+FORMATS = ("json", "jsonl", "md", "html", "walk", "svg", "tex", "py")  # the order messages list them in
 assert set(FORMATS) == set(REGISTRY)
 EXTENSIONS = {ext: f.name for f in REGISTRY.values() for ext in f.extensions}
 
@@ -159,7 +173,7 @@ def listed(words: list[str], last: str = "or") -> str:
 
 
 def extensions_text() -> str:
-    """'.json, .jsonl, .md, .html, .svg, .tex or .py' (each format's first extension)."""
+    """'.json, .jsonl, .md, .html, .walk.html, .svg, .tex or .py' (each format's first extension)."""
     return listed([REGISTRY[name].extensions[0] for name in FORMATS])
 
 
@@ -170,8 +184,10 @@ def check_format(name: str) -> Format:
 
 
 def detect(path: str) -> str | None:
-    """The format a file name's extension says, or None."""
-    return EXTENSIONS.get(Path(path).suffix.lower())
+    """The format a file name's extension says, or None. Names ending in `.walk.html` (and a file named
+    `walk.html`) are the walk; other `.html` names are the terminal's tables."""
+    base = "." + Path(path).name.lower()  # a file named walk.html ends in .walk.html too
+    return next((EXTENSIONS[e] for e in sorted(EXTENSIONS, key=len, reverse=True) if base.endswith(e)), None)
 
 
 def format_for(path: str, forced: str | None = None) -> str:
