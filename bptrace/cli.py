@@ -76,6 +76,20 @@ def run(
 
 
 @app.command()
+def explore(spec: SpecArg = None, precision: Precision = 8, lr: LR = None, naming: Naming = None):
+    """Walk one update quantity by quantity on the network diagram, in a full-screen terminal app."""
+    from . import limits, tracer
+
+    with user_errors():
+        s = load_spec(spec, lr, naming)
+        limits.check_run(s, tables=True)
+        trace = tracer.run(s, sample=1, naming=naming)
+    from .explore import Explorer  # Textual: imported by this command only
+
+    Explorer(s, trace, precision, naming).run()
+
+
+@app.command()
 def step(
     spec: SpecArg = None, epochs: Epochs = 100, batch: Batch = "online", shuffle: Shuffle = False,
     seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1,

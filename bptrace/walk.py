@@ -37,12 +37,15 @@ def parameters(walk: list[Step]) -> list[str]:
     return [s.key[:-1] for s in walk if s.phase == "update"]
 
 
-def focus(walk: list[Step], param: str) -> list[Step]:
-    """The chain of parameter `param`: every backward step its gradient is computed from (through the
-    formulas' factors: ∂E_total/∂w1 ← ∂E_total/∂h1 ← ∂E_o1/∂h1 ← δ_o1 ← …), then its update; in walk order."""
+def focus(walk: list[Step], param: str, names: dict | None = None) -> list[Step]:
+    """The chain of parameter `param` (w1, w1⁺ or ∂E_total/∂w1; with `names`, in any scheme): every backward
+    step its gradient is computed from (through the formulas' factors: ∂E_total/∂w1 ← ∂E_total/∂h1 ←
+    ∂E_o1/∂h1 ← δ_o1 ← …), then its update; in walk order."""
     p = spellings(param).removesuffix("+")
     p = p.removeprefix("dE_total/d")  # the gradient's name names the same chain
-    start = next((s for s in walk if s.phase == "update" and s.key == f"{p}+"), None)
+    updates = [s for s in walk if s.phase == "update"]
+    start = next((s for s in updates if s.key == f"{p}+" or names and any(
+        name(s.q.ident, N, "ascii") == p for N in names.values())), None)
     if start is None:
         known = ", ".join(parameters(walk)) or "none"
         raise UsageError(f"focus '{clip(param)}': no such parameter is updated (parameters: {known})", param="focus")

@@ -1,0 +1,121 @@
+"""The network as terminal text: columns of nodes (inputs, then each layer's neurons with their values)
+and, between them, the edges with their weights. The current quantity and the ones it reads are
+highlighted (each node and edge knows the keys it stands for, as in walk.html). A network too large to
+draw legibly in the space given becomes one box per layer with its count; the walk still works.
+
+Rich only (no Textual): the app puts the Text in a widget; a cell's style carries a click action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+
+from ..exports.walk_html import _neuron_keys, key
+from ..fmt import num
+from ..notation import after as plus
+from ..notation import name
+
+CURRENT = Style(bold=True, color="black", bgcolor="yellow")
+DEP = Style(bold=True, color="cyan")
+NODE = Style(bold=True)
+EDGE = Style(dim=True)
+GAP = 2  # spaces between columns
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    keys: frozenset[str]  # the quantities it stands for (highlighted when current or read)
+    target: str  # the step a click jumps to
+    edge: bool = False
+
+
+def columns(it, N, after: bool, compact: bool, precision: int = 4) -> list[list[Cell]]:
+    """Node columns (inputs, each layer) with edge columns between them; `after`: values after the update."""
+    p = it.passes[0]
+    checked = it.checks[0].forward if after and it.checks else p.forward
+    new = {u.name: u.new for u in it.updates} if after else {}
+    d = 3 if compact else precision
+    cols = [[_node(q, q2, [key(q)], N, after, d) for q, q2 in zip(p.forward.inputs, checked.inputs)]]
+    for l, layer in enumerate(p.forward.layers):
+        edges = []
+        for j, n in enumerate(layer):
+            for t in n.terms:
+                w = t.weight
+                v = num(new.get(w.name, w.value), d, w.name not in new and w.given)
+                label = name(plus(w.ident) if w.name in new else w.ident, N, "unicode")
+                src = "" if compact else f"{name(t.source.ident, N, 'unicode')}→{name(n.out.ident, N, 'unicode')} "
+                k = key(w)
+                edges.append(Cell(f"{src}{label} {v}", frozenset((k, k + "+")), k + "+" if after else k, True))
+        cols.append(edges)
+        cols.append([_node(n.out, checked.layers[l][j].out, _neuron_keys(p, l, j), N, after, d)
+                     for j, n in enumerate(layer)])
+    return cols
+
+
+def _node(q, q2, keys, N, after: bool, d: int) -> Cell:
+    shown = q2 if after else q
+    ident = plus(q.ident) if after and not q.given else q.ident
+    k = key(q)
+    return Cell(f"{name(ident, N, 'unicode')} {num(shown.value, d, shown.given)}", frozenset(keys),
+                k + "+" if after and not q.given else k)
+
+
+def _style(c: Cell, current: str, deps: set[str]) -> Style:
+    base = CURRENT if current in c.keys else DEP if c.keys & deps else EDGE if c.edge else NODE
+    return base + Style(meta={"@click": f"app.jump_key({c.target!r})"})
+
+
+def draw(cols: list[list[Cell]], current: str, deps: set[str]) -> Text:
+    """The columns side by side, each centred vertically."""
+    widths = [max((len(c.text) for c in col), default=0) for col in cols]
+    rows = max(map(len, cols))
+    out = Text(no_wrap=True, overflow="crop")
+    for r in range(rows):
+        line = Text()
+        for col, w in zip(cols, widths):
+            top = (rows - len(col)) // 2
+            c = col[r - top] if 0 <= r - top < len(col) else None
+            line.append(c.text.ljust(w) if c else " " * w, _style(c, current, deps) if c else None)
+            line.append(" " * GAP)
+        out.append(line)
+        if r < rows - 1:
+            out.append("\n")
+    return out
+
+
+def size(cols: list[list[Cell]]) -> tuple[int, int]:
+    """(width, height) of the drawn columns."""
+    return sum(max((len(c.text) for c in col), default=0) + GAP for col in cols), max(map(len, cols))
+
+
+def boxes(it, N, current: str, deps: set[str], precision: int = 4) -> Text:
+    """One box per layer with its count and activation; the layer holding the current quantity highlighted."""
+    cols = columns(it, N, False, True, precision)
+    acts = [layer[0].activation for layer in it.passes[0].forward.layers]
+    labels = [f"[ {len(cols[0])} inputs ]"]
+    for l, a in enumerate(acts):
+        labels.append(f"{len(cols[2 * l + 1])} weights")
+        labels.append(f"[ {len(cols[2 * l + 2])} {a} ]")
+    out = Text(no_wrap=True, overflow="fold")
+    for i, (label, col) in enumerate(zip(labels, cols)):
+        keys = frozenset().union(*(c.keys for c in col)) if col else frozenset()
+        first = col[0].target if col else ""
+        style = CURRENT if current in keys else DEP if keys & deps else EDGE if i % 2 else NODE
+        if i:
+            out.append(" ─ " if i % 2 else " ─▶ ")
+        out.append(label, style + Style(meta={"@click": f"app.jump_key({first!r})"}))
+    return out
+
+
+def diagram(it, N, current: str, deps: set[str], after: bool, space: tuple[int, int], precision: int = 4) -> Text:
+    """The largest legible drawing that fits `space` (width, height): nodes and labelled edges, then
+    edges without their endpoints, then layer boxes."""
+    for compact in (False, True):
+        cols = columns(it, N, after, compact, precision)
+        w, h = size(cols)
+        if w <= space[0] and h <= space[1]:
+            return draw(cols, current, deps)
+    return boxes(it, N, current, deps, precision)
