@@ -257,3 +257,33 @@ def test_textual_is_imported_by_explore_only():
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
     assert not [m for m in imported if m.split(".")[0] == "textual"]
     assert "rich" in [m.split(".")[0] for m in imported]  # the probe sees imports at all
+
+
+# ------------------------------------------------------------------ the diagram's highlights
+
+def styles_of(text, piece: str):
+    """The styles on the cell whose text starts with `piece`."""
+    start = text.plain.index(piece)
+    return [s.style for s in text.spans if s.start <= start < s.end]
+
+
+@pytest.mark.parametrize("current, lit, read", [
+    # z1 = w1·x1 + w2·x2: neuron h1 (it holds z1) is current; the inputs and both weights into h1 are read
+    ("z1", ["h1 0.5200"], ["x1 0.1", "x2 0.2", "x1→h1 w1", "x2→h1 w2"]),
+    # ∂E_total/∂w5 = δ_o1·h1: the edge of w5 is current; o1 (δ_o1) and h1 are read
+    ("dE_total/dw5", ["h1→o1 w5"], ["o1 0.6094", "h1 0.5200"]),
+])
+def test_the_current_quantity_and_what_it_reads_are_highlighted(current, lit, read):
+    from bptrace import walk
+    from bptrace.explore.diagram import CURRENT, DEP, diagram
+
+    t = bptrace.run()
+    step = next(s for s in walk.steps(t) if s.key == current)
+    text = diagram(t.iterations[0], t.names, step.key, set(step.depends_on), False, (78, 12))
+    for piece in lit:
+        assert any(s.bgcolor == CURRENT.bgcolor for s in styles_of(text, piece)), piece
+    for piece in read:
+        assert any(s.color == DEP.color for s in styles_of(text, piece)), piece
+    others = [p for p in ("x1→h2 w3", "h2→o2 w8", "o2 0.6638") if p not in lit + read]
+    for piece in others:
+        assert not any(s.color == DEP.color or s.bgcolor == CURRENT.bgcolor for s in styles_of(text, piece)), piece

@@ -172,9 +172,11 @@ class Explorer(App):
         pos = min(max(seq.index(self.index) + delta, 0), len(seq) - 1)
         self.go(seq[pos])
 
-    def action_jump_key(self, key: str) -> None:
+    def on_click(self, event) -> None:
         """A click on a node or an edge: its quantity (a given one: the first step that reads it)."""
-        self.jump(key)
+        target = event.style.meta.get("jump") if event.style else None
+        if target:
+            self.jump(target)
 
     def jump(self, text: str) -> None:
         try:

@@ -3,7 +3,8 @@ and, between them, the edges with their weights. The current quantity and the on
 highlighted (each node and edge knows the keys it stands for, as in walk.html). A network too large to
 draw legibly in the space given becomes one box per layer with its count; the walk still works.
 
-Rich only (no Textual): the app puts the Text in a widget; a cell's style carries a click action."""
+Rich only (no Textual): the app puts the Text in a widget; a cell's style carries the quantity a click
+jumps to (meta "jump")."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def columns(it, N, after: bool, compact: bool, precision: int = 4) -> list[list[
                 label = name(plus(w.ident) if w.name in new else w.ident, N, "unicode")
                 src = "" if compact else f"{name(t.source.ident, N, 'unicode')}→{name(n.out.ident, N, 'unicode')} "
                 k = key(w)
-                edges.append(Cell(f"{src}{label} {v}", frozenset((k, k + "+")), k + "+" if after else k, True))
+                keys = (k, k + "+", f"dE_total/d{k}", f"d{key(n.z)}/d{k}")  # w, w⁺, its gradient and factor
+                edges.append(Cell(f"{src}{label} {v}", frozenset(keys), k + "+" if after else k, True))
         cols.append(edges)
         cols.append([_node(n.out, checked.layers[l][j].out, _neuron_keys(p, l, j), N, after, d)
                      for j, n in enumerate(layer)])
@@ -65,7 +67,7 @@ def _node(q, q2, keys, N, after: bool, d: int) -> Cell:
 
 def _style(c: Cell, current: str, deps: set[str]) -> Style:
     base = CURRENT if current in c.keys else DEP if c.keys & deps else EDGE if c.edge else NODE
-    return base + Style(meta={"@click": f"app.jump_key({c.target!r})"})
+    return base + Style(meta={"jump": c.target})
 
 
 def draw(cols: list[list[Cell]], current: str, deps: set[str]) -> Text:
@@ -106,7 +108,7 @@ def boxes(it, N, current: str, deps: set[str], precision: int = 4) -> Text:
         style = CURRENT if current in keys else DEP if keys & deps else EDGE if i % 2 else NODE
         if i:
             out.append(" ─ " if i % 2 else " ─▶ ")
-        out.append(label, style + Style(meta={"@click": f"app.jump_key({first!r})"}))
+        out.append(label, style + Style(meta={"jump": first}))
     return out
 
 
