@@ -232,7 +232,7 @@ def test_softmax_network_walks_to_the_end():
 
 def test_a_large_network_is_drawn_as_layer_boxes():
     async def check(app, pilot):
-        text = screen(app)
+        text = screen(app).replace("\u00a0", " ")
         assert "[ 2 inputs ]" in text and "[ 4 relu ]" in text  # deep: 2-4-4-3-1
         await type_in(pilot, "n")
         assert app.index == 1 and "z^(1)_2 =" in step_text(app)  # deep names its quantities layered

@@ -147,7 +147,20 @@ class Explorer(App):
             parts.append(self.verdict())
         if self.message:
             parts.append(Text(self.message, style="bold red"))
-        return Group(*parts)
+        return Group(*parts, *self.coming())
+
+    def coming(self) -> list[Text]:
+        """On a tall screen: the next steps of the walk with their values (an 80×24 screen has no room)."""
+        seq = self.sequence
+        room = self.size.height - 30
+        pos = seq.index(self.index)
+        upcoming = [self.steps[i] for i in seq[pos + 1:pos + 1 + room]]
+        if room < 3 or not upcoming:
+            return []
+        lines = [Text("\nthen", style="dim")]
+        for s in upcoming:
+            lines.append(Text.assemble(f"  {step_name(s, self.N)} = ", (num(walk.value(s), self.precision), "dim")))
+        return lines
 
     def verdict(self) -> Text:
         b, a = self.it.loss_before, self.it.loss_after

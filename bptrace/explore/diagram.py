@@ -8,7 +8,7 @@ jumps to (meta "jump")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.style import Style
 from rich.text import Text
@@ -17,6 +17,7 @@ from ..exports.walk_html import _neuron_keys, key
 from ..fmt import num
 from ..notation import after as plus
 from ..notation import name
+from ..trace import neuron_rows
 
 CURRENT = Style(bold=True, color="black", bgcolor="yellow")
 DEP = Style(bold=True, color="cyan")
@@ -52,9 +53,16 @@ def columns(it, N, after: bool, compact: bool, precision: int = 4) -> list[list[
                 keys = (k, k + "+", f"dE_total/d{k}", f"d{key(n.z)}/d{k}")  # w, w⁺, its gradient and factor
                 edges.append(Cell(f"{src}{label} {v}", frozenset(keys), k + "+" if after else k, True))
         cols.append(edges)
-        cols.append([_node(n.out, checked.layers[l][j].out, _neuron_keys(p, l, j), N, after, d)
+        cols.append([_node(n.out, checked.layers[l][j].out, _node_keys(p, l, j), N, after, d)
                      for j, n in enumerate(layer)])
     return cols
+
+
+def _node_keys(p, l: int, j: int) -> list[str]:
+    """A neuron's quantities: walk.html's (z, out, δ, ∂E/∂out, ∂out/∂z) and every other row the backward
+    pass computes for it (the terms of a sum, a softmax output's Jacobian)."""
+    layer = next(b for b in p.backward if b.index == l)
+    return _neuron_keys(p, l, j) + [key(q) for q in neuron_rows(replace(layer, neurons=layer.neurons[j:j + 1]))]
 
 
 def _node(q, q2, keys, N, after: bool, d: int) -> Cell:
@@ -97,10 +105,11 @@ def boxes(it, N, current: str, deps: set[str], precision: int = 4) -> Text:
     """One box per layer with its count and activation; the layer holding the current quantity highlighted."""
     cols = columns(it, N, False, True, precision)
     acts = [layer[0].activation for layer in it.passes[0].forward.layers]
-    labels = [f"[ {len(cols[0])} inputs ]"]
+    nb = "\u00a0"  # no-break spaces: a narrow screen wraps between the boxes only
+    labels = [f"[{nb}{len(cols[0])}{nb}inputs{nb}]"]
     for l, a in enumerate(acts):
-        labels.append(f"{len(cols[2 * l + 1])} weights")
-        labels.append(f"[ {len(cols[2 * l + 2])} {a} ]")
+        labels.append(f"{len(cols[2 * l + 1])}{nb}weights")
+        labels.append(f"[{nb}{len(cols[2 * l + 2])}{nb}{a}{nb}]")
     out = Text(no_wrap=True, overflow="fold")
     for i, (label, col) in enumerate(zip(labels, cols)):
         keys = frozenset().union(*(c.keys for c in col)) if col else frozenset()
