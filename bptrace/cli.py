@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from . import samples
 from .cli_options import (
-    SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Epochs, Batch, Shuffle, Seed,
+    SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Focus, Epochs, Batch, Shuffle, Seed,
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
@@ -49,6 +49,7 @@ def load_spec(spec: str | None, lr: float | None = None, naming: str | None = No
 def run(
     spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
     no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
+    focus: Focus = None,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from dataclasses import replace
@@ -64,6 +65,10 @@ def run(
         with Exports(export or [], format, inputs=[spec]) as exports:
             limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
             trace = tracer.run(s, sample=sample, naming=naming)
+            if focus is not None:
+                from .walk import focused
+
+                trace = focused(trace, focus)
             if exports.draws_tables:
                 opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style))
             exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))

@@ -36,6 +36,9 @@ Export = Annotated[Optional[list[str]], typer.Option(
 Format = Annotated[Optional[str], typer.Option(
     "--format", "-f", help=f"Export format when the extension does not say: {', '.join(FORMATS)}.", show_default=False)]
 Sample = Annotated[int, typer.Option("--sample", "-s", min=1, help="Which sample to trace (1-based).")]
+Focus = Annotated[Optional[str], typer.Option(
+    "--focus", help="Only the chain of one parameter: what its gradient is computed from, and its update (e.g. w1).",
+    show_default=False, metavar="PARAM")]
 Ascii = Annotated[bool, typer.Option("--ascii", help="ASCII names and operators (dE_total/dw5, delta_o1, *).")]
 Epochs = Annotated[int, typer.Option("--epochs", "-n", min=1, max=10_000_000, help="Epochs to train (passes over every sample).")]
 Batch = Annotated[str, typer.Option("--batch", "-b", help="online (one update per sample), full (mean gradient of all samples) or K (mini-batches of K).")]

@@ -11,7 +11,7 @@ exports/walk_html.py). It reads the trace only: every number is the number `bptr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import DivergedError, UsageError, clip
 from .exports.walk_html import SCHEMES, Step, _chain_reads, _steps, key, step_name
@@ -156,3 +156,18 @@ def next_iteration(spec, it: Iteration, naming: str | None = None) -> Iteration:
         if result.divergence is not None:
             raise DivergedError(f"update {it.step + 1} is never reached: {result.divergence.message()}")
     raise DivergedError(f"update {it.step + 1} was not traced")
+
+
+def focused(trace, param: str):
+    """The trace cut down to parameter `param`'s chain (`bptrace run --focus`): each layer's gradients and
+    the updates keep only the chain's; the forward pass, the errors, the neurons' backward rows (δ of the
+    chain's neurons and of their layer-mates: the tables pair them with the forward pass) and the check
+    stay. Every renderer and export reads it as it reads any trace."""
+    its = []
+    for it in trace.iterations:
+        chain = {s.key for s in focus(steps(it), param, names_for(trace.spec, it))}
+        passes = tuple(replace(p, backward=tuple(
+            replace(layer, gradients=tuple(g for g in layer.gradients if key(g) in chain)) for layer in p.backward))
+            for p in it.passes)
+        its.append(replace(it, passes=passes, updates=tuple(u for u in it.updates if f"{u.name}+" in chain)))
+    return replace(trace, iterations=tuple(its))

@@ -112,3 +112,44 @@ def test_next_iteration_with_several_samples_goes_through_the_epoch():
         it = walk.next_iteration(spec, it)
         seen.append((it.epoch, it.step, it.passes[0].sample))
     assert seen == [(1, 2, 2), (1, 3, 3), (1, 4, 4), (2, 5, 1)]
+
+
+# ------------------------------------------------------------------ run --focus: the same chain, without a UI
+
+def test_run_focus_w1_prints_the_chain_and_only_w1s_gradient_and_update(runner):
+    from bptrace.cli import app
+
+    result = runner.invoke(app, ["run", "--focus", "w1", "--no-formulas"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[-1] for line in result.output.splitlines() if len(line.split()) >= 2}
+    assert float(rows["∂E_total/∂w1"]) == pytest.approx(PUBLISHED["dE_total/dw1"], abs=5e-9)
+    for k in ("dE_total/do1", "dE_o1/dh1", "dE_o2/dh1", "dE_total/dh1", "dh1/dz1"):  # its chain, as published
+        assert float(rows[k.replace("d", "∂").replace("∂elta", "δ")]) == pytest.approx(PUBLISHED[k], abs=5e-9)
+    assert float(rows["w1"]) == pytest.approx(PUBLISHED["w1+"], abs=5e-9)  # the update row: old, gradient, new
+    for other in ("∂E_total/∂w5", "∂E_total/∂w2", "∂E_total/∂w4", "w5", "w2"):
+        assert other not in rows, other
+
+
+def test_run_focus_reaches_every_export(runner, tmp_path):
+    import json
+
+    from bptrace.cli import app
+
+    paths = [tmp_path / f"f.{ext}" for ext in ("json", "md", "tex", "html")]
+    result = runner.invoke(app, ["run", "--focus", "∂E_total/∂w5", *sum((["-o", str(p)] for p in paths), [])])
+    assert result.exit_code == 0, result.output
+    data = json.loads(paths[0].read_text())
+    names = set(data["quantities"])
+    assert "dE_total/dw5" in names and not {"dE_total/dw1", "dE_total/dw6", "w6+"} & names
+    md = paths[1].read_text()
+    assert r"\partial w_{5}}" in md and r"\partial w_{6}}" not in md  # LaTeX names
+    assert f'"w5 = {PUBLISHED["w5+"]:.8f}"' in md and '"w6 = 0.4"' in md  # the diagram after: w6 not updated here
+
+
+def test_run_focus_on_no_parameter_is_one_line_and_exit_2(runner):
+    from bptrace.cli import app
+
+    result = runner.invoke(app, ["run", "--focus", "z1"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --focus 'z1': no such parameter is updated (parameters: w1, w2, w3, w4, w5, w6, w7, w8)"]
