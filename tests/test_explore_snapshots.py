@@ -33,3 +33,25 @@ def test_blog_focus_on_w1_after_the_update(snap_compare):
 
 def test_deep_network_as_layer_boxes(snap_compare):
     assert snap_compare(app_for("deep"), press=["n"] * 5, terminal_size=(80, 24))
+
+
+def test_the_readme_screenshot_is_current():
+    """docs/img/explore.svg is Textual's screenshot of this screen (BPTRACE_SCREENSHOT=write redraws it)."""
+    import asyncio
+    import os
+
+    from conftest import ROOT
+
+    app = app_for()
+
+    async def shoot() -> str:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*["n"] * W5_PLACE)
+            await pilot.pause()
+            return app.export_screenshot(title="bptrace explore")
+    svg = asyncio.run(shoot())
+    path = ROOT / "docs" / "img" / "explore.svg"
+    if os.environ.get("BPTRACE_SCREENSHOT") == "write":
+        path.write_text(svg, encoding="utf-8")
+    assert "∂E_total/∂w5" in svg.replace("&#160;", " ")
+    assert path.read_text(encoding="utf-8") == svg, "the screen changed: BPTRACE_SCREENSHOT=write redraws the picture"
