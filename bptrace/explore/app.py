@@ -6,6 +6,7 @@ is used for next are the numbers `bptrace run` shows. The app prints nothing its
 from __future__ import annotations
 
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -32,11 +33,12 @@ class Help(ModalScreen):
                   " padding: 0 1; background: $surface; }"
 
     def compose(self) -> ComposeResult:
-        text = Text("Keys\n", style="bold")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
         for k, what in KEYS:
-            text.append(f"{k:<12}", style="bold cyan").append(f"{what}\n")
-        text.append("\nEsc or ? closes this help.", style="dim")
-        yield Static(text)
+            table.add_row(k, what)
+        yield Static(Group(Text("Keys", style="bold"), table, Text("\nEsc or ? closes this help.", style="dim")))
 
 
 class Explorer(App):
@@ -50,7 +52,6 @@ class Explorer(App):
     #diagram { height: auto; padding: 0 1; margin: 1 0 0 0; }
     #step { height: 1fr; padding: 0 1; border-top: solid $primary; }
     #ask { dock: bottom; display: none; }
-    #ask.open { display: block; }
     """
     BINDINGS = [
         Binding("n,space,right", "move(1)", "Next", key_display="→/n"),
@@ -216,8 +217,8 @@ class Explorer(App):
         box.placeholder = ("jump to: z1, delta_o1, ∂E_total/∂w5, w5⁺ … (Enter; Esc cancels)" if what == "jump" else
                            f"focus on a parameter: {', '.join(walk.parameters(self.steps)[:4])} … (empty: every step)")
         box.value = ""
-        box.add_class("open")
-        box.focus()
+        box.display = True
+        self.set_focus(box)  # at once: keys typed right after `/` go into the box
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -233,14 +234,28 @@ class Explorer(App):
             return
         self.go(self.sequence[0])
 
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.query_one("#ask", Input).has_class("open"):
+    async def on_key(self, event) -> None:
+        """Esc closes the question; keys typed faster than the box took focus (`f w 1 Enter` in one burst)
+        reach the app instead of the box: they are put into it."""
+        box = self.query_one("#ask", Input)
+        if not box.display:
+            return
+        if event.key == "escape":
             self.close_ask()
-            event.stop()
+        elif box.has_focus:
+            return
+        elif event.key == "enter":
+            await box.action_submit()
+        elif event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+        else:
+            return
+        event.stop()
+        event.prevent_default()
 
     def close_ask(self) -> None:
         box = self.query_one("#ask", Input)
-        box.remove_class("open")
+        box.display = False
         self.set_focus(None)
 
     def action_update(self) -> None:
