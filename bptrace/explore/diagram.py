@@ -9,6 +9,7 @@ jumps to (meta "jump")."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
@@ -34,6 +35,7 @@ class Cell:
     edge: bool = False
 
 
+@lru_cache(maxsize=8)  # built once per iteration and naming: every key press redraws
 def columns(it, N, after: bool, compact: bool, precision: int = 4) -> list[list[Cell]]:
     """Node columns (inputs, each layer) with edge columns between them; `after`: values after the update."""
     p = it.passes[0]
