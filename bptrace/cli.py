@@ -81,17 +81,20 @@ def run(
 
 
 @app.command()
-def explore(spec: SpecArg = None, precision: Precision = 8, lr: LR = None, naming: Naming = None):
+def explore(spec: SpecArg = None, batch: Batch = "online", precision: Precision = 8, lr: LR = None,
+            naming: Naming = None):
     """Walk one update quantity by quantity on the network diagram, in a full-screen terminal app."""
-    from . import limits, tracer
+    from . import limits, walk
+    from .trainer import Plan
 
     with user_errors():
         s = load_spec(spec, lr, naming)
         limits.check_run(s, tables=True)
-        trace = tracer.run(s, sample=1, naming=naming)
+        b = Plan.build(s, epochs=1, batch=batch).batch
+        it = walk.first_iteration(s, naming, b)
     from .explore import Explorer  # Textual: imported by this command only
 
-    Explorer(s, trace, precision, naming).run()
+    Explorer(s, it, precision, naming, b).run()
 
 
 @app.command()

@@ -23,7 +23,7 @@ from .notation import name, spellings
 from .trace import Iteration
 
 __all__ = ["Step", "steps", "focus", "find", "Equation", "equation", "used_for", "given", "parameters",
-           "names_for", "next_iteration", "SCHEMES"]
+           "names_for", "first_iteration", "next_iteration", "focused", "SCHEMES"]
 
 
 def steps(trace, iteration: int = 0) -> list[Step]:
@@ -139,17 +139,27 @@ def equation(step: Step, it: Iteration, spec, N, precision: int = 8, style: str 
 
 
 def used_for(walk: list[Step], index: int) -> list[Step]:
-    """The later steps that read step `index`'s quantity (an update reads w5 as w5, so w5⁺ reads ∂E_total/∂w5)."""
-    k = walk[index].key
-    return [s for s in walk[index + 1:] if k in s.depends_on]
+    """The later steps that read step `index`'s quantity: in its own sample's pass (a batch's samples name
+    their quantities alike), or in the update, which reads every sample's gradient."""
+    s0 = walk[index]
+    return [s for s in walk[index + 1:] if s0.key in s.depends_on and (s.sample == s0.sample or s.phase == "update")]
 
 
-def next_iteration(spec, it: Iteration, naming: str | None = None) -> Iteration:
-    """The traced update after `it` (training online in order, as `bptrace step` does): `u` in explore."""
+def first_iteration(spec, naming: str | None = None, batch: str | int = "online") -> Iteration:
+    """The first update: `bptrace run`'s trace online; with a batch, every sample's pass and the mean step."""
+    from . import train, tracer
+
+    if batch == "online":
+        return tracer.run(spec, sample=1, naming=naming).iterations[0]
+    return train(spec, epochs=1, batch=batch, show=[1], naming=naming).traces[0]
+
+
+def next_iteration(spec, it: Iteration, naming: str | None = None, batch: str | int = "online") -> Iteration:
+    """The traced update after `it` (training in order, as `bptrace step` does): `u` in explore."""
     from . import train
 
     for epoch in (it.epoch, it.epoch + 1):
-        result = train(spec, epochs=epoch, show=[epoch], naming=naming)
+        result = train(spec, epochs=epoch, batch=batch, show=[epoch], naming=naming)
         found = next((t for t in result.traces if t.step == it.step + 1), None)
         if found is not None:
             return found

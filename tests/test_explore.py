@@ -287,3 +287,33 @@ def test_the_current_quantity_and_what_it_reads_are_highlighted(current, lit, re
     others = [p for p in ("x1→h2 w3", "h2→o2 w8", "o2 0.6638") if p not in lit + read]
     for piece in others:
         assert not any(s.color == DEP.color or s.bgcolor == CURRENT.bgcolor for s in styles_of(text, piece)), piece
+
+
+def test_a_full_batch_walks_sample_by_sample_and_u_goes_to_the_next_epoch():
+    from bptrace import walk
+
+    spec = bptrace.load("xor")
+    app = Explorer(spec, walk.first_iteration(spec, batch="full"), 8, None, "full")
+    steps_of_1 = sum(1 for s in app.steps if s.sample == 1 and s.phase in ("forward", "loss", "backward"))
+
+    async def check(app, pilot):
+        await type_in(pilot, *["n"] * steps_of_1)
+        assert step_text(app).startswith("Forward pass (sample 2)")
+        assert "sample 2" in screen(app).splitlines()[0]
+        # sample 2 is x = (0, 1): its z1 = w1·0 + w2·1 + b1 is w2 + b1
+        z1 = app.current.q.value
+        assert app.current.key == "z1" and z1 == pytest.approx(spec.layers[0].weights[0][1] + spec.layers[0].bias[0])
+        await type_in(pilot, "u")
+        assert "update 2 (epoch 2, sample 1)" in screen(app).splitlines()[0]
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await check(app, pilot)
+    asyncio.run(go())
+
+
+def test_explore_with_a_bad_batch_is_one_line_and_exit_2(runner):
+    result = runner.invoke(cli, ["explore", "xor", "--batch", "half"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: --batch: expected online, full or a whole number > 0, got 'half'"]

@@ -153,3 +153,24 @@ def test_run_focus_on_no_parameter_is_one_line_and_exit_2(runner):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: --focus 'z1': no such parameter is updated (parameters: w1, w2, w3, w4, w5, w6, w7, w8)"]
+
+
+# ------------------------------------------------------------------ a batch: each sample's pass, then the mean step
+
+def test_a_full_batch_walks_each_samples_pass_then_the_mean_update():
+    spec = bptrace.load("xor")
+    it = walk.first_iteration(spec, batch="full")
+    steps = walk.steps(it)
+    starts = [s.sample for s in steps if s.key == "z1"]
+    assert starts == [1, 2, 3, 4]  # every sample's forward pass, in order
+    samples = [s.sample for s in steps if s.phase in ("forward", "loss", "backward")]
+    assert samples == sorted(samples)
+    # the update reads every sample's gradient: w1⁺ = w1 − α·mean(∂E_total/∂w1 over the four samples)
+    grads = [walk.value(s) for s in steps if s.key == "dE_total/dw1"]
+    w1_plus = next(s for s in steps if s.key == "w1+")
+    w1 = spec.layers[0].weights[0][0]
+    assert len(grads) == 4
+    assert walk.value(w1_plus) == pytest.approx(w1 - spec.learning_rate * sum(grads) / 4, abs=1e-12)
+    i = next(i for i, s in enumerate(steps) if s.key == "dE_total/dw1" and s.sample == 2)
+    assert [s.key for s in walk.used_for(steps, i)] == ["w1+"]  # not sample 3's steps, which are named alike
+    assert walk.next_iteration(spec, it, batch="full").step == 2

@@ -17,6 +17,7 @@ from .. import walk
 from ..errors import BptraceError
 from ..exports.walk_html import PHASES, step_name
 from ..fmt import num
+from ..trace import Iteration
 from .diagram import DEP, diagram
 
 KEYS = [("→  n  space", "next quantity"), ("←  p", "previous quantity"), ("Home  End", "first, last"),
@@ -66,10 +67,10 @@ class Explorer(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, spec, trace, precision: int = 8, naming: str | None = None):
+    def __init__(self, spec, trace, precision: int = 8, naming: str | None = None, batch: str | int = "online"):
         super().__init__()
-        self.spec, self.precision, self.naming = spec, precision, naming
-        self.its = [trace.iterations[0]]
+        self.spec, self.precision, self.naming, self.batch = spec, precision, naming, batch
+        self.its = [trace if isinstance(trace, Iteration) else trace.iterations[0]]  # a Trace or its update
         self.i = 0  # which iteration
         self.names = walk.names_for(spec, self.its[0])
         self.scheme = next(iter(self.names))
@@ -124,7 +125,7 @@ class Explorer(App):
         space = (self.size.width - 2, max(self.size.height - 12, 3))
         after = s.phase in ("update", "check")
         self.query_one("#diagram", Static).update(
-            diagram(it, self.N, s.key, set(s.depends_on), after, space))
+            diagram(it, self.N, s.key, set(s.depends_on), after, space, sample=s.sample))
         self.query_one("#step", Static).update(self.panel())
 
     def panel(self) -> Group:
@@ -262,7 +263,7 @@ class Explorer(App):
         """Apply the update and walk the next one (the same focus, if any)."""
         if self.i + 1 == len(self.its):
             try:
-                self.its.append(walk.next_iteration(self.spec, self.it, self.naming))
+                self.its.append(walk.next_iteration(self.spec, self.it, self.naming, self.batch))
             except BptraceError as e:
                 self.say(str(e))
                 return

@@ -36,10 +36,12 @@ class Cell:
 
 
 @lru_cache(maxsize=8)  # built once per iteration and naming: every key press redraws
-def columns(it, N, after: bool, compact: bool, precision: int = 4) -> list[list[Cell]]:
-    """Node columns (inputs, each layer) with edge columns between them; `after`: values after the update."""
-    p = it.passes[0]
-    checked = it.checks[0].forward if after and it.checks else p.forward
+def columns(it, N, after: bool, compact: bool, precision: int = 4, sample: int = 1) -> list[list[Cell]]:
+    """Node columns (inputs, each layer) with edge columns between them, for one sample's pass of the
+    update (a batch has one per sample); `after`: values after the update."""
+    p = next((q for q in it.passes if q.sample == sample), it.passes[0])
+    check = next((c for c in it.checks if c.sample == sample), it.checks[0] if it.checks else None)
+    checked = check.forward if after and check else p.forward
     new = {u.name: u.new for u in it.updates} if after else {}
     d = 3 if compact else precision
     cols = [[_node(q, q2, [key(q)], N, after, d) for q, q2 in zip(p.forward.inputs, checked.inputs)]]
@@ -123,11 +125,12 @@ def boxes(it, N, current: str, deps: set[str], precision: int = 4) -> Text:
     return out
 
 
-def diagram(it, N, current: str, deps: set[str], after: bool, space: tuple[int, int], precision: int = 4) -> Text:
+def diagram(it, N, current: str, deps: set[str], after: bool, space: tuple[int, int], precision: int = 4,
+            sample: int = 1) -> Text:
     """The largest legible drawing that fits `space` (width, height): nodes and labelled edges, then
     edges without their endpoints, then layer boxes."""
     for compact in (False, True):
-        cols = columns(it, N, after, compact, precision)
+        cols = columns(it, N, after, compact, precision, sample)
         w, h = size(cols)
         if w <= space[0] and h <= space[1]:
             return draw(cols, current, deps)
