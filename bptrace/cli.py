@@ -91,6 +91,9 @@ def explore(spec: SpecArg = None, batch: Batch = "online", precision: Precision 
         s = load_spec(spec, lr, naming)
         limits.check_run(s, tables=True)
         b = Plan.build(s, epochs=1, batch=batch).batch
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("explore is interactive: run it in a terminal (for a script or notes: "
+                             "bptrace run --focus PARAM, or bptrace run --export walk.html)")
         it = walk.first_iteration(s, naming, b)
     from .explore import Explorer  # Textual: imported by this command only
 

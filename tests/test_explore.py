@@ -317,3 +317,11 @@ def test_explore_with_a_bad_batch_is_one_line_and_exit_2(runner):
     result = runner.invoke(cli, ["explore", "xor", "--batch", "half"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: --batch: expected online, full or a whole number > 0, got 'half'"]
+
+
+def test_explore_without_a_terminal_says_what_to_use_instead(runner):
+    result = runner.invoke(cli, ["explore"])  # CliRunner's stdin and stdout are no terminal
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: explore is interactive: run it in a terminal (for a script or notes: bptrace run --focus PARAM, "
+        "or bptrace run --export walk.html)"]
