@@ -45,6 +45,15 @@ def test_format_walk_works_with_any_name(runner, tmp_path):
     assert 'id="next"' in out.read_text(encoding="utf-8")
 
 
+def test_the_library_writes_the_walk_too(tmp_path):
+    import bptrace
+
+    trace = bptrace.run("blog")
+    bptrace.export(trace, tmp_path / "walk.html")
+    page = (tmp_path / "walk.html").read_text(encoding="utf-8")
+    assert page == bptrace.to_text(trace, "walk") and page.startswith("<!DOCTYPE html>")
+
+
 def test_the_page_is_one_file_that_forbids_every_request(runner, tmp_path):
     page = _export(runner, tmp_path, "run", str(SAMPLES / "blog.toml")).read_text(encoding="utf-8")
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
@@ -67,7 +76,7 @@ def test_every_string_from_the_spec_is_escaped(runner, tmp_path):
 def test_steps_come_after_what_they_read(runner, tmp_path):
     """Textbook order: every step's inputs that are steps themselves come earlier."""
     page = _export(runner, tmp_path, "run", str(SAMPLES / "deep.toml")).read_text(encoding="utf-8")
-    sections = re.findall(r'<section class="step" id="it0s\d+" data-key="([^"]*)" data-deps="([^"]*)"', page)
+    sections = re.findall(r'<section class="step(?: first)?" id="it0s\d+" data-key="([^"]*)" data-deps="([^"]*)"', page)
     seen = set()
     keys = {k for k, _ in sections}
     for k, deps in sections:
@@ -191,6 +200,23 @@ def test_focus_walks_exactly_the_chain_of_w1(browser, blog_page):
     assert _current(browser) == ("dE_total/do1", pytest.approx(PUBLISHED["dE_total/do1"], abs=5e-9))
     browser.key("End")
     assert _current(browser) == ("w1+", pytest.approx(PUBLISHED["w1+"], abs=5e-9))
+
+
+@pytest.mark.engines
+def test_the_keyboard_alone_reaches_and_presses_every_control(browser, blog_page):
+    _open(browser, blog_page)
+    reached = []
+    for _ in range(8):
+        browser.key("Tab")
+        reached.append(browser.js("document.activeElement.id || document.activeElement.tagName"))
+        if reached[-1] == "next":
+            break
+    assert reached[-1] == "next" and "focus" not in reached  # Next comes before the other controls
+    browser.key("Enter")
+    browser.key("Enter")
+    assert browser.js('document.getElementById("position").textContent').startswith("Step 3 of ")
+    browser.key("Tab")
+    assert browser.js("document.activeElement.id") == "focus"
 
 
 @pytest.mark.engines
@@ -324,6 +350,26 @@ def test_the_harness_sees_a_request_and_the_policy_blocking_it(browser, blog_pag
     browser.blocked.clear()
     _open(browser, tampered)
     assert url in browser.requests and url not in browser.blocked
+
+
+@pytest.mark.engines
+def test_a_batch_keeps_its_samples_apart(browser, tmp_path, runner):
+    """xor's four samples in one full batch: each sample's quantities are its own steps, and w1's update
+    (the mean of the four gradients) focuses on the four chains."""
+    page = _export(runner, tmp_path, "step", "xor", "--epochs", "1", "--batch", "full", "--show", "1",
+                   name="batch.walk.html")
+    _open(browser, page)
+    keys = browser.js('[...document.querySelectorAll(".iter:not([hidden]) .step")].map(s => s.dataset.key)')
+    keys = [k for k in keys if k]
+    assert len(keys) == len(set(keys)) and {"z1@1", "z1@4", "w1+"} <= set(keys)
+    _choose(browser, "focus", "w1")
+    walked = [_current(browser)[0]]
+    while not browser.js('document.getElementById("next").disabled'):
+        browser.key("ArrowRight")
+        walked.append(_current(browser)[0])
+    assert walked[-1] == "w1+" and {f"dE_total/dw1@{i}" for i in range(1, 5)} <= set(walked)
+    assert not [k for k in walked if k.startswith("dE_total/dw2")]
+    assert browser.errors == []
 
 
 @pytest.mark.engines

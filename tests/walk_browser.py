@@ -20,7 +20,8 @@ import websocket
 
 from engines_support import CHROMIUM, CHROMIUM_FLAGS, OVERFLOW_PROBE
 
-KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "Home": 36, "End": 35, "Tab": 9}
+KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "Home": 36, "End": 35, "Tab": 9, "Enter": 13}
+TEXT = {"Enter": "\r", "Tab": "\t"}  # keys that type a character are sent as keyDown with their text
 
 
 class Browser:
@@ -95,8 +96,9 @@ class Browser:
 
     def key(self, key: str, times: int = 1) -> None:
         for _ in range(times):
-            for kind in ("rawKeyDown", "keyUp"):
-                self.send("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+            down = {"type": "keyDown", "text": TEXT[key]} if key in TEXT else {"type": "rawKeyDown"}
+            for event in (down, {"type": "keyUp"}):
+                self.send("Input.dispatchKeyEvent", **event, key=key, code=key,
                           windowsVirtualKeyCode=KEYS[key], nativeVirtualKeyCode=KEYS[key])
 
     def overflow(self) -> list[dict]:

@@ -38,48 +38,52 @@ SCHEMES = ("seed", "layered")
 
 @dataclass(frozen=True)
 class Step:
-    """One quantity of the walk: its key (ASCII name), the traced object, its phase, and the keys it reads."""
+    """One quantity of the walk: its key (ASCII name), the traced object, its phase, and the keys of others."""
 
     key: str
     q: object  # a trace Quantity, Product or Sum; an Update in the update phase
     phase: str  # forward, loss, backward, update, check
-    depends_on: tuple[str, ...]
+    depends_on: tuple[str, ...]  # highlighted with it: what its formula reads, and more (∂E_total/∂w5: δ_o1, h1, w5)
     sample: int = 1
+    reads: tuple[str, ...] = ()  # what its formula reads
 
 
-def key(q) -> str:
-    """A quantity's key: its ASCII name, with + when it is a value after the update."""
+def key(q, sample: int = 0) -> str:
+    """A quantity's key: its ASCII name, with + when it is a value after the update, and in a batch of
+    several samples @sample on everything but the parameters (z1@2 is sample 2's z1; w5 is shared)."""
     plus = getattr(q.ident, "after", False) and not q.name.endswith("+")
-    return q.name + ("+" if plus else "")
+    shared = not sample or getattr(q.ident, "kind", None) in ("w", "b")
+    return q.name + ("+" if plus else "") + ("" if shared else f"@{sample}")
 
 
-def _reads(q) -> tuple[str, ...]:
+def _reads(q, sample: int = 0) -> tuple[str, ...]:
     e = q.expr
-    return tuple(dict.fromkeys(key(r) for r in refs(e))) if e is not None else ()
+    return tuple(dict.fromkeys(key(r, sample) for r in refs(e))) if e is not None else ()
 
 
-def _gradient_extras(p, g) -> tuple[str, ...]:
+def _gradient_extras(p, g, sample: int) -> tuple[str, ...]:
     """∂E_total/∂w of w from source s into neuron j equals δ_j·s: the δ, the source and w itself."""
     by = g.ident.by if g.ident is not None and g.ident.kind == "d" else None
     if by is None or by.kind not in ("w", "b"):
         return ()
     layer = next(b for b in p.backward if b.index == by.l)
-    n = layer.neurons[by.j]
+    delta = key(layer.neurons[by.j].delta, sample)
     neuron = p.forward.layers[by.l][by.j]
     if by.kind == "b":
-        return (key(n.delta), key(neuron.bias)) if neuron.bias else (key(n.delta),)
+        return (delta, key(neuron.bias)) if neuron.bias else (delta,)
     term = neuron.terms[by.k]
-    return key(n.delta), key(term.source), key(term.weight)
+    return delta, key(term.source, sample), key(term.weight)
 
 
-def _pass_steps(p) -> list[Step]:
+def _pass_steps(p, sample: int) -> list[Step]:
     steps, seen = [], set()
 
     def add(q, phase, extra=()):
-        k = key(q)
+        k = key(q, sample)
         if k not in seen:
             seen.add(k)
-            steps.append(Step(k, q, phase, tuple(dict.fromkeys(_reads(q) + extra)), p.sample))
+            reads = _reads(q, sample)
+            steps.append(Step(k, q, phase, tuple(dict.fromkeys(reads + extra)), p.sample, reads))
 
     for group, _, q in forward_items(p.forward, p.loss):
         add(q, group)
@@ -89,22 +93,32 @@ def _pass_steps(p) -> list[Step]:
         for g in layer.gradients:  # a gradient's factors (∂z3/∂w5 …) come just before it
             for f in (g.factors if isinstance(g, Product) else g.terms):
                 add(f, "backward")
-            add(g, "backward", _gradient_extras(p, g))
+            add(g, "backward", _gradient_extras(p, g, sample))
     return steps
+
+
+def _tag(it: Iteration, sample: int) -> int:
+    """The sample a key names: 0 (none) when the iteration has one sample."""
+    return sample if len(it.passes) > 1 else 0
 
 
 def _steps(it: Iteration) -> list[Step]:
     """Every quantity of one iteration once, in textbook order: forward, errors, backward (output layer
-    first, each gradient after its factors), updates, the forward pass again with the new values."""
-    steps = [s for p in it.passes for s in _pass_steps(p)]
-    grads = {g.ident.by: key(g) for p in it.passes for layer in p.backward for g in layer.gradients
-             if g.ident is not None and g.ident.kind == "d"}
+    first, each gradient after its factors), updates, the forward pass again with the new values.
+    An update reads the gradient of every sample of the batch (it uses their mean)."""
+    steps = [s for p in it.passes for s in _pass_steps(p, _tag(it, p.sample))]
+    grads: dict = {}
+    for p in it.passes:
+        for layer in p.backward:
+            for g in layer.gradients:
+                if g.ident is not None and g.ident.kind == "d":
+                    grads.setdefault(g.ident.by, []).append(key(g, _tag(it, p.sample)))
     for u in it.updates:
         if not u.frozen:
-            steps.append(Step(f"{u.name}+", u, "update", (u.name, grads.get(u.ident, f"dE_total/d{u.name}"))))
+            steps.append(Step(f"{u.name}+", u, "update", (u.name, *grads.get(u.ident, [f"dE_total/d{u.name}"]))))
     for c in it.checks:
         for group, _, q in forward_items(c.forward, c.loss):
-            steps.append(Step(key(q), q, "check", _reads(q), c.sample))
+            steps.append(Step(key(q, _tag(it, c.sample)), q, "check", _reads(q, _tag(it, c.sample)), c.sample))
     return steps
 
 
@@ -114,7 +128,7 @@ def _chain_reads(s: Step) -> tuple[str, ...]:
     highlights: it is no factor of it)."""
     if s.phase == "update":
         return s.depends_on[1:]
-    return _reads(s.q) if s.phase == "backward" else ()
+    return s.reads if s.phase == "backward" else ()
 
 
 # ---------------------------------------------------------------- formulas as MathML
@@ -138,6 +152,8 @@ def mathml(tex: str) -> str:
     for el, op in zip(row, ops):
         if pieces[-1] and op in breaks:
             pieces.append([])
+        if not pieces[-1] and op in breaks | {"="}:
+            el.set("form", "infix")  # an operator opening a piece keeps its spacing (a sign would not)
         if el.tag == "mo" and (el.text or "").strip() == "−" and prev in ("", "(", "="):
             el.set("form", "prefix")  # a negative number's sign, not a subtraction: set tight
         pieces[-1].append(el)
@@ -201,70 +217,77 @@ def step_name(step: Step, N, style: str = "unicode") -> str:
 
 # ---------------------------------------------------------------- the network diagram
 
-def _layers(N) -> list[tuple[str, ...]]:
-    return [N.inputs, *N.out]
+R = 26  # a node's radius, in the diagram's units
 
 
 def diagram(it: Iteration, names: dict, precision: int) -> str:
     """The network as inline SVG: nodes (input, h, o) with their values, edges labelled with weights, each
     before the update and after it (the page shows the second from the first update step on). Each node
-    and edge carries the keys it stands for (data-keys, |-separated)."""
+    and edge carries the keys it stands for (data-keys, |-separated). The first sample's values."""
     p = it.passes[0]
-    N = it.names
     if sum(len(n.terms) for layer in p.forward.layers for n in layer) > MAX_DIAGRAM_WEIGHTS:
         return ""
-    cols = _layers(N)
-    W, row, r = 200 * (len(cols) - 1) + 120, 90, 26
-    H = row * max(map(len, cols)) + 20
-    pos = {}
-    for c, col in enumerate(cols):
-        top = (H - row * len(col)) / 2 + row / 2
-        for j, nm in enumerate(col):
-            pos[(c, j)] = (60 + 200 * c, top + row * j)
+    cols = [it.names.inputs, *it.names.out]
+    W, H = 200 * (len(cols) - 1) + 120, 90 * max(map(len, cols)) + 20
+    pos = {(c, j): (60 + 200 * c, (H - 90 * len(col)) / 2 + 45 + 90 * j) for c, col in enumerate(cols)
+           for j in range(len(col))}
+    lines, labels = _edges(it, pos, names, min(precision, 4))
+    return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
+            f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
+            + lines + labels + _nodes(it, cols, pos, names, min(precision, 4)) + "</svg>")
+
+
+def _edges(it: Iteration, pos: dict, names: dict, d: int) -> tuple[str, str]:
+    """Every weight's line, and its label (drawn after every line, so no line crosses a label)."""
     new = {u.name: u.new for u in it.updates}
-    checked = it.checks[0].forward if it.checks else p.forward
-    d = min(precision, 4)
-    edges, labels, nodes = [], [], []
-    for l, layer in enumerate(p.forward.layers):
+    lines, labels = [], []
+    for l, layer in enumerate(it.passes[0].forward.layers):
         for j, n in enumerate(layer):
             x2, y2 = pos[(l + 1, j)]
             for k, t in enumerate(n.terms):
                 x1, y1 = pos[(l, k)]
                 f = 0.28 + 0.1 * (k % 2)  # labels of crossing edges at different distances
-                lx, ly = x1 + (x2 - x1) * f, y1 + (y2 - y1) * f
                 w = t.weight
-                keys = html.escape("|".join((key(w), f"{key(w)}+")))
-                edges.append(f'<g class="edge" data-keys="{keys}"><line x1="{x1 + r}" y1="{y1}" '
-                             f'x2="{x2 - r}" y2="{y2}"/></g>')
-                labels.append(  # drawn after every line, so no line crosses a label
-                    f'<g class="edge" data-keys="{keys}"><text x="{lx + r * 0.6:.1f}" y="{ly - 4:.1f}">'
+                keys = html.escape(f"{key(w)}|{key(w)}+")
+                lines.append(f'<g class="edge" data-keys="{keys}"><line x1="{x1 + R}" y1="{y1}" '
+                             f'x2="{x2 - R}" y2="{y2}"/></g>')
+                labels.append(
+                    f'<g class="edge" data-keys="{keys}"><text x="{x1 + (x2 - x1) * f + R * 0.6:.1f}" '
+                    f'y="{y1 + (y2 - y1) * f - 4:.1f}">'
                     f'<tspan class="v-before">{_labels(w.ident, names)} = {num(w.value, d, w.given)}</tspan>'
                     f'<tspan class="v-after">{_labels(after(w.ident), names)} = '
                     f'{num(new.get(w.name, w.value), d, w.name not in new and w.given)}</tspan></text></g>')
+    return "".join(lines), "".join(labels)
+
+
+def _nodes(it: Iteration, cols: list, pos: dict, names: dict, d: int) -> str:
+    """Every input and neuron: its name, its value before the update and after it."""
+    p = it.passes[0]
+    checked = it.checks[0].forward if it.checks else p.forward
+    nodes = []
     for c, col in enumerate(cols):
         for j in range(len(col)):
             x, y = pos[(c, j)]
             q = p.forward.inputs[j] if c == 0 else p.forward.layers[c - 1][j].out
             q2 = checked.inputs[j] if c == 0 else checked.layers[c - 1][j].out
-            keys = [key(q)] + ([] if c == 0 else _neuron_keys(p, c - 1, j))
+            keys = [k for pp in it.passes for k in
+                    ([key(pp.forward.inputs[j], _tag(it, pp.sample))] if c == 0 else _neuron_keys(it, pp, c - 1, j))]
             nodes.append(
-                f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{r}"/>'
+                f'<g class="node" data-keys="{html.escape("|".join(keys))}"><circle cx="{x}" cy="{y}" r="{R}"/>'
                 f'<text x="{x}" y="{y - 2}" class="nm">{_labels(q.ident, names)}</text>'
                 f'<text x="{x}" y="{y + 12}" class="val"><tspan class="v-before">{num(q.value, d, q.given)}</tspan>'
                 f'<tspan class="v-after">{num(q2.value, d, q2.given)}</tspan></text></g>')
-    return (f'<svg class="net" viewBox="0 0 {W} {H}" role="img" aria-label="the network: '
-            f'{len(cols[0])} inputs, {" and ".join(str(len(c)) for c in cols[1:])} neurons">'
-            + "".join(edges) + "".join(labels) + "".join(nodes) + "</svg>")
+    return "".join(nodes)
 
 
-def _neuron_keys(p, l: int, j: int) -> list[str]:
-    """A neuron's own quantities: z, out, δ, ∂E/∂out, ∂out/∂z (before and after the update)."""
+def _neuron_keys(it: Iteration, p, l: int, j: int) -> list[str]:
+    """A neuron's own quantities in one pass: z, out, δ, ∂E/∂out, ∂out/∂z, and z⁺, out⁺ after the update."""
+    s = _tag(it, p.sample)
     n = p.forward.layers[l][j]
-    keys = [key(n.z), key(n.out)]
-    layer = next(b for b in p.backward if b.index == l)
-    b = layer.neurons[j]
-    keys += [key(b.delta), key(b.dE_dout)] + ([key(b.dout_dz)] if b.dout_dz is not None else [])
-    return keys + [f"{key(n.z)}+", f"{key(n.out)}+"]
+    b = next(b for b in p.backward if b.index == l).neurons[j]
+    own = [n.z, n.out, b.delta, b.dE_dout] + ([b.dout_dz] if b.dout_dz is not None else [])
+    c = next((c.forward.layers[l][j] for c in it.checks if c.sample == p.sample), None)
+    return [key(q, s) for q in own] + ([key(c.z, s), key(c.out, s)] if c is not None else [])
 
 
 def _labels(ident, names: dict) -> str:
@@ -300,31 +323,37 @@ class _Page:
         return "".join(f'<span class="{s}">{_esc(step_name(step, N))}</span>' for s, N in self.names.items())
 
     def iteration(self, it: Iteration, tag: str, hidden: bool) -> str:
+        """One iteration's diagram, its steps (one <section> each, the summary last) and their list."""
         steps = _steps(it)
         multi = len(it.passes) > 1
         sections, items, phase = [], [], None
         for i, s in enumerate(steps):
-            heads, tail = self.m.equation(s, it)
             title = PHASES[s.phase] + (f" (sample {s.sample})" if multi and s.phase != "update" else "")
-            if title != phase:
+            if title != phase:  # the first step of a phase: its heading prints
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
-                phase = title
-            attrs = (f'data-key="{_esc(s.key)}" data-deps="{_esc("|".join(s.depends_on))}" '
-                     f'data-reads="{_esc("|".join(_chain_reads(s)))}" data-phase="{s.phase}" data-sample="{s.sample}"')
-            math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
-            sections.append(f'<section class="step" id="{tag}s{i}" {attrs}><h3>{_esc(title)}</h3>'
-                            f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
-            items.append(f'<li><button type="button" data-step="{i}" {attrs}>{self.label(s)}</button></li>')
-        summary = self.summary(it)
+            sections.append(self.section(it, s, f"{tag}s{i}", title, title != phase))
+            items.append(f'<li><button type="button" data-step="{i}" data-key="{_esc(s.key)}">{self.label(s)}'
+                         '</button></li>')
+            phase = title
         sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
-                        f'data-phase="summary">{summary}</section>')  # in no parameter's chain
-        items.append(f'<li><button type="button" data-step="{len(steps)}" data-key="" data-phase="summary">'
-                     'Update table and check</button></li>')
+                        f'data-phase="summary">{self.summary(it)}</section>')  # in no parameter's chain
+        items.append(f'<li><button type="button" data-step="{len(steps)}">Update table and check</button></li>')
+        caption = (f"<figcaption>Values of sample {it.passes[0].sample}; every sample's quantities are highlighted "
+                   "here.</figcaption>" if multi else "")
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
-                f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}</figure>'
+                f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}{caption}</figure>'
                 f'<div class="current" aria-live="polite">{"".join(sections)}</div></div>'
                 f'<nav class="steps" aria-label="every step"><ol>{"".join(items)}</ol></nav></div>')
+
+    def section(self, it: Iteration, s: Step, id_: str, title: str, first: bool) -> str:
+        """A step: name = formula = numbers = result, with the keys the page highlights and follows."""
+        heads, tail = self.m.equation(s, it)
+        math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
+        return (f'<section class="step{" first" * first}" id="{id_}" data-key="{_esc(s.key)}" '
+                f'data-deps="{_esc("|".join(s.depends_on))}" data-reads="{_esc("|".join(_chain_reads(s)))}" '
+                f'data-phase="{s.phase}" data-sample="{s.sample}"><h3>{_esc(title)}</h3>'
+                f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
 
     def summary(self, it: Iteration) -> str:
         """The update table and E_total before → after."""
