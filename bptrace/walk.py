@@ -87,7 +87,7 @@ def find(walk: list[Step], text: str, it: Iteration | None = None, names: dict |
     quantity (x1, w5, target_o1) finds the first step that reads it. UsageError if there is none."""
     want = spellings(text)
     for i, s in enumerate(walk):
-        if s.key == want or names and any(step_name(s, N, "ascii") == want for N in names.values()):
+        if s.key in (want, f"{want}@1") or names and any(step_name(s, N, "ascii") == want for N in names.values()):
             return i
     source = _given_key(want, it, names) if it is not None else want
     first = next((i for i, s in enumerate(walk) if source in s.depends_on), None)

@@ -302,7 +302,12 @@ def test_a_full_batch_walks_sample_by_sample_and_u_goes_to_the_next_epoch():
         assert "sample 2" in screen(app).splitlines()[0]
         # sample 2 is x = (0, 1): its z1 = w1·0 + w2·1 + b1 is w2 + b1
         z1 = app.current.q.value
-        assert app.current.key == "z1" and z1 == pytest.approx(spec.layers[0].weights[0][1] + spec.layers[0].bias[0])
+        assert app.current.key == "z1@2" and z1 == pytest.approx(spec.layers[0].weights[0][1] + spec.layers[0].bias[0])
+        from bptrace.explore.diagram import CURRENT, DEP, diagram
+
+        text = diagram(app.it, app.N, "z1@2", set(app.current.depends_on), False, (78, 14), sample=2)
+        assert any(st.bgcolor == CURRENT.bgcolor for st in styles_of(text, "h1 0."))  # z1@2 lives in node h1
+        assert any(st.color == DEP.color for st in styles_of(text, "x2 1"))  # sample 2's input x2 = 1 is read
         await type_in(pilot, "u")
         assert "update 2 (epoch 2, sample 1)" in screen(app).splitlines()[0]
 

@@ -161,16 +161,17 @@ def test_a_full_batch_walks_each_samples_pass_then_the_mean_update():
     spec = bptrace.load("xor")
     it = walk.first_iteration(spec, batch="full")
     steps = walk.steps(it)
-    starts = [s.sample for s in steps if s.key == "z1"]
-    assert starts == [1, 2, 3, 4]  # every sample's forward pass, in order
+    starts = [(s.key, s.sample) for s in steps if s.key.startswith("z1@")]
+    assert starts == [("z1@1", 1), ("z1@2", 2), ("z1@3", 3), ("z1@4", 4)]  # every sample's pass, in order
     samples = [s.sample for s in steps if s.phase in ("forward", "loss", "backward")]
     assert samples == sorted(samples)
     # the update reads every sample's gradient: w1⁺ = w1 − α·mean(∂E_total/∂w1 over the four samples)
-    grads = [walk.value(s) for s in steps if s.key == "dE_total/dw1"]
+    grads = [walk.value(s) for s in steps if s.key.startswith("dE_total/dw1@")]
     w1_plus = next(s for s in steps if s.key == "w1+")
     w1 = spec.layers[0].weights[0][0]
     assert len(grads) == 4
     assert walk.value(w1_plus) == pytest.approx(w1 - spec.learning_rate * sum(grads) / 4, abs=1e-12)
-    i = next(i for i, s in enumerate(steps) if s.key == "dE_total/dw1" and s.sample == 2)
+    i = [s.key for s in steps].index("dE_total/dw1@2")
     assert [s.key for s in walk.used_for(steps, i)] == ["w1+"]  # not sample 3's steps, which are named alike
+    assert steps[walk.find(steps, "z1")].key == "z1@1" and steps[walk.find(steps, "z1@3")].sample == 3
     assert walk.next_iteration(spec, it, batch="full").step == 2

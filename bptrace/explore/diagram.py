@@ -38,13 +38,15 @@ class Cell:
 @lru_cache(maxsize=8)  # built once per iteration and naming: every key press redraws
 def columns(it, N, after: bool, compact: bool, precision: int = 4, sample: int = 1) -> list[list[Cell]]:
     """Node columns (inputs, each layer) with edge columns between them, for one sample's pass of the
-    update (a batch has one per sample); `after`: values after the update."""
+    update (a batch has one per sample; its keys carry @sample); `after`: values after the update."""
     p = next((q for q in it.passes if q.sample == sample), it.passes[0])
     check = next((c for c in it.checks if c.sample == sample), it.checks[0] if it.checks else None)
     checked = check.forward if after and check else p.forward
+    tag = p.sample if len(it.passes) > 1 else 0
+    at = f"@{tag}" if tag else ""
     new = {u.name: u.new for u in it.updates} if after else {}
     d = 3 if compact else precision
-    cols = [[_node(q, q2, [key(q)], N, after, d) for q, q2 in zip(p.forward.inputs, checked.inputs)]]
+    cols = [[_node(q, q2, [key(q, tag)], N, after, d, tag) for q, q2 in zip(p.forward.inputs, checked.inputs)]]
     for l, layer in enumerate(p.forward.layers):
         edges = []
         for j, n in enumerate(layer):
@@ -53,28 +55,29 @@ def columns(it, N, after: bool, compact: bool, precision: int = 4, sample: int =
                 v = num(new.get(w.name, w.value), d, w.name not in new and w.given)
                 label = name(plus(w.ident) if w.name in new else w.ident, N, "unicode")
                 src = "" if compact else f"{name(t.source.ident, N, 'unicode')}→{name(n.out.ident, N, 'unicode')} "
-                k = key(w)
-                keys = (k, k + "+", f"dE_total/d{k}", f"d{key(n.z)}/d{k}")  # w, w⁺, its gradient and factor
+                k = key(w)  # a parameter's key is the same in every sample
+                keys = (k, k + "+", f"dE_total/d{k}{at}", f"d{n.z.name}/d{k}{at}")  # w, w⁺, its gradient, factor
                 edges.append(Cell(f"{src}{label} {v}", frozenset(keys), k + "+" if after else k, True))
         cols.append(edges)
-        cols.append([_node(n.out, checked.layers[l][j].out, _node_keys(p, l, j), N, after, d)
+        cols.append([_node(n.out, checked.layers[l][j].out, _node_keys(it, p, l, j, tag), N, after, d, tag)
                      for j, n in enumerate(layer)])
     return cols
 
 
-def _node_keys(p, l: int, j: int) -> list[str]:
-    """A neuron's quantities: walk.html's (z, out, δ, ∂E/∂out, ∂out/∂z) and every other row the backward
-    pass computes for it (the terms of a sum, a softmax output's Jacobian)."""
+def _node_keys(it, p, l: int, j: int, tag: int) -> list[str]:
+    """A neuron's quantities: walk.html's (z, out, δ, ∂E/∂out, ∂out/∂z, z⁺, out⁺) and every other row the
+    backward pass computes for it (the terms of a sum, a softmax output's Jacobian)."""
     layer = next(b for b in p.backward if b.index == l)
-    return _neuron_keys(p, l, j) + [key(q) for q in neuron_rows(replace(layer, neurons=layer.neurons[j:j + 1]))]
+    rows = neuron_rows(replace(layer, neurons=layer.neurons[j:j + 1]))
+    return _neuron_keys(it, p, l, j) + [key(q, tag) for q in rows]
 
 
-def _node(q, q2, keys, N, after: bool, d: int) -> Cell:
+def _node(q, q2, keys, N, after: bool, d: int, tag: int) -> Cell:
+    """A node: its name and value (after the update: the check pass's, q2); a click goes to its step."""
+    moved = after and not q.given
     shown = q2 if after else q
-    ident = plus(q.ident) if after and not q.given else q.ident
-    k = key(q)
-    return Cell(f"{name(ident, N, 'unicode')} {num(shown.value, d, shown.given)}", frozenset(keys),
-                k + "+" if after and not q.given else k)
+    return Cell(f"{name(plus(q.ident) if moved else q.ident, N, 'unicode')} {num(shown.value, d, shown.given)}",
+                frozenset(keys), key(q2 if moved else q, tag))
 
 
 def _style(c: Cell, current: str, deps: set[str]) -> Style:
