@@ -200,16 +200,6 @@ def test_help_lists_the_keys_and_closes():
     explore(check)
 
 
-def test_q_quits():
-    ran = {}
-
-    async def check(app, pilot):
-        await type_in(pilot, "q")
-        ran["running"] = app.is_running
-    explore(check)
-    assert ran == {"running": False}
-
-
 def test_clicking_an_edge_jumps_to_its_weight():
     async def check(app, pilot):
         lines = screen(app).splitlines()
@@ -218,6 +208,28 @@ def test_clicking_an_edge_jumps_to_its_weight():
         await pilot.pause()
         assert app.current.key == "z4"  # w7 is given: the first step that reads it, z4 = w7·h1 + w8·h2
     explore(check)
+
+
+def test_clicking_a_neuron_jumps_to_its_output():
+    async def check(app, pilot):
+        lines = screen(app).splitlines()
+        row = next(i for i, line in enumerate(lines) if "h2 0.5275" in line)  # h2 = σ(z2), published 0.52747230
+        await pilot.click(offset=(lines[row].index("h2 0.5275"), row))
+        await pilot.pause()
+        assert app.current.key == "h2"
+        assert result_of(step_text(app)) == pytest.approx(PUBLISHED["h2"], abs=5e-9)
+    explore(check)
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+def test_q_and_ctrl_c_quit(key):
+    ran = {}
+
+    async def check(app, pilot):
+        await type_in(pilot, key)
+        ran["running"] = app.is_running
+    explore(check)
+    assert ran == {"running": False}
 
 
 def test_softmax_network_walks_to_the_end():

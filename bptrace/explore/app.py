@@ -65,6 +65,7 @@ class Explorer(App):
         Binding("s", "naming", "Naming"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as everywhere else in bptrace
     ]
 
     def __init__(self, spec, trace, precision: int = 8, naming: str | None = None, batch: str | int = "online"):
