@@ -251,6 +251,16 @@ def test_a_large_network_is_drawn_as_layer_boxes():
     explore(check, "deep")
 
 
+def test_a_wide_screen_draws_the_deep_networks_neurons_with_each_layers_edges_as_a_count():
+    async def check(app, pilot):
+        text = screen(app)
+        assert "[ 2" not in text.replace("\u00a0", " ")  # no layer boxes at 120×40
+        assert "─ 16 w ─▶" in text and "a^(2)_4" in text  # 4×4 weights into the second hidden layer
+        await type_in(pilot, "end")
+        assert "─ 16 w⁺ ─▶" in screen(app)
+    explore(check, "deep", size=(120, 40))
+
+
 # ------------------------------------------------------------------ the command line
 
 def test_explore_with_a_bad_spec_is_one_line_and_exit_2(runner, tmp_path):

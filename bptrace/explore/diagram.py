@@ -131,10 +131,18 @@ def boxes(it, N, current: str, deps: set[str], precision: int = 4) -> Text:
 def diagram(it, N, current: str, deps: set[str], after: bool, space: tuple[int, int], precision: int = 4,
             sample: int = 1) -> Text:
     """The largest legible drawing that fits `space` (width, height): nodes and labelled edges, then
-    edges without their endpoints, then layer boxes."""
-    for compact in (False, True):
+    edges without their endpoints, then the nodes with each layer's edges as one count, then layer boxes."""
+    for compact, bundled in ((False, False), (True, False), (False, True), (True, True)):
         cols = columns(it, N, after, compact, precision, sample)
+        if bundled:
+            cols = [col if i % 2 == 0 else _bundle(col, after) for i, col in enumerate(cols)]
         w, h = size(cols)
         if w <= space[0] and h <= space[1]:
             return draw(cols, current, deps)
     return boxes(it, N, current, deps, precision)
+
+
+def _bundle(edges: list[Cell], after: bool) -> list[Cell]:
+    """A layer's edges as one cell, `─ 16 w ─▶` (w⁺ after the update), lit when any of them is in play."""
+    keys = frozenset().union(*(c.keys for c in edges))
+    return [Cell(f"─ {len(edges)} w{'⁺' if after else ''} ─▶", keys, edges[0].target, True)]
