@@ -352,3 +352,41 @@ def test_explore_without_a_terminal_says_what_to_use_instead(runner):
     assert result.output.strip().splitlines() == [
         "error: explore is interactive: run it in a terminal (for a script or notes: bptrace run --focus PARAM, "
         "or bptrace run --export walk.html)"]
+
+
+# ------------------------------------------------------------------ the same numbers as `run`
+
+def run_values(runner, *args: str) -> dict[str, str]:
+    """Every value `bptrace run --no-formulas` prints, by its name as shown (w5⁺, z1⁺ after the update)."""
+    out = runner.invoke(cli, ["run", "--no-formulas", *args]).output
+    values, section = {}, ""
+    for line in out.splitlines():
+        if line and not line.startswith((" ", "─")):
+            section = line.split()[0]
+            continue
+        cells = line.split()
+        if len(cells) < 2 or not numbers_in(cells[-1]):
+            continue
+        if section == "Updates":  # param, old, gradient, new
+            values[cells[0] + "⁺"] = cells[3]
+        elif section == "Check:":  # quantity, before, after, change
+            values[cells[0] + "⁺"] = cells[2]
+        else:  # name (∂E_total/∂h1 via z4 has spaces), value
+            values[" ".join(cells[:-1])] = cells[-1]
+    return values
+
+
+@pytest.mark.parametrize("source", [None, "softmax"])
+def test_every_number_explore_shows_is_the_one_run_prints(runner, source):
+    expected = run_values(runner, *([source] if source else []))
+
+    async def check(app, pilot):
+        shown = {}
+        for _ in range(len(app.steps)):
+            eq = step_text(app).splitlines()[1:]
+            name = eq[0].split(" = ")[0].strip()
+            shown[name] = [ln for ln in eq if ln.startswith("=") or ln.startswith(name)][-1].split("= ")[-1]
+            await type_in(pilot, "n")
+        assert len(expected) >= 40 and set(expected) <= set(shown), sorted(set(expected) - set(shown))
+        assert {k: shown[k] for k in expected} == expected  # the same strings: the same numbers
+    explore(check, source)
