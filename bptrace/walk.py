@@ -60,16 +60,18 @@ def focus(walk: list[Step], param: str, names: dict | None = None) -> list[Step]
 
 
 def given(it: Iteration) -> dict[str, object]:
-    """The quantities no step computes (inputs, weights and biases before the update, targets), by key."""
+    """The quantities no step computes (inputs, weights and biases before the update, targets), by key
+    (in a batch, a sample's inputs and targets as x1@2; the parameters are shared)."""
     out = {}
     for p in it.passes:
-        out.update((key(q), q) for q in p.forward.inputs)
+        tag = p.sample if len(it.passes) > 1 else 0
+        out.update((key(q, tag), q) for q in p.forward.inputs)
         for layer in p.forward.layers:
             for n in layer:
                 out.update((key(t.weight), t.weight) for t in n.terms)
                 if n.bias is not None:
                     out[key(n.bias)] = n.bias
-        out.update((key(t), t) for t in p.loss.targets)
+        out.update((key(t, tag), t) for t in p.loss.targets)
     return out
 
 
@@ -99,7 +101,7 @@ def find(walk: list[Step], text: str, it: Iteration | None = None, names: dict |
 
 def _given_key(want: str, it: Iteration, names: dict | None) -> str:
     for k, q in given(it).items():
-        if k == want or names and any(name(q.ident, N, "ascii") == want for N in names.values()):
+        if k in (want, f"{want}@1") or names and any(name(q.ident, N, "ascii") == want for N in names.values()):
             return k
     return want
 

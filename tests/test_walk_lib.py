@@ -174,4 +174,5 @@ def test_a_full_batch_walks_each_samples_pass_then_the_mean_update():
     i = [s.key for s in steps].index("dE_total/dw1@2")
     assert [s.key for s in walk.used_for(steps, i)] == ["w1+"]  # not sample 3's steps, which are named alike
     assert steps[walk.find(steps, "z1")].key == "z1@1" and steps[walk.find(steps, "z1@3")].sample == 3
+    assert steps[walk.find(steps, "x1", it)].key == "z1@1" and steps[walk.find(steps, "x2@4", it)].key == "z1@4"
     assert walk.next_iteration(spec, it, batch="full").step == 2
