@@ -9,12 +9,14 @@ Timings are the best of several repeats (machines here are shared and noisy).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,13 +131,68 @@ def wide_bptrace(s, epochs):
 
 # ------------------------------------------------------------------ 4, 5: whole processes
 
-def process_time(args, repeats=7):
+def process_time(args, repeats=7, env=None):
+    """Median wall time of a fresh process."""
+    return statistics.median(process_times(args, repeats, env))
+
+
+def process_times(args, repeats, env=None):
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+FLOOR = [sys.executable, "-c", "import numpy, rich, typer"]
+
+
+def startup(repeats=15, env=None):
+    """Whole-process `bptrace run` against the import floor, in interleaved pairs (so both see the same load):
+    (median run, median floor, median of the pairs' ratios, worst pair's ratio)."""
+    runs, floors = [], []
+    for _ in range(repeats):
+        runs += process_times([sys.executable, "-m", "bptrace", "run"], 1, env)
+        floors += process_times(FLOOR, 1, env)
+    ratios = [r / f for r, f in zip(runs, floors)]
+    return statistics.median(runs), statistics.median(floors), statistics.median(ratios), max(ratios)
+
+
+def bytecode(compiled: bool) -> dict:
+    """The environment for the start-up rows. numpy, rich and typer were byte-compiled when pip installed
+    them; bptrace's own modules are too when installed from a wheel, but an editable install under
+    PYTHONDONTWRITEBYTECODE (as on the machines here) compiles them from source at every start (~50 ms).
+    compiled=False removes bptrace's cache and keeps it from being written; True writes it (compileall)."""
+    import compileall
+    import shutil
+
+    for cache in (ROOT / "bptrace").rglob("__pycache__"):
+        shutil.rmtree(cache)
+    if compiled:
+        compileall.compile_dir(ROOT / "bptrace", quiet=1)
+    return dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+
+
+def jsonl_speed(tmp, epochs=2000, repeats=5):
+    """`step xor --epochs N --export run.jsonl -q`, whole process, against json.dumps of the records it wrote
+    (re-serialised in one process, as the export writes each line), in interleaved pairs:
+    (median process s, median dumps s, median of the pairs' ratios, worst ratio, lines)."""
+    path = f"{tmp}/speed.jsonl"
+    command = [sys.executable, "-m", "bptrace", "step", "xor", "--epochs", str(epochs), "--export", path, "-q"]
+    steps, floors = [], []
+    for _ in range(repeats):
+        steps += process_times(command, 1)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        records = [json.loads(line) for line in text.splitlines()]
+        t0 = time.perf_counter()
+        again = "".join(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n" for r in records)
+        floors.append(time.perf_counter() - t0)
+        assert again == text, "re-serialising the records must give the file back"
+    ratios = [a / b for a, b in zip(steps, floors)]
+    return (statistics.median(steps), statistics.median(floors), statistics.median(ratios), max(ratios),
+            len(records))
 
 
 WIDE = ("{'learning_rate': 0.1, 'seed': 1, 'samples': [{'x': [0.5], 'target': [0.5] * 1000}], "
@@ -168,16 +225,31 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="write docs/performance.md")
     ap.add_argument("--epochs", type=int, default=100_000)
+    ap.add_argument("--processes", action="store_true", help="only the whole-process rows (start-up, .jsonl speed)")
     args = ap.parse_args()
+    rows = [] if args.processes else in_process_rows(args.epochs)
+    rows += process_rows()
+    if args.processes:
+        print(table(rows))
+        return
+    rows_memory = memory_rows()
+    text = table(rows, rows_memory)
+    print(text)
+    if args.write:
+        write(text)
+
+
+def in_process_rows(epochs):
+    """The worked example for many epochs and the 784-128-10 network, against numpy and Python."""
     rows = []
     s = spec.loads(samples.text("blog"), "blog")
-    t_np, w_np = best(lambda: blog_numpy(s, args.epochs))
-    t_py, w_py = best(lambda: blog_python(s, args.epochs))
-    t_bp, w_bp = best(lambda: blog_bptrace(s, args.epochs))
+    t_np, w_np = best(lambda: blog_numpy(s, epochs))
+    t_py, w_py = best(lambda: blog_python(s, epochs))
+    t_bp, w_bp = best(lambda: blog_bptrace(s, epochs))
     diff = float(np.max(np.abs(w_bp - w_np)))
-    rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "plain numpy loop",
+    rows.append((f"`step` worked example, {epochs:,} epochs, summary only", "plain numpy loop",
                  t_bp, t_np, "<= 1.0", f"max abs Δw vs numpy = {diff:.1e} (must be <= 1e-12)"))
-    rows.append((f"`step` worked example, {args.epochs:,} epochs, summary only", "pure-Python scalar loop",
+    rows.append((f"`step` worked example, {epochs:,} epochs, summary only", "pure-Python scalar loop",
                  t_bp, t_py, "report", f"max abs Δw vs Python = {float(np.max(np.abs(w_bp - w_py))):.1e}"))
     wide = mnist_like()
     t_wnp, w_wnp = best(lambda: wide_numpy(wide, 20))
@@ -186,39 +258,60 @@ def main():
     w_wbp = np.concatenate([r.final_values[:n_w1], r.final_values[n_w1 + 128:n_w1 + 128 + 1280]])
     rows.append(("784-128-10 relu/softmax, 1,024 samples, full batch, 20 epochs", "plain numpy loop",
                  t_wbp, t_wnp, "<= 1.2", f"max abs Δw = {float(np.max(np.abs(w_wbp - w_wnp))):.1e}"))
-    bptrace_cmd = [sys.executable, "-m", "bptrace", "run"]
-    t_run = process_time(bptrace_cmd)
-    t_imp = process_time([sys.executable, "-c", "import numpy, rich, typer"])
-    rows.append(("whole-process `bptrace run` (worked example)", "`python -c \"import numpy, rich, typer\"`",
-                 t_run, t_imp, "<= 1.5", "median of 7"))
-    m_small, m_big = peak_memory(10_000), peak_memory(1_000_000)
-    import tempfile
+    return rows
 
+
+def process_rows():
+    """Start-up (with and without bptrace's bytecode cache) and a long .jsonl export, as whole processes."""
+    rows = []
+    for compiled in (False, True):
+        t_run, t_imp, ratio, worst = startup(env=bytecode(compiled))
+        how = "bptrace byte-compiled, as installed" if compiled else "bptrace compiled from source every start"
+        rows.append((f"whole-process `bptrace run` (worked example; {how})",
+                     "`python -c \"import numpy, rich, typer\"`", t_run, t_imp, "<= 1.5" if compiled else "report",
+                     f"15 interleaved pairs: median ratio {ratio:.2f}, worst {worst:.2f} (times: medians)", ratio))
+    with tempfile.TemporaryDirectory() as tmp:
+        t_step, t_dumps, ratio, worst, n_rec = jsonl_speed(tmp)
+    rows.append((f"`step xor --epochs 2000 --export run.jsonl -q`, whole process ({n_rec:,} lines)",
+                 "`json.dumps` of the same records, one process", t_step, t_dumps, "<= 2.0",
+                 f"5 interleaved pairs: median ratio {ratio:.2f}, worst {worst:.2f} (times: medians); "
+                 "output checked equal", ratio))
+    return rows
+
+
+def memory_rows():
+    """Peak memory (MiB) of long runs against short ones: lines of the table."""
+    m_small, m_big = peak_memory(10_000), peak_memory(1_000_000)
+    w_small, w_big = peak_memory(10_000, "wide"), peak_memory(1_000_000, "wide")
     with tempfile.TemporaryDirectory() as tmp:
         j_small, j_big = jsonl_peak_memory(200, f"{tmp}/a.jsonl"), jsonl_peak_memory(4000, f"{tmp}/b.jsonl")
+    return [f"| peak memory, `step` worked example | 10,000 epochs | {m_big:.1f} MiB (1,000,000 epochs) | "
+            f"{m_small:.1f} MiB | **{m_big / m_small:.2f}** | flat (<= 1.05) | "
+            f"growth {m_big - m_small:.1f} MiB; history bounded at {train.HISTORY_ROWS:,} rows |",
+            f"| peak memory, `step` 1→1000 sigmoid (1,000 outputs) | 10,000 epochs | {w_big:.1f} MiB "
+            f"(1,000,000 epochs) | {w_small:.1f} MiB | **{w_big / w_small:.2f}** | flat (<= 1.05) | "
+            f"{train.WATCH_OUTPUTS} outputs kept per row |",
+            f"| peak memory, `step xor --export run.jsonl` (every update traced) | 200 epochs | "
+            f"{j_big:.1f} MiB (4,000 epochs) | {j_small:.1f} MiB | **{j_big / j_small:.2f}** | flat | "
+            f"16,000 records streamed, none kept |"]
+
+
+def table(rows, memory=()) -> str:
+    """The markdown table: timing rows (name, reference, s, reference s, target, note[, ratio]), then memory lines."""
     lines = ["| benchmark | reference | bptrace (s) | reference (s) | ratio | target | note |",
              "|---|---|---|---|---|---|---|"]
-    for name, ref, a, b, target, note in rows:
-        lines.append(f"| {name} | {ref} | {a:.3f} | {b:.3f} | **{a / b:.2f}** | {target} | {note} |")
-    lines.append(f"| peak memory, `step` worked example | 10,000 epochs | {m_big:.1f} MiB (1,000,000 epochs) | "
-                 f"{m_small:.1f} MiB | **{m_big / m_small:.2f}** | flat (<= 1.05) | "
-                 f"growth {m_big - m_small:.1f} MiB; history bounded at {train.HISTORY_ROWS:,} rows |")
-    w_small, w_big = peak_memory(10_000, "wide"), peak_memory(1_000_000, "wide")
-    lines.append(f"| peak memory, `step` 1→1000 sigmoid (1,000 outputs) | 10,000 epochs | {w_big:.1f} MiB "
-                 f"(1,000,000 epochs) | {w_small:.1f} MiB | **{w_big / w_small:.2f}** | flat (<= 1.05) | "
-                 f"{train.WATCH_OUTPUTS} outputs kept per row |")
-    lines.append(f"| peak memory, `step xor --export run.jsonl` (every update traced) | 200 epochs | "
-                 f"{j_big:.1f} MiB (4,000 epochs) | {j_small:.1f} MiB | **{j_big / j_small:.2f}** | flat | "
-                 f"16,000 records streamed, none kept |")
-    table = "\n".join(lines)
-    print(table)
-    if args.write:
-        doc = ROOT / "docs" / "performance.md"
-        text = doc.read_text()
-        start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
-        stamp = f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.\n\n"
-        doc.write_text(text[:start] + "<!-- results -->\n" + stamp + table + "\n" + text[end:])
+    for name, ref, a, b, target, note, *ratio in rows:
+        lines.append(f"| {name} | {ref} | {a:.3f} | {b:.3f} | **{(ratio or [a / b])[0]:.2f}** | {target} | {note} |")
+    return "\n".join([*lines, *memory])
 
+
+def write(table_text: str) -> None:
+    """Replace the table in docs/performance.md."""
+    doc = ROOT / "docs" / "performance.md"
+    text = doc.read_text()
+    start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
+    stamp = f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.\n\n"
+    doc.write_text(text[:start] + "<!-- results -->\n" + stamp + table_text + "\n" + text[end:])
 
 
 def machine() -> str:

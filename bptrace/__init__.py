@@ -64,9 +64,10 @@ def _check_naming(naming: str | None) -> None:
 
 def _check_sample(s, sample: int, param: str = "sample") -> None:
     from .errors import UsageError
+    from .fmt import counted
 
     if not 1 <= sample <= len(s.samples):
-        raise UsageError(f"{param} {sample}: {s.source} has {len(s.samples)} sample(s)", param=param)
+        raise UsageError(f"{param} {sample}: {s.source} has {counted(len(s.samples), 'sample')}", param=param)
 
 
 def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
@@ -98,11 +99,12 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     from . import tracer
     from . import trainer as training
     from .errors import DivergedError, UsageError
+    from .fmt import counted
 
     s = load(source)
     _check_naming(naming)
     if not 1 <= sample <= len(s.samples):
-        raise UsageError(f"sample = {sample}, but {s.source} has {len(s.samples)} sample(s)", param="sample")
+        raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
     if epoch == 1 and sample == 1:
         return tracer.run(s, sample=1, naming=naming).iterations[0]
     if epoch > MAX_TRACE_EPOCH:
@@ -115,33 +117,28 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     return found
 
 
-def check_answers(source, answers, naming: str | None = None):
+def check_answers(source, answers, naming: str | None = None, rounding: int | None = None):
     """Check hand-computed answers (a TOML file's path, or its text) against the update they name: a Report.
+    rounding=N: against a hand calculation that rounds every computed value to N decimals.
 
     Errors about the answers' epoch or sample name the answers file."""
     from decimal import Decimal
 
-    from . import check, samples, spec
+    from . import answers as answers_, check, spec
     from .errors import DivergedError, UsageError
+    from .naming import for_spec
 
     s = load(source)
-    label, text = ("answers", answers) if _is_toml_text(answers) else samples.resolve(answers)
-    text = spec.read_text(label) if text is None else text
-    claims, epoch, sample = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label, text)
+    _check_naming(naming)
+    label, text = answers_.read(answers)
+    aliases = answers_.mazur(for_spec(s, naming))
+    claims, epoch, sample, written = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label,
+                                                         text, lambda key: answers_.canonical(key, aliases))
     try:
         it = trace_at(s, epoch, sample, naming)
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
-    return check.check(it, claims, label, epoch, sample)
-
-
-def _is_toml_text(answers) -> bool:
-    """Answers given as text rather than a path: several lines, or one `name = value` line that is not a file."""
-    from pathlib import Path
-
-    if isinstance(answers, Path):
-        return False
-    return "\n" in answers or ("=" in answers and not Path(answers).exists())
+    return check.check(it, claims, label, epoch, sample, written, rounding)
 
 
 def to_text(obj, fmt: str, precision: int = 8, **options) -> str:

@@ -114,6 +114,23 @@ class _Target:
         raise NotImplementedError
 
 
+def _create_temp(folder: str, name: str) -> tuple[int, str]:
+    """A new temporary file `.NAME.XXXXXXXX.part` in folder, named in LIVE *before* it exists.
+
+    A signal that arrived just before deferred() blocked it still runs its Python handler at the next
+    bytecode, even inside the block; so the name goes into LIVE first (cleanup() ignores a name that
+    was never created), never after the file is made, as tempfile.mkstemp would have it."""
+    names = tempfile._get_candidate_names()
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name[:32]}.{next(names)}.part")
+        LIVE.add(tmp)
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:
+            LIVE.discard(tmp)  # someone else's; on any other failure the name stays (it may exist)
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", folder)
+
+
 class AtomicFile(_Target):
     """A temporary file beside the (real) target: write as you go, then commit or abort."""
 
@@ -128,8 +145,7 @@ class AtomicFile(_Target):
             raise ExportError(f"cannot write {self.path}: permission denied")
         try:
             with deferred():
-                fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=f".{name[:32]}.", suffix=".part")
-                LIVE.add(self.tmp)
+                fd, self.tmp = _create_temp(folder, name)
         except PermissionError:
             raise ExportError(f"cannot write {self.path}: permission denied in {folder}") from None
         except OSError as e:

@@ -15,9 +15,11 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
+    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
+from .fmt import counted
 from .outputs import Exports
 from .terminal import _Group, entry, err, out, report, user_errors
 
@@ -49,7 +51,7 @@ def load_spec(spec: str | None, lr: float | None = None, naming: str | None = No
 def run(
     spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
     no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
-    focus: Focus = None,
+    round_: RunRound = None, focus: Focus = None,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from dataclasses import replace
@@ -61,10 +63,15 @@ def run(
     with user_errors():
         s = load_spec(spec, lr, naming)
         _check_sample(s, sample)
+        precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
         opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
         with Exports(export or [], format, inputs=[spec]) as exports:
             limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
             trace = tracer.run(s, sample=sample, naming=naming)
+            if round_ is not None:  # textbook rounding
+                from .rounding import round_trace
+
+                trace = round_trace(trace, round_)
             if focus is not None:
                 from .walk import focused
 
@@ -108,7 +115,11 @@ def step(
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
     format: Format = None,
 ):
-    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs."""
+    """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
+
+    Exit codes: 0 done; 1 an export could not be written; 2 bad input;
+    3 training diverged (a NaN or an infinity); 130 interrupted (Ctrl-C).
+    """
     from . import progress
     from .trainer import Plan
 
@@ -130,7 +141,8 @@ def step(
 
 
 @app.command()
-def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming = None):
+def check(spec: Spec, answers: Answers, summary: Summary = False, export: SummaryExport = None,
+          round_: Round = None, precision: Precision = 8, naming: Naming = None):
     """Check hand-computed answers: which claims hold, and where a wrong one came from.
 
     Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
@@ -139,10 +151,65 @@ def check(spec: Spec, answers: Answers, precision: Precision = 8, naming: Naming
     from .render.check import check_report
 
     with user_errors():
-        report_ = check_answers(load_spec(spec, None, naming), answers, naming)
-        out.print(check_report(report_, precision))
-        if not report_.ok:
+        s = load_spec(spec, None, naming)
+        if summary or export is not None:
+            return _class_summary(s, answers, export, naming, round_)
+        reports = [check_answers(s, a, naming, round_) for a in answers]
+        for a, report_ in zip(answers, reports):
+            if len(answers) > 1:
+                out.rule(escape(safe_text(a)))
+            out.print(check_report(report_, precision))
+        if not all(r.ok for r in reports):
             raise typer.Exit(1)
+
+
+def _class_summary(s, answers: list[str], export: str | None, naming: str | None, rounding: int | None) -> None:
+    """`check --summary`: one row per answers file; --export writes it as .csv or .md."""
+    from .atomic import write_text
+    from .check import summary
+    from .exports.summary import FORMATS
+    from .render.check import summary_table
+
+    ext = None if export in (None, "-") else next((e for e in FORMATS if export.lower().endswith(e)), "")
+    if ext == "":
+        raise UsageError(f"--export: expected a .csv or .md file, got '{clip(safe_text(export))}'")
+    rows = summary(s, answers, naming, rounding)
+    if export == "-":
+        sys.stdout.write(FORMATS[".csv"](rows))
+    else:
+        out.print(summary_table(rows))
+        if ext:
+            write_text(export, FORMATS[ext](rows))
+            err.print(f"wrote {escape(safe_text(export))}", highlight=False)
+    if any(r.error for r in rows):
+        raise typer.Exit(2)
+    if not all(r.ok for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def quiz(
+    spec: SpecArg = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
+    out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid", loss: QuizLoss = "half_sse",
+    precision: Precision = 8, force: Force = False,
+):
+    """Write an exercise on one update with its answers template and worked key (exercise.md/.tex, answers.toml,
+    key.md/.tex); without SPEC, on a made-up network with nice numbers."""
+    import os
+
+    from .atomic import create_text, write_text
+    from .quiz import make
+
+    with user_errors():
+        files = make(spec, shape, activation, loss, seed, ask, precision)
+        os.makedirs(out_dir, exist_ok=True)
+        for name, text in files.items():
+            path = os.path.join(out_dir, name)
+            try:
+                (write_text if force else create_text)(path, text)
+            except FileExistsError:
+                raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
+        err.print(f"wrote {', '.join(files)} to {escape(safe_text(out_dir))}", highlight=False)
 
 
 @app.command()
@@ -208,7 +275,8 @@ def validate(spec: ValidateSpec):
     with user_errors():
         s = load_spec(spec)
         out.print(summary(s, for_spec(s)))
-        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {len(s.samples)} sample(s), {s.n_params} parameters.")
+        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {counted(len(s.samples), 'sample')}, "
+                  f"{counted(s.n_params, 'parameter')}.")
 
 
 @app.command()

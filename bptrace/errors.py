@@ -49,6 +49,14 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def did_you_mean(name: str, choices) -> str:
+    """' (did you mean xor?)' when `name` is a near miss of one of `choices`, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6) if len(name) <= ECHO_LIMIT else []
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def is_control(ch: str) -> bool:
     """C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F): characters a terminal may act on."""
     o = ord(ch)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .fmt import SUPERSCRIPTS, is_scientific, num
+from .fmt import SUPERSCRIPTS, is_negative, is_scientific, num
 from .notation import name
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
@@ -88,7 +88,7 @@ class _R:
     def number(self, v: float, given: bool) -> tuple[str, int]:
         s = num(v, self.p, given, self.style)
         # a negative or scientific number inside a larger expression is bracketed once
-        return s, (BRACKETED if s.startswith("-") or is_scientific(s) else ATOM)
+        return s, (BRACKETED if is_negative(s) or is_scientific(s) else ATOM)
 
     def node(self, e) -> tuple[str, int]:
         if isinstance(e, Ref):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UsageError, clip
+from .errors import UsageError, clip, did_you_mean
 
 FOLDER = Path(__file__).parent / "data" / "docs"
 TOPICS = {  # topic -> (file, what it is)
@@ -16,5 +16,5 @@ TOPICS = {  # topic -> (file, what it is)
 
 def text(topic: str) -> str:
     if topic not in TOPICS:
-        raise UsageError(f"no documentation topic '{clip(topic)}'; topics: {', '.join(TOPICS)}")
+        raise UsageError(f"no documentation topic '{clip(topic)}'{did_you_mean(topic, TOPICS)}; topics: {', '.join(TOPICS)}")
     return (FOLDER / TOPICS[topic][0]).read_text(encoding="utf-8")

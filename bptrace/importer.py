@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SpecError, UsageError, clip
+from .fmt import counted
 
 MAX_IMPORT_PARAMS = 10_000  # a trace prints every weight; beyond this a trace is unreadable
 SUFFIXES = (".weight", ".bias")
@@ -112,7 +113,7 @@ def spec_toml(path: str, layers, activations: list[str], loss: str, learning_rat
               xs: list[list[float]], targets: list[list[float]]) -> str:
     """The spec as TOML text (every weight written back exactly: repr of a float round-trips)."""
     if len(activations) != len(layers):
-        raise UsageError(f"--activations: {len(layers)} linear layer(s) in {clip(path)}, so expected "
+        raise UsageError(f"--activations: {counted(len(layers), 'linear layer')} in {clip(path)}, so expected "
                          f"{len(layers)} activations separated by commas, got {len(activations)}")
     n_in, n_out = layers[0][0].shape[1], layers[-1][0].shape[0]
     if not xs:  # a placeholder sample, so the spec runs

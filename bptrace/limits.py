@@ -15,6 +15,7 @@ Training without tracing (`step -q`) handles every network the spec allows (5,00
 from __future__ import annotations
 
 from .errors import UsageError
+from .fmt import counted
 
 TABLE_PARAMS = 2_000  # tables of one traced iteration
 TRACE_PARAMS = 50_000  # parameters in one traced iteration
@@ -78,6 +79,6 @@ def check_gradcheck(spec, samples: int) -> None:
     if p * p * samples > GRADCHECK_WORK:
         hint = " Check one sample: --sample 1." if samples > 1 and p * p <= GRADCHECK_WORK else ""
         raise UsageError(
-            f"{spec.source}: gradcheck of {p:,} parameters on {samples:,} sample(s) needs {2 * p:,} forward passes "
+            f"{spec.source}: gradcheck of {p:,} parameters on {counted(samples, 'sample')} needs {2 * p:,} forward passes "
             f"of about {p * samples:,} multiply-adds each; at most {GRADCHECK_WORK:,} parameters² × samples "
             f"are checked (about a minute).{hint}")

@@ -20,6 +20,8 @@ from itertools import chain
 
 @dataclass(frozen=True)
 class Names:
+    """The ASCII name of every quantity of a network, in one naming scheme."""
+
     inputs: tuple[str, ...]
     z: tuple[tuple[str, ...], ...]  # z[l][j]
     out: tuple[tuple[str, ...], ...]  # out[l][j]: h.. for hidden layers, o.. for the output layer

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import activations, losses
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
+from .fmt import counted
 
 MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
@@ -43,12 +44,16 @@ SAMPLE_KEYS = ("x", "target")
 
 @dataclass(frozen=True)
 class Sample:
+    """One training sample: inputs x and targets."""
+
     x: tuple[float, ...]
     target: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class Layer:
+    """One layer: activation, weights[j][k], biases, and how they were made."""
+
     activation: str
     weights: tuple[tuple[float, ...], ...]  # weights[j][k]: source k -> neuron j
     bias: tuple[float, ...] | None = None  # one value per neuron, or one shared value
@@ -72,12 +77,16 @@ class Layer:
 
 @dataclass(frozen=True)
 class Optimizer:
+    """The optimizer's name and hyperparameters (PyTorch's defaults filled in)."""
+
     name: str = "sgd"
     hyper: dict = field(default_factory=lambda: dict(OPTIMIZERS["sgd"]))
 
 
 @dataclass(frozen=True)
 class Spec:
+    """A validated network: layers, samples, learning rate, loss, optimizer and where it came from."""
+
     layers: tuple[Layer, ...]
     samples: tuple[Sample, ...]
     learning_rate: float
@@ -121,8 +130,9 @@ class Spec:
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a spec or answers file larger than 8 MB is refused unread
 
 
-def read_text(path: str | Path) -> str:
-    """A spec or answers file as text (at most MAX_FILE_BYTES, UTF-8, a leading BOM dropped)."""
+def read_text(path: str | Path, what: str = "a TOML spec", empty: str = " (try `bptrace init`)") -> str:
+    """A spec or answers file as text (at most MAX_FILE_BYTES, UTF-8, a leading BOM dropped).
+    `what` the file should be, and what to suggest when it is `empty`, for the messages."""
     name = str(path)
     try:
         with Path(path).open("rb") as f:
@@ -136,12 +146,12 @@ def read_text(path: str | Path) -> str:
     except OSError as e:
         raise SpecError(name, f"cannot read the file ({e.strerror})") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected a TOML spec of at most that size")
+        raise SpecError(name, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; expected {what} of at most that size")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # the UTF-8 BOM some Windows editors write
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError(name, "this is UTF-16 text; expected UTF-8 (save the file as UTF-8)")
     if not raw.strip():
-        raise SpecError(name, "the file is empty; expected a TOML spec (try `bptrace init`)")
+        raise SpecError(name, f"the file is empty; expected {what}{empty}")
     if b"\x00" in raw:
         raise SpecError(name, "this is a binary file, expected a TOML text file")
     try:
@@ -454,7 +464,7 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
         x = c.vector(table["x"], f"{path}.x")
         t = c.vector(table["target"], f"{path}.target")
         if out and len(x) != len(out[0].x):
-            c.fail(f"{path}.x", f"expected {len(out[0].x)} inputs (as in samples[1]), got {len(x)}")
+            c.fail(f"{path}.x", f"expected {counted(len(out[0].x), 'input')} (as in samples[1]), got {len(x)}")
         if len(x) > MAX_UNITS:
             c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
         out.append(Sample(x, t))
@@ -564,7 +574,7 @@ def _check_network(c: _Checker, layers, samples, loss: str) -> None:
     for i, s in enumerate(samples, 1):
         path = f"samples[{i}].target"
         if len(s.target) != n_out:
-            c.fail(path, f"expected {n_out} targets (one per output neuron), got {len(s.target)}")
+            c.fail(path, f"expected {counted(n_out, 'target')} (one per output neuron), got {len(s.target)}")
         if loss == "cross_entropy" and (min(s.target) < 0 or abs(sum(s.target) - 1) > 1e-9):
             c.fail(path, f"cross_entropy needs targets that form a distribution (each >= 0, summing to 1); these sum to {sum(s.target):g}")
         if loss == "binary_cross_entropy" and not all(0 <= t <= 1 for t in s.target):

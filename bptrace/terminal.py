@@ -6,7 +6,6 @@ code; a UsageError's parameter (`watch`, `learning_rate`) is shown as its flag (
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -17,36 +16,158 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import ascii as _ascii
-from .errors import BptraceError, UsageError, clip, safe_text
+from .errors import BptraceError, UsageError, clip, did_you_mean, safe_text
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
+    from typer._click import types as click_types
     from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
     from click import get_current_context
-from typer.core import TyperArgument, TyperGroup
+    from click import types as click_types
+from typer.core import TyperArgument, TyperGroup, TyperOption
+
+# `bptrace --help` lists the commands in this order (the README's command table's); others come before import
+ORDER = ("run", "step", "check", "quiz", "gradcheck", "verify", "explore", "import", "init", "validate",
+         "samples", "schema", "docs")
+ASCII_HELP = "ASCII output only: dE_total/dw5, delta_o1, * and plain box lines."
 
 
 class _Group(TyperGroup):
-    """Click's own messages (unknown option, bad value) echo the command line: escape its control characters."""
+    """bptrace's command group: Click's usage errors (unknown option or command, a bad value, a missing
+    argument) become one `error:` line and exit 2, like every other mistake; every command takes --ascii."""
 
-    def make_context(self, *args, **kwargs):
-        with _safe_click_messages():
-            return super().make_context(*args, **kwargs)
+    def make_context(self, info_name, args, *rest, **kwargs):
+        if "--ascii" in args[: args.index("--") if "--" in args else None]:
+            use_ascii()  # before anything is parsed: a usage error is ASCII too
+        _take_ascii(self)  # `bptrace --ascii --help`
+        with _usage_errors(self):
+            return super().make_context(info_name, args, *rest, **kwargs)
 
     def invoke(self, ctx):
-        with _safe_click_messages():
+        with _usage_errors(self, ctx):
             return super().invoke(ctx)
+
+    def list_commands(self, ctx):
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, rank["import"] - 0.5))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        self.chosen = (f"{ctx.command_path} {name}", command)  # for errors Click raises without a context
+        if command is not None:
+            _take_ascii(command)
+        return command
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name in self.commands or name.startswith("-"):
+            return super().resolve_command(ctx, args)
+        raise click_exceptions.UsageError(unknown_command(name, self.list_commands(ctx)), ctx)
+
+
+def _take_ascii(command) -> None:
+    """Give `command` an --ascii flag if it has none (make_context has already acted on it)."""
+    if not any(p.name == "ascii" for p in command.params):
+        command.params.append(TyperOption(param_decls=["--ascii"], is_flag=True, default=False,
+                                          expose_value=False, help=ASCII_HELP))
+
+
+def unknown_command(name: str, commands: list[str]) -> str:
+    near = did_you_mean(name, commands)
+    return f"{clip(name)}: no such command" + (near or f"; commands: {', '.join(commands)}")
 
 
 @contextmanager
-def _safe_click_messages():
+def _usage_errors(group, ctx=None):
+    """Click's usage errors as bptrace's: one line, then at most a one-line hint; exit 2."""
     try:
         yield
+    except click_exceptions.NoArgsIsHelpError as e:  # `bptrace` alone: the help, as Click shows it
+        out.print(e.ctx.get_help(), markup=False, highlight=False, end="")
+        raise typer.Exit(e.exit_code) from None
     except click_exceptions.ClickException as e:
-        e.message = safe_text(e.message)
-        raise
+        path, command = getattr(group, "chosen", (ctx.command_path if ctx else "bptrace", None))
+        if getattr(e, "ctx", None) is not None:
+            path, command = e.ctx.command_path, e.ctx.command
+        line, hint = usage_message(e, path, command)
+        err.print(f"[bold red]error:[/] {escape(safe_text(line))}", highlight=False, soft_wrap=True)
+        if hint:
+            err.print(escape(safe_text(hint)), highlight=False, soft_wrap=True)
+        raise typer.Exit(e.exit_code) from None
+
+
+def usage_message(e, path: str, command) -> tuple[str, str]:
+    """(the error line, a hint line or '') for one of Click's exceptions raised in `command` (`path`)."""
+    hint, param = f"try '{path} --help'", getattr(e, "param", None)
+    if isinstance(e, click_exceptions.MissingParameter) and param is not None:
+        return f"{_name(param)}: missing ({_what(param)})", hint
+    if isinstance(e, click_exceptions.BadParameter) and param is not None:
+        return f"{_name(param)}: {e.message}", ""
+    if isinstance(e, click_exceptions.NoSuchOption):
+        near = f" (did you mean {sorted(e.possibilities)[0]}?)" if e.possibilities else ""
+        return f"{clip(e.option_name)}: no such option for '{path}'{near}", hint
+    if isinstance(e, click_exceptions.BadOptionUsage):
+        return _bad_option_usage(e, command), hint
+    extra = re.fullmatch(r"Got unexpected extra argument(?:\(s\)|s)? \((.*)\)", e.message, flags=re.S)
+    if extra:
+        return f"{clip(extra.group(1))}: unexpected extra argument for '{path}'", hint
+    return e.message.rstrip("."), hint
+
+
+def _bad_option_usage(e, command) -> str:
+    """'--export: expected PATH after it', '--quiet: takes no value (it is a switch)'."""
+    params = command.params if command is not None else []
+    param = next((p for p in params if e.option_name in p.opts), None)
+    if "does not take a value" in e.message:
+        return f"{e.option_name}: takes no value (it is a switch)"
+    if "requires" in e.message:  # --epochs N: expected N after it (an integer from 1 to 10,000,000)
+        words = getattr(param.type, "expected", None) if param else None
+        return f"{e.option_name}: expected {getattr(param, 'metavar', None) or 'a value'} after it" + (
+            f" ({words})" if words else "")
+    return e.message.rstrip(".")
+
+
+def _name(param) -> str:
+    """How the user wrote the parameter: its longest flag, or an argument's metavar (SPEC)."""
+    if param.param_type_name == "argument":
+        return (param.metavar or param.name).upper()
+    return max(param.opts, key=len)
+
+
+def _what(param) -> str:
+    """What a parameter expects, in words: its type's (an integer ≥ 1), else its help."""
+    words = getattr(param.type, "expected", None)
+    if words:
+        return words
+    help_ = (getattr(param, "help", None) or param.name).rstrip(".")
+    return help_[:1].lower() + help_[1:]
+
+
+class _AsciiOnly:
+    """A text stream that writes ASCII only (--ascii): ∂ as d, δ as delta, … as ...; rich, seeing the
+    encoding 'ascii', draws its boxes, rules and bars in ASCII too."""
+
+    encoding = "ascii"
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        self._stream.write(text if text.isascii() else _ascii.transliterate(text))
+        return len(text)
+
+
+def use_ascii() -> None:
+    """From now on stdout and stderr carry ASCII only (--ascii)."""
+    if not isinstance(sys.stdout, _AsciiOnly):
+        sys.stdout = _AsciiOnly(sys.stdout)
+    if not isinstance(sys.stderr, _AsciiOnly):
+        sys.stderr = _AsciiOnly(sys.stderr)
 
 
 _typer_metavar = TyperArgument.make_metavar
@@ -72,10 +193,22 @@ def _drop_unusable_sizes(env=os.environ) -> None:
             del env[key]
 
 
+class _Console(Console):
+    """On a stream that cannot encode Unicode, what is printed is made ASCII before rich measures it
+    (render.plain), so columns keep their width (the codec's … -> ... would come after the layout)."""
+
+    def print(self, *objects, **kwargs):
+        if not self.encoding.startswith("utf"):
+            from .render.plain import asciify
+
+            objects = tuple(map(asciify, objects))
+        super().print(*objects, **kwargs)
+
+
 def _console(stderr: bool = False) -> Console:
     from .outputs import TrimmedLines
 
-    console = Console(stderr=True) if stderr else Console(file=TrimmedLines(lambda: sys.stdout))
+    console = _Console(stderr=True) if stderr else _Console(file=TrimmedLines(lambda: sys.stdout))
     if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
         console.width = 80
     console.width = min(console.width, MAX_WIDTH)
@@ -119,7 +252,8 @@ DIGIT_OPTIONS = ("batch", "show")  # text options that hold whole numbers: ASCII
 
 
 def _check_options() -> None:
-    """Every float option must be finite (--tol nan would pass every check); numbers in text options are 0-9."""
+    """No option holds a NUL; numbers in text options are 0-9 (numeric options are read by cli_options'
+    Whole and Real, which refuse nan, inf and values out of range themselves)."""
     ctx = get_current_context(silent=True)
     if ctx is None:
         return
@@ -129,8 +263,6 @@ def _check_options() -> None:
             flag = (param.metavar or param.name).upper()
         if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, (list, tuple)) else [value])):
             raise UsageError(f"{flag}: contains a NUL character (U+0000), which no file name or option value can hold")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{flag}: expected a finite number, got {value}")
         if param.name in DIGIT_OPTIONS and isinstance(value, str):
             if not value.isascii():
                 raise UsageError(f"{flag}: numbers are written with the digits 0-9, got '{clip(value)}'")

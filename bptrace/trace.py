@@ -8,8 +8,9 @@ with names or with numbers; display precision never touches the data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .expr import Op, Ref
 
@@ -46,6 +47,8 @@ class Term:
 
 @dataclass(frozen=True, eq=False)
 class NeuronForward:
+    """One neuron's forward step: z from its terms and bias, then its activation."""
+
     z: Quantity  # z = sum of terms + bias
     terms: tuple[Term, ...]
     bias: Quantity | None
@@ -55,6 +58,8 @@ class NeuronForward:
 
 @dataclass(frozen=True, eq=False)
 class Forward:
+    """A forward pass: the inputs, then every layer's neurons."""
+
     inputs: tuple[Quantity, ...]
     layers: tuple[tuple[NeuronForward, ...], ...]
 
@@ -65,6 +70,8 @@ class Forward:
 
 @dataclass(frozen=True, eq=False)
 class Loss:
+    """The errors of one sample: targets, E per output, E_total."""
+
     kind: str  # half_sse, sse, mse, cross_entropy, binary_cross_entropy
     targets: tuple[Quantity, ...]
     errors: tuple[Quantity, ...]  # E_o1 ..., each with its formula
@@ -103,6 +110,8 @@ class Sum:
 
 @dataclass(frozen=True, eq=False)
 class NeuronBackward:
+    """One neuron's backward step: dE_total/dout, dout/dz (or the softmax Jacobian), delta."""
+
     out: str
     z: str
     dE_dout: Quantity | Sum  # output layer: a Quantity from the loss; hidden: a Sum of downstream terms
@@ -113,6 +122,8 @@ class NeuronBackward:
 
 @dataclass(frozen=True, eq=False)
 class LayerBackward:
+    """One layer's backward step: its neurons, then the gradient of each of its parameters."""
+
     index: int  # 0-based layer index
     neurons: tuple[NeuronBackward, ...]
     gradients: tuple[Product | Sum, ...]  # dE_total/dw for each weight, then each bias
@@ -130,6 +141,8 @@ class Pass:
 
 @dataclass(frozen=True, eq=False)
 class Update:
+    """One parameter's update: old value, gradient, new value, the rule and the optimizer's state."""
+
     name: str  # w5
     old: float
     gradient: float  # the gradient used (averaged over the batch)
@@ -152,6 +165,8 @@ class Check:
 
 @dataclass(frozen=True, eq=False)
 class Iteration:
+    """One update: the traced passes of its samples, the parameter updates, the checks after it."""
+
     epoch: int  # 1-based
     step: int  # 1-based update count across the whole run
     learning_rate: float
@@ -164,11 +179,24 @@ class Iteration:
 
     @property
     def loss_before(self) -> float:
-        return sum(p.loss.total.value for p in self.passes) / len(self.passes)
+        return total(p.loss.total.value for p in self.passes) / len(self.passes)
 
     @property
     def loss_after(self) -> float:
-        return sum(c.loss.total.value for c in self.checks) / len(self.checks)
+        return total(c.loss.total.value for c in self.checks) / len(self.checks)
+
+    @property
+    def grad_norm(self) -> float:
+        """||g||, over the trainable parameters."""
+        return math.sqrt(self.grad_square)
+
+    @property
+    def grad_square(self) -> float:
+        return total(u.gradient * u.gradient for u in self.updates if not u.frozen)
+
+    def outputs(self, k: int) -> list[float]:
+        """The network's outputs for the k-th sample of the batch (0-based), before the update."""
+        return [n.out.value for n in self.passes[k].forward.outputs]
 
     def value(self, name: str) -> float:
         """A quantity of this update by any name `check` accepts (`z1`, `∂E_total/∂w5`, `δ_o1`, `w5⁺`)."""
@@ -259,3 +287,147 @@ class Trace:
         from .exports.rich_ import fragment
 
         return fragment(self.__rich__())
+
+
+# ---------------------------------------------------------------- an update held as flat numbers
+
+
+class Tag(float):
+    """A number that says where it came from: `src` is its index among an update's flat numbers, or
+    (op, a, b) for a·b, a+b, a/b of Tags and constants. A Layout's probe is made of them."""
+
+    def __new__(cls, value: float, src):
+        tag = super().__new__(cls, value)
+        tag.src = src
+        return tag
+
+    def __mul__(self, other):
+        return Tag(float(self) * float(other), ("*", self, other))
+
+    def __rmul__(self, other):
+        return Tag(float(other) * float(self), ("*", other, self))
+
+    def __add__(self, other):
+        return Tag(float(self) + float(other), ("+", self, other))
+
+    def __radd__(self, other):
+        return Tag(float(other) + float(self), ("+", other, self))
+
+    def __truediv__(self, other):
+        return Tag(float(self) / float(other), ("/", self, other))
+
+
+def total(values) -> float:
+    """sum(values); of a probe's Tags, a Tag that says so (a compiled function then calls sum too, whose
+    rounding differs between Python versions from a chain of +)."""
+    values = list(values)
+    if any(isinstance(v, Tag) for v in values):
+        return Tag(0.5, ("sum", values))
+    return sum(values)
+
+
+class Layout:
+    """What each flat number of an update is: a probe Iteration, built once (per batch) with Tags for
+    values, from which functions of the flat numbers are compiled (each once, by key)."""
+
+    EPOCH, STEP = "@@epoch@@", "@@step@@"  # the probe's epoch and step: they vary from update to update
+
+    def __init__(self, probe: Iteration):
+        self.probe = probe
+        self._compiled: dict = {}
+
+    def memo(self, key, make: Callable[[], object]):
+        """make(), made once per layout (an exporter's template, a compiled function)."""
+        if key not in self._compiled:
+            self._compiled[key] = make()
+        return self._compiled[key]
+
+    def function(self, key, leaves: Callable[[], list]) -> Callable[[list], list]:
+        """The function of the flat numbers that gives `leaves()` (probe values: Tags or constants)."""
+        return self.memo(key, lambda: compile_leaves(leaves()))
+
+
+def compile_leaves(leaves: list) -> Callable[[list], list]:
+    """f(v) = the value of each leaf for flat numbers v: v[i] for a Tag with src i, its operation applied in
+    the same order for a derived Tag (so with the same rounding), the constant itself otherwise."""
+    lines, names = [], {}
+
+    def code(x) -> str:
+        if not isinstance(x, Tag):
+            return repr(x)
+        if isinstance(x.src, int):
+            return f"v[{x.src}]"
+        return names[id(x)]
+
+    for leaf in leaves:  # each derived Tag once, its operands first (iteratively: a chain can be long)
+        stack = [leaf]
+        while stack:
+            x = stack[-1]
+            if not isinstance(x, Tag) or isinstance(x.src, int) or id(x) in names:
+                stack.pop()
+                continue
+            op, *args = x.src
+            args = args[0] if op == "sum" else args
+            todo = [y for y in args if isinstance(y, Tag) and not isinstance(y.src, int) and id(y) not in names]
+            if todo:
+                stack += todo
+                continue
+            names[id(x)] = f"t{len(names)}"
+            if op == "sum":
+                value = f"sum(({''.join(code(y) + ', ' for y in args)}))"
+            else:
+                value = f" {op} ".join(map(code, args))
+            lines.append(f"    {names[id(x)]} = {value}")
+            stack.pop()
+    source = "def f(v):\n" + "".join(line + "\n" for line in lines) + f"    return [{', '.join(map(code, leaves))}]\n"
+    scope: dict = {}
+    exec(source, scope)
+    return scope["f"]
+
+
+class Flat:
+    """An update's numbers, flat (the elements of its arrays in one order), and their Layout."""
+
+    __slots__ = ("layout", "values", "finite")
+
+    def __init__(self, layout: Layout, values: list[float], finite: bool = False):
+        self.layout, self.values = layout, values
+        self.finite = finite  # every number is finite (False: not known)
+
+    def of(self, key, leaves: Callable[[Iteration], list]) -> list:
+        """The values of `leaves(probe)` in this update."""
+        probe = self.layout.probe
+        return self.layout.function(key, lambda: leaves(probe))(self.values)
+
+
+class LazyIteration(Iteration):
+    """An Iteration whose passes, updates and checks are made when first read (by `build`); until then
+    its numbers are `flat`, which give the loss, ||g|| and the outputs without making them."""
+
+    def __init__(self, head: Iteration, flat: Flat, build: Callable[[], tuple]):
+        for name in ("epoch", "step", "learning_rate", "optimizer", "names", "rule"):
+            object.__setattr__(self, name, getattr(head, name))
+        object.__setattr__(self, "flat", flat)
+        object.__setattr__(self, "_build", build)
+        object.__setattr__(self, "_parts", None)
+
+    def _made(self) -> tuple:
+        if self._parts is None:
+            object.__setattr__(self, "_parts", self._build())
+            object.__setattr__(self, "_build", None)
+        return self._parts
+
+    passes = property(lambda self: self._made()[0])
+    updates = property(lambda self: self._made()[1])
+    checks = property(lambda self: self._made()[2])
+
+    @property
+    def loss_before(self) -> float:
+        return self.flat.of("loss_before", lambda it: [Iteration.loss_before.fget(it)])[0]
+
+    @property
+    def grad_square(self) -> float:
+        return self.flat.of("grad_square", lambda it: [Iteration.grad_square.fget(it)])[0]
+
+    def outputs(self, k: int) -> list[float]:
+        return self.flat.of(("outputs", k), lambda it: it.outputs(k))

@@ -3,6 +3,13 @@
 `Session` holds a network being trained (parameters, optimizer state, step count):
 `trace_step` returns a full `Iteration`; `step` only the numbers a training run keeps
 (mean loss before the update, the outputs, ||g||), as the fast path's `ScalarNet.step` does.
+
+A traced step is made in two stages: `raw_step` does the numpy work (a `Raw`: every array whose
+elements the trace shows), then `_Builder` makes the quantities from it. `stream_step` leaves the
+second stage to whoever first reads the quantities: its `LazyIteration` holds the step's numbers
+flat, named by a `Layout` that the builder made once from a probe `Raw`, whose elements are
+`Tag`s (floats that say which element they are). So a streamed export reads exactly the numbers
+the quantities would hold, without making them.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from . import activations, engine, formulas
 from .expr import Ref
 from .naming import Names, deriv, for_spec
 from .notation import E_TOTAL, leaf, partial
-from .trace import (Check, Forward, Iteration, LayerBackward, Loss, NeuronBackward, NeuronForward,
-                    Pass, Product, Quantity, Sum, Term, Trace, Update)
+from .trace import (Check, Flat, Forward, Iteration, LayerBackward, Layout, LazyIteration, Loss, NeuronBackward,
+                    NeuronForward, Pass, Product, Quantity, Sum, Tag, Term, Trace, Update)
+
+
+LAYOUT_ROOM = 100_000  # numbers the Layouts of a session may name in all (a few hundred bytes each)
 
 
 class Session:
@@ -28,6 +38,9 @@ class Session:
         self.X = np.array([s.x for s in spec.samples], dtype=float)
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
+        self._rule = None  # the update rule's tree: the same for every update
+        self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed update is
+        self._room = LAYOUT_ROOM
 
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
@@ -48,20 +61,72 @@ class Session:
             self.steps += 1
         return loss, outs[-1], norm
 
+    # ------------------------------------------------------------ traced steps
+
     def trace_step(self, batch, epoch: int = 1) -> Iteration:
         """One update from the samples in `batch`, traced: every quantity of every sample, the updates, the check."""
-        T, zs, outs, back, grads = self._gradients(batch)
-        lr = self.spec.learning_rate
-        traced = tuple(self._pass(i) for i in batch)
-        olds = [a.copy() for a in self.net.arrays()]
-        given = self.steps == 0
-        self.opt.step(self.net.arrays(), grads, lr)
-        self.steps += 1
-        updates = self._updates(olds, grads, back, given)
-        checks = tuple(self._check(i) for i in batch)
+        raw = self.raw_step(batch)
+        return self._iteration(raw, epoch, _Builder(self, raw, float).parts())
+
+    def stream_step(self, batch, epoch: int = 1) -> LazyIteration:
+        """As trace_step, but the quantities are made only when first read; until then the Iteration holds
+        the step's numbers flat, which is all a streamed export (.jsonl) and the training loop need."""
+        raw = self.raw_step(batch)
+        arrays = raw.arrays()
+        layout = self._layouts.get(raw.batch)
+        if layout is None:
+            size = sum(a.size for a in arrays)
+            if size > self._room:  # many different batches (shuffled), or a wide network: made as trace_step
+                return self._iteration(raw, epoch, _Builder(self, raw, float).parts())
+            self._room -= size
+            probe = raw.probe()
+            layout = Layout(self._iteration(probe, Layout.EPOCH, _Builder(self, probe, _same).parts(), Layout.STEP))
+            self._layouts[raw.batch] = layout
+        numbers = np.concatenate(arrays, axis=None)
+        flat = Flat(layout, numbers.tolist(), bool(np.isfinite(numbers).all()))
+        return LazyIteration(self._iteration(raw, epoch, ((), (), ())), flat, _Builder(self, raw, float).parts)
+
+    def _iteration(self, raw: Raw, epoch, parts, step=None) -> Iteration:
         opt = self.spec.optimizer
-        rule = formulas.update_rule(opt.name, opt.hyper, lr)
-        return Iteration(epoch, self.steps, lr, opt.name, traced, updates, checks, self.names, rule)
+        if self._rule is None:
+            self._rule = formulas.update_rule(opt.name, opt.hyper, self.spec.learning_rate)
+        return Iteration(epoch, raw.step if step is None else step, self.spec.learning_rate, opt.name, *parts,
+                         self.names, self._rule)
+
+    def raw_step(self, batch) -> Raw:
+        """One update's numbers (numpy only), and the update made."""
+        net = self.net
+        passes = [self._pass_arrays(i) for i in batch]
+        if len(batch) == 1:  # the sample's own backward pass is the batch's: computed once
+            back = passes[0][-1]
+        else:
+            back = self._gradients(batch)[3]
+        grads = engine.gradients(net, back)
+        # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
+        raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
+                  grads, list(back.gb))
+        self.opt.step(net.arrays(), grads, self.spec.learning_rate)
+        self.steps += 1
+        states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
+        raw.after(self.steps, _copies(net.W), _copies(net.b), states, [self._check_arrays(i) for i in batch])
+        return raw
+
+    def _pass_arrays(self, i: int):
+        """One sample's pass as 1-D rows: (i, x, t, zs, outs, E, [E_total], dE/dout, dout/dz (the softmax
+        Jacobian where the activation is not elementwise), delta, gW, gb, and the 2-D Backward)."""
+        X, T, zs, outs = self._rows(i)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=True)
+        E = engine.errors(self.net, T, zs, outs)[0]
+        outs_ = [a[0] for a in outs]
+        dout_dz = [d[0] if d is not None else activations.softmax_jacobian(a) for d, a in zip(back.dout_dz, outs_)]
+        return (i, X[0], T[0], [z[0] for z in zs], outs_, E, E.sum(keepdims=True), [d[0] for d in back.dE_dout],
+                dout_dz, [d[0] for d in back.delta], back.gW, back.gb, back)
+
+    def _check_arrays(self, i: int):
+        """One sample's forward pass after the update: (i, x, t, zs, outs, E, [E_total])."""
+        X, T, zs, outs = self._rows(i)
+        E = engine.errors(self.net, T, zs, outs)[0]
+        return i, X[0], T[0], [z[0] for z in zs], [a[0] for a in outs], E, E.sum(keepdims=True)
 
     def _select(self, batch):
         """The batch's rows: a view when the batch is a run of consecutive samples, else a copy."""
@@ -76,92 +141,158 @@ class Session:
         zs, outs = engine.forward(self.net, X)
         return X, T, zs, outs
 
+
+class Raw:
+    """One traced update's numbers (numpy arrays): each sample's pass, the parameters before the update,
+    the gradients, the parameters and optimizer state after it, each sample's check."""
+
+    def __init__(self, batch: tuple, given: bool, passes, W, b, grads, gb):
+        self.batch, self.given, self.passes, self.W, self.b, self.grads, self.gb = batch, given, passes, W, b, grads, gb
+
+    def after(self, step: int, W, b, states, checks) -> None:
+        self.step, self.W_after, self.b_after, self.states, self.checks = step, W, b, states, checks
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array, in one fixed order (Flat.values is their elements, in this order)."""
+        out = []
+        for _, x, t, zs, outs, E, E_total, dE_dout, dout_dz, delta, gW, gb in self.passes:
+            out += [x, t, *zs, *outs, E, E_total, *dE_dout, *dout_dz, *delta, *gW, *_some(gb)]
+        out += [*self.W, *_some(self.b), *self.grads, *_some(self.gb), *self.W_after, *_some(self.b_after)]
+        out += [a for state in self.states for a in state.values()]
+        for _, x, t, zs, outs, E, E_total in self.checks:
+            out += [x, t, *zs, *outs, E, E_total]
+        return out
+
+    def probe(self) -> "Raw":
+        """The same arrays with every element a Tag: its index in the flat order (its value 0.5, finite)."""
+        tagged, count = {}, 0
+        for a in self.arrays():
+            if id(a) not in tagged:  # an array held twice (a sample's gradient is the batch's) is one
+                out = np.empty(a.size, dtype=object)
+                out[:] = [Tag(0.5, count + k) for k in range(a.size)]
+                tagged[id(a)] = out.reshape(a.shape)
+            count += a.size
+
+        def tags(obj):
+            if isinstance(obj, np.ndarray):
+                return tagged[id(obj)]
+            if isinstance(obj, (list, tuple)):
+                return type(obj)(tags(x) for x in obj)
+            if isinstance(obj, dict):
+                return {k: tags(x) for k, x in obj.items()}
+            return obj
+
+        probe = Raw(self.batch, self.given, *map(tags, (self.passes, self.W, self.b, self.grads, self.gb)))
+        probe.after(self.step, *map(tags, (self.W_after, self.b_after, self.states, self.checks)))
+        return probe
+
+
+def _some(arrays):
+    return [a for a in arrays if a is not None]
+
+
+def _copies(arrays):
+    return [None if a is None else a.copy() for a in arrays]
+
+
+def _same(x):
+    return x
+
+
+class _Builder:
+    """Makes an update's quantities from its Raw numbers. F turns an array element into a value: float,
+    or (for a Layout's probe) the element itself, a Tag."""
+
+    def __init__(self, session: Session, raw: Raw, F):
+        self.spec, self.names, self.opt, self.raw, self.F = session.spec, session.names, session.opt, raw, F
+        self.net, self.acts, self.L = session.net, session.net.acts, len(session.net.W)
+
+    def parts(self):
+        """(passes, updates, checks)."""
+        raw = self.raw
+        passes = tuple(self._pass(p) for p in raw.passes)
+        checks = tuple(self._check(c) for c in raw.checks)
+        return passes, self._updates(), checks
+
     # ------------------------------------------------------------ forward and loss
 
-    def _forward(self, x, zs, outs, given: bool = False, post: bool = False) -> Forward:
-        """Forward trace of one sample: x, zs and outs are 1-D rows. `given`: the parameters are the spec's;
-        `post`: the check after the update (w5+, z1+)."""
-        N, net = self.names, self.net
-        inputs = tuple(Quantity(n, float(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
+    def _forward(self, x, zs, outs, W, b, given: bool = False, post: bool = False) -> Forward:
+        """Forward trace of one sample: x, zs and outs are 1-D rows, W and b the parameters. `given`: they
+        are the spec's; `post`: the check after the update (w5+, z1+)."""
+        N, F = self.names, self.F
+        inputs = tuple(Quantity(n, F(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
         layers, prev_q = [], inputs
         for l, (z, a) in enumerate(zip(zs, outs)):
-            act, layer = net.acts[l], self.spec.layers[l]
+            act, layer = self.acts[l], self.spec.layers[l]
             given_b = given or not layer.train_bias
             given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
-                terms = tuple(Term(Quantity(N.weights[l][j][k], float(net.W[l][j, k]), None, leaf("w", l, j, k, post), given_w),
+                terms = tuple(Term(Quantity(N.weights[l][j][k], F(W[l][j, k]), None, leaf("w", l, j, k, post), given_w),
                                    src) for k, src in enumerate(prev_q))
                 bias = None
-                if net.b[l] is not None:
-                    bj = j if net.b[l].size > 1 else 0
-                    bias = Quantity(N.biases[l][bj], float(net.b[l][bj]), None, leaf("b", l, bj, 0, post), given_b)
+                if b[l] is not None:
+                    bj = j if b[l].size > 1 else 0
+                    bias = Quantity(N.biases[l][bj], F(b[l][bj]), None, leaf("b", l, bj, 0, post), given_b)
                 # z = Σ_k w_jk·source_k + b
-                zq_all.append((Quantity(N.z[l][j], float(z[j]), (formulas.weighted_sum, terms, bias),
+                zq_all.append((Quantity(N.z[l][j], F(z[j]), (formulas.weighted_sum, terms, bias),
                                         leaf("z", l, j, 0, post)),
                                terms, bias))
             outs_q, layer_z = [], tuple(q for q, _, _ in zq_all)
             for j, (zq, terms, bias) in enumerate(zq_all):
                 recipe = (formulas.activation, act.name, zq, layer.slope, layer_z)
-                out = Quantity(N.out[l][j], float(a[j]), recipe, leaf("out", l, j, 0, post))
+                out = Quantity(N.out[l][j], F(a[j]), recipe, leaf("out", l, j, 0, post))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
             layers.append(tuple(neurons))
             prev_q = tuple(outs_q)
         return Forward(inputs, tuple(layers))
 
-    def _loss(self, t, f: Forward, E, post: bool = False) -> Loss:
-        N, kind = self.names, self.spec.loss
+    def _loss(self, t, f: Forward, E, E_total, post: bool = False) -> Loss:
+        N, kind, F = self.names, self.spec.loss, self.F
         n = len(t)
-        targets = tuple(Quantity(name, float(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
-        errs = tuple(Quantity(N.errors[k], float(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
+        targets = tuple(Quantity(name, F(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
+        errs = tuple(Quantity(N.errors[k], F(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
                               leaf("E", 0, k, 0, post))
                      for k in range(n))
-        total = Quantity(N.total, float(E.sum()), (formulas.total, errs), leaf("E_total", post=post))
+        total = Quantity(N.total, F(E_total[0]), (formulas.total, errs), leaf("E_total", post=post))
         return Loss(kind, targets, errs, total)
 
     # ------------------------------------------------------------ backward
 
-    def _pass(self, i: int) -> Pass:
-        X, T, zs, outs = self._rows(i)
-        back = engine.backward(self.net, X, T, zs, outs, for_trace=True)
-        E = engine.errors(self.net, T, zs, outs)[0]
-        x, t, zs, outs = X[0], T[0], [z[0] for z in zs], [a[0] for a in outs]
-        back = engine.Backward(
-            [d[0] for d in back.dE_dout],
-            [d[0] if d is not None else activations.softmax_jacobian(a) for d, a in zip(back.dout_dz, outs)],
-            [d[0] for d in back.delta], back.gW, back.gb)
-        f = self._forward(x, zs, outs, given=self.steps == 0)
-        loss = self._loss(t, f, E)
+    def _pass(self, arrays) -> Pass:
+        i, x, t, zs, outs, E, E_total, *back = arrays
+        back = engine.Backward(*back)
+        f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given)
+        loss = self._loss(t, f, E, E_total)
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
         return Pass(i + 1, f, loss, layers)
 
     def _layer_backward(self, l: int, f: Forward, loss: Loss, back: engine.Backward) -> LayerBackward:
-        N, net = self.names, self.net
-        L = len(net.W)
-        act, slope = net.acts[l], self.spec.layers[l].slope
+        N, F, L = self.names, self.F, self.L
+        act, slope = self.acts[l], self.spec.layers[l].slope
         layer = f.layers[l]
         neurons = []
         for j, nf in enumerate(layer):
             o, z = nf.out, nf.z
             dE_dout = (self._output_dE(j, f, loss, back) if l == L - 1 else self._hidden_dE(l, j, back))
             if act.elementwise:
-                d = Quantity(deriv(o.name, z.name), float(back.dout_dz[l][j]), (formulas.derivative, act.name, o, z, slope),
+                d = Quantity(deriv(o.name, z.name), F(back.dout_dz[l][j]), (formulas.derivative, act.name, o, z, slope),
                              partial(o.ident, z.ident))
-                delta = Product(N.delta[l][j], float(back.delta[l][j]), (_as_quantity(dE_dout), d), leaf("delta", l, j))
+                delta = Product(N.delta[l][j], F(back.delta[l][j]), (_as_quantity(dE_dout), d), leaf("delta", l, j))
                 neurons.append(NeuronBackward(o.name, z.name, dE_dout, d, (), delta))
             else:
                 jac = tuple(
-                    Quantity(deriv(m.out.name, z.name), float(back.dout_dz[l][k, j]),
+                    Quantity(deriv(m.out.name, z.name), F(back.dout_dz[l][k, j]),
                              (formulas.softmax_jacobian, m.out, o, k == j), partial(m.out.ident, z.ident))
                     for k, m in enumerate(layer)
                 )
                 terms = tuple(
-                    Product(deriv(N.errors[k], z.name), float(back.dE_dout[l][k] * jac[k].value),
+                    Product(deriv(N.errors[k], z.name), F(back.dE_dout[l][k]) * jac[k].value,
                             (self._output_dE(k, f, loss, back), jac[k]), partial(leaf("E", 0, k), z.ident))
                     for k in range(len(layer))
                 )
-                delta = Sum(N.delta[l][j], float(back.delta[l][j]), terms, leaf("delta", l, j))
+                delta = Sum(N.delta[l][j], F(back.delta[l][j]), terms, leaf("delta", l, j))
                 neurons.append(NeuronBackward(o.name, z.name, dE_dout, None, jac, delta))
         grads = []
         for j, (n, nf) in enumerate(zip(neurons, layer)):
@@ -170,32 +301,32 @@ class Session:
                 dz_dw = Quantity(deriv(n.z, t.weight.name), t.source.value, (Ref, t.source),
                                  partial(nf.z.ident, t.weight.ident), t.source.given)
                 grads.append(self._chain(deriv(N.total, t.weight.name), partial(E_TOTAL, t.weight.ident), n, nf.z, dz_dw,
-                                         back.gW[l][j, k]))
+                                         F(back.gW[l][j, k])))
         grads += self._bias_gradients(l, neurons, layer, back)
         return LayerBackward(l, tuple(neurons), tuple(grads))
 
     def _output_dE(self, k: int, f: Forward, loss: Loss, back) -> Quantity:
         o = f.outputs[k].out
         recipe = (formulas.error_derivative, loss.kind, loss.targets[k], o, len(loss.targets))
-        return Quantity(deriv(self.names.total, o.name), float(back.dE_dout[-1][k]), recipe, partial(E_TOTAL, o.ident))
+        return Quantity(deriv(self.names.total, o.name), self.F(back.dE_dout[-1][k]), recipe, partial(E_TOTAL, o.ident))
 
     def _hidden_dE(self, l: int, j: int, back) -> Sum:
         # dE_total/dh_j = sum over neurons m of the next layer of delta_m · w_mj
-        N, net = self.names, self.net
+        N, F, W = self.names, self.F, self.raw.W
         h = N.out[l][j]
-        output_next = l + 1 == len(net.W) - 1 and net.acts[-1].elementwise
+        output_next = l + 1 == self.L - 1 and self.acts[-1].elementwise
         terms = []
-        for m in range(net.W[l + 1].shape[0]):
-            d = Quantity(N.delta[l + 1][m], float(back.delta[l + 1][m]), None, leaf("delta", l + 1, m))
-            w = Quantity(N.weights[l + 1][m][j], float(net.W[l + 1][m, j]), None, leaf("w", l + 1, m, j),
-                         self.steps == 0 and self.spec.layers[l + 1].init == "given")
+        for m in range(W[l + 1].shape[0]):
+            d = Quantity(N.delta[l + 1][m], F(back.delta[l + 1][m]), None, leaf("delta", l + 1, m))
+            w = Quantity(N.weights[l + 1][m][j], F(W[l + 1][m, j]), None, leaf("w", l + 1, m, j),
+                         self.raw.given and self.spec.layers[l + 1].init == "given")
             if output_next:
                 ident, name = partial(leaf("E", 0, m), leaf("out", l, j)), deriv(N.errors[m], h)
             else:
                 ident = partial(E_TOTAL, leaf("out", l, j), leaf("z", l + 1, m))
                 name = f"{deriv(N.total, h)} via {N.z[l + 1][m]}"
             terms.append(Product(name, d.value * w.value, (d, w), ident))
-        return Sum(deriv(N.total, h), float(back.dE_dout[l][j]), tuple(terms), partial(E_TOTAL, leaf("out", l, j)))
+        return Sum(deriv(N.total, h), F(back.dE_dout[l][j]), tuple(terms), partial(E_TOTAL, leaf("out", l, j)))
 
     @staticmethod
     def _chain(name: str, ident, n: NeuronBackward, z: Quantity, last: Quantity, value) -> Product:
@@ -204,57 +335,57 @@ class Session:
             factors = (_as_quantity(n.dE_dout), n.dout_dz, last)
         else:
             factors = (Quantity(deriv("E_total", n.z), n.delta.value, None, partial(E_TOTAL, z.ident)), last)
-        return Product(name, float(value), factors, ident)
+        return Product(name, value, factors, ident)
 
     def _bias_gradients(self, l: int, neurons, layer, back) -> list:
-        N, b = self.names, self.net.b[l]
+        N, F, b = self.names, self.F, self.raw.b[l]
         if b is None:
             return []
         if b.size == len(neurons):
             return [self._chain(deriv(N.total, nf.bias.name), partial(E_TOTAL, nf.bias.ident), n, nf.z,
                                 Quantity(deriv(n.z, nf.bias.name), 1.0, formulas.ONE, partial(nf.z.ident, nf.bias.ident), True),
-                                back.gb[l][j]) for j, (n, nf) in enumerate(zip(neurons, layer))]
+                                F(back.gb[l][j])) for j, (n, nf) in enumerate(zip(neurons, layer))]
         # a shared bias enters every z of the layer: dE_total/db = sum_j dE_total/dz_j
         bias = layer[0].bias
         terms = []
         for j, (n, nf) in enumerate(zip(neurons, layer)):
             terms.append(self._chain(f"{deriv(N.total, bias.name)} via {n.z}", partial(E_TOTAL, bias.ident, nf.z.ident),
                                      n, nf.z, Quantity(deriv(n.z, bias.name), 1.0, formulas.ONE,
-                                                       partial(nf.z.ident, bias.ident), True), back.delta[l][j]))
-        return [Sum(deriv(N.total, bias.name), float(back.gb[l][0]), tuple(terms), partial(E_TOTAL, bias.ident))]
+                                                       partial(nf.z.ident, bias.ident), True), F(back.delta[l][j])))
+        return [Sum(deriv(N.total, bias.name), F(back.gb[l][0]), tuple(terms), partial(E_TOTAL, bias.ident))]
 
     # ------------------------------------------------------------ update and check
 
-    def _updates(self, olds, grads, back: engine.Backward, given: bool) -> tuple[Update, ...]:
-        N, net = self.names, self.net
-        updates, arrays = [], net.arrays()
-        index = {key: i for i, key in enumerate(net.trainable())}
-        for l in range(len(net.W)):
-            rows, cols = net.W[l].shape
+    def _updates(self) -> tuple[Update, ...]:
+        N, F, raw = self.names, self.F, self.raw
+        updates = []
+        index = {key: i for i, key in enumerate(self.net.trainable())}
+        for l in range(self.L):
+            rows, cols = raw.W[l].shape
             pairs = [("W", [w for row in N.weights[l] for w in row], [leaf("w", l, j, k) for j in range(rows) for k in range(cols)])]
-            if net.b[l] is not None:
+            if raw.b[l] is not None:
                 pairs.append(("b", list(N.biases[l]), [leaf("b", l, j) for j in range(len(N.biases[l]))]))
             for kind, names, ids in pairs:
                 i = index.get((l, kind))
                 if i is None:  # a frozen bias: shown, never changed
-                    b = net.b[l]
-                    updates += [Update(n, float(b[k]), float(back.gb[l][k]), float(b[k]), "frozen", {}, True, ids[k], True)
+                    b = raw.b_after[l]
+                    updates += [Update(n, F(b[k]), F(raw.gb[l][k]), F(b[k]), "frozen", {}, True, ids[k], True)
                                 for k, n in enumerate(names)]
                     continue
-                old, g, new = olds[i].ravel(), grads[i].ravel(), arrays[i].ravel()
-                state = {key: v.ravel() for key, v in self.opt.state_of(i).items()}
+                before, after = (raw.W, raw.W_after) if kind == "W" else (raw.b, raw.b_after)
+                old, g, new = before[l].ravel(), raw.grads[i].ravel(), after[l].ravel()
+                state = {key: v.ravel() for key, v in raw.states[i].items()}
                 for k, n in enumerate(names):
-                    updates.append(Update(n, float(old[k]), float(g[k]), float(new[k]),
+                    updates.append(Update(n, F(old[k]), F(g[k]), F(new[k]),
                                           self.opt.rule(n, deriv(N.total, n)),
-                                          {key: float(v[k]) for key, v in state.items()}, False, ids[k],
-                                          given and (kind == "b" or self.spec.layers[l].init == "given")))
+                                          {key: F(v[k]) for key, v in state.items()}, False, ids[k],
+                                          raw.given and (kind == "b" or self.spec.layers[l].init == "given")))
         return tuple(updates)
 
-    def _check(self, i: int) -> Check:
-        X, T, zs, outs = self._rows(i)
-        E = engine.errors(self.net, T, zs, outs)[0]
-        f = self._forward(X[0], [z[0] for z in zs], [a[0] for a in outs], post=True)
-        return Check(i + 1, f, self._loss(T[0], f, E, post=True))
+    def _check(self, arrays) -> Check:
+        i, x, t, zs, outs, E, E_total = arrays
+        f = self._forward(x, zs, outs, self.raw.W_after, self.raw.b_after, post=True)
+        return Check(i + 1, f, self._loss(t, f, E, E_total, post=True))
 
 
 def _as_quantity(q: Quantity | Sum) -> Quantity:

@@ -15,8 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine, fastpath
+from . import engine
 from .errors import UsageError
+from .fmt import counted
 from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
@@ -106,6 +107,8 @@ MAX_TRACES = 10_000  # full traces a plan may keep (each is every value of one s
 
 @dataclass(frozen=True)
 class Plan:
+    """What a training run does: epochs, batching, shuffling, the epochs traced, when to stop."""
+
     epochs: int
     batch: str | int = "online"  # online (one update per sample), full, or a mini-batch size
     shuffle: bool = False
@@ -147,11 +150,13 @@ class Plan:
 def check_watch(plan: Plan, spec) -> None:
     n = len(spec.samples)
     if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
-        raise UsageError(f"watch {plan.watch}: {spec.source} has {n} sample(s)", param="watch")
+        raise UsageError(f"watch {plan.watch}: {spec.source} has {counted(n, 'sample')}", param="watch")
 
 
 @dataclass
 class Divergence:
+    """Where a run blew up: the epoch, the sample and the first quantity that is not finite."""
+
     epoch: int
     sample: int
     quantity: str
@@ -174,6 +179,8 @@ class Divergence:
 
 @dataclass
 class Result:
+    """A finished training run: per-epoch history, initial and final parameters, kept traces, why it stopped."""
+
     spec: object
     names: object
     plan: Plan
@@ -294,6 +301,8 @@ def train(spec, plan: Plan, naming: str | None = None,
 
 
 def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
+    from . import fastpath  # not imported by `run`, which only asks about blow-ups
+
     session = Session(spec, naming)
     n, n_out = len(spec.samples), spec.layers[-1].units
     check_watch(plan, spec)
@@ -317,7 +326,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
             try:
-                step_loss, norm, o = _step(paths, batch, epoch, show, watch)
+                step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch)
             except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
                 step_loss, norm, o = math.nan, math.nan, None
             it = None
@@ -327,12 +336,12 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                     traces.append(it)
                 if on_trace is not None:
                     on_trace(it)
-                o = ([n.out.value for n in it.passes[batch.index(watch)].forward.outputs[:WATCH_OUTPUTS]]
-                     if watch in batch else None)
+                o = it.outputs(batch.index(watch))[:WATCH_OUTPUTS] if watch in batch else None
             if o is not None:
                 watched = o
             # a blow-up: the loss before the update, ||g||, or (numpy path) a parameter after it
-            if not (math.isfinite(step_loss) and math.isfinite(norm)) or (paths.fast is None and not _finite(session)):
+            numpy_blowup = paths.fast is None and not _settled(it, session)
+            if not (math.isfinite(step_loss) and math.isfinite(norm)) or numpy_blowup:
                 traced = blowup(it) if it is not None else None
                 divergence = advise(traced, spec) if traced else _diagnose(paths.numpy(), batch, epoch)
                 break
@@ -365,13 +374,14 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                   param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
-def _step(paths: fastpath.Paths, batch, epoch: int, trace: bool, watch: int):
+def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int):
     """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
 
-    With trace=True the third item is the whole Iteration instead."""
+    With trace "keep" the third item is the whole Iteration instead; with "stream" (every step goes to a
+    streamed export, whose record needs only its numbers), one that makes its quantities when first read."""
     if trace:
-        it = paths.trace_step(batch, epoch)
-        return it.loss_before, math.sqrt(sum(u.gradient * u.gradient for u in it.updates if not u.frozen)), it
+        it = paths.trace_step(batch, epoch) if trace == "keep" else paths.numpy().stream_step(batch, epoch)
+        return it.loss_before, it.grad_norm, it
     loss, outputs, norm = paths.step(batch)
     k = batch.index(watch) if watch in batch else len(outputs)
     if k >= len(outputs):  # not in this batch (or an arithmetic exception came first)
@@ -387,6 +397,13 @@ def _finite(session: Session) -> bool:
     opt = session.opt
     state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
     return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
+
+
+def _settled(it, session: Session) -> bool:
+    """_finite(session), known without looking when a streamed update's numbers (which hold every parameter
+    and optimizer state value after it) are all finite."""
+    flat = getattr(it, "flat", None)
+    return (flat is not None and flat.finite) or _finite(session)
 
 
 def _state_values(session: Session):

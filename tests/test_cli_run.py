@@ -74,7 +74,7 @@ def test_sample_option(runner):
     result = runner.invoke(app, ["run", "xor", "--sample", "4"])
     assert result.exit_code == 0 and "sample 4" in result.output
     bad = runner.invoke(app, ["run", "xor", "--sample", "5"])
-    assert bad.exit_code == 2 and "has 4 sample(s)" in bad.output
+    assert bad.exit_code == 2 and "has 4 samples" in bad.output
 
 
 @pytest.mark.parametrize("name", ["blog", "xor", "softmax", "deep", "adam"])

@@ -256,9 +256,12 @@ def test_a_wide_screen_draws_the_deep_networks_neurons_with_each_layers_edges_as
         text = screen(app)
         assert "[ 2" not in text.replace("\u00a0", " ")  # no layer boxes at 120×40
         assert "─ 16 w ─▶" in text and "a^(2)_4" in text  # 4×4 weights into the second hidden layer
+    explore(check, "deep", size=(120, 40))
+
+    async def after(app, pilot):  # the updated values are wider (−9.481×10⁻⁴): 140 columns
         await type_in(pilot, "end")
         assert "─ 16 w⁺ ─▶" in screen(app)
-    explore(check, "deep", size=(120, 40))
+    explore(after, "deep", size=(140, 40))
 
 
 # ------------------------------------------------------------------ the command line

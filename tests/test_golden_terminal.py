@@ -1,5 +1,6 @@
 """The terminal output of every built-in sample at 60, 80 and 120 columns, compared exactly with
-tests/golden/terminal/NAME-WIDTH.txt (regenerate: `python tests/test_golden_terminal.py`, then read the diff)."""
+tests/golden/terminal/NAME-WIDTH.txt, and `run blog --ascii` at 80 with blog-ascii-80.txt
+(regenerate: `python tests/test_golden_terminal.py`, then read the diff)."""
 
 import io
 import sys
@@ -14,13 +15,14 @@ from bptrace.render.tables import render_trace
 GOLDEN = Path(__file__).resolve().parent / "golden" / "terminal"
 SAMPLES = ["blog", "xor", "softmax", "deep", "adam"]
 WIDTHS = [60, 80, 120]
+ASCII = [("blog", 80)]
 
 
-def terminal_text(name: str, width: int) -> str:
+def terminal_text(name: str, width: int, style: str = "unicode") -> str:
     """What `bptrace run NAME` prints at this width, without colour (as rich's own tests render)."""
     out = io.StringIO()
     console = Console(width=width, file=out, color_system=None, force_terminal=False, legacy_windows=False)
-    console.print(render_trace(bptrace.run(name)))
+    console.print(render_trace(bptrace.run(name), style=style))
     return out.getvalue()
 
 
@@ -30,9 +32,16 @@ def test_terminal_golden(name, width):
     assert terminal_text(name, width) == (GOLDEN / f"{name}-{width}.txt").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name,width", ASCII)
+def test_terminal_golden_ascii(name, width):
+    assert terminal_text(name, width, "ascii") == (GOLDEN / f"{name}-ascii-{width}.txt").read_text(encoding="ascii")
+
+
 if __name__ == "__main__":  # regenerate
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for n in SAMPLES:
         for w in WIDTHS:
             (GOLDEN / f"{n}-{w}.txt").write_text(terminal_text(n, w), encoding="utf-8")
+    for n, w in ASCII:
+        (GOLDEN / f"{n}-ascii-{w}.txt").write_text(terminal_text(n, w, "ascii"), encoding="ascii")
     sys.exit(0)

@@ -100,7 +100,7 @@ def test_check_names_updated_values_as_the_run_does(runner, tmp_path):
     result = runner.invoke(app, ["check", "blog", str(path)])
     assert result.exit_code == 1
     assert re.search(r"^\s*w5⁺\s+0\.43703857", result.output, flags=re.M), result.output
-    assert "✗ δ_o1: claimed 0.1" in result.output
+    assert "✗ δ_o1 = 0.1 " in result.output
 
 
 def test_no_presenter_parses_names():

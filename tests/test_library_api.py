@@ -34,10 +34,10 @@ def test_library_errors_name_the_parameter_not_a_flag(call, param):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["step", "xor", "-n", "3", "--watch", "9"], "--watch 9: xor.toml (built-in) has 4 sample(s)"),
+    (["step", "xor", "-n", "3", "--watch", "9"], "--watch 9: xor.toml (built-in) has 4 samples"),
     (["run", "--lr", "0"], "--lr: expected a number greater than 0, got 0"),
     (["run", "-o", "a.md", "--format", "pdf"], "--format: expected one of json, jsonl, md, html, walk, svg, tex, py, got 'pdf'"),
-    (["run", "--sample", "3"], "--sample 3: blog.toml (built-in) has 1 sample(s)"),
+    (["run", "--sample", "3"], "--sample 3: blog.toml (built-in) has 1 sample"),
 ])
 def test_the_cli_shows_the_parameter_as_its_flag(runner, args, message):
     result = runner.invoke(app, args)
@@ -71,7 +71,7 @@ def test_trace_at_starts_from_the_published_updated_weights():
     assert old["w1"] == pytest.approx(0.29959556, abs=5e-9)
     assert old["w5"] == pytest.approx(0.43703857, abs=5e-9)
     assert old["w8"] == pytest.approx(0.59624247, abs=5e-9)
-    with pytest.raises(UsageError, match=r"^sample = 2, but blog.toml \(built-in\) has 1 sample\(s\)"):
+    with pytest.raises(UsageError, match=r"^sample = 2, but blog.toml \(built-in\) has 1 sample$"):
         bptrace.trace_at("blog", epoch=1, sample=2)
 
 

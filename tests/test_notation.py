@@ -48,9 +48,10 @@ class _Q:
 
 def test_negative_bracketed_once_and_only_inside():
     z = _Q(-0.2)
-    assert render(Op("fn", "tanh", Ref(z)), "unicode", None, True) == "tanh(-0.20000000)"
-    assert render(Op("add", Ref(_Q(0.3, True)), Ref(z)), "unicode", None, True) == "0.3 + (-0.20000000)"
-    assert render(Ref(z), "unicode", None, True) == "-0.20000000"  # a result: never bracketed
+    assert render(Op("fn", "tanh", Ref(z)), "unicode", None, True) == "tanh(−0.20000000)"
+    assert render(Op("add", Ref(_Q(0.3, True)), Ref(z)), "unicode", None, True) == "0.3 + (−0.20000000)"
+    assert render(Ref(z), "unicode", None, True) == "−0.20000000"  # a result: never bracketed
+    assert render(Op("add", Ref(_Q(0.3, True)), Ref(z)), "ascii", None, True) == "0.3 + (-0.20000000)"
 
 
 def test_number_rules():

@@ -72,3 +72,26 @@ def test_an_ignored_signal_stays_ignored(tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM and not part.exists()
+
+
+def test_a_signal_just_as_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """A signal that arrived just before deferred() blocked it runs its handler inside the block, at the
+    next bytecode: here, right after the file is created. cleanup() must still know the file."""
+    import os
+
+    from bptrace import atomic
+    from bptrace.signals import Stopped
+
+    real_open = os.open
+
+    def open_then_signal(*args, **kwargs):
+        real_open(*args, **kwargs)
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setattr(os, "open", open_then_signal)
+    with pytest.raises(Stopped):
+        atomic.AtomicFile(tmp_path / "out.jsonl")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]  # the file was made
+    atomic.cleanup()
+    assert list(tmp_path.iterdir()) == []

@@ -258,7 +258,7 @@ def test_step_cli(runner):
     (["--batch", "half"], "--batch: expected online, full or a whole number > 0, got 'half'"),
     (["--show", "first,x"], "--show: expected first, last, all or epoch numbers from 1 to 10, got 'x'"),
     (["--show", "11"], "--show: expected first, last, all or epoch numbers from 1 to 10, got '11'"),
-    (["--watch", "3"], "--watch 3: blog.toml (built-in) has 1 sample(s)"),
+    (["--watch", "3"], "--watch 3: blog.toml (built-in) has 1 sample"),
 ])
 def test_step_bad_options(runner, args, message):
     result = runner.invoke(app, ["step", "--epochs", "10", *args])

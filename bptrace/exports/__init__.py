@@ -35,6 +35,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Format:
+    """One export format: its name, extensions, how a Trace and a Result become text."""
+
     name: str
     extensions: tuple[str, ...]
     trace: Callable[[Any, Options], str]  # Trace -> text
@@ -224,9 +226,9 @@ class JsonlStream:
             w.write(line)
 
     def record(self, it) -> None:
-        from .json_ import iteration_record, jsonl_line
+        from .json_ import iteration_line
 
-        line = jsonl_line(iteration_record(it))
+        line = iteration_line(it)
         self._write(line)
         if self.on_first is not None:
             self.on_first(len(line.encode("utf-8")))

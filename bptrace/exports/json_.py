@@ -14,7 +14,7 @@ from .. import __version__
 from ..expr import refs, render
 from ..notation import after as after_
 from ..notation import name
-from ..trace import Forward, Iteration, Loss, Pass, Product, Sum, Trace
+from ..trace import Forward, Iteration, Layout, Loss, Pass, Product, Sum, Tag, Trace
 
 SCHEMA = "bptrace.trace/1"
 
@@ -189,6 +189,49 @@ def run_json(r) -> str:
 
 def jsonl_line(record: dict[str, Any]) -> str:
     return dumps(record, indent=None) + "\n"
+
+
+def iteration_line(it: Iteration) -> str:
+    """jsonl_line(iteration_record(it)). An update held flat (a LazyIteration) is written from its numbers:
+    its Layout's record, written once with a slot for each number, is filled with them (floats are written
+    as json writes them, repr); one that is not finite is written the long way, as "nan", "inf" or "-inf"."""
+    flat = getattr(it, "flat", None)
+    if flat is None:
+        return jsonl_line(iteration_record(it))
+    template, leaves = flat.layout.memo("jsonl", lambda: _template(flat.layout))
+    if template is None:
+        return jsonl_line(iteration_record(it))
+    values = flat.of("jsonl values", lambda probe: leaves)
+    if not all(map(math.isfinite, values)):
+        return jsonl_line(iteration_record(it))
+    line = template % (it.epoch, it.step, *map(float.__repr__, values))
+    if flat.layout.memo("jsonl checked", lambda: line == jsonl_line(iteration_record(it))):
+        return line
+    flat.layout._compiled["jsonl"] = (None, None)  # a number the template missed: never use it
+    return jsonl_line(iteration_record(it))
+
+
+SLOT = "@@slot@@"
+
+
+def _template(layout: Layout):
+    """(the probe's record as a %-format with a %s for the epoch, the step and each number; the numbers' Tags)."""
+    leaves = []
+
+    def mark(o):
+        if isinstance(o, dict):
+            return {k: mark(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [mark(v) for v in o]
+        if isinstance(o, Tag) or (isinstance(o, str) and o in (Layout.EPOCH, Layout.STEP)):
+            leaves.append(o)
+            return SLOT
+        return o
+
+    pieces = jsonl_line(mark(iteration_record(layout.probe))).split(f'"{SLOT}"')
+    if leaves[:2] != [Layout.EPOCH, Layout.STEP] or len(pieces) != len(leaves) + 1:
+        return None, None
+    return "%s".join(p.replace("%", "%%") for p in pieces), leaves[2:]
 
 
 def trace_jsonl(trace: Trace) -> str:

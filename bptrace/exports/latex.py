@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..expr import Op, render
-from ..fmt import num, signed
+from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
 from ..notation import E_TOTAL, after, name, partial
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
@@ -187,5 +187,5 @@ def run_latex(r, precision: int = 8) -> str:
         d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")
         d.iteration(it, r.spec, "subsection")
     if r.epochs_done:
-        d.add(rf"\textbf{{Loss: ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} after {r.epochs_done} epochs.")
+        d.add(rf"\textbf{{Loss: ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} after {counted(r.epochs_done, 'epoch')}.")
     return _document(r.spec.title or "bptrace training run", d.out)

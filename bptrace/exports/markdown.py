@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ..expr import render
-from ..fmt import num, signed
+from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
@@ -256,7 +256,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
     w.network(2)
     p = r.plan
-    w.add(f"Trained for {r.epochs_done} of {p.epochs} epochs ({STOPS[r.stop]}); batch `{p.batch}`"
+    w.add(f"Trained for {r.epochs_done} of {counted(p.epochs, 'epoch')} ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
     w.add("## Loss per epoch\n")
     idx = table_rows(r, rows=40)
@@ -285,5 +285,5 @@ def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
                     f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
     if r.epochs_done or r.divergence is not None:
-        w.add(f"**Loss: {text(loss_change(r, precision))}** after {r.epochs_done} epochs.\n")
+        w.add(f"**Loss: {text(loss_change(r, precision))}** after {counted(r.epochs_done, 'epoch')}.\n")
     return "\n".join(w.lines)

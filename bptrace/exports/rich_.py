@@ -7,14 +7,17 @@ plot, whose glyphs fall back to another font in a browser and break the plot's f
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
+from rich._export_format import CONSOLE_SVG_FORMAT
 from rich.console import Console
 
 WIDTH = 100
+MONOSPACE = "Menlo,'DejaVu Sans Mono',Consolas,'Courier New',monospace"  # fonts already on the reader's machine
 
 # Styles scoped to the wrapper, so a notebook page keeps its own.
-STYLE = (".bptrace pre{margin:0;font-family:Menlo,'DejaVu Sans Mono',Consolas,'Courier New',monospace;"
+STYLE = (f".bptrace pre{{margin:0;font-family:{MONOSPACE};"
          "line-height:1.25;white-space:pre;overflow-x:auto}.bptrace svg{display:block;margin:0.5em 0;"
          "max-width:100%;height:auto}")
 PRE = "<pre style=\"color:{foreground};background-color:{background}\">{code}</pre>"
@@ -27,7 +30,21 @@ def _record(renderable) -> Console:
 
 
 def _pre(renderable) -> str:
-    return _record(renderable).export_html(inline_styles=True, code_format=PRE)
+    return trimmed(_record(renderable).export_html(inline_styles=True, code_format=PRE))
+
+
+# spaces (bare, or a span of nothing else) at the end of a line, and a span's own trailing spaces
+_PADDING = re.compile(r"(?: |<span[^>]*> *</span>)+(?=\n)")
+_SPAN_PADDING = re.compile(r" +</span>(?=\n)")
+
+
+def trimmed(code: str) -> str:
+    """The lines without the spaces that pad every row to the console's width: where a page or a
+    notebook wraps preformatted text, a padded row spills onto an empty-looking second line."""
+    previous = None
+    while code != previous:
+        previous, code = code, _PADDING.sub("", _SPAN_PADDING.sub("</span>", code))
+    return code
 
 
 def fragment(*pieces) -> str:
@@ -71,5 +88,17 @@ def run_html(r, view, every: int | None = None, log_y: bool = False, title: str 
     return page(fragment(*run_pieces(r, view, every, log_y)), title)
 
 
+def _self_contained(template: str) -> str:
+    """rich's SVG template without what it fetches: its @font-face rules load Fira Code from a CDN
+    (a network request when the file is opened) and its comment names a web site."""
+    template = re.sub(r"@font-face \{\{.*?\}\}\s*", "", template, flags=re.S)
+    template = re.sub(r"<!--.*?-->\s*", "", template, flags=re.S)
+    return template.replace("font-family: Fira Code, monospace", f"font-family: {MONOSPACE}")
+
+
+SVG_FORMAT = _self_contained(CONSOLE_SVG_FORMAT)
+ASPECT = 0.6  # width / height of a cell in DejaVu Sans Mono and Menlo (rich's 0.61 is Fira Code's)
+
+
 def svg(renderable, title: str = "bptrace") -> str:
-    return _record(renderable).export_svg(title=title)
+    return _record(renderable).export_svg(title=title, code_format=SVG_FORMAT, font_aspect_ratio=ASPECT)

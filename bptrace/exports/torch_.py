@@ -63,7 +63,7 @@ def fmt(v, p=PRECISION):
     short = repr(v)
     if "e" not in short and len(short.split(".")[1]) <= p:
         out = short.removesuffix(".0")
-    elif v != 0 and (abs(v) < 0.5 * 10.0**-p or abs(v) >= 1e12):
+    elif v != 0 and (abs(v) < max(0.5 * 10.0**-p, min(10.0 ** (1 - p), 1e-3)) or abs(v) >= 1e12):
         out = f"{v:.{max(p - 1, 1)}e}"
     else:
         out = f"{v:.{p}f}"
@@ -94,7 +94,8 @@ def _header(spec) -> str:
     title = (spec.title or "bptrace network").replace('"""', "'''")
     uses_shared = any(layer.bias is not None and layer.shared_bias for layer in spec.layers)
     return (f'"""{title}\n\nThe same network, data, loss and optimizer as bptrace, in PyTorch (float64).\n'
-            'Written by `bptrace ... --export net.py`; run it with `python net.py` beside bptrace."""\n\n'
+            "Written by bptrace (`--export FILE.py` on `run` or `step`); run this file with Python beside\n"
+            "bptrace. It needs PyTorch: pip install 'bptrace[torch]' (or pip install torch).\"\"\"\n\n"
             "import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
             "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else ""))
 

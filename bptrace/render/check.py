@@ -7,63 +7,101 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num
+from ..fmt import counted
+from .training import num  # the terminal notation: 1.2×10⁻⁹, −0.5
 from ..notation import name as id_name
-from .tables import NAME_STYLE
+from .tables import NAME_STYLE, Titled
 
 OK, BAD = Text("✓", style="green"), Text("✗", style="bold red")
+ROUNDED = Text("≈", style="yellow")  # holds for a calculation that rounds along the way
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                 padding=(0, 1))
+    return Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))  # the title may be wider than the columns
 
 
 def check_report(report, precision: int = 8) -> Group:
-    def named(n: str) -> str:  # a walked name, shown from its identity
-        return id_name(report.idents[n], report.names, "unicode")
+    def named(n: str) -> str:  # a walked or given name, shown from its identity
+        return id_name(report.idents[n], report.names, "unicode") if n in report.idents else "α"
 
-    t = _table(f"Claims (epoch {report.epoch}, sample {report.sample})")
+    rounded = f"; every computed value rounded to {report.rounding} decimals" if report.rounding is not None else ""
+    t = _table(f"Claims (epoch {report.epoch}, sample {report.sample}{rounded})")
     t.add_column("quantity", style=NAME_STYLE, no_wrap=True)
     t.add_column("claimed", justify="right", no_wrap=True)
     t.add_column("correct", justify="right", no_wrap=True)
     t.add_column("", no_wrap=True)
     for c in report.claims:
         correct = f"{c.correct:.{c.decimals}f}" if c.decimals <= 17 else num(c.correct, precision)
-        t.add_row(named(c.name), str(c.claimed), correct, OK if c.holds else BAD)
+        t.add_row(named(c.name), str(c.claimed), correct, OK if c.exact else ROUNDED if c.holds else BAD)
     parts: list = [t]
     right = sum(c.holds for c in report.claims)
     summary = Text(f"{right} of {len(report.claims)} claims hold", style="bold green" if report.ok else "bold")
     if not report.ok:
         summary.append(f"; {len(report.claims) - right} wrong", style="bold red")
     parts.append(summary)
+    for c in report.claims:
+        if not c.exact and c.holds:
+            parts.append(Text("\n≈ " + rounding_note(c, named, precision), style="yellow"))
     for d in report.diagnoses:
-        c = d.claim
         text = Text("\n")
         text.append("✗ ", style="bold red")
-        text.append(named(c.name), style="bold")
-        text.append(f": claimed {c.claimed}, correct {num(c.correct, precision)} "
-                    f"(to {c.decimals} decimals: {c.correct:.{min(c.decimals, 17)}f})")
-        if d.right or d.wrong:
-            text.append("\n  depends on: ")
-            for i, n in enumerate(d.wrong + d.right):
-                text.append(", " if i else "")
-                text.append(named(n) + (" ✗" if n in d.wrong else " ✓"), style="red" if n in d.wrong else "green")
-        else:
-            text.append("\n  none of the quantities it depends on was claimed")
-        if d.source == c.name:
-            text.append(f"\n  the error entered here: the claimed inputs of {named(c.name)} hold (or were not claimed), "
-                        "so recompute this step")
-        else:
-            text.append("\n  likely source: ", style="bold")
-            text.append(named(d.source), style="bold red")
-            text.append(" (the earliest wrong value it depends on)")
-        if d.dependents_right:
-            shown = ", ".join(named(n) for n in d.dependents_right[:4]) + (" …" if len(d.dependents_right) > 4 else "")
-            text.append(f"\n  yet {shown} {'hold' if len(d.dependents_right) > 1 else 'holds'}, though computed from it: "
-                        "perhaps a slip in writing it down")
+        text.append(finding(d, named, precision))
         parts.append(text)
     return Group(*parts)
+
+
+def _correct(c, precision: int) -> str:
+    """The correct value at the claim's decimals (all of them when it was written with more than 17)."""
+    return f"{c.correct:.{c.decimals}f}" if c.decimals <= 17 else num(c.correct, precision)
+
+
+def rounding_note(c, named, precision: int = 8) -> str:
+    """One sentence for a claim that holds only for a calculation rounded along the way."""
+    head = f"{named(c.name)} = {c.claimed}"
+    exact = num(c.correct, precision)
+    if c.used:  # nearest first: name the value it is computed from directly
+        more = " and the values before it" if len(c.used) > 1 else ""
+        return (f"{head} holds when computed from your rounded {named(c.used[0])} = {c.used_values[0]}{more} "
+                f"(unrounded: {exact}).")
+    return f"{head} holds if intermediates are rounded to {c.places} decimals (unrounded: {exact})."
+
+
+def finding(d, named, precision: int = 8) -> str:
+    """One plain sentence for one wrong claim: the misconception, the wrong value it came from, or the step."""
+    c = d.claim
+    head = f"{named(c.name)} = {c.claimed}"
+    right = _correct(c, precision)
+    f = d.finding
+    if d.given:
+        return f"{head}, but the spec gives {named(c.name)} = {c.correct:g}."
+    if f is not None and f.phrase:
+        return f"{head} {f.phrase}; {f.rule} (correct: {right})."
+    if f is not None:
+        return f"{head} is what you get when {f.when}; {f.rule} (correct: {right})."
+    if d.source != c.name:
+        return (f"{head} should be {right}: it is computed from your {named(d.source)}, which is wrong; "
+                f"fix {named(d.source)} first.")
+    if d.dependents_right:
+        shown = listed([named(n) for n in d.dependents_right], 3)
+        return (f"{head} should be {right}, yet {shown}, computed from it, "
+                f"{'hold' if len(d.dependents_right) > 1 else 'holds'}: probably a slip in writing it down.")
+    return (f"{head} should be {right}; the values it is computed from hold (or were not written), "
+            "so the slip is in this step.")
+
+
+def summary_table(rows) -> Group:
+    """One row per answers file: claims held of total, the first misconception (or wrong claim)."""
+    from ..exports.summary import HEAD, cells
+
+    t = _table(f"Summary: {counted(len(rows), 'answers file')}")
+    for i, h in enumerate(HEAD):
+        t.add_column(h, justify="right" if i in (1, 2) else "left", no_wrap=i in (1, 2),
+                     overflow="fold" if i == 0 else "ellipsis")  # a long path folds; the counts never do
+    for r in rows:
+        t.add_row(*cells(r), style="red" if r.error else None)
+    graded = [r for r in rows if not r.error]
+    return Group(t, Text(f"{sum(r.ok for r in graded)} of {counted(len(graded), 'graded file')} all right", style="bold"))
 
 
 LISTED = 10  # names listed in a verdict before "… and N more"

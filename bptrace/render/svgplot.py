@@ -14,18 +14,44 @@ import numpy as np
 FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif' font-size='12'"
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k, about `count` of them."""
-    if not hi > lo:
-        return [lo]
+def nice_step(lo: float, hi: float, count: int = 5, integer: bool = False) -> float:
+    """The tick spacing for [lo, hi]: 1, 2 or 5 × 10^k, the smallest giving at most about `count`
+    intervals (at least 1 for whole numbers such as epochs)."""
     raw = (hi - lo) / count
     k = 10.0 ** math.floor(math.log10(raw))
     step = next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
+    return max(step, 1.0) if integer else step
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> list[float]:
+    """Round tick values inside [lo, hi]: multiples of a step of 1, 2 or 5 × 10^k, about `count` of them."""
+    if not hi > lo:
+        return [lo]
+    step = nice_step(lo, hi, count, integer)
     first = math.ceil(lo / step - 1e-9) * step
     return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def _label(v: float) -> str:
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Round ticks for a log axis over [lo, hi] (lo > 0): the powers of ten inside it, or, within
+    less than a decade or two, 1, 2 and 5 × 10^k."""
+    e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mantissas in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [float(f"{m}e{e}") for e in range(e0, e1 + 1) for m in mantissas if lo <= float(f"{m}e{e}") <= hi]
+        if len(ticks) >= 3:
+            return ticks
+    return ticks
+
+
+def nice_top(lo: float, hi: float, count: int = 5) -> float:
+    """The first tick at or above hi, so that an axis from lo ends on a tick (ticks evenly spaced to the edge)."""
+    if not hi > lo:
+        return hi
+    step = nice_step(lo, hi, count)
+    return round(math.ceil(hi / step - 1e-9) * step, 12)
+
+
+def tick_label(v: float) -> str:
     return f"{v:.3g}" if v and (abs(v) < 1e-3 or abs(v) >= 1e5) else f"{v:.6g}"
 
 
@@ -67,12 +93,13 @@ def _plot(x, y, log_y: bool, left: float, top: float, pw: float, ph: float) -> l
         e1 = e1 if e1 > e0 else e0 + 1
         y0, y1, fy = float(e0), float(e1), np.log10
         step = max(1, math.ceil((e1 - e0) / 6))
+        e1 = e0 + math.ceil((e1 - e0) / step) * step  # the top edge on a tick
         yticks = [(float(e), _pow10(e)) for e in range(e0, e1 + 1, step)]
     else:
         y0, y1 = min(0.0, float(y.min())), float(y.max())
-        y1 = y1 if y1 > y0 else y0 + 1
-        yticks = [(t, _label(t)) for t in nice_ticks(y0, y1)]
-        y1, fy = max(y1, yticks[-1][0]), (lambda v: v)
+        y1 = nice_top(y0, y1 if y1 > y0 else y0 + 1)  # the top edge on a tick: ticks evenly spaced to it
+        yticks = [(t, tick_label(t)) for t in nice_ticks(y0, y1)]
+        fy = lambda v: v  # noqa: E731
 
     # screen coordinates: px = left + (x - x0)/(x1 - x0)·pw ; py = top + ph − (f(y) − y0)/(y1 − y0)·ph
     def px(v):
@@ -86,10 +113,10 @@ def _plot(x, y, log_y: bool, left: float, top: float, pw: float, ph: float) -> l
         yy = top + ph - (t - y0) / (y1 - y0) * ph
         out.append(f"<line x1='{left - 4}' y1='{yy:.1f}' x2='{left + pw}' y2='{yy:.1f}' stroke='#ddd'/>"
                    f"<text x='{left - 6}' y='{yy + 4:.1f}' text-anchor='end'>{text}</text>")
-    for t in nice_ticks(x0, x1):
+    for t in nice_ticks(x0, x1, integer=bool(np.all(x == np.round(x)))):
         xx = px(t)
         out.append(f"<line x1='{xx:.1f}' y1='{top + ph}' x2='{xx:.1f}' y2='{top + ph + 4}' stroke='#888'/>"
-                   f"<text x='{xx:.1f}' y='{top + ph + 17}' text-anchor='middle'>{_label(t)}</text>")
+                   f"<text x='{xx:.1f}' y='{top + ph + 17}' text-anchor='middle'>{tick_label(t)}</text>")
     points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x.tolist(), y.tolist()))
     out.append(f"<polyline class='curve' points='{points}' fill='none' stroke='#1f77b4' stroke-width='1.5'/>")
     return out

@@ -1,8 +1,8 @@
 """Rich tables for one traced iteration, in the worked example's order.
 
 Each quantity is one row: its name; its formula over the same formula with the numbers
-put in; its value. Numbers are never cut: formula cells wrap at spaces, value cells
-never wrap.
+put in; its value. Numbers are never cut: formula cells wrap after an operator (layout.terms),
+value cells never wrap.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from rich.text import Text
 
 from .. import formulas
 from ..expr import render
-from ..fmt import num, signed
+from ..fmt import num, percent, signed
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
+from .layout import Fitting, Segments, Titled, terms
 
 NAME_STYLE = "cyan"
 VALUE_STYLE = "bold"
@@ -42,8 +43,8 @@ class View:
 
 
 def _table(title: str, view: View, first: str = "quantity") -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
-              padding=(0, 1), show_edge=False)
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
+               padding=(0, 1), show_edge=False)
     t.add_column(first, style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
         t.add_column("formula  =  numbers", overflow="fold", ratio=1, min_width=20)
@@ -57,49 +58,82 @@ def _row(t: Table, view: View, q) -> None:
     if not view.formulas:
         t.add_row(view.name(q), value)
         return
-    cell = Text("")
-    if q.expr is not None:
+    lines = []
+    if q.expr is not None:  # the formula, then its numbers; each wraps between terms, indented
         formula = render(q.expr, view.style, view.names)
         numbers = render(q.expr, view.style, view.names, True, view.precision)
-        cell.append(formula)
+        lines.append(Segments(terms(formula), " ", indent="  "))
         if numbers != formula and numbers != value:
-            cell.append("\n= " + numbers, style="dim")
-    t.add_row(view.name(q), cell, value)
+            lines.append(Segments(terms("= " + numbers), " ", "dim", "    "))
+    t.add_row(view.name(q), Group(*lines) if lines else "", value)
 
 
 # ---------------------------------------------------------------- sections
 
 
-def summary(spec, names) -> Table:
-    t = Table(title=Text(spec.title or "Network"), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-              show_edge=False, padding=(0, 1))
-    for col in ("layer", "neurons", "activation", "bias", "parameters"):
-        t.add_column(col, overflow="fold")
-    t.add_row("input", f"{spec.n_inputs}: {_span(names.inputs)}", "", "", "")
+def summary(spec, names, style: str = "unicode") -> "Fitting":
+    """The network, one row per layer: as five columns where they fit the width, else as a layer
+    column and one line of its details that wraps between them (never inside a name range)."""
+    rows = [("input", _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
         label = "output" if l == L - 1 else f"hidden {l + 1}"
         ws = [w for row in names.weights[l] for w in row]
-        params = f"{len(ws)} ({_span(ws)})"
-        bias = "none"
+        params = _span_parts(ws, f"{len(ws)} (", ")")
+        bias = ["none"]
         if layer.bias is not None:
-            bias = ("shared " if layer.shared_bias else "") + _span(names.biases[l])
-            bias += "" if layer.train_bias else " (frozen)"
-            params += f" + {len(layer.bias)}"
-        act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
-        t.add_row(label, f"{layer.units}: {_span(names.out[l])}", act, bias, params)
+            bias = ["shared"] * layer.shared_bias + _span_parts(names.biases[l]) + ["(frozen)"] * (not layer.train_bias)
+            params.append(f"+ {len(layer.bias)}")
+        act = [layer.activation] + ([f"(slope {given(layer.slope, style)})"] if layer.activation == "leaky_relu" else [])
+        rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
+    title = Text(spec.title or "Network")
     opt = spec.optimizer
-    hyper = ", ".join(f"{k} {v:g}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
+    hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    t.caption = (f"{spec.n_params} parameters · loss {spec.loss} · learning rate α = {spec.learning_rate:g}"
-                 f" · optimizer {opt.name}{f' ({hyper})' if hyper else ''}")
-    t.caption_justify = "left"
+    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}", f"learning rate α = {given(spec.learning_rate, style)}",
+               f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
+    return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
+
+
+NETWORK_COLUMNS = ("layer", "neurons", "activation", "bias", "parameters")
+
+
+def _network_table(title: Text, columns, caption) -> Table:
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+               padding=(0, 1), caption=Segments(caption, style="table.caption"), caption_justify="left")
+    for col in columns:
+        t.add_column(col, no_wrap=col == "layer", header_style="bold")
     return t
 
 
-def _span(names) -> str:
+def _wide(title: Text, rows, caption) -> Table:
+    t = _network_table(title, NETWORK_COLUMNS, caption)
+    for label, *cells in rows:
+        t.add_row(label, *[Segments(parts, " ") for parts in cells])
+    return t
+
+
+def _narrow(title: Text, rows, caption) -> Table:
+    t = _network_table(title, ("layer", Segments(NETWORK_COLUMNS[1:])), caption)
+    for label, neurons, act, bias, params in rows:
+        details = [" ".join(neurons), " ".join(act)]
+        details += [f"bias {' '.join(bias)}", f"parameters {' '.join(params)}"] if params else []
+        t.add_row(label, Segments(details))
+    return t
+
+
+def _span_parts(names, before: str = "", after: str = "") -> list[str]:
+    """A list of names as units that a line may break between: `w1 … w8` is one unit, `x1, x2` two."""
     names = list(names)
-    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+    parts = [f"{names[0]} … {names[-1]}"] if len(names) > 3 else [n + "," for n in names[:-1]] + names[-1:]
+    parts[0] = before + parts[0]
+    parts[-1] += after
+    return parts
+
+
+def given(v: float, style: str) -> str:
+    """A value the user wrote (learning rate, a hyperparameter), as written: 0.5, 1×10²⁰⁰."""
+    return num(v, given=True, style=style)
 
 
 def forward_table(title: str, f: Forward, view: View) -> Table:
@@ -128,9 +162,9 @@ def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
             _row(t, view, q)
         if layer.index == n_layers - 1 and p.loss.kind in SHORTCUTS:
             o, target = p.forward.outputs[0].out, p.loss.targets[0]
-            t.caption = (f"{SHORTCUTS[p.loss.kind]}: the chain above simplifies to δ = o − target, "
-                         f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − {view.name(target)} = "
-                         f"{view.num(o.value - target.value)}")
+            t.caption = Segments([f"{SHORTCUTS[p.loss.kind]}:", "the chain above simplifies to δ = o − target,",
+                                  f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − "
+                                  f"{view.name(target)} = {view.num(o.value - target.value)}"], " ", "table.caption")
             t.caption_justify = "left"
         out.append(t)
     return out
@@ -145,7 +179,7 @@ STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
 def updates_table(it: Iteration, view: View) -> list[Table]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
-    title = f"Updates ({it.optimizer}, α = {it.learning_rate:g})"
+    title = f"Updates ({it.optimizer}, α = {given(it.learning_rate, view.style)})"
     t = _plain(title, ("param", "old", "gradient", "new"))
     for u in it.updates:
         new = view.num(u.new) + (" (frozen)" if u.frozen else "")
@@ -166,8 +200,8 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
 
 
 def _plain(title: str, columns) -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-              padding=(0, 1))
+    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+               padding=(0, 1))
     t.add_column(columns[0], style=NAME_STYLE, no_wrap=True)
     for c in columns[1:]:
         t.add_column(c, justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
@@ -192,20 +226,17 @@ def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
     return out + list(loss.errors) + [loss.total]
 
 
-def verdict(it: Iteration, view: View) -> Text:
+def verdict(it: Iteration, view: View) -> Segments:
+    """E_total before → after, then how it changed (the two parts wrap apart, never a word alone)."""
     before, after = it.loss_before, it.loss_after
+    change = Text.assemble(("E_total: ", "bold"), (f"{view.num(before)} → {view.num(after)}", "bold"))
     if not math.isfinite(after):
-        text = Text("E_total: ", style="bold")
-        text.append(f"{view.num(before)} → {view.num(after)}", style="bold red")
-        text.append("  the update overflowed; try a smaller learning rate")
-        return text
-    change = after - before
-    pct = f" ({change / before:+.2%})" if before else ""
-    word = "down" if change < 0 else "up" if change > 0 else "unchanged"
-    text = Text("E_total: ", style="bold")
-    text.append(f"{view.num(before)} → {view.num(after)}", style="bold")
-    text.append(f"  {word} by {view.num(abs(change))}{pct}")
-    return text
+        change.stylize("red", len("E_total: "))
+        return Segments([change, "the update overflowed; try a smaller learning rate"], "  ")
+    diff = after - before
+    pct = f" ({percent(diff / before, view.style)})" if before else ""
+    word = "down" if diff < 0 else "up" if diff > 0 else "unchanged"
+    return Segments([change, f"{word} by {view.num(abs(diff))}{pct}"], "  ")
 
 
 def render_iteration(it: Iteration, spec, view: View) -> Group:
@@ -232,9 +263,13 @@ def _spaced(parts: list) -> list:
 
 def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Group:
     view = View(precision, formulas, style)
-    parts: list = [summary(trace.spec, trace.names), Text("")]
+    parts: list = [summary(trace.spec, trace.names, style), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
             parts.append(Rule(f"epoch {it.epoch}, step {it.step}"))
         parts.append(render_iteration(it, trace.spec, view))
+    if style == "ascii":  # every character ASCII before rich measures a column (… as ...)
+        from .plain import asciify
+
+        return asciify(Group(*parts))
     return Group(*parts)

@@ -8,10 +8,23 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import num, signed
+from .. import fmt
+from ..fmt import counted
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
+from .layout import Segments, Titled
+from .svgplot import log_ticks, nice_ticks, tick_label
 from .tables import NAME_STYLE, VALUE_STYLE
+
+STYLE = "unicode"  # the terminal's notation: 1.2×10⁻⁹, −0.5 (the same rules as `run`: bptrace.fmt)
+
+
+def num(v: float, precision: int = 8, given: bool = False) -> str:
+    return fmt.num(v, precision, given, STYLE)
+
+
+def signed(v: float, precision: int = 8) -> str:
+    return fmt.signed(v, precision, STYLE)
 
 
 def round_step(n: int, rows: int = 20) -> int:
@@ -55,8 +68,8 @@ def curve_points(r, points: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                 padding=(0, 1))
+    return Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))
 
 
 def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
@@ -70,7 +83,7 @@ def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     kept = r.outputs.shape[1] if r.outputs.ndim == 2 else len(targets)
     last = len(r.names.out) - 1
     for j, target in enumerate(targets[:kept]):
-        o = id_name(leaf("out", last, j), r.names, "unicode")
+        o = id_name(leaf("out", last, j), r.names, STYLE)
         t.add_column(f"{o} (t={num(target, precision, True)})", justify="right", no_wrap=True)
     if kept < len(targets):
         t.caption += f" (the first {kept} of {len(targets)} outputs)"
@@ -94,9 +107,12 @@ def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Tex
     plt.theme("clear")
     plt.title("loss per epoch" + (" (log scale)" if log_y else ""))
     plt.xlabel("epoch")
-    plt.xticks(sorted(set(np.linspace(1, n, min(n, 5)).round().astype(int).tolist())))
+    plt.xticks([int(t) for t in nice_ticks(1, n, integer=True)])  # 1, 2 or 5 × 10^k apart: evenly spaced
     if log_y:
         plt.yscale("log")
+    if len(y) and y.max() > y.min():
+        ticks = (log_ticks if log_y else nice_ticks)(float(y.min()), float(y.max()))
+        plt.yticks(ticks, [tick_label(t) for t in ticks])
     text = plt.build()
     plt.clear_figure()
     return Text.from_ansi(text.rstrip("\n"))
@@ -108,13 +124,21 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t.add_column("initial", justify="right", no_wrap=True)
     t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("change", justify="right", no_wrap=True)
-    params = param_ids(r.names)
-    for p, v0, v1 in zip(params, r.initial_values[:limit].tolist(), r.final_values[:limit].tolist()):
-        t.add_row(id_name(p, r.names, "unicode"), num(v0, precision), num(v1, precision), signed(v1 - v0, precision))
+    rows = zip(param_ids(r.names), given_params(r.spec), r.initial_values[:limit].tolist(), r.final_values[:limit].tolist())
+    for p, given, v0, v1 in rows:
+        t.add_row(id_name(p, r.names, STYLE), num(v0, precision, given), num(v1, precision), signed(v1 - v0, precision))
     if r.initial_values.size > limit:
         t.caption = f"… and {r.initial_values.size - limit:,} more (export the run to see every parameter)"
         t.caption_justify = "left"
     return t
+
+
+def given_params(spec):
+    """Per parameter, in numbering order: whether the spec wrote its initial value (a weight matrix
+    written out, every bias) rather than an initialiser making it."""
+    for layer in spec.layers:
+        yield from [layer.init == "given"] * (layer.units * layer.fan_in)
+        yield from [True] * (0 if layer.bias is None else len(layer.bias))
 
 
 def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
@@ -152,7 +176,7 @@ def loss_change(r, precision: int = 8) -> str:
     if r.divergence is not None:
         return f"{first} → {r.divergence.short()}"
     a, b = float(r.loss[0]), float(r.loss[-1])
-    change = f"  ({(b - a) / a:+.2%})" if a and abs((b - a) / a) < 1e6 else ""
+    change = f"  ({fmt.percent((b - a) / a, STYLE)})" if a and abs((b - a) / a) < 1e6 else ""
     return f"{first} → {num(b, precision)}{change}"
 
 
@@ -178,8 +202,8 @@ def header(r_spec, names, plan) -> Group:
     seed = r_spec.seed if plan.seed is None else plan.seed
     order = f"shuffled (seed {seed})" if plan.shuffle else "in order"
     return Group(network(r_spec, names), Text(""),
-                 Text(f"{plan.epochs} epochs · {len(r_spec.samples)} sample(s) {order} · {batch} · "
-                      f"optimizer {r_spec.optimizer.name}", style="dim"), Text(""))
+                 Segments([counted(plan.epochs, "epoch"), f"{counted(len(r_spec.samples), 'sample')} {order}", batch,
+                           f"optimizer {r_spec.optimizer.name}"], style="dim"), Text(""))
 
 
 def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80,
