@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from . import samples
 from .cli_options import (
-    SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Epochs, Batch, Shuffle, Seed,
+    SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Focus, Epochs, Batch, Shuffle, Seed,
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
@@ -51,7 +51,7 @@ def load_spec(spec: str | None, lr: float | None = None, naming: str | None = No
 def run(
     spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
     no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
-    round_: RunRound = None,
+    round_: RunRound = None, focus: Focus = None,
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from dataclasses import replace
@@ -72,6 +72,10 @@ def run(
                 from .rounding import round_trace
 
                 trace = round_trace(trace, round_)
+            if focus is not None:
+                from .walk import focused
+
+                trace = focused(trace, focus)
             if exports.draws_tables:
                 opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style))
             exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
@@ -81,6 +85,26 @@ def run(
         blowup = train.blowup(trace.iterations[0])
         if blowup is not None:  # shown and exported as computed; the exit code says it blew up
             raise DivergedError(train.advise(blowup, s).message())
+
+
+@app.command()
+def explore(spec: SpecArg = None, batch: Batch = "online", precision: Precision = 8, lr: LR = None,
+            naming: Naming = None):
+    """Walk one update quantity by quantity on the network diagram, in a full-screen terminal app."""
+    from . import limits, walk
+    from .trainer import Plan
+
+    with user_errors():
+        s = load_spec(spec, lr, naming)
+        limits.check_run(s, tables=True)
+        b = Plan.build(s, epochs=1, batch=batch).batch
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("explore is interactive: run it in a terminal (for a script or notes: "
+                             "bptrace run --focus PARAM, or bptrace run --export walk.html)")
+        it = walk.first_iteration(s, naming, b)
+    from .explore import Explorer  # Textual: imported by this command only
+
+    Explorer(s, it, precision, naming, b).run()
 
 
 @app.command()

@@ -143,6 +143,9 @@ Format = Annotated[Optional[str], typer.Option(
     "--format", "-f", metavar="FORMAT", help=f"Export format when the extension does not say: {', '.join(FORMATS)}.",
     show_default=False)]
 Sample = Annotated[int, number("--sample", "-s", kind=Whole(1), metavar="N", help="Which sample to trace (1-based).")]
+Focus = Annotated[Optional[str], typer.Option(
+    "--focus", metavar="PARAM", help="Only the chain of one parameter: what its gradient is computed from, and its update (e.g. w1).",
+    show_default=False)]
 Ascii = Annotated[bool, typer.Option("--ascii", help=ASCII_HELP)]
 Epochs = Annotated[int, number("--epochs", "-n", kind=Whole(1, 10_000_000), metavar="N",
                                help="Epochs to train (passes over every sample).")]

@@ -191,9 +191,10 @@ class _Writer:
 
     def _params_after(self, it: Iteration) -> tuple[dict, dict, frozenset]:
         bias_names = {b for layer in self.names.biases for b in layer}
-        weights = {u.name: u.new for u in it.updates if u.name not in bias_names}
-        biases = {u.name: u.new for u in it.updates if u.name in bias_names}
-        return weights, biases, frozenset(u.name for u in it.updates if u.frozen and u.given)  # never changed
+        weights, biases, given = self._params_before(it.passes[0])  # a focused trace (run --focus) updates a few
+        weights.update((u.name, u.new) for u in it.updates if u.name not in bias_names)
+        biases.update((u.name, u.new) for u in it.updates if u.name in bias_names)
+        return weights, biases, given - {u.name for u in it.updates if not u.frozen}  # never changed
 
 
 def trace_markdown(trace: Trace, precision: int = 8) -> str:
