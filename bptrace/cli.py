@@ -193,8 +193,10 @@ def quiz(
     out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid", loss: QuizLoss = "half_sse",
     precision: Precision = 8, force: Force = False,
 ):
-    """Write an exercise on one update with its answers template and worked key (exercise.md/.tex, answers.toml,
-    key.md/.tex); without SPEC, on a made-up network with nice numbers."""
+    """Write an exercise on one update, with its answers template and its worked key.
+
+    Writes exercise.md/.tex, answers.toml and key.md/.tex to --out; without SPEC, the exercise is on a
+    made-up network with nice numbers."""
     import os
 
     from .atomic import create_text, write_text
