@@ -80,3 +80,31 @@ def pytest_terminal_summary(terminalreporter, config):
     left = getattr(config, "_bptrace_left", 0)
     if left:
         terminalreporter.write_line(f"{left} slow or engine tests not run: `pytest --all` runs them (CI does)")
+
+
+@pytest.fixture
+def spawn():
+    """subprocess.Popen for a long-running bptrace: the child starts with the default signal handlers
+    (a test run started as a background job ignores SIGINT, which bptrace would keep), and any child
+    still running when the test ends is killed (a failed test must not leave a run filling the disk)."""
+    import signal
+    import subprocess
+
+    children = []
+
+    def start(args, preexec=None, **kwargs):
+        def defaults():
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(s, signal.SIG_DFL)
+            if preexec is not None:
+                preexec()
+
+        proc = subprocess.Popen(args, preexec_fn=defaults, **kwargs)
+        children.append(proc)
+        return proc
+
+    yield start
+    for proc in children:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

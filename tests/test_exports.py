@@ -219,7 +219,7 @@ def test_failure_midway_leaves_existing_file_intact(tmp_path, runner, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]  # no partial b.json, no temporary files
 
 
-def test_interrupted_step_leaves_no_partial_jsonl(tmp_path):
+def test_interrupted_step_leaves_no_partial_jsonl(tmp_path, spawn):
     import signal
     import subprocess
     import sys
@@ -227,7 +227,7 @@ def test_interrupted_step_leaves_no_partial_jsonl(tmp_path):
     from test_signals import wait_for_part
 
     path = tmp_path / "run.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "bptrace", "step", "xor", "--epochs", "10000000", "-q", "-o", str(path)],
+    proc = spawn([sys.executable, "-m", "bptrace", "step", "xor", "--epochs", "10000000", "-q", "-o", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_part(tmp_path, proc)  # records on disk: the training loop is running and listens for Ctrl-C
     proc.send_signal(signal.SIGINT)

@@ -25,10 +25,10 @@ def wait_for_part(folder, proc, min_size=0, timeout=60.0):
 
 @pytest.mark.parametrize("old", [None, "old\n"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
-def test_signal_during_export_leaves_nothing(tmp_path, sig, old):
+def test_signal_during_export_leaves_nothing(tmp_path, spawn, sig, old):
     if old is not None:
         (tmp_path / "out.jsonl").write_text(old)
-    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     part = wait_for_part(tmp_path, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -40,10 +40,10 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, old):
         assert (tmp_path / "out.jsonl").read_text() == old
 
 
-def test_ctrl_c_before_training_starts_is_clean(tmp_path):
+def test_ctrl_c_before_training_starts_is_clean(tmp_path, spawn):
     """Ctrl-C as soon as the temporary file exists (maybe before the training loop listens): exit 130
     and nothing left behind, or the records so far committed; never a temporary file."""
-    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_part(tmp_path, proc, min_size=-1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -51,8 +51,8 @@ def test_ctrl_c_before_training_starts_is_clean(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] in ([], ["out.jsonl"])
 
 
-def test_second_ctrl_c_stops_at_once_and_leaves_nothing(tmp_path):
-    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_second_ctrl_c_stops_at_once_and_leaves_nothing(tmp_path, spawn):
+    proc = spawn(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_part(tmp_path, proc)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
@@ -61,10 +61,10 @@ def test_second_ctrl_c_stops_at_once_and_leaves_nothing(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
 
-def test_an_ignored_signal_stays_ignored(tmp_path):
+def test_an_ignored_signal_stays_ignored(tmp_path, spawn):
     """`nohup bptrace ...` ignores SIGHUP: closing the terminal must not stop the run."""
-    proc = subprocess.Popen(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    proc = spawn(LONG_STEP, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                 preexec=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     part = wait_for_part(tmp_path, proc)
     proc.send_signal(signal.SIGHUP)
     time.sleep(0.5)  # time enough for a handler to stop it; the run must go on

@@ -266,10 +266,10 @@ def test_step_bad_options(runner, args, message):
     assert message in result.stderr
 
 
-def test_ctrl_c_prints_summary_and_exits_130(tmp_path):
+def test_ctrl_c_prints_summary_and_exits_130(tmp_path, spawn):
     from test_signals import wait_for_part
 
-    proc = subprocess.Popen([sys.executable, "-m", "bptrace", "step", "--epochs", "10000000", "-q", "-o", "r.jsonl"],
+    proc = spawn([sys.executable, "-m", "bptrace", "step", "--epochs", "10000000", "-q", "-o", "r.jsonl"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     wait_for_part(tmp_path, proc)  # records on disk: the training loop is running and listens for Ctrl-C
     proc.send_signal(signal.SIGINT)
