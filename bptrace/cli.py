@@ -15,7 +15,7 @@ from .cli_options import (
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
-    QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
+    QuizSpec, QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -189,7 +189,7 @@ def _class_summary(s, answers: list[str], export: str | None, naming: str | None
 
 @app.command()
 def quiz(
-    spec: SpecArg = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
+    spec: QuizSpec = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
     out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid", loss: QuizLoss = "half_sse",
     precision: Precision = 8, force: Force = False,
 ):

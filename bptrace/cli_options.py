@@ -129,6 +129,9 @@ Version = Annotated[bool, typer.Option("--version", "-V", callback=_version, is_
                                       help="Print bptrace's version and exit.")]
 SpecArg = Annotated[Optional[str], text_arg(
     "Spec file (TOML), or a built-in sample's name. Default: the built-in worked example.", "SPEC")]
+QuizSpec = Annotated[Optional[str], text_arg(
+    "Spec file (TOML), or a built-in sample's name. Default: a made-up network (--shape, --activation, --loss).",
+    "SPEC")]
 Precision = Annotated[int, number("--precision", "-p", kind=Whole(0, 17), metavar="DIGITS",
                                   help="Decimals shown for computed values.")]
 Naming = Annotated[Optional[str], typer.Option("--naming", metavar="SCHEME", help="Naming scheme: seed (w1, h1, o1) or layered (W^(l)_jk).",

@@ -55,7 +55,7 @@ def size_note(console, records: int):
     def note(first_bytes: int) -> None:
         total = first_bytes * records
         if total >= JSONL_NOTE_BYTES:
-            console.print(f"[dim]note: the .jsonl export will take about {total / 1e6:,.0f} MB ({records:,} records); "
+            console.print(f"[dim]note: the .jsonl export will take about {_size(total)} ({records:,} records); "
                           "Ctrl-C stops early and keeps the records written so far[/]", highlight=False, soft_wrap=True)
 
     return note
@@ -89,3 +89,11 @@ def train(s, plan, naming, exports, opts, quiet: bool):
     shown = training.summary(result, opts.precision) if quiet else \
         training.render_run(result, opts.view, opts.every, opts.log_y, width, with_header=False)
     return result, shown
+
+
+def _size(n: float) -> str:
+    """Bytes in words: '61 MB', '86 GB', '1.2 TB'."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}" if n < 10 * scale else f"{n / scale:,.0f} {unit}"
+    return f"{n / 1e3:,.0f} kB"

@@ -395,7 +395,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     c.keys(data, TOP_KEYS, "")
     for key in ("layers", "samples", "learning_rate"):
         if key not in data:
-            c.fail(key, f"missing required key '{key}'")
+            c.fail(key, "required, but missing")
     title = c.title(data.get("title", ""), "title")
     loss = c.string(data.get("loss", "half_sse"), "loss", losses.NAMES)
     lr = c.number(data["learning_rate"], "learning_rate")
@@ -460,7 +460,7 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
         c.keys(table, SAMPLE_KEYS, path)
         for key in SAMPLE_KEYS:
             if key not in table:
-                c.fail(f"{path}.{key}", f"missing required key '{key}'")
+                c.fail(f"{path}.{key}", "required, but missing")
         x = c.vector(table["x"], f"{path}.x")
         t = c.vector(table["target"], f"{path}.target")
         if out and len(x) != len(out[0].x):
@@ -481,7 +481,7 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
         path = f"layers[{i}]"
         c.keys(table, LAYER_KEYS, path)
         if "activation" not in table:
-            c.fail(f"{path}.activation", f"missing required key 'activation' (one of: {', '.join(activations.NAMES)})")
+            c.fail(f"{path}.activation", f"required, but missing (one of: {', '.join(activations.NAMES)})")
         act = c.string(table["activation"], f"{path}.activation", activations.NAMES)
         if act == "softmax" and i != len(value):
             c.fail(f"{path}.activation", "softmax is allowed on the output layer only (the last [[layers]])")

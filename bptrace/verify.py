@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from .errors import UsageError
 
-TORCH_MISSING = "PyTorch is not installed; `{}` needs it: pip install 'bptrace[torch]'"
+TORCH_MISSING = ("PyTorch is not installed; `{}` needs it: pip install torch "
+                 "(or pip install 'bptrace[torch]'; from a clone, pip install '.[torch]')")
 MAX_STEPS = 10_000  # updates compared in one run (every one is traced in full)
 
 

@@ -185,7 +185,7 @@ def verdict(r, precision: int = 8) -> Text:
     if r.epochs_done or r.divergence is not None:
         text.append("loss: ", style="bold")
         text.append(loss_change(r, precision), style="bold")
-    text.append(f"\n{r.epochs_done} epoch{'s' if r.epochs_done != 1 else ''} run: {STOPS[r.stop]}")
+    text.append(f"\n{counted(r.epochs_done, 'epoch')} run: {STOPS[r.stop]}")
     return text
 
 
