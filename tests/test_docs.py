@@ -70,3 +70,24 @@ def test_every_test_the_reliability_section_names_exists():
     for path, test in named:
         source = (ROOT / path).read_text()
         assert re.search(rf"^def {test}\(", source, flags=re.M), f"{path}::{test} is named in the README but does not exist"
+
+
+def _excerpt(after: str) -> list[str]:
+    block = README[README.index(after):]
+    block = block[block.index("```\n") + 4:]
+    return [line for line in block[:block.index("\n```")].splitlines() if line.strip() and line.strip() != "…"]
+
+
+@pytest.mark.parametrize("after,args", [
+    ("`bptrace run` (an excerpt", ["run"]),
+    ("Here is the end of `bptrace step xor --epochs 5000 --every 1000`", ["step", "xor", "--epochs", "5000", "--every", "1000"]),
+])
+def test_readme_terminal_excerpts_are_what_bptrace_prints(after, args):
+    """Every line of the README's terminal excerpts is a line bptrace prints at 80 columns."""
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "COLUMNS": "80"}
+    printed = subprocess.run([sys.executable, "-m", "bptrace", *args], capture_output=True, text=True, env=env).stdout
+    missing = [line for line in _excerpt(after) if line not in printed.splitlines()]
+    assert missing == []
