@@ -7,7 +7,7 @@ from rich.text import Text
 
 
 def samples_table() -> Table:
-    """name · network (widths, output activation, loss) · title, one row per built-in sample."""
+    """name · network (widths, each layer's activation, loss) · title, one row per built-in sample."""
     from .. import samples
     from ..spec import loads
 
@@ -17,5 +17,11 @@ def samples_table() -> Table:
     t.add_column("title")
     for n in samples.names():
         s = loads(samples.text(n), f"{n}.toml")
-        t.add_row(n, f"{'-'.join(map(str, s.widths))} {s.layers[-1].activation}, {s.loss}", Text(s.title))
+        t.add_row(n, f"{'-'.join(map(str, s.widths))} {_activations(s)}, {s.loss}", Text(s.title))
     return t
+
+
+def _activations(s) -> str:
+    """'sigmoid' when every layer has it, else each layer's in order: 'relu/leaky_relu/tanh/linear'."""
+    names = [layer.activation for layer in s.layers]
+    return names[0] if len(set(names)) == 1 else "/".join(names)
