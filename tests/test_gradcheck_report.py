@@ -80,7 +80,7 @@ def test_a_long_verdict_says_how_many_more(runner):
     crossed = [line.split()[0] for line in result.output.splitlines() if line.rstrip().endswith("✗")]
     assert len(crossed) > 10
     text = " ".join(result.output.split())  # the verdict wraps
-    verdict = f"{len(crossed)} of 49 gradients disagree beyond 0: {', '.join(crossed[:10])}, … and {len(crossed) - 10} more"
+    verdict = f"{len(crossed)} of 49 gradients disagree beyond 0: {', '.join(crossed[:10])} and {len(crossed) - 10} more"
     assert verdict in text, text
 
 

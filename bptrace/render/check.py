@@ -109,9 +109,9 @@ KINK = Text("kink", style="yellow")
 
 
 def listed(names: list[str], limit: int = LISTED) -> str:
-    """'a, b, c', or the first `limit` and '… and N more'."""
+    """'a, b, c', or the first `limit` and 'and N more'."""
     more = len(names) - limit
-    return ", ".join(names[:limit]) + (f", … and {more} more" if more > 0 else "")
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 def gradcheck_table(rows, tol: float, precision: int = 8) -> Group:
