@@ -523,7 +523,7 @@ def _weights(c, table, path, units, fan_in, rng):
     if "units" in table and len(m) != units:
         c.fail(f"{path}.weights", f"units = {units} but the matrix has {len(m)} rows")
     if len(m[0]) != fan_in:
-        c.fail(f"{path}.weights", f"expected {len(m)}×{fan_in} ({len(m)} neurons × {fan_in} inputs each), got {len(m)}×{len(m[0])}")
+        c.fail(f"{path}.weights", f"expected {len(m)}×{fan_in} ({counted(len(m), 'neuron')} × {counted(fan_in, 'input')} each), got {len(m)}×{len(m[0])}")
     return m, "given"
 
 
