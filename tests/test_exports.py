@@ -273,6 +273,14 @@ def test_jsonl_header_carries_the_quantities():
     assert first["kind"] == "header" and first["quantities"]["o1"]["kind"] == "output"
 
 
+@pytest.mark.parametrize("size,words", [(61e6, "61 MB"), (85_668e6, "86 GB"), (1.1e6, "1.1 MB"),
+                                        (2.5e12, "2.5 TB"), (999e3, "999 kB")])
+def test_sizes_in_words(size, words):
+    from bptrace.progress import _size
+
+    assert _size(size) == words
+
+
 def test_a_long_jsonl_export_says_its_size_up_front(runner, tmp_path, monkeypatch):
     import re
 
@@ -282,10 +290,11 @@ def test_a_long_jsonl_export_says_its_size_up_front(runner, tmp_path, monkeypatc
     path = tmp_path / "run.jsonl"
     result = runner.invoke(app, ["step", "xor", "--epochs", "40", "--export", str(path)])
     assert result.exit_code == 0
-    note = re.search(r"about ([\d,]+) MB \(([\d,]+) records\)", result.stderr)
+    note = re.search(r"about ([\d.,]+) (kB|MB|GB) \(([\d,]+) records\)", result.stderr)
     assert note, result.stderr
-    assert int(note.group(2).replace(",", "")) == 40 * 4  # xor: 4 samples, online
-    actual = path.stat().st_size / 1e6
-    assert abs(int(note.group(1).replace(",", "")) - actual) <= max(1, 0.2 * actual)
+    assert int(note.group(3).replace(",", "")) == 40 * 4  # xor: 4 samples, online
+    said = float(note.group(1).replace(",", "")) * {"kB": 1e3, "MB": 1e6, "GB": 1e9}[note.group(2)]
+    actual = path.stat().st_size
+    assert abs(said - actual) <= 0.2 * actual
     quiet = runner.invoke(app, ["step", "xor", "--epochs", "40", "--export", str(path), "-q"])
     assert "note:" not in quiet.stderr
