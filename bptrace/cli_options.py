@@ -16,7 +16,7 @@ import typer
 from .errors import clip
 from .exports import FORMATS, extensions_text
 from .terminal import ASCII_HELP, click_types
-from .verify import MAX_STEPS
+from .limits import VERIFY_STEPS as MAX_STEPS
 
 
 class Whole(click_types.ParamType):

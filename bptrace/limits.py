@@ -21,6 +21,7 @@ TABLE_PARAMS = 2_000  # tables of one traced iteration
 TRACE_PARAMS = 50_000  # parameters in one traced iteration
 EXPORT_PARAMS = 500_000  # parameters listed before and after by a step's .json or .md export
 GRADCHECK_WORK = 10_000_000_000  # parameters² × samples
+VERIFY_STEPS = 10_000  # updates `verify` compares in one run (every one is traced in full)
 
 
 def _params(spec) -> int:

@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import UsageError
+from .limits import VERIFY_STEPS as MAX_STEPS  # updates compared in one run (each traced in full)
 
 TORCH_MISSING = ("PyTorch is not installed; `{}` needs it: pip install torch "
                  "(or pip install 'bptrace[torch]'; from a clone, pip install '.[torch]')")
-MAX_STEPS = 10_000  # updates compared in one run (every one is traced in full)
 
 
 def import_torch(needed_by: str = "verify"):
