@@ -71,23 +71,25 @@ def _check_sample(s, sample: int, param: str = "sample") -> None:
 
 
 def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
-         seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1):
-    """A checked training plan (see trainer.Plan.build); show: "first,last", ["first", "last"], [1, 10] or "all"."""
+         seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None):
+    """A checked training plan (see trainer.Plan.build); show: "first,last", ["first", "last"], [1, 10] or "all";
+    round=N: textbook rounding, every computed value rounded half up to N decimals (sgd, online)."""
     from .trainer import Plan
 
     return Plan.build(load(source), epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
-                      until_loss=until_loss, watch=watch)
+                      until_loss=until_loss, watch=watch, round=round)
 
 
 def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
           seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1,
-          naming: str | None = None, learning_rate: float | None = None):
+          naming: str | None = None, learning_rate: float | None = None, round: int | None = None):
     """Train for a number of epochs: returns a Result (per-epoch history, final weights, traces of `show` epochs)."""
     from . import trainer as training
 
     s = _with_rate(load(source), learning_rate)
     _check_naming(naming)
-    p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch)
+    p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch,
+             round=round)
     return training.train(s, p, naming)
 
 

@@ -113,7 +113,7 @@ def step(
     seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1,
     until_loss: UntilLoss = None, log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8,
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
-    format: Format = None,
+    format: Format = None, round_: RunRound = None,
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
@@ -126,7 +126,8 @@ def step(
     with user_errors():
         s = load_spec(spec, lr, naming)
         plan = Plan.build(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
-                          until_loss=until_loss, watch=watch)
+                          until_loss=until_loss, watch=watch, round=round_)
+        precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
         opts = Options(precision, not no_formulas, every=every, log_y=log_y)
         with Exports(export or [], format, inputs=[spec]) as exports:
             result, shown = progress.train(s, plan, naming, exports, opts, quiet)

@@ -77,8 +77,8 @@ def train(s, plan, naming, exports, opts, quiet: bool):
     if tables:  # the network first, so there is something to read while it trains
         from .naming import for_spec
 
-        out.print(training.header(s, for_spec(s, naming), plan))
-    jsonl = JsonlStream(streams, s, None if quiet else size_note(err, plan.steps(n))) if streams else None
+        out.print(training.header(train.titled(s, plan), for_spec(s, naming), plan))
+    jsonl = JsonlStream(streams, train.titled(s, plan), None if quiet else size_note(err, plan.steps(n))) if streams else None
     live = not quiet and out.is_terminal and not exports.to_stdout
     bar = EpochProgress(plan.epochs, enabled=live, console=out)
     with interruptible() as stopped, bar:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import replace, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -117,18 +117,23 @@ class Plan:
     show_last: bool = False
     until_loss: float | None = None
     watch: int = 1  # 1-based sample whose outputs the per-epoch table shows
+    round: int | None = None  # textbook rounding: every computed value rounded to this many decimals
 
     @classmethod
     def build(cls, spec, *, epochs: int, batch: str | int = "online", shuffle: bool = False, seed: int | None = None,
-              show=(), until_loss: float | None = None, watch: int = 1) -> "Plan":
+              show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None) -> "Plan":
         """A checked plan for `spec`; show: "first,last", "1,10,100", "all", or a list such as
         ["first", "last"] or [1, 10]. Refuses epochs < 1, a watched sample the spec lacks, and more
         than MAX_TRACES traced steps."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
         shown, last = parse_show(show, epochs)
-        plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch)
+        plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round)
         check_watch(plan, spec)
+        if round is not None:
+            from .rounding import check_rounding
+
+            check_rounding(spec.optimizer.name, 1 if plan.batch == "online" else 0, round)
         if plan.traces(len(spec.samples)) > MAX_TRACES:
             raise UsageError(f"show would print {plan.traces(len(spec.samples)):,} full traces; pick a few epochs "
                              "(first,last) or stream every step to a .jsonl export", param="show")
@@ -145,6 +150,15 @@ class Plan:
     def traces(self, n: int) -> int:
         """Full traces the plan keeps: every step of each shown epoch."""
         return (self.epochs if self.show == "all" else len(self.show)) * self.steps_per_epoch(n)
+
+
+def titled(spec, plan: Plan):
+    """The spec as the run shows it: with textbook rounding, its title says so (as run --round's does)."""
+    if plan.round is None:
+        return spec
+    from .rounding import rounded_title
+
+    return replace(spec, title=rounded_title(spec, plan.round))
 
 
 def check_watch(plan: Plan, spec) -> None:
@@ -304,6 +318,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     from . import fastpath  # not imported by `run`, which only asks about blow-ups
 
     session = Session(spec, naming)
+    spec = titled(spec, plan)
     n, n_out = len(spec.samples), spec.layers[-1].units
     check_watch(plan, spec)
     rng = np.random.default_rng(spec.seed if plan.seed is None else plan.seed) if plan.shuffle else None
@@ -315,7 +330,8 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     snapshot = None
     stop, divergence, done = "completed", None, 0
     fixed = batches(n, plan, None) if rng is None else None
-    paths = fastpath.Paths(session, fastpath.supports(session) and plan.show != "all" and on_trace is None)
+    fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
+    paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
         epoch_batches = fixed or batches(n, plan, rng)
         keep = plan.show == "all" or epoch in plan.show
@@ -326,7 +342,8 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         total, norms, watched = 0.0, 0.0, None
         for batch in epoch_batches:
             try:
-                step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch)
+                step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch,
+                                              plan.round)
             except (ArithmeticError, ValueError):  # a safety net: every operation is meant to give inf or nan
                 step_loss, norm, o = math.nan, math.nan, None
             it = None
@@ -374,11 +391,19 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
                   param_values(session), final_outputs, traces, stop, divergence, epochs)
 
 
-def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int):
+def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding: int | None = None):
     """One update: (mean E_total before it, ||g||, the watched sample's outputs or None).
 
     With trace "keep" the third item is the whole Iteration instead; with "stream" (every step goes to a
-    streamed export, whose record needs only its numbers), one that makes its quantities when first read."""
+    streamed export, whose record needs only its numbers), one that makes its quantities when first read.
+    With rounding, every update is traced and rounded (textbook rounding), whether shown or not."""
+    if rounding is not None:
+        from .rounding import rounded_step
+
+        it = rounded_step(paths.numpy(), batch, epoch, rounding)
+        if trace:
+            return it.loss_before, it.grad_norm, it
+        return it.loss_before, it.grad_norm, it.outputs(0)[:WATCH_OUTPUTS] if watch in batch else None
     if trace:
         it = paths.trace_step(batch, epoch) if trace == "keep" else paths.numpy().stream_step(batch, epoch)
         return it.loss_before, it.grad_norm, it
