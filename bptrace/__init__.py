@@ -96,8 +96,9 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
 MAX_TRACE_EPOCH = 1_000_000  # trace_at replays at most this many epochs
 
 
-def trace_at(source, epoch: int, sample: int, naming: str | None = None):
-    """The traced update of `sample` in `epoch` (1-based), training online in order as the worked example does."""
+def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: int | None = None):
+    """The traced update of `sample` in `epoch` (1-based), training online in order as the worked example does;
+    round=N: every update before it too rounded to N decimals (textbook rounding)."""
     from . import tracer
     from . import trainer as training
     from .errors import DivergedError, UsageError
@@ -107,11 +108,11 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None):
     _check_naming(naming)
     if not 1 <= sample <= len(s.samples):
         raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
-    if epoch == 1 and sample == 1:
+    if epoch == 1 and sample == 1 and round is None:
         return tracer.run(s, sample=1, naming=naming).iterations[0]
     if epoch > MAX_TRACE_EPOCH:
         raise UsageError(f"epoch = {epoch} is more than bptrace checks (at most {MAX_TRACE_EPOCH:,})", param="epoch")
-    result = training.train(s, training.Plan(epoch, show=frozenset({epoch})), naming)
+    result = training.train(s, training.Plan(epoch, show=frozenset({epoch}), round=round), naming)
     found = next((it for it in result.traces if it.passes[0].sample == sample), None)
     if found is None and result.divergence is not None:
         raise DivergedError(f"epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
@@ -137,7 +138,7 @@ def check_answers(source, answers, naming: str | None = None, rounding: int | No
     claims, epoch, sample, written = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label,
                                                          text, lambda key: answers_.canonical(key, aliases))
     try:
-        it = trace_at(s, epoch, sample, naming)
+        it = trace_at(s, epoch, sample, naming, rounding if rounding is not None and s.optimizer.name == "sgd" else None)
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
     return check.check(it, claims, label, epoch, sample, written, rounding)

@@ -101,3 +101,15 @@ def test_rounding_outside_plain_online_descent_is_refused(runner, args, message)
 def test_the_library_names_the_parameter():
     with pytest.raises(bptrace.BptraceError, match="^round: expected a whole number of decimals"):
         bptrace.plan("blog", epochs=2, round=-1)
+
+
+def test_check_grades_a_later_update_against_a_rounded_run(runner, tmp_path):
+    """`check --round 4` with `epoch = 3`: the weights before that update come from a rounded run too."""
+    losses, _ = han_kamber_by_hand(3, 4)
+    answers = tmp_path / "answers.toml"
+    answers.write_text(f"epoch = 3\nE_total = {losses[2]:.4f}\n", encoding="utf-8")
+    spec = str(SAMPLES / "han-kamber.toml")
+    rounded = runner.invoke(app, ["check", spec, str(answers), "--round", "4"])
+    assert rounded.exit_code == 0, rounded.output
+    exact = bptrace.train(SAMPLES / "han-kamber.toml", epochs=3).loss[2]
+    assert abs(exact - losses[2]) > 5e-5  # the exact run's E_total differs in the 4th decimal
