@@ -96,9 +96,11 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
 MAX_TRACE_EPOCH = 1_000_000  # trace_at replays at most this many epochs
 
 
-def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: int | None = None):
-    """The traced update of `sample` in `epoch` (1-based), training online in order as the worked example does;
-    round=N: every update before it too rounded to N decimals (textbook rounding)."""
+def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: int | None = None,
+             batch: str | int = "online"):
+    """The traced update of `sample` in `epoch` (1-based), training in order (online, as the worked example
+    does, or in batches: the update of the batch that holds `sample`); round=N: every update before it too
+    rounded to N decimals (textbook rounding)."""
     from . import tracer
     from . import trainer as training
     from .errors import DivergedError, UsageError
@@ -108,12 +110,13 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: 
     _check_naming(naming)
     if not 1 <= sample <= len(s.samples):
         raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
-    if epoch == 1 and sample == 1 and round is None:
+    if epoch == 1 and sample == 1 and round is None and batch == "online":
         return tracer.run(s, sample=1, naming=naming).iterations[0]
     if epoch > MAX_TRACE_EPOCH:
         raise UsageError(f"epoch = {epoch} is more than bptrace checks (at most {MAX_TRACE_EPOCH:,})", param="epoch")
-    result = training.train(s, training.Plan(epoch, show=frozenset({epoch}), round=round), naming)
-    found = next((it for it in result.traces if it.passes[0].sample == sample), None)
+    plan = training.Plan(epoch, training.parse_batch(batch), show=frozenset({epoch}), round=round)
+    result = training.train(s, plan, naming)
+    found = next((it for it in result.traces if any(p.sample == sample for p in it.passes)), None)
     if found is None and result.divergence is not None:
         raise DivergedError(f"epoch = {epoch}, sample = {sample} is never reached: the run diverges first "
                             f"({result.divergence.message()})")
@@ -135,12 +138,21 @@ def check_answers(source, answers, naming: str | None = None, rounding: int | No
     _check_naming(naming)
     label, text = answers_.read(answers)
     aliases = answers_.mazur(for_spec(s, naming))
-    claims, epoch, sample, written = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label,
-                                                         text, lambda key: answers_.canonical(key, aliases))
+    claims, where, written = check.parse_answers(spec.parse_toml(text, label, parse_float=Decimal), label,
+                                                 text, lambda key: answers_.canonical(key, aliases))
+    epoch, sample, batch = where["epoch"], where["sample"], where["batch"]
+    if batch != "online" and rounding is not None:
+        raise UsageError(f"{label}: textbook rounding follows one sample per update; this file is about a "
+                         f'batch (batch = {batch!r})', param="round")
     try:
-        it = trace_at(s, epoch, sample, naming, rounding if rounding is not None and s.optimizer.name == "sgd" else None)
+        it = trace_at(s, epoch, sample, naming, rounding if rounding is not None and s.optimizer.name == "sgd" else None,
+                      batch)
     except (UsageError, DivergedError) as e:
         raise type(e)(f"{label}: {e}") from None
+    if batch != "online" and len(it.passes) > 1:  # claims about the batch: its E_total, gradients, updates
+        from .batchcheck import check_batch
+
+        return check_batch(it, claims, label, epoch, sample, written)
     return check.check(it, claims, label, epoch, sample, written, rounding)
 
 

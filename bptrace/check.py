@@ -23,7 +23,8 @@ from .notation import spellings
 from .trace import Iteration
 
 RESERVED = {"epoch": "the epoch the claims are about (default 1)",
-            "sample": "the sample whose update the claims are about (default 1)"}
+            "sample": "the sample whose update the claims are about (default 1)",
+            "batch": 'the update\'s batch: "online" (default), "full" or a mini-batch size K'}
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Report:
     rounding: int | None = None  # the correct values are a calculation rounded to this many decimals
     names: object = None  # naming.Names: what the idents are called in every notation
     idents: dict = field(default_factory=dict)  # ASCII name -> notation.Id, for every quantity named above
+    batch: int | None = None  # a batch update's number of samples (claims about the batch, batchcheck.py)
 
     @property
     def ok(self) -> bool:
@@ -97,20 +99,20 @@ MAX_DIGITS = 40  # significant digits of one claim (float64 holds 17)
 
 
 def parse_answers(data: dict[str, Any], source: str, text: str = "",
-                  canon=spellings) -> tuple[dict[str, Decimal], int, int, dict[str, str]]:
-    """Claims by name, and the epoch and sample they are about. Floats arrive as Decimal (as written);
+                  canon=spellings) -> tuple[dict[str, Decimal], dict[str, Any], dict[str, str]]:
+    """Claims by name, where they are (epoch, sample, batch: "online", "full" or K). Floats arrive as Decimal (as written);
     a blank ("", as `bptrace quiz` writes the template) is not graded.
 
     `text` (the file's TOML) lets a message point at the lines of two spellings of one quantity;
     `canon` turns a key as written into the trace's name (answers.canonical).
     """
-    where = {"epoch": 1, "sample": 1}
+    where: dict[str, Any] = {"epoch": 1, "sample": 1, "batch": "online"}
     claims: dict[str, Decimal] = {}
     keys: dict[str, str] = {}  # name -> the key it was written as
     blank = 0
     for key, value in data.items():
         if key in RESERVED:
-            where[key] = _whole(value, key, source)
+            where[key] = _batch(value, source) if key == "batch" else _whole(value, key, source)
             continue
         if value == "":  # a template's blank: not answered, not graded
             blank += 1
@@ -127,7 +129,15 @@ def parse_answers(data: dict[str, Any], source: str, text: str = "",
         raise SpecError(source, f'no claims: all {blank} answers are blank (""); write a value in place of ""')
     if not claims:
         raise SpecError(source, 'no claims: write one `name = value` per line, e.g. z1 = 0.08 or "dE_total/dw5" = 0.0259')
-    return claims, where["epoch"], where["sample"], keys
+    return claims, where, keys
+
+
+def _batch(value: Any, source: str) -> str | int:
+    """batch: "online", "full" or a mini-batch size K ≥ 1."""
+    if value in ("online", "full") or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise SpecError(source, f'expected "online", "full" or a whole number ≥ 1 (a mini-batch size), got {kind(value)}',
+                    "batch")
 
 
 def _whole(value: Any, key: str, source: str) -> int:

@@ -26,7 +26,9 @@ def check_report(report, precision: int = 8) -> Group:
         return id_name(report.idents[n], report.names, "unicode") if n in report.idents else "α"
 
     rounded = f"; every computed value rounded to {report.rounding} decimals" if report.rounding is not None else ""
-    t = _table(f"Claims (epoch {report.epoch}, sample {report.sample}{rounded})")
+    where = f"sample {report.sample}" if not report.batch else \
+        f"the batch of {counted(report.batch, 'sample')} that holds sample {report.sample}"
+    t = _table(f"Claims (epoch {report.epoch}, {where}{rounded})")
     t.add_column("quantity", style=NAME_STYLE, no_wrap=True)
     t.add_column("claimed", justify="right", no_wrap=True)
     t.add_column("correct", justify="right", no_wrap=True)
