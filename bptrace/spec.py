@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses
+from . import activations, losses, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -28,7 +28,7 @@ MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
 MAX_SAMPLES = 1_000_000
 MAX_TITLE = 200  # characters: a title is one line of text
-INITIALISERS = ("xavier", "he", "uniform")
+INITIALISERS = ("xavier", "he", "uniform", "pytorch")  # pytorch: torch_init.py
 NAMINGS = ("seed", "layered")
 OPTIMIZERS = {
     # name -> its hyperparameters and their defaults (PyTorch's)
@@ -39,6 +39,8 @@ OPTIMIZERS = {
 }
 TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
+LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
+ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
 
 
@@ -61,6 +63,17 @@ class Layer:
     train_bias: bool = True
     slope: float = 0.01  # leaky_relu only
     init: str = "given"  # "given" or the initialiser that produced the weights
+    alpha: float = 1.0  # elu only
+    beta: float = 1.0  # softplus only
+    threshold: float = 20.0  # softplus only: linear where beta·z > threshold (as PyTorch)
+    approximate: str = "none"  # gelu only: "none" (exact, erf) or "tanh"
+    bias_init: str = "given"  # "given", or "pytorch" when the biases were drawn (torch_init.py)
+
+    @property
+    def act_param(self):
+        """The activation's own parameter, as activations.get takes it (None when it has none)."""
+        return {"leaky_relu": self.slope, "elu": self.alpha, "softplus": (self.beta, self.threshold),
+                "gelu": self.approximate}.get(self.activation)
 
     @property
     def units(self) -> int:
@@ -477,6 +490,9 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
     if not isinstance(value, list) or not value:
         c.fail("layers", "expected at least one [[layers]] table")
     fan_in, total, out = n_inputs, 0, []
+    # PyTorch's nn.Linear draws, layer by layer, when any layer asks for them (weights or bias = "pytorch")
+    torch_rng = torch_init.LinearInit(rng.seed) if any(
+        isinstance(t, dict) and "pytorch" in (t.get("weights"), t.get("bias")) for t in value) else None
     for i, table in enumerate(value, 1):
         path = f"layers[{i}]"
         c.keys(table, LAYER_KEYS, path)
@@ -490,18 +506,50 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
             if act != "leaky_relu":
                 c.fail(f"{path}.slope", "slope applies to leaky_relu only")
             slope = c.number(table["slope"], f"{path}.slope")
+        act_params = _act_params(c, table, path, act)
         units = _units(c, table, path)
         total += units * fan_in
         if total > MAX_PARAMS:
             c.fail(path, f"the network is too large ({total:,} weights so far); bptrace traces at most {MAX_PARAMS:,} parameters")
-        weights, init = _weights(c, table, path, units, fan_in, rng)
-        bias, shared = _bias(c, table.get("bias"), f"{path}.bias", len(weights))
+        drawn = torch_rng.linear(units, fan_in, _per_neuron(table.get("bias"))) if torch_rng else None
+        if table.get("weights") == "pytorch":
+            weights, init = drawn[0], "pytorch"
+        else:
+            weights, init = _weights(c, table, path, units, fan_in, rng)
+        if table.get("bias") == "pytorch":
+            bias, shared = drawn[1], False
+        else:
+            bias, shared = _bias(c, table.get("bias"), f"{path}.bias", len(weights))
         train_bias = c.boolean(table.get("train_bias", True), f"{path}.train_bias")
         if "train_bias" in table and bias is None:
             c.fail(f"{path}.train_bias", "this layer has no bias; add `bias = ...` or remove train_bias")
-        out.append(Layer(act, weights, bias, shared, train_bias, slope, init))
+        out.append(Layer(act, weights, bias, shared, train_bias, slope, init, **act_params,
+                         bias_init="pytorch" if table.get("bias") == "pytorch" else "given"))
         fan_in = len(weights)
     return tuple(out)
+
+
+def _act_params(c: _Checker, table: dict, path: str, act: str) -> dict:
+    """elu's alpha, softplus's beta and threshold, gelu's approximate (PyTorch's names and defaults)."""
+    out = {}
+    for key, owner in ACT_KEYS.items():
+        if key == "slope" or key not in table:
+            continue
+        where = f"{path}.{key}"
+        if act != owner:
+            c.fail(where, f"{key} applies to {owner} only")
+        if key == "approximate":
+            out[key] = c.string(table[key], where, activations.GELU_APPROXIMATIONS)
+            continue
+        out[key] = c.number(table[key], where)
+        if key == "beta" and out[key] <= 0:  # softplus divides by beta
+            c.fail(where, f"expected a number greater than 0 (softplus divides by beta), got {out[key]:g}")
+    return out
+
+
+def _per_neuron(bias) -> bool:
+    """Whether PyTorch's nn.Linear of this layer has a bias (one per neuron: a list, "zeros", "pytorch")."""
+    return isinstance(bias, (list, str))
 
 
 def _units(c: _Checker, table: dict, path: str) -> int:
@@ -556,7 +604,8 @@ def _bias(c: _Checker, value: Any, path: str, units: int):
         return None, False
     if isinstance(value, str):
         if value != "zeros":
-            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, or \"zeros\"; got {kind(value)}")
+            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, \"zeros\" or \"pytorch\"; "
+                         f"got {kind(value)}")
         return (0.0,) * units, False
     if isinstance(value, list):
         b = c.vector(value, path)

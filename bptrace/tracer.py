@@ -224,7 +224,7 @@ class _Builder:
         layers, prev_q = [], inputs
         for l, (z, a) in enumerate(zip(zs, outs)):
             act, layer = self.acts[l], self.spec.layers[l]
-            given_b = given or not layer.train_bias
+            given_b = (given or not layer.train_bias) and layer.bias_init == "given"
             given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
@@ -240,7 +240,7 @@ class _Builder:
                                terms, bias))
             outs_q, layer_z = [], tuple(q for q, _, _ in zq_all)
             for j, (zq, terms, bias) in enumerate(zq_all):
-                recipe = (formulas.activation, act.name, zq, layer.slope, layer_z)
+                recipe = (formulas.activation, act.name, zq, layer.act_param, layer_z)
                 out = Quantity(N.out[l][j], F(a[j]), recipe, leaf("out", l, j, 0, post))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
@@ -270,7 +270,7 @@ class _Builder:
 
     def _layer_backward(self, l: int, f: Forward, loss: Loss, back: engine.Backward) -> LayerBackward:
         N, F, L = self.names, self.F, self.L
-        act, slope = self.acts[l], self.spec.layers[l].slope
+        act, slope = self.acts[l], self.spec.layers[l].act_param
         layer = f.layers[l]
         neurons = []
         for j, nf in enumerate(layer):

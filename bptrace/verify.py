@@ -49,7 +49,10 @@ def activation_module(torch, layer):
     nn = torch.nn
     return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity,
             "softmax": lambda: nn.Softmax(dim=-1),
-            "leaky_relu": lambda: nn.LeakyReLU(layer.slope)}[layer.activation]()
+            "leaky_relu": lambda: nn.LeakyReLU(layer.slope),
+            "gelu": lambda: nn.GELU(approximate=layer.approximate), "elu": lambda: nn.ELU(alpha=layer.alpha),
+            "softplus": lambda: nn.Softplus(beta=layer.beta, threshold=layer.threshold),
+            "silu": nn.SiLU}[layer.activation]()
 
 
 @dataclass

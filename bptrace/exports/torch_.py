@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import ExportError
 
 ACTIVATIONS = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "relu": "nn.ReLU()", "linear": "nn.Identity()",
-               "softmax": "nn.Softmax(dim=-1)"}
+               "softmax": "nn.Softmax(dim=-1)", "silu": "nn.SiLU()"}
 LOSSES = {  # E_total of each sample (row), from the output layer's z and o, with PyTorch's own loss functions
     "half_sse": ("E_total = sum_k ½(target_k − o_k)²", '0.5 * F.mse_loss(o, t, reduction="none").sum(-1)'),
     "sse": ("E_total = sum_k (target_k − o_k)²", 'F.mse_loss(o, t, reduction="none").sum(-1)'),
@@ -110,10 +110,25 @@ def _model(spec) -> str:
         if layer.bias is not None and layer.shared_bias:
             lines.append(f"    SharedBias({layer.bias[0]!r}),  # [{k}] one bias for the whole layer")
             k += 1
-        act = f"nn.LeakyReLU({layer.slope!r})" if layer.activation == "leaky_relu" else ACTIVATIONS[layer.activation]
+        act = _activation(layer)
         lines.append(f"    {act},  # [{k}]")
         k += 1
     return "\n".join(lines) + "\n)\n"
+
+
+def _activation(layer) -> str:
+    """The torch.nn module of a layer's activation, with its own parameter when it has one."""
+    a = layer.activation
+    if a == "leaky_relu":
+        return f"nn.LeakyReLU({layer.slope!r})"
+    if a == "elu":
+        return "nn.ELU()" if layer.alpha == 1 else f"nn.ELU(alpha={layer.alpha!r})"
+    if a == "softplus":
+        args = [f"beta={layer.beta!r}"] * (layer.beta != 1) + [f"threshold={layer.threshold!r}"] * (layer.threshold != 20)
+        return f"nn.Softplus({', '.join(args)})"
+    if a == "gelu":
+        return "nn.GELU()" if layer.approximate == "none" else f"nn.GELU(approximate={layer.approximate!r})"
+    return ACTIVATIONS[a]
 
 
 def _module_indices(spec):
