@@ -40,6 +40,12 @@ def softmax_jacobian(o_k, o_j, same: bool):
     return Op("neg", Op("mul", Ref(o_k), Ref(o_j)))
 
 
+def smoothed_target(given: float, eps: float, n: int):
+    """Label smoothing (PyTorch's): target = (1 − ε)·t + ε / K, t the target as given, K the outputs."""
+    e = Sym("eps", "ε", r"\varepsilon", eps)
+    return Op("add", Op("mul", Op("sub", ONE, e), Num(given)), Op("div", e, Num(n)))
+
+
 def error(kind: str, t, o, n: int):
     """E_k of one output, from the rule table."""
     return losses.LOSSES[kind].tree(Ref(t), Ref(o), n)

@@ -38,6 +38,7 @@ OPTIMIZERS = {
     "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
 }
 TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
+TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
 ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
@@ -49,7 +50,9 @@ class Sample:
     """One training sample: inputs x and targets."""
 
     x: tuple[float, ...]
-    target: tuple[float, ...]
+    target: tuple[float, ...]  # what the loss reads: a class index made one-hot, label smoothing applied
+    target_class: int | None = None  # `target = 2`: the class index as written (0-based, as in PyTorch)
+    given_target: tuple[float, ...] | None = None  # the target before label smoothing (None without it)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Spec:
     naming: str = "seed"
     optimizer: Optimizer = field(default_factory=Optimizer)
     source: str = "<spec>"
+    label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
 
     @property
     def n_inputs(self) -> int:
@@ -418,9 +422,12 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     samples = _samples(c, data["samples"])
     layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
+    samples = _class_targets(c, samples, layers[-1].units, loss)
     _check_network(c, layers, samples, loss)
+    smoothing = _label_smoothing(c, data, loss)
+    samples = _smoothed(samples, smoothing)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
-                seed=seed, naming=naming, optimizer=optimizer, source=source)
+                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:
@@ -475,13 +482,61 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
             if key not in table:
                 c.fail(f"{path}.{key}", "required, but missing")
         x = c.vector(table["x"], f"{path}.x")
-        t = c.vector(table["target"], f"{path}.target")
+        if out and isinstance(table["target"], list) != (out[0].target_class is None):
+            c.fail(f"{path}.target", "give every sample's target the same way: a class index for every sample "
+                                     f"or a list for every sample (samples[1].target is "
+                                     f"{'a class index' if _is_class(value[0]['target']) else 'a list'})")
+        if _is_class(table["target"]):  # made one-hot once the output layer is known (_class_targets)
+            t = None
+        else:
+            t = c.vector(table["target"], f"{path}.target")
         if out and len(x) != len(out[0].x):
             c.fail(f"{path}.x", f"expected {counted(len(out[0].x), 'input')} (as in samples[1]), got {len(x)}")
         if len(x) > MAX_UNITS:
             c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
-        out.append(Sample(x, t))
+        out.append(Sample(x, (), table["target"]) if t is None else Sample(x, t))
     return tuple(out)
+
+
+def _is_class(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _class_targets(c: _Checker, samples, n_out: int, loss: str):
+    """`target = k` (0-based, as PyTorch's class indices) becomes the one-hot target of output k + 1."""
+    out = []
+    for i, s in enumerate(samples, 1):
+        k, path = s.target_class, f"samples[{i}].target"
+        if k is None:
+            out.append(s)
+            continue
+        if loss != "cross_entropy":
+            c.fail(path, f"a class index ({k}) needs loss = \"cross_entropy\" (as PyTorch's F.cross_entropy); "
+                         f"for {loss} give a list of {counted(n_out, 'target')}")
+        if not 0 <= k < n_out:
+            c.fail(path, f"class {describe(k)} is out of range: the output layer has {counted(n_out, 'neuron')}, "
+                         f"so expected a class index from 0 to {n_out - 1} (0-based, as in PyTorch: 0 is the first output)")
+        out.append(replace(s, target=tuple(1.0 if j == k else 0.0 for j in range(n_out))))
+    return tuple(out)
+
+
+def _label_smoothing(c: _Checker, data: dict, loss: str) -> float:
+    if "label_smoothing" not in data:
+        return 0.0
+    eps = c.number(data["label_smoothing"], "label_smoothing")
+    if loss != "cross_entropy":
+        c.fail("label_smoothing", f"label smoothing applies to loss = \"cross_entropy\" only; the loss is {loss}")
+    if not 0 <= eps <= 1:
+        c.fail("label_smoothing", f"expected a number from 0 to 1 (as PyTorch), got {eps:g}")
+    return eps
+
+
+def _smoothed(samples, eps: float):
+    """PyTorch's label smoothing: target·(1 − ε) + ε/K, K the number of classes (outputs)."""
+    if not eps:
+        return samples
+    return tuple(replace(s, target=tuple(t * (1 - eps) + eps / len(s.target) for t in s.target),
+                         given_target=s.target) for s in samples)
 
 
 def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:

@@ -248,10 +248,15 @@ class _Builder:
             prev_q = tuple(outs_q)
         return Forward(inputs, tuple(layers))
 
-    def _loss(self, t, f: Forward, E, E_total, post: bool = False) -> Loss:
+    def _loss(self, t, f: Forward, E, E_total, post: bool = False, i: int | None = None) -> Loss:
         N, kind, F = self.names, self.spec.loss, self.F
         n = len(t)
         targets = tuple(Quantity(name, F(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
+        given = None if i is None else self.spec.samples[i].given_target
+        if given is not None:  # label smoothing: each target computed from the one given, formula shown
+            eps = self.spec.label_smoothing
+            targets = tuple(Quantity(q.name, q.value, (formulas.smoothed_target, given[k], eps, n), q.ident, False)
+                            for k, q in enumerate(targets))
         errs = tuple(Quantity(N.errors[k], F(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
                               leaf("E", 0, k, 0, post))
                      for k in range(n))
@@ -264,7 +269,7 @@ class _Builder:
         i, x, t, zs, outs, E, E_total, *back = arrays
         back = engine.Backward(*back)
         f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given)
-        loss = self._loss(t, f, E, E_total)
+        loss = self._loss(t, f, E, E_total, i=i)
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
         return Pass(i + 1, f, loss, layers)
 

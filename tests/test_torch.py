@@ -56,7 +56,7 @@ def test_verify_fails_when_a_value_differs(runner, monkeypatch):
     from bptrace import verify
 
     real = verify.sample_losses
-    monkeypatch.setattr(verify, "sample_losses", lambda torch, loss, z, o, t: 1.5 * real(torch, loss, z, o, t))
+    monkeypatch.setattr(verify, "sample_losses", lambda torch, loss, z, o, t, **kw: 1.5 * real(torch, loss, z, o, t, **kw))
     result = runner.invoke(app, ["verify", "blog"])
     assert result.exit_code == 1
     assert "✗" in result.output and "values differ from PyTorch" in result.output

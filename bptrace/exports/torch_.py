@@ -182,12 +182,18 @@ def _wrap(text: str) -> str:
 
 def _data(spec) -> str:
     xs = ", ".join(repr(list(s.x)) for s in spec.samples)
-    ts = ", ".join(repr(list(s.target)) for s in spec.samples)
+    if spec.samples[0].target_class is not None:  # class indices, as F.cross_entropy takes them
+        ts = ", ".join(str(s.target_class) for s in spec.samples)
+        return f"\nX = torch.tensor([{xs}])  # one row per sample\nT = torch.tensor([{ts}])  # class indices\n"
+    ts = ", ".join(repr(list(s.target if s.given_target is None else s.given_target)) for s in spec.samples)
     return f"\nX = torch.tensor([{xs}])  # one row per sample\nT = torch.tensor([{ts}])\n"
 
 
 def _loss_and_optimizer(spec) -> str:
     doc, expr = LOSSES[spec.loss]
+    if spec.label_smoothing:  # PyTorch smooths each target itself: target·(1 − ε) + ε/K
+        doc += f", targets smoothed: target·(1 − {spec.label_smoothing!r}) + {spec.label_smoothing!r}/K"
+        expr = expr.replace('reduction="none"', f'reduction="none", label_smoothing={spec.label_smoothing!r}')
     return (f"\n\ndef loss(z, o, t):\n    \"\"\"{doc}, per sample.\"\"\"\n    return {expr}\n\n\n"
             f"optimizer = {_optimizer(spec)}\n")
 

@@ -90,7 +90,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
     opt = spec.optimizer
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}", f"learning rate α = {given(spec.learning_rate, style)}",
+    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}" + (f" (label smoothing ε = {given(spec.label_smoothing, style)})" if spec.label_smoothing else ""), f"learning rate α = {given(spec.learning_rate, style)}",
                f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
     return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
 
@@ -148,7 +148,8 @@ def forward_table(title: str, f: Forward, view: View) -> Table:
 
 def loss_table(title: str, loss: Loss, view: View) -> Table:
     t = _table(title, view)
-    for q in (*loss.errors, loss.total):
+    smoothed = [q for q in loss.targets if q.formula is not None]  # label smoothing: the targets the loss reads
+    for q in (*smoothed, *loss.errors, loss.total):
         _row(t, view, q)
     return t
 
