@@ -136,6 +136,9 @@ class Spec:
         d = asdict(self)
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
+        # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
+        d["samples"] = [{"x": list(s.x), "target": s.target_class if s.target_class is not None else
+                         list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
         for layer in d["layers"]:
             layer["units"] = len(layer["weights"])
         return d
@@ -524,7 +527,7 @@ def _label_smoothing(c: _Checker, data: dict, loss: str) -> float:
     if "label_smoothing" not in data:
         return 0.0
     eps = c.number(data["label_smoothing"], "label_smoothing")
-    if loss != "cross_entropy":
+    if eps and loss != "cross_entropy":
         c.fail("label_smoothing", f"label smoothing applies to loss = \"cross_entropy\" only; the loss is {loss}")
     if not 0 <= eps <= 1:
         c.fail("label_smoothing", f"expected a number from 0 to 1 (as PyTorch), got {eps:g}")
