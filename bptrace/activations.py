@@ -266,7 +266,7 @@ def softplus(beta: float = 1.0, threshold: float = 20.0) -> Activation:
         return z if beta == 1 else Op("mul", Num(beta), z)
 
     def smooth(z):
-        log = Op("log", Op("add", ONE, Op("exp", bz(z))))
+        log = Op("fn", "log", Op("add", ONE, Op("exp", bz(z))))
         return log if beta == 1 else Op("div", log, Num(beta))
 
     def f(z):
