@@ -41,9 +41,9 @@ def softmax_jacobian(o_k, o_j, same: bool):
 
 
 def smoothed_target(given: float, eps: float, n: int):
-    """Label smoothing (PyTorch's): target = (1 − ε)·t + ε / K, t the target as given, K the outputs."""
+    """Label smoothing (PyTorch's): target = t·(1 − ε) + ε / K, t the target as given, K the outputs."""
     e = Sym("eps", "ε", r"\varepsilon", eps)
-    return Op("add", Op("mul", Op("sub", ONE, e), Num(given)), Op("div", e, Num(n)))
+    return Op("add", Op("mul", Num(given), Op("sub", ONE, e)), Op("div", e, Num(n)))
 
 
 def error(kind: str, t, o, n: int):

@@ -191,7 +191,7 @@ def test_smoothed_targets_are_traced_with_their_formula(runner, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "loss cross_entropy (label smoothing ε = 0.1)" in out
-    assert "target_o3   (1 − ε)·1 + ε / 3" in out and "= (1 − 0.1)×1 + 0.1 / 3" in out
+    assert "target_o3   1·(1 − ε) + ε / 3" in out and "= 1×(1 − 0.1) + 0.1 / 3" in out
     assert "0.93333333" in out and "0.03333333" in out  # 0.9 + 0.1/3 and 0.1/3
     assert bptrace.run(str(path)).value("target_o3") == pytest.approx(0.9 + 0.1 / 3, rel=1e-15)
 

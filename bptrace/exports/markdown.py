@@ -66,7 +66,8 @@ class _Writer:
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
-        self.add(f"Loss `{spec.loss}`, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
+        smoothing = f" (label smoothing $\\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
+        self.add(f"Loss `{spec.loss}`{smoothing}, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
                  f"{f' ({hyper})' if hyper else ''}; {spec.n_params} parameters.\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
@@ -110,7 +111,8 @@ class _Writer:
 
     def errors(self, level: int, loss: Loss, f: Forward, title: str = "Errors") -> None:
         self.add(f"{'#' * level} {title}\n")
-        for q in (*loss.errors, loss.total):
+        smoothed = [t for t in loss.targets if t.formula is not None]  # label smoothing: the targets the loss reads
+        for q in (*smoothed, *loss.errors, loss.total):
             self.eq(q)
 
     # ------------------------------------------------------------ backward
