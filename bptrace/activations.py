@@ -312,3 +312,14 @@ def get(name: str, param=None) -> Activation:
     if name == "gelu" and param == "tanh":
         return gelu("tanh")
     return ACTIVATIONS[name]
+
+
+def params_text(layer, show=str) -> str:
+    """An activation's parameters where they are not PyTorch's defaults: 'alpha 0.5', 'beta 2, threshold 5', 'tanh'."""
+    if layer.activation == "elu" and layer.alpha != 1:
+        return f"alpha {show(layer.alpha)}"
+    if layer.activation == "softplus" and (layer.beta, layer.threshold) != (1, 20):
+        return f"beta {show(layer.beta)}, threshold {show(layer.threshold)}"
+    if layer.activation == "gelu" and layer.approximate != "none":
+        return layer.approximate
+    return ""

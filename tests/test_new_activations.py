@@ -140,6 +140,18 @@ def test_formulas_as_printed(runner, tmp_path):
         assert f in result.stdout and d in result.stdout, (act, result.stdout)
 
 
+def test_the_network_table_names_the_parameters(runner, tmp_path):
+    for extra, shown in (('alpha = 0.5', "elu (alpha 0.5)"), ('beta = 2.0\nthreshold = 5.0', "softplus (beta 2, threshold 5)"),
+                         ('approximate = "tanh"', "gelu (tanh)")):
+        act = shown.split()[0]
+        path = tmp_path / "s.toml"
+        path.write_text(f'learning_rate = 0.5\n[[samples]]\nx = [0.05]\ntarget = [0.5]\n[[layers]]\nactivation = "{act}"\n'
+                        f'{extra}\nweights = [[0.15]]\n[[layers]]\nactivation = "linear"\nweights = [[0.4]]\n')
+        result = runner.invoke(app, ["run", str(path), "--export", str(tmp_path / "s.md")], env={"COLUMNS": "120"})
+        assert result.exit_code == 0 and shown in result.stdout, result.output
+        assert f"| {shown} |" in (tmp_path / "s.md").read_text()
+
+
 @pytest.mark.parametrize("layer,message", [
     ({"activation": "relu", "alpha": 0.5}, "layers[1].alpha: alpha applies to elu only"),
     ({"activation": "softplus", "beta": 0}, "layers[1].beta: expected a number greater than 0"),

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from .. import activations
 from ..expr import render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
@@ -62,6 +63,7 @@ class _Writer:
             if layer.bias is not None and not layer.train_bias:
                 bias += " (frozen)"
             act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
+            act += f" ({activations.params_text(layer, lambda v: f'{v:g}')})" if activations.params_text(layer) else ""
             rows.append(f"| {label} | {', '.join(N.out[l])} | {act} | {bias} | {layer.n_params} |")
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer

@@ -15,7 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .. import formulas
+from .. import activations, formulas
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..notation import name as id_name
@@ -85,6 +85,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
             bias = ["shared"] * layer.shared_bias + _span_parts(names.biases[l]) + ["(frozen)"] * (not layer.train_bias)
             params.append(f"+ {len(layer.bias)}")
         act = [layer.activation] + ([f"(slope {given(layer.slope, style)})"] if layer.activation == "leaky_relu" else [])
+        act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
     title = Text(spec.title or "Network")
     opt = spec.optimizer
@@ -96,6 +97,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
 
 
 NETWORK_COLUMNS = ("layer", "neurons", "activation", "bias", "parameters")
+
 
 
 def _network_table(title: Text, columns, caption) -> Table:
