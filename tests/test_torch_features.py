@@ -152,3 +152,29 @@ def test_pytorch_init_bound_is_torchs():
         gain = torch.nn.init.calculate_gain("leaky_relu", math.sqrt(5))
         assert torch_init.weight_bound(fan_in) == math.sqrt(3.0) * (gain / math.sqrt(w.shape[1]))
         assert torch_init.bias_bound(fan_in) == 1 / math.sqrt(fan_in)
+
+
+def test_exported_script_builds_the_pytorch_initialised_weights_itself(runner, tmp_path):
+    """The script seeds torch as the spec does: its freshly built model already holds the spec's weights."""
+    import torch
+
+    from test_torch import to_toml
+
+    d = {"seed": 31, "loss": "cross_entropy", "learning_rate": 0.1, "samples": [{"x": [0.2, -0.4, 0.6], "target": 1}],
+         "layers": [{"activation": "silu", "units": 4, "weights": "pytorch", "bias": "pytorch"},
+                    {"activation": "elu", "units": 3, "weights": "pytorch", "bias": 0.2},
+                    {"activation": "softmax", "units": 2, "weights": "pytorch", "bias": "pytorch"}]}
+    path, script = tmp_path / "s.toml", tmp_path / "s.py"
+    path.write_text(to_toml(d))
+    assert runner.invoke(app, ["run", str(path), "--export", str(script)]).exit_code == 0
+    head = script.read_text().split("\nwith torch.no_grad():")[0]  # up to the copies of the spec's weights
+    ns: dict = {}
+    exec(compile(head, str(script), "exec"), ns)
+    torch.set_default_dtype(torch.float32)  # the script set float64 for this process
+    s = spec.from_dict(d)
+    model = ns["model"]
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    for layer, lin in zip(s.layers, linears):
+        assert lin.weight.tolist() == [list(r) for r in layer.weights]
+        if layer.bias_init == "pytorch":
+            assert lin.bias.tolist() == list(layer.bias)

@@ -102,6 +102,9 @@ def _header(spec) -> str:
 
 def _model(spec) -> str:
     lines, k = ["\n\nmodel = nn.Sequential("], 0
+    if any(layer.init == "pytorch" or layer.bias_init == "pytorch" for layer in spec.layers):
+        lines[0] = (f"\n\ntorch.manual_seed({spec.seed})  # weights = \"pytorch\": building the model draws the spec's "
+                    "very numbers\n# (the copies below change none of them)\nmodel = nn.Sequential(")
     for l, layer in enumerate(spec.layers, 1):
         per_neuron = layer.bias is not None and not layer.shared_bias
         what = "output layer" if l == len(spec.layers) else f"hidden layer {l}"
