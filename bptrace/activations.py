@@ -122,7 +122,12 @@ SQRT_2_PI = math.sqrt(2.0 / math.pi)  # √(2/π), GELU's tanh approximation
 KAPPA = 0.044715
 TWO = Num(2)
 PI = Sym("pi", "π", r"\pi", math.pi)
-_erf = np.vectorize(math.erf, otypes=[float])  # exact erf, numpy has none (and no scipy dependency)
+_erf_object = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf; math.erf, elementwise (no scipy dependency)
+
+
+def _erf(x):
+    # about 0.1 µs an element: 30 times tanh's cost, small beside a trace
+    return np.asarray(_erf_object(x), dtype=float)
 
 
 def _gelu(z):
