@@ -165,7 +165,7 @@ def spec_toml(path: str, layers, activations: list[str], loss: str, learning_rat
     lines = [f"title = {json.dumps('Imported from ' + name, ensure_ascii=False)}",
              f'loss = "{loss}"', f"learning_rate = {learning_rate!r}", ""]
     for x, t in zip(xs, targets):
-        lines += ["[[samples]]", f"x = {_list(x)}", f"target = {_list(t)}", ""]
+        lines += ["[[samples]]", f"x = {_list(x)}", f"target = {_target(t, loss, n_out)}", ""]
     for (W, b), act in zip(layers, activations):
         lines += [f"[[layers]]  # {W.shape[0]} neurons <- {W.shape[1]} inputs", f'activation = "{act}"',
                   "weights = [" + ",\n           ".join(_list(row) for row in W) + "]"]
@@ -173,6 +173,13 @@ def spec_toml(path: str, layers, activations: list[str], loss: str, learning_rat
             lines.append(f"bias = {_list(b)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _target(t: list[float], loss: str, n_out: int) -> str:
+    """`--target 2` with cross_entropy and several outputs is a class index (0-based, as PyTorch's); else a list."""
+    if loss == "cross_entropy" and n_out > 1 and len(t) == 1 and float(t[0]).is_integer():
+        return str(int(t[0]))
+    return _list(t)
 
 
 def _list(values) -> str:

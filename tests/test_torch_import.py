@@ -226,3 +226,16 @@ def test_torch_written_safetensors_agrees_with_the_torch_model(runner, tmp_path)
     trace = bptrace.run(spec_file)
     assert [trace.value(f"o{k}") for k in (1, 2, 3)] == pytest.approx(expected, rel=1e-12)
     assert runner.invoke(app, ["verify", str(spec_file), "--epochs", "3"]).exit_code == 0
+
+
+def test_a_single_target_with_cross_entropy_is_a_class_index(runner, tmp_path):
+    model = tmp_path / "m.npz"
+    np.savez(model, W1=np.array([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]]))
+    args = ["import", str(model), "-a", "softmax", "--loss", "cross_entropy", "--x", "0.5,-1"]
+    result = runner.invoke(app, [*args, "--target", "2"])
+    assert result.exit_code == 0, result.output
+    assert "target = 2\n" in result.stdout
+    one_hot = runner.invoke(app, [*args, "--target", "0,0,1"]).stdout
+    assert bptrace.run(result.stdout).value("E_total") == bptrace.run(one_hot).value("E_total")
+    bad = runner.invoke(app, [*args, "--target", "3"])
+    assert bad.exit_code == 2 and "class 3 is out of range" in bad.output
