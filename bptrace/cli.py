@@ -262,7 +262,7 @@ def import_(
     model: Model, activations: Activations, loss: Loss = "half_sse", lr: Lr = 0.1, x: X = None,
     target: Target = None, max_params: MaxParams = 10_000,
 ):
-    """Write a spec from a small fully connected model's weights (.npz or a PyTorch state_dict)."""
+    """Write a spec from a small fully connected model's weights (.npz, .safetensors or a PyTorch state_dict)."""
     from .importer import import_model
 
     with user_errors():

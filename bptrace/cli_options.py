@@ -185,7 +185,7 @@ VerifySample = Annotated[int, number("--sample", "-s", kind=Whole(1), metavar="N
 VerifyTol = Annotated[float, number("--tol", kind=Real(0.0), metavar="X", help="Largest relative difference allowed.")]
 VerifyAtol = Annotated[float, number("--atol", kind=Real(0.0), metavar="X", help="Absolute differences below this always pass.")]
 VerifyPrecision = Annotated[int, number("--precision", "-p", kind=Whole(0, 17), metavar="DIGITS", help="Decimals shown.")]
-Model = Annotated[str, text_arg("The model's weights: .npz (numpy.savez) or .pt/.pth (torch.save of a state_dict).", "MODEL")]
+Model = Annotated[str, text_arg("The model's weights: .npz (numpy.savez), .safetensors or .pt/.pth (torch.save of a state_dict).", "MODEL")]
 Activations = Annotated[str, typer.Option("--activations", "-a", metavar="LIST",
                                           help="One activation per linear layer, e.g. relu,softmax.", show_default=False)]
 Loss = Annotated[str, typer.Option("--loss", metavar="NAME", help="The loss: half_sse, sse, mse, cross_entropy, binary_cross_entropy.")]

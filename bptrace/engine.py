@@ -33,7 +33,7 @@ class Network:
     @classmethod
     def from_spec(cls, spec) -> "Network":
         return cls(
-            acts=[activations.get(layer.activation, layer.slope) for layer in spec.layers],
+            acts=[activations.get(layer.activation, layer.act_param) for layer in spec.layers],
             loss_name=spec.loss,
             W=[np.array(layer.weights, dtype=float) for layer in spec.layers],
             b=[None if layer.bias is None else np.array(layer.bias, dtype=float) for layer in spec.layers],

@@ -68,7 +68,8 @@ _S = {  # per style: ascii, unicode, latex
     "chain": (" * ", " × ", r" \times "), "half": ("0.5*", "½", r"\tfrac{1}{2}"),
 }
 _STYLE = {"ascii": 0, "unicode": 1, "latex": 2}
-_FN = {"tanh": ("tanh", "tanh", r"\tanh"), "max": ("max", "max", r"\max"), "log": ("log", "log", r"\log")}
+_FN = {"tanh": ("tanh", "tanh", r"\tanh"), "max": ("max", "max", r"\max"), "log": ("log", "log", r"\log"),
+       "erf": ("erf", "erf", r"\operatorname{erf}"), "sigmoid": ("sigmoid", "σ", r"\sigma")}
 
 
 class _R:
@@ -159,12 +160,13 @@ class _R:
         left, right = (r"\left(", r"\right)") if self.style == "latex" else ("(", ")")
         return _FN[f][self.s] + left + ", ".join(self.go(x) for x in a) + right, ATOM
 
-    def op_if(self, a, z, b):
-        # a if z > 0 else b
+    def op_if(self, a, z, b, c=None):
+        # a if z > c else b (c = 0 unless given: softplus's threshold)
+        bound = "0" if c is None else self.go(c, ATOM)
         if self.style == "latex":
-            return (rf"\begin{{cases}}{self.go(a)} & {self.go(z)} > 0 \\ {self.go(b)} & \text{{otherwise}}\end{{cases}}",
+            return (rf"\begin{{cases}}{self.go(a)} & {self.go(z)} > {bound} \\ {self.go(b)} & \text{{otherwise}}\end{{cases}}",
                     ATOM)
-        return f"{self.go(a, ADD)} if {self.go(z, ADD)} > 0 else {self.go(b, ADD)}", 0
+        return f"{self.go(a, ADD)} if {self.go(z, ADD)} > {bound} else {self.go(b, ADD)}", 0
 
     def op_sum(self, label, *terms):
         if self.numbers or len(terms) <= 1:

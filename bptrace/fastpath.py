@@ -145,7 +145,7 @@ def _sample_code(spec, L: _Layout) -> str:
                 lines.append(f"    {acts[j]} = _div(E{l}_{j}, S{l})")
         else:
             for j in range(units):
-                lines.append(f"    {acts[j]} = {_f(layer.activation, zs[j], layer.slope)}")
+                lines.append(f"    {acts[j]} = {_f(layer.activation, zs[j], layer.act_param)}")
         prev = acts
         outs.append((zs, acts))
     lines += _loss_code(spec, outs[-1], len(spec.layers) - 1)
@@ -166,7 +166,7 @@ def _sample_code(spec, L: _Layout) -> str:
             zb, ab = outs[l - 1]
             for k in range(fan_in):
                 back = " + ".join(f"D{l}_{j} * P{w + j * fan_in + k}" for j in range(units))
-                lines.append(f"    D{l - 1}_{k} = ({back}) * {_d(below.activation, zb[k], ab[k], below.slope)}")
+                lines.append(f"    D{l - 1}_{k} = ({back}) * {_d(below.activation, zb[k], ab[k], below.act_param)}")
     lines.append(f"    return E, ({', '.join(outs[-1][1])},)")
     return "\n".join(lines)
 
@@ -192,7 +192,7 @@ def _loss_code(spec, out, l: int) -> list[str]:
         lines.append(f"    SG = {' + '.join(f'G{k} * {acts[k]}' for k in range(n))}")
         lines += [f"    D{l}_{j} = {acts[j]} * (G{j} - SG)" for j in range(n)]
     else:
-        lines += [f"    D{l}_{j} = G{j} * {_d(layer.activation, zs[j], acts[j], layer.slope)}" for j in range(n)]
+        lines += [f"    D{l}_{j} = G{j} * {_d(layer.activation, zs[j], acts[j], layer.act_param)}" for j in range(n)]
     return lines
 
 
@@ -208,7 +208,7 @@ def _update_code(name: str, h: dict, L: _Layout) -> str:
 
 def _compile(spec, L: _Layout) -> dict:
     namespace = {"_sigmoid": _sigmoid, "_softplus": _softplus, "_exp": _exp, "_log": _log, "_div": _div,
-                 "_sqrt": _sqrt, "_pow": _pow, "tanh": math.tanh}
+                 "_sqrt": _sqrt, "_pow": _pow, "tanh": math.tanh, **activations.SCALAR}
     code = _sample_code(spec, L) + "\n\n\n" + _update_code(spec.optimizer.name, spec.optimizer.hyper, L) + "\n"
     exec(compile(code, f"<bptrace fast path: {spec.source}>", "exec"), namespace)  # our own generated code
     return namespace

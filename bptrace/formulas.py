@@ -23,14 +23,14 @@ def total(parts):
     return Op("add", *map(Ref, parts))
 
 
-def activation(name: str, z, slope: float = 0.01, layer_z=()):
-    """out = f(z), from the rule table (softmax also reads every z of its layer)."""
-    return activations.get(name, slope).tree(Ref(z), tuple(map(Ref, layer_z)))
+def activation(name: str, z, param=None, layer_z=()):
+    """out = f(z), from the rule table (softmax also reads every z of its layer; param: Layer.act_param)."""
+    return activations.get(name, param).tree(Ref(z), tuple(map(Ref, layer_z)))
 
 
-def derivative(name: str, out, z, slope: float = 0.01):
+def derivative(name: str, out, z, param=None):
     """dout/dz of an elementwise activation, in out and z, from the rule table."""
-    return activations.get(name, slope).dtree(Ref(out), Ref(z))
+    return activations.get(name, param).dtree(Ref(out), Ref(z))
 
 
 def softmax_jacobian(o_k, o_j, same: bool):
@@ -38,6 +38,12 @@ def softmax_jacobian(o_k, o_j, same: bool):
     if same:
         return Op("mul", Ref(o_k), Op("sub", ONE, Ref(o_k)))
     return Op("neg", Op("mul", Ref(o_k), Ref(o_j)))
+
+
+def smoothed_target(given: float, eps: float, n: int):
+    """Label smoothing (PyTorch's): target = t·(1 − ε) + ε / K, t the target as given, K the outputs."""
+    e = Sym("eps", "ε", r"\varepsilon", eps)
+    return Op("add", Op("mul", Num(given), Op("sub", ONE, e)), Op("div", e, Num(n)))
 
 
 def error(kind: str, t, o, n: int):

@@ -19,7 +19,7 @@ from . import engine, limits
 from .naming import for_spec
 from .notation import Id, leaf, param_ids
 
-KINKED = ("relu", "leaky_relu")  # activations with a kink at z = 0
+KINKED = ("relu", "leaky_relu", "elu")  # activations with a kink at z = 0 (elu: where alpha != 1)
 
 
 @dataclass(frozen=True)

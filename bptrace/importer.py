@@ -1,15 +1,19 @@
 """`bptrace import`: a spec from a small fully connected model's weights.
 
-Reads a numpy `.npz` (numpy only) or a PyTorch `state_dict` saved with torch.save (`.pt`,
+Reads a numpy `.npz` (numpy only), a `.safetensors` file (the safetensors package's numpy API,
+no torch; the `safetensors` extra) or a PyTorch `state_dict` saved with torch.save (`.pt`,
 `.pth`; needs the torch extra, imported lazily). The arrays, in the order they were saved,
 must form a chain of linear layers: a weight matrix (out × in), optionally followed by its
-bias vector (out), each layer's inputs being the previous layer's outputs.
+bias vector (out), each layer's inputs being the previous layer's outputs. (A .safetensors
+file keeps no order — it stores tensors sorted by name — so its arrays are put in layer order
+first: by name, numbers compared as numbers, each weight before its bias.)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +29,48 @@ def read_arrays(path: str) -> list[tuple[str, np.ndarray]]:
     """(name, float64 array) in saved order, from an .npz or a torch state_dict."""
     p = Path(path)
     if not p.is_file():
-        raise SpecError(path, "no such file" if not p.exists() else "is not a file; expected an .npz or .pt model")
+        raise SpecError(path, "no such file" if not p.exists() else "is not a file; expected an .npz, .safetensors or .pt model")
     if p.suffix.lower() == ".npz":
         return _read_npz(path)
     if p.suffix.lower() in (".pt", ".pth"):
         return _read_state_dict(path)
+    if p.suffix.lower() == ".safetensors":
+        return _read_safetensors(path)
     raise UsageError(f"{clip(path)}: cannot tell the model format from '{p.suffix or 'no extension'}'; "
-                     "expected .npz (numpy.savez) or .pt/.pth (torch.save of a state_dict)")
+                     "expected .npz (numpy.savez), .safetensors or .pt/.pth (torch.save of a state_dict)")
+
+
+SAFETENSORS_MISSING = ("reading a .safetensors file needs the safetensors package: pip install safetensors "
+                       "(or pip install 'bptrace[safetensors]'; from a clone, pip install '.[safetensors]')")
+
+
+def _read_safetensors(path: str) -> list[tuple[str, np.ndarray]]:
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise UsageError(SAFETENSORS_MISSING) from None
+    try:
+        data = load_file(path)  # numpy arrays; a safetensors file holds data only, never code
+    except Exception as e:  # SafetensorError, OSError, a dtype numpy lacks (bfloat16): all "unreadable"
+        raise SpecError(path, f"not a readable .safetensors file ({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
+    return layer_order([(k, _floats(path, k, v)) for k, v in data.items()])
+
+
+def _natural(text: str) -> list:
+    # "layers.10" after "layers.2": digits compared as numbers (str, int, str, … alternate, so they compare)
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def layer_order(arrays: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """Arrays of a file that keeps no order, in layer order: grouped by layer (the name without .weight/.bias,
+    or the numbers in a name such as W1/b1), groups by name with numbers compared as numbers, weight first."""
+    def key(item):
+        name, a = item
+        stem = name.removesuffix(".weight").removesuffix(".bias")
+        if stem == name:
+            stem = re.sub(r"\D", " ", name).strip() or name  # W1, b1 -> "1"
+        return _natural(stem), a.ndim != 2
+    return sorted(arrays, key=key)
 
 
 def _read_npz(path: str) -> list[tuple[str, np.ndarray]]:
@@ -126,7 +165,7 @@ def spec_toml(path: str, layers, activations: list[str], loss: str, learning_rat
     lines = [f"title = {json.dumps('Imported from ' + name, ensure_ascii=False)}",
              f'loss = "{loss}"', f"learning_rate = {learning_rate!r}", ""]
     for x, t in zip(xs, targets):
-        lines += ["[[samples]]", f"x = {_list(x)}", f"target = {_list(t)}", ""]
+        lines += ["[[samples]]", f"x = {_list(x)}", f"target = {_target(t, loss, n_out)}", ""]
     for (W, b), act in zip(layers, activations):
         lines += [f"[[layers]]  # {W.shape[0]} neurons <- {W.shape[1]} inputs", f'activation = "{act}"',
                   "weights = [" + ",\n           ".join(_list(row) for row in W) + "]"]
@@ -134,6 +173,13 @@ def spec_toml(path: str, layers, activations: list[str], loss: str, learning_rat
             lines.append(f"bias = {_list(b)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _target(t: list[float], loss: str, n_out: int) -> str:
+    """`--target 2` with cross_entropy and several outputs is a class index (0-based, as PyTorch's); else a list."""
+    if loss == "cross_entropy" and n_out > 1 and len(t) == 1 and float(t[0]).is_integer():
+        return str(int(t[0]))
+    return _list(t)
 
 
 def _list(values) -> str:

@@ -46,7 +46,8 @@ _OPS = {
     "chain": lambda *a: math.prod(a), "coef": lambda c, a: c * a, "div": lambda a, b: a / b, "pow": lambda a, n: a ** n,
     "exp": math.exp, "sqrt": math.sqrt, "log": math.log,
 }
-_FN = {"tanh": math.tanh, "max": max, "log": math.log}
+_FN = {"tanh": math.tanh, "max": max, "log": math.log, "erf": math.erf,
+       "sigmoid": lambda z: 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))}
 
 
 def evaluate(e, get) -> float:
@@ -57,9 +58,10 @@ def evaluate(e, get) -> float:
         return e.v
     if e.op == "fn":
         return _FN[e.args[0]](*(evaluate(a, get) for a in e.args[1:]))
-    if e.op == "if":  # a if z > 0 else b
-        a, z, b = e.args
-        return evaluate(a, get) if evaluate(z, get) > 0 else evaluate(b, get)
+    if e.op == "if":  # a if z > c else b (c = 0 unless given)
+        a, z, b, *c = e.args
+        bound = evaluate(c[0], get) if c else 0
+        return evaluate(a, get) if evaluate(z, get) > bound else evaluate(b, get)
     args = e.args[1:] if e.op == "sum" else e.args
     try:
         return _OPS["add" if e.op == "sum" else e.op](*(evaluate(a, get) for a in args))

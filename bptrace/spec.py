@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses
+from . import activations, losses, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -28,7 +28,7 @@ MAX_UNITS = 100_000  # neurons in one layer
 MAX_PARAMS = 5_000_000  # weights and biases in the whole network
 MAX_SAMPLES = 1_000_000
 MAX_TITLE = 200  # characters: a title is one line of text
-INITIALISERS = ("xavier", "he", "uniform")
+INITIALISERS = ("xavier", "he", "uniform", "pytorch")  # pytorch: torch_init.py
 NAMINGS = ("seed", "layered")
 OPTIMIZERS = {
     # name -> its hyperparameters and their defaults (PyTorch's)
@@ -38,7 +38,10 @@ OPTIMIZERS = {
     "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
 }
 TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
+TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
+LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
+ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
 
 
@@ -47,7 +50,9 @@ class Sample:
     """One training sample: inputs x and targets."""
 
     x: tuple[float, ...]
-    target: tuple[float, ...]
+    target: tuple[float, ...]  # what the loss reads: a class index made one-hot, label smoothing applied
+    target_class: int | None = None  # `target = 2`: the class index as written (0-based, as in PyTorch)
+    given_target: tuple[float, ...] | None = None  # the target before label smoothing (None without it)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,17 @@ class Layer:
     train_bias: bool = True
     slope: float = 0.01  # leaky_relu only
     init: str = "given"  # "given" or the initialiser that produced the weights
+    alpha: float = 1.0  # elu only
+    beta: float = 1.0  # softplus only
+    threshold: float = 20.0  # softplus only: linear where beta·z > threshold (as PyTorch)
+    approximate: str = "none"  # gelu only: "none" (exact, erf) or "tanh"
+    bias_init: str = "given"  # "given", or "pytorch" when the biases were drawn (torch_init.py)
+
+    @property
+    def act_param(self):
+        """The activation's own parameter, as activations.get takes it (None when it has none)."""
+        return {"leaky_relu": self.slope, "elu": self.alpha, "softplus": (self.beta, self.threshold),
+                "gelu": self.approximate}.get(self.activation)
 
     @property
     def units(self) -> int:
@@ -96,6 +112,7 @@ class Spec:
     naming: str = "seed"
     optimizer: Optimizer = field(default_factory=Optimizer)
     source: str = "<spec>"
+    label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
 
     @property
     def n_inputs(self) -> int:
@@ -119,6 +136,9 @@ class Spec:
         d = asdict(self)
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
+        # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
+        d["samples"] = [{"x": list(s.x), "target": s.target_class if s.target_class is not None else
+                         list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
         for layer in d["layers"]:
             layer["units"] = len(layer["weights"])
         return d
@@ -405,9 +425,12 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     samples = _samples(c, data["samples"])
     layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
+    samples = _class_targets(c, samples, layers[-1].units, loss)
     _check_network(c, layers, samples, loss)
+    smoothing = _label_smoothing(c, data, loss)
+    samples = _smoothed(samples, smoothing)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
-                seed=seed, naming=naming, optimizer=optimizer, source=source)
+                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:
@@ -462,13 +485,61 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
             if key not in table:
                 c.fail(f"{path}.{key}", "required, but missing")
         x = c.vector(table["x"], f"{path}.x")
-        t = c.vector(table["target"], f"{path}.target")
+        if out and isinstance(table["target"], list) != (out[0].target_class is None):
+            c.fail(f"{path}.target", "give every sample's target the same way: a class index for every sample "
+                                     f"or a list for every sample (samples[1].target is "
+                                     f"{'a class index' if _is_class(value[0]['target']) else 'a list'})")
+        if _is_class(table["target"]):  # made one-hot once the output layer is known (_class_targets)
+            t = None
+        else:
+            t = c.vector(table["target"], f"{path}.target")
         if out and len(x) != len(out[0].x):
             c.fail(f"{path}.x", f"expected {counted(len(out[0].x), 'input')} (as in samples[1]), got {len(x)}")
         if len(x) > MAX_UNITS:
             c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
-        out.append(Sample(x, t))
+        out.append(Sample(x, (), table["target"]) if t is None else Sample(x, t))
     return tuple(out)
+
+
+def _is_class(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _class_targets(c: _Checker, samples, n_out: int, loss: str):
+    """`target = k` (0-based, as PyTorch's class indices) becomes the one-hot target of output k + 1."""
+    out = []
+    for i, s in enumerate(samples, 1):
+        k, path = s.target_class, f"samples[{i}].target"
+        if k is None:
+            out.append(s)
+            continue
+        if loss != "cross_entropy":
+            c.fail(path, f"a class index ({k}) needs loss = \"cross_entropy\" (as PyTorch's F.cross_entropy); "
+                         f"for {loss} give a list of {counted(n_out, 'target')}")
+        if not 0 <= k < n_out:
+            c.fail(path, f"class {describe(k)} is out of range: the output layer has {counted(n_out, 'neuron')}, "
+                         f"so expected a class index from 0 to {n_out - 1} (0-based, as in PyTorch: 0 is the first output)")
+        out.append(replace(s, target=tuple(1.0 if j == k else 0.0 for j in range(n_out))))
+    return tuple(out)
+
+
+def _label_smoothing(c: _Checker, data: dict, loss: str) -> float:
+    if "label_smoothing" not in data:
+        return 0.0
+    eps = c.number(data["label_smoothing"], "label_smoothing")
+    if eps and loss != "cross_entropy":
+        c.fail("label_smoothing", f"label smoothing applies to loss = \"cross_entropy\" only; the loss is {loss}")
+    if not 0 <= eps <= 1:
+        c.fail("label_smoothing", f"expected a number from 0 to 1 (as PyTorch), got {eps:g}")
+    return eps
+
+
+def _smoothed(samples, eps: float):
+    """PyTorch's label smoothing: target·(1 − ε) + ε/K, K the number of classes (outputs)."""
+    if not eps:
+        return samples
+    return tuple(replace(s, target=tuple(t * (1 - eps) + eps / len(s.target) for t in s.target),
+                         given_target=s.target) for s in samples)
 
 
 def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
@@ -477,6 +548,9 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
     if not isinstance(value, list) or not value:
         c.fail("layers", "expected at least one [[layers]] table")
     fan_in, total, out = n_inputs, 0, []
+    # PyTorch's nn.Linear draws, layer by layer, when any layer asks for them (weights or bias = "pytorch")
+    torch_rng = torch_init.LinearInit(rng.seed) if any(
+        isinstance(t, dict) and "pytorch" in (t.get("weights"), t.get("bias")) for t in value) else None
     for i, table in enumerate(value, 1):
         path = f"layers[{i}]"
         c.keys(table, LAYER_KEYS, path)
@@ -490,18 +564,50 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
             if act != "leaky_relu":
                 c.fail(f"{path}.slope", "slope applies to leaky_relu only")
             slope = c.number(table["slope"], f"{path}.slope")
+        act_params = _act_params(c, table, path, act)
         units = _units(c, table, path)
         total += units * fan_in
         if total > MAX_PARAMS:
             c.fail(path, f"the network is too large ({total:,} weights so far); bptrace traces at most {MAX_PARAMS:,} parameters")
-        weights, init = _weights(c, table, path, units, fan_in, rng)
-        bias, shared = _bias(c, table.get("bias"), f"{path}.bias", len(weights))
+        drawn = torch_rng.linear(units, fan_in, _per_neuron(table.get("bias"))) if torch_rng else None
+        if table.get("weights") == "pytorch":
+            weights, init = drawn[0], "pytorch"
+        else:
+            weights, init = _weights(c, table, path, units, fan_in, rng)
+        if table.get("bias") == "pytorch":
+            bias, shared = drawn[1], False
+        else:
+            bias, shared = _bias(c, table.get("bias"), f"{path}.bias", len(weights))
         train_bias = c.boolean(table.get("train_bias", True), f"{path}.train_bias")
         if "train_bias" in table and bias is None:
             c.fail(f"{path}.train_bias", "this layer has no bias; add `bias = ...` or remove train_bias")
-        out.append(Layer(act, weights, bias, shared, train_bias, slope, init))
+        out.append(Layer(act, weights, bias, shared, train_bias, slope, init, **act_params,
+                         bias_init="pytorch" if table.get("bias") == "pytorch" else "given"))
         fan_in = len(weights)
     return tuple(out)
+
+
+def _act_params(c: _Checker, table: dict, path: str, act: str) -> dict:
+    """elu's alpha, softplus's beta and threshold, gelu's approximate (PyTorch's names and defaults)."""
+    out = {}
+    for key, owner in ACT_KEYS.items():
+        if key == "slope" or key not in table:
+            continue
+        where = f"{path}.{key}"
+        if act != owner:
+            c.fail(where, f"{key} applies to {owner} only")
+        if key == "approximate":
+            out[key] = c.string(table[key], where, activations.GELU_APPROXIMATIONS)
+            continue
+        out[key] = c.number(table[key], where)
+        if key == "beta" and out[key] <= 0:  # softplus divides by beta
+            c.fail(where, f"expected a number greater than 0 (softplus divides by beta), got {out[key]:g}")
+    return out
+
+
+def _per_neuron(bias) -> bool:
+    """Whether PyTorch's nn.Linear of this layer has a bias (one per neuron: a list, "zeros", "pytorch")."""
+    return isinstance(bias, (list, str))
 
 
 def _units(c: _Checker, table: dict, path: str) -> int:
@@ -556,7 +662,8 @@ def _bias(c: _Checker, value: Any, path: str, units: int):
         return None, False
     if isinstance(value, str):
         if value != "zeros":
-            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, or \"zeros\"; got {kind(value)}")
+            c.fail(path, f"expected a number (one shared bias), a list of {units} numbers, \"zeros\" or \"pytorch\"; "
+                         f"got {kind(value)}")
         return (0.0,) * units, False
     if isinstance(value, list):
         b = c.vector(value, path)

@@ -225,12 +225,14 @@ class Iteration:
                 yield "check", f"{name}+", q
 
 
-def forward_items(f: Forward, loss: Loss):
+def forward_items(f: Forward, loss: Loss, targets: bool = False):
     for layer in f.layers:
         for n in layer:
             yield "forward", n.z.name, n.z
         for n in layer:
             yield "forward", n.out.name, n.out
+    if targets:  # targets computed by label smoothing, before the errors that read them
+        yield from (("loss", t.name, t) for t in loss.targets if t.formula is not None)
     for e in (*loss.errors, loss.total):
         yield "loss", e.name, e
 
@@ -255,7 +257,7 @@ def neuron_rows(layer: LayerBackward) -> list:
 
 
 def pass_items(p: Pass):
-    yield from forward_items(p.forward, p.loss)
+    yield from forward_items(p.forward, p.loss, targets=True)
     for layer in p.backward:
         for q in neuron_rows(layer):
             yield "backward", q.name, q

@@ -224,7 +224,7 @@ class _Builder:
         layers, prev_q = [], inputs
         for l, (z, a) in enumerate(zip(zs, outs)):
             act, layer = self.acts[l], self.spec.layers[l]
-            given_b = given or not layer.train_bias
+            given_b = (given or not layer.train_bias) and layer.bias_init == "given"
             given_w = given and layer.init == "given"  # an initialiser's weights were not written by the user
             zq_all, neurons = [], []
             for j in range(len(z)):
@@ -240,7 +240,7 @@ class _Builder:
                                terms, bias))
             outs_q, layer_z = [], tuple(q for q, _, _ in zq_all)
             for j, (zq, terms, bias) in enumerate(zq_all):
-                recipe = (formulas.activation, act.name, zq, layer.slope, layer_z)
+                recipe = (formulas.activation, act.name, zq, layer.act_param, layer_z)
                 out = Quantity(N.out[l][j], F(a[j]), recipe, leaf("out", l, j, 0, post))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
@@ -248,10 +248,15 @@ class _Builder:
             prev_q = tuple(outs_q)
         return Forward(inputs, tuple(layers))
 
-    def _loss(self, t, f: Forward, E, E_total, post: bool = False) -> Loss:
+    def _loss(self, t, f: Forward, E, E_total, post: bool = False, i: int | None = None) -> Loss:
         N, kind, F = self.names, self.spec.loss, self.F
         n = len(t)
         targets = tuple(Quantity(name, F(v), None, leaf("t", 0, k), True) for k, (name, v) in enumerate(zip(N.targets, t)))
+        given = None if i is None else self.spec.samples[i].given_target
+        if given is not None:  # label smoothing: each target computed from the one given, formula shown
+            eps = self.spec.label_smoothing
+            targets = tuple(Quantity(q.name, q.value, (formulas.smoothed_target, given[k], eps, n), q.ident, False)
+                            for k, q in enumerate(targets))
         errs = tuple(Quantity(N.errors[k], F(E[k]), (formulas.error, kind, targets[k], f.outputs[k].out, n),
                               leaf("E", 0, k, 0, post))
                      for k in range(n))
@@ -264,13 +269,13 @@ class _Builder:
         i, x, t, zs, outs, E, E_total, *back = arrays
         back = engine.Backward(*back)
         f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given)
-        loss = self._loss(t, f, E, E_total)
+        loss = self._loss(t, f, E, E_total, i=i)
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
         return Pass(i + 1, f, loss, layers)
 
     def _layer_backward(self, l: int, f: Forward, loss: Loss, back: engine.Backward) -> LayerBackward:
         N, F, L = self.names, self.F, self.L
-        act, slope = self.acts[l], self.spec.layers[l].slope
+        act, slope = self.acts[l], self.spec.layers[l].act_param
         layer = f.layers[l]
         neurons = []
         for j, nf in enumerate(layer):

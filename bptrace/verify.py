@@ -49,7 +49,10 @@ def activation_module(torch, layer):
     nn = torch.nn
     return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity,
             "softmax": lambda: nn.Softmax(dim=-1),
-            "leaky_relu": lambda: nn.LeakyReLU(layer.slope)}[layer.activation]()
+            "leaky_relu": lambda: nn.LeakyReLU(layer.slope),
+            "gelu": lambda: nn.GELU(approximate=layer.approximate), "elu": lambda: nn.ELU(alpha=layer.alpha),
+            "softplus": lambda: nn.Softplus(beta=layer.beta, threshold=layer.threshold),
+            "silu": nn.SiLU}[layer.activation]()
 
 
 @dataclass
@@ -91,7 +94,16 @@ def build(torch, spec) -> TorchNet:
     return TorchNet(blocks, ordered, trainable)
 
 
-def sample_losses(torch, loss: str, z, o, t):
+def targets(torch, spec):
+    """The targets as PyTorch takes them: class indices (a long tensor) where the spec gives `target = k`,
+    else the rows as given (before label smoothing, which F.cross_entropy applies itself)."""
+    if spec.samples[0].target_class is not None:
+        return torch.tensor([s.target_class for s in spec.samples], dtype=torch.long)
+    return torch.tensor([s.target if s.given_target is None else s.given_target for s in spec.samples],
+                        dtype=torch.float64)
+
+
+def sample_losses(torch, loss: str, z, o, t, label_smoothing: float = 0.0):
     """E_total of each row: the sum over outputs of E_k (mse: the mean), with PyTorch's own loss functions."""
     F = torch.nn.functional
     if loss == "half_sse":
@@ -100,8 +112,8 @@ def sample_losses(torch, loss: str, z, o, t):
         return F.mse_loss(o, t, reduction="none").sum(-1)
     if loss == "mse":
         return F.mse_loss(o, t, reduction="none").mean(-1)
-    if loss == "cross_entropy":  # -sum_k t_k log softmax(z)_k, probability targets
-        return F.cross_entropy(z, t, reduction="none")
+    if loss == "cross_entropy":  # -sum_k t_k log softmax(z)_k: probability targets or class indices
+        return F.cross_entropy(z, t, reduction="none", label_smoothing=label_smoothing)
     if loss == "binary_cross_entropy":
         return F.binary_cross_entropy_with_logits(z, t, reduction="none").sum(-1)
     raise UsageError(f"verify: loss '{loss}' has no PyTorch counterpart here")
@@ -214,7 +226,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
     net = build(torch, spec)
     opt = optimizer(torch, spec, net.trainable)
     X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)
-    T = torch.tensor([s.target for s in spec.samples], dtype=torch.float64)
+    T = targets(torch, spec)
     steps = []
     for i, (epoch, rows) in enumerate(schedule):
         if i >= len(ours.iterations):  # bptrace stopped (diverged): nothing more to compare
@@ -223,7 +235,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
             p.grad = None
         zs, outs = net.forward(X[rows])
-        E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows])
+        E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows], label_smoothing=spec.label_smoothing)
         E.mean().backward()  # the batch's gradient: the mean of the samples' dE_total/dp
         forward = per_sample(ours.iterations[i])
         for r in range(len(rows)):  # forward values and E_total of every sample in the batch

@@ -11,7 +11,7 @@ import pytest
 from bptrace import activations, fastpath, losses, spec
 from bptrace import trainer as train
 
-pytestmark = pytest.mark.slow  # 180 combinations, ~6 s; the samples' fast-path tests stay in the quick suite
+pytestmark = pytest.mark.slow  # 288 combinations, ~10 s; the samples' fast-path tests stay in the quick suite
 
 OPTIMIZERS = {
     "sgd": {"name": "sgd"},

@@ -56,7 +56,7 @@ def test_verify_fails_when_a_value_differs(runner, monkeypatch):
     from bptrace import verify
 
     real = verify.sample_losses
-    monkeypatch.setattr(verify, "sample_losses", lambda torch, loss, z, o, t: 1.5 * real(torch, loss, z, o, t))
+    monkeypatch.setattr(verify, "sample_losses", lambda torch, loss, z, o, t, **kw: 1.5 * real(torch, loss, z, o, t, **kw))
     result = runner.invoke(app, ["verify", "blog"])
     assert result.exit_code == 1
     assert "✗" in result.output and "values differ from PyTorch" in result.output
@@ -277,3 +277,75 @@ def test_momentum_zero_with_dampening_agrees_with_pytorch():
 
     spec = {**BLOG, "optimizer": {"name": "momentum", "momentum": 0.0, "dampening": 0.5}}
     assert verify.compare(bptrace.load(spec), epochs=2).ok
+
+
+# ---------------------------------------------------------------- issue 14 part A: the new activations and losses
+# A sibling of the property test above: random networks over every activation (GELU exact and tanh, ELU and
+# softplus with their parameters, SiLU among the old ones) and every loss, cross-entropy with probability
+# targets or class indices, with or without label smoothing.
+
+NEW_ACTS = ACTS + ["gelu", "elu", "softplus", "silu"]
+
+
+def activation_layer(draw, act: str) -> dict:
+    extra = {}
+    if act == "leaky_relu":
+        extra["slope"] = draw(st.sampled_from([0.01, 0.2]))
+    if act == "gelu":
+        extra["approximate"] = draw(st.sampled_from(["none", "tanh"]))
+    if act == "elu":
+        extra["alpha"] = draw(st.sampled_from([1.0, 0.5, 2.0]))
+    if act == "softplus":
+        extra["beta"], extra["threshold"] = draw(st.sampled_from([(1.0, 20.0), (2.0, 1.0), (0.5, 0.2)]))
+    return {"activation": act, **extra}
+
+
+@st.composite
+def new_networks(draw):
+    spec, batch = draw(networks())
+    for layer in spec["layers"][:-1]:  # hidden layers: any activation, old or new
+        act = draw(st.sampled_from(NEW_ACTS))
+        for key in ("slope",):
+            layer.pop(key, None)
+        layer.update(activation_layer(draw, act))
+    out = spec["layers"][-1]
+    if spec["loss"] not in ("cross_entropy", "binary_cross_entropy") and draw(st.booleans()):
+        out.pop("slope", None)
+        out.update(activation_layer(draw, draw(st.sampled_from(["gelu", "elu", "softplus", "silu"]))))
+    if spec["loss"] == "cross_entropy":
+        if draw(st.booleans()):  # class indices instead of one-hot rows
+            for s in spec["samples"]:
+                s["target"] = s["target"].index(1.0)
+        spec["label_smoothing"] = draw(st.sampled_from([0.0, 0.1, 0.3]))
+    return spec, batch
+
+
+@needs_torch
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(new_networks())
+def test_verify_agrees_on_random_networks_with_the_new_activations_and_losses(case):
+    from bptrace import verify
+
+    spec, batch = case
+    report = verify.compare(bptrace.load(spec), epochs=2, batch=batch, tol=1e-9, atol=1e-12)
+    bad = report.failures()
+    assert not bad, [(r.name, r.ours, r.theirs) for r in bad[:5]]
+
+
+@needs_torch
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(new_networks())
+def test_exported_script_reproduces_random_networks_with_the_new_features(runner, tmp_path, case):
+    spec, batch = case
+    path, script = tmp_path / "net.toml", tmp_path / "net.py"
+    path.write_text(to_toml(spec))
+    args = ["step", str(path), "--epochs", "2", "--batch", batch, "-q", "--export", str(script)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = run_script(script)
+    last = bptrace.train(spec, epochs=2, batch=batch, show=[2]).traces[0]
+    for u in last.updates:
+        assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
+        assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name

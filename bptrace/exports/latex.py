@@ -90,7 +90,8 @@ class _Doc:
                 self.add(rf"\sub{level}*{{{'Output layer' if l == L - 1 else f'Hidden layer {l + 1}'}}}")
                 self.equations([self.q(n.z) for n in layer] + [self.q(n.out) for n in layer])
             self.add(rf"\{level}*{{Errors{suffix}}}")
-            self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
+            smoothed = [t for t in p.loss.targets if t.formula is not None]  # label smoothing: the targets read
+            self.equations([self.q(e) for e in (*smoothed, *p.loss.errors, p.loss.total)])
             self.add(rf"\{level}*{{Backward pass{suffix}}}")
             for step, lb in enumerate(p.backward, 1):
                 what = "output layer" if lb.index == L - 1 else f"hidden layer {lb.index + 1}"
@@ -150,7 +151,8 @@ class _Doc:
             bias = "none" if layer.bias is None else ("shared" if layer.shared_bias else str(len(layer.bias)))
             rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
         self.table(["layer", "neurons", "activation", "bias", "parameters"], rows)
-        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}, learning rate $\alpha = {spec.learning_rate:g}$, "
+        smoothing = rf" (label smoothing $\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
+        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}$, "
                  rf"optimizer \texttt{{{escape(spec.optimizer.name)}}}; {spec.n_params} parameters.", "")
 
 

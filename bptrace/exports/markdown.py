@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from .. import activations
 from ..expr import render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
@@ -62,11 +63,13 @@ class _Writer:
             if layer.bias is not None and not layer.train_bias:
                 bias += " (frozen)"
             act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
+            act += f" ({activations.params_text(layer, lambda v: f'{v:g}')})" if activations.params_text(layer) else ""
             rows.append(f"| {label} | {', '.join(N.out[l])} | {act} | {bias} | {layer.n_params} |")
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
-        self.add(f"Loss `{spec.loss}`, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
+        smoothing = f" (label smoothing $\\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
+        self.add(f"Loss `{spec.loss}`{smoothing}, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
                  f"{f' ({hyper})' if hyper else ''}; {spec.n_params} parameters.\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
@@ -110,7 +113,8 @@ class _Writer:
 
     def errors(self, level: int, loss: Loss, f: Forward, title: str = "Errors") -> None:
         self.add(f"{'#' * level} {title}\n")
-        for q in (*loss.errors, loss.total):
+        smoothed = [t for t in loss.targets if t.formula is not None]  # label smoothing: the targets the loss reads
+        for q in (*smoothed, *loss.errors, loss.total):
             self.eq(q)
 
     # ------------------------------------------------------------ backward

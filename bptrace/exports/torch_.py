@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import ExportError
 
 ACTIVATIONS = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "relu": "nn.ReLU()", "linear": "nn.Identity()",
-               "softmax": "nn.Softmax(dim=-1)"}
+               "softmax": "nn.Softmax(dim=-1)", "silu": "nn.SiLU()"}
 LOSSES = {  # E_total of each sample (row), from the output layer's z and o, with PyTorch's own loss functions
     "half_sse": ("E_total = sum_k ½(target_k − o_k)²", '0.5 * F.mse_loss(o, t, reduction="none").sum(-1)'),
     "sse": ("E_total = sum_k (target_k − o_k)²", 'F.mse_loss(o, t, reduction="none").sum(-1)'),
@@ -102,6 +102,9 @@ def _header(spec) -> str:
 
 def _model(spec) -> str:
     lines, k = ["\n\nmodel = nn.Sequential("], 0
+    if any(layer.init == "pytorch" or layer.bias_init == "pytorch" for layer in spec.layers):
+        lines[0] = (f"\n\ntorch.manual_seed({spec.seed})  # weights = \"pytorch\": building the model draws the spec's "
+                    "very numbers\n# (the copies below change none of them)\nmodel = nn.Sequential(")
     for l, layer in enumerate(spec.layers, 1):
         per_neuron = layer.bias is not None and not layer.shared_bias
         what = "output layer" if l == len(spec.layers) else f"hidden layer {l}"
@@ -110,10 +113,25 @@ def _model(spec) -> str:
         if layer.bias is not None and layer.shared_bias:
             lines.append(f"    SharedBias({layer.bias[0]!r}),  # [{k}] one bias for the whole layer")
             k += 1
-        act = f"nn.LeakyReLU({layer.slope!r})" if layer.activation == "leaky_relu" else ACTIVATIONS[layer.activation]
+        act = _activation(layer)
         lines.append(f"    {act},  # [{k}]")
         k += 1
     return "\n".join(lines) + "\n)\n"
+
+
+def _activation(layer) -> str:
+    """The torch.nn module of a layer's activation, with its own parameter when it has one."""
+    a = layer.activation
+    if a == "leaky_relu":
+        return f"nn.LeakyReLU({layer.slope!r})"
+    if a == "elu":
+        return "nn.ELU()" if layer.alpha == 1 else f"nn.ELU(alpha={layer.alpha!r})"
+    if a == "softplus":
+        args = [f"beta={layer.beta!r}"] * (layer.beta != 1) + [f"threshold={layer.threshold!r}"] * (layer.threshold != 20)
+        return f"nn.Softplus({', '.join(args)})"
+    if a == "gelu":
+        return "nn.GELU()" if layer.approximate == "none" else f"nn.GELU(approximate={layer.approximate!r})"
+    return ACTIVATIONS[a]
 
 
 def _module_indices(spec):
@@ -167,12 +185,18 @@ def _wrap(text: str) -> str:
 
 def _data(spec) -> str:
     xs = ", ".join(repr(list(s.x)) for s in spec.samples)
-    ts = ", ".join(repr(list(s.target)) for s in spec.samples)
+    if spec.samples[0].target_class is not None:  # class indices, as F.cross_entropy takes them
+        ts = ", ".join(str(s.target_class) for s in spec.samples)
+        return f"\nX = torch.tensor([{xs}])  # one row per sample\nT = torch.tensor([{ts}])  # class indices\n"
+    ts = ", ".join(repr(list(s.target if s.given_target is None else s.given_target)) for s in spec.samples)
     return f"\nX = torch.tensor([{xs}])  # one row per sample\nT = torch.tensor([{ts}])\n"
 
 
 def _loss_and_optimizer(spec) -> str:
     doc, expr = LOSSES[spec.loss]
+    if spec.label_smoothing:  # PyTorch smooths each target itself: target·(1 − ε) + ε/K
+        doc += f", targets smoothed: target·(1 − {spec.label_smoothing!r}) + {spec.label_smoothing!r}/K"
+        expr = expr.replace('reduction="none"', f'reduction="none", label_smoothing={spec.label_smoothing!r}')
     return (f"\n\ndef loss(z, o, t):\n    \"\"\"{doc}, per sample.\"\"\"\n    return {expr}\n\n\n"
             f"optimizer = {_optimizer(spec)}\n")
 

@@ -15,7 +15,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .. import formulas
+from .. import activations, formulas
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..notation import name as id_name
@@ -85,17 +85,19 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
             bias = ["shared"] * layer.shared_bias + _span_parts(names.biases[l]) + ["(frozen)"] * (not layer.train_bias)
             params.append(f"+ {len(layer.bias)}")
         act = [layer.activation] + ([f"(slope {given(layer.slope, style)})"] if layer.activation == "leaky_relu" else [])
+        act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
     title = Text(spec.title or "Network")
     opt = spec.optimizer
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}", f"learning rate α = {given(spec.learning_rate, style)}",
+    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}" + (f" (label smoothing ε = {given(spec.label_smoothing, style)})" if spec.label_smoothing else ""), f"learning rate α = {given(spec.learning_rate, style)}",
                f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
     return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
 
 
 NETWORK_COLUMNS = ("layer", "neurons", "activation", "bias", "parameters")
+
 
 
 def _network_table(title: Text, columns, caption) -> Table:
@@ -148,7 +150,8 @@ def forward_table(title: str, f: Forward, view: View) -> Table:
 
 def loss_table(title: str, loss: Loss, view: View) -> Table:
     t = _table(title, view)
-    for q in (*loss.errors, loss.total):
+    smoothed = [q for q in loss.targets if q.formula is not None]  # label smoothing: the targets the loss reads
+    for q in (*smoothed, *loss.errors, loss.total):
         _row(t, view, q)
     return t
 
