@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .notation import E_TOTAL, leaf, partial
 from .trace import Iteration, Pass, Product, Sum
 
+FORMS = ("scalar", "matrix", "both")
 MAX_FULL = 6  # a matrix up to 6×6 is written out in full; a larger one is elided in the middle (⋯ ⋮ ⋱)
 
 # words shown to the user (one place, for the translator)
@@ -35,6 +36,7 @@ SHARED_NOTE = "one bias shared by layer {l}: every entry of b⁽{l}⁾ is {name}
 FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
 RULE_NOTE = "elementwise: {rule}"
 LEGEND = "entries"
+FORM_ERROR = "form: expected one of {forms}, got '{form}'"
 
 _SUP = str.maketrans("0123456789+-()L", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ᴸ")
 FUNCS = {"sigmoid": ("σ", r"\sigma"), "tanh": ("tanh", r"\tanh"), "relu": ("relu", r"\operatorname{relu}"),
@@ -122,6 +124,15 @@ class Section:
     kind: str = ""  # forward, backward, batch, update
     sample: int = 0
     step: int = 0  # backward step (1: output layer)
+
+
+def check_form(form: str) -> str:
+    """The form (scalar, matrix or both), or a UsageError naming the parameter."""
+    if form not in FORMS:
+        from .errors import UsageError
+
+        raise UsageError(FORM_ERROR.format(forms=", ".join(FORMS), form=form), param="form")
+    return form
 
 
 # ---------------------------------------------------------------- names

@@ -25,6 +25,7 @@ class Options:
     every: int | None = None
     log_y: bool = False
     tables: Any = None  # a trace's terminal tables already built (the CLI's), reused by html and svg
+    form: str = "scalar"  # scalar, matrix or both (bptrace.matrix)
 
     @property
     def view(self):
@@ -52,6 +53,10 @@ TRACE_TITLE, RUN_TITLE = "bptrace trace", "bptrace training run"  # when the spe
 def _trace_tables(trace, o: Options):
     from ..render.tables import render_trace
 
+    if o.tables is None and o.form != "scalar":
+        from ..render.matrix import render_trace as in_form
+
+        return in_form(trace, o.precision, o.formulas, o.style, o.form)
     return o.tables if o.tables is not None else render_trace(trace, o.precision, o.formulas, o.style)
 
 

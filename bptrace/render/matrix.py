@@ -20,7 +20,6 @@ from .layout import Segments
 from .tables import (View, _spaced, backward_tables, check_table, forward_table, loss_table, summary,
                      updates_table, verdict)
 
-FORMS = ("scalar", "matrix", "both")
 LEGEND_HEAD = "entries:"
 BRACKETS = {"top": ("⎡", "⎤"), "mid": ("⎢", "⎥"), "bot": ("⎣", "⎦"), "one": ("[", "]")}
 
@@ -136,7 +135,7 @@ def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style:
     """The trace's tables (form scalar), its matrix form, or both."""
     from .tables import render_trace as scalar
 
-    if form == "scalar":
+    if mx.check_form(form) == "scalar":
         return scalar(trace, precision, formulas, style)
     from rich.rule import Rule
 
