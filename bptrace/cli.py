@@ -114,7 +114,7 @@ def step(
     seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1,
     until_loss: UntilLoss = None, log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8,
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
-    format: Format = None, round_: RunRound = None,
+    format: Format = None, round_: RunRound = None, form: Form = "scalar",
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
@@ -129,7 +129,7 @@ def step(
         plan = Plan.build(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
                           until_loss=until_loss, watch=watch, round=round_)
         precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
-        opts = Options(precision, not no_formulas, every=every, log_y=log_y)
+        opts = Options(precision, not no_formulas, every=every, log_y=log_y, form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
             result, shown = progress.train(s, plan, naming, exports, opts, quiet)
             exports.finish(lambda fmt: REGISTRY[fmt].run(result, opts), streamed=True)

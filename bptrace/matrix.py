@@ -32,7 +32,7 @@ UPDATE_TITLE = "Updates, matrix form"
 SAMPLE_LABEL = " (sample {sample})"
 COLUMNS_NOTE = "vectors are columns; a batch's samples are the columns of X = [x⁽¹⁾ … x⁽ᴮ⁾]"
 MEAN_NOTE = "the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ"
-SHARED_NOTE = "one bias shared by layer {l}: every entry of b⁽{l}⁾ is {name}"
+SHARED_NOTE = "one bias shared by layer {l}: every entry of b{sup} is {name}"
 FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
 RULE_NOTE = "elementwise: {rule}"
 LEGEND = "entries"
@@ -175,7 +175,7 @@ def forward_section(p: Pass, label: str = "") -> Section:
             b = col(*_v("b", l), [n.bias for n in layer])
             parts += (ADD, b)
             if len({n.bias.ident for n in layer}) == 1 and len(layer) > 1:
-                notes.append(SHARED_NOTE.format(l=l, name=layer[0].bias.name))
+                notes.append(SHARED_NOTE.format(l=l, sup=sup(l), name=layer[0].bias.name))
         eqs.append(Equation(z.sym, z.tex, parts, z))
         fs, ft = FUNCS.get(layer[0].activation, (layer[0].activation, rf"\operatorname{{{layer[0].activation}}}"))
         eqs.append(Equation(h.sym, h.tex, (Op(fs + "(", ft + r"\left("), z, Op(")", r"\right)")), h))
@@ -348,7 +348,10 @@ def legend(eq: Equation, names, style: str = "unicode") -> list[tuple[str, str]]
             for j, cell in enumerate(row):
                 if cell.ident is None:
                     continue
-                idx = _sub(i + 1) if c == 1 else _sub(i + 1) + ("," if max(r, c) > 9 else "") + _sub(j + 1)
+                if c == 1 or r == 1:  # a vector (or a transposed one): one index
+                    idx = _sub((i if c == 1 else j) + 1)
+                else:
+                    idx = _sub(i + 1) + ("," if max(r, c) > 9 else "") + _sub(j + 1)
                 sym = f"[{m.sym}]" if m.sym.endswith(")") else m.sym
                 out.append((sym + idx, id_name(cell.ident, names, style)))
     return out

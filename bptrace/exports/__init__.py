@@ -27,11 +27,18 @@ class Options:
     tables: Any = None  # a trace's terminal tables already built (the CLI's), reused by html and svg
     form: str = "scalar"  # scalar, matrix or both (bptrace.matrix)
 
+    def __post_init__(self):
+        from ..matrix import check_form
+
+        check_form(self.form)
+
     @property
     def view(self):
         from ..render.tables import View
 
-        return View(self.precision, self.formulas)
+        view = View(self.precision, self.formulas)
+        view.form = self.form  # read by render_run (step --show): the matrix form beside or instead of the tables
+        return view
 
 
 @dataclass(frozen=True)
