@@ -72,7 +72,8 @@ class Mat:
 
     @property
     def T(self) -> "Mat":
-        return Mat(self.sym + "ᵀ", self.tex + "^{\\top}", tuple(zip(*self.rows)))
+        tex = f"{{{self.tex}}}" if "^" in self.tex else self.tex  # never a double superscript
+        return Mat(self.sym + "ᵀ", tex + "^{\\top}", tuple(zip(*self.rows)))
 
     def values(self) -> list[list[float]]:
         return [[c.value for c in r] for r in self.rows]
@@ -143,8 +144,9 @@ def sup(l) -> str:
 
 
 def _v(base: str, l, tex: str | None = None) -> tuple[str, str]:
-    """A layer's vector or matrix name: unicode W⁽²⁾, LaTeX W^{(2)}."""
-    return f"{base}{sup(l)}", f"{tex or base}^{{({l})}}"
+    """A layer's vector or matrix name: unicode W⁽²⁾, LaTeX W^{(2)} (or the layer where `tex` has @)."""
+    tex = tex or base
+    return f"{base}{sup(l)}", (tex.replace("@", f"^{{({l})}}") if "@" in tex else f"{tex}^{{({l})}}")
 
 
 MUL, ADD, SUB, HAD = Op(" ", r"\,", "·"), Op(" + ", "+"), Op(" − ", "-"), Op(" ⊙ ", r"\odot")
@@ -214,12 +216,12 @@ def gradient_equations(lb, layer, delta: Mat, h_prev: Mat, l: int) -> list[Equat
     """∂E/∂W⁽ˡ⁾ = δ⁽ˡ⁾ h⁽ˡ⁻¹⁾ᵀ; ∂E/∂b⁽ˡ⁾ = δ⁽ˡ⁾ (a shared bias: 𝟏ᵀ δ⁽ˡ⁾). Entries are the trace's gradients."""
     rows, cols = delta.shape[0], h_prev.shape[0]
     g = {q.ident.by: q for q in lb.gradients}
-    gW = Mat(*_v("∂E/∂W", l, r"\frac{\partial E}{\partial W}"),
+    gW = Mat(*_v("∂E/∂W", l, r"\frac{\partial E}{\partial W@}"),
              tuple(tuple(_cell(g[leaf("w", l - 1, j, k)]) for k in range(cols)) for j in range(rows)))
     eqs = [Equation(gW.sym, gW.tex, (delta, MUL, h_prev.T), gW)]
     biases = [q for q in lb.gradients if q.ident.by.kind == "b"]
     if biases:
-        gb = col(*_v("∂E/∂b", l, r"\frac{\partial E}{\partial b}"), biases)
+        gb = col(*_v("∂E/∂b", l, r"\frac{\partial E}{\partial b@}"), biases)
         if len(biases) == 1 and rows > 1:  # shared: the sum of the layer's deltas
             ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(rows)))
             eqs.append(Equation(gb.sym, gb.tex, (ones.T, MUL, delta), gb))
@@ -268,11 +270,11 @@ def batch_section(it: Iteration) -> Section | None:
             base = "W" if i == 0 else "b"
             parts: list = [Op(f"(1/{B})(", rf"\frac{{1}}{{{B}}}\left(")]
             for s, m in enumerate(per):
-                sym, tex = _v(f"∂E{_sub(s + 1)}/∂{base}", l, rf"\frac{{\partial E_{{{s + 1}}}}}{{\partial {base}}}")
+                sym, tex = _v(f"∂E{_sub(s + 1)}/∂{base}", l, rf"\frac{{\partial E_{{{s + 1}}}}}{{\partial {base}@}}")
                 parts += [ADD] if s else []
                 parts.append(Mat(sym, tex, m[i].rows))
             parts.append(RP)
-            res = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}}}"), rows)
+            res = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), rows)
             eqs.append(Equation(res.sym, res.tex, tuple(parts), res))
     return Section(BATCH_TITLE, tuple(eqs), (COLUMNS_NOTE, MEAN_NOTE.format(B=B)), "batch")
 
@@ -296,8 +298,8 @@ def update_section(it: Iteration, rule_text: str = "") -> Section:
                 continue
             sym, tex = _v(base, l)
             P = Mat(sym, tex, old[i])
-            G = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}}}"), grad[i])
-            R = Mat(sym + "⁺", tex + "^{+}", new[i])
+            G = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), grad[i])
+            R = Mat(sym + "⁺", tex[:-1] + "+}", new[i])  # W^{(1)+}
             parts = (P, SUB, alpha, MUL, G) if sgd else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
                                                         P, Op(", ", ","), G, RP)
             eqs.append(Equation(R.sym, R.tex, parts, R))
