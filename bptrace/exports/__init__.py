@@ -70,7 +70,7 @@ def _trace_tables(trace, o: Options):
 def _json(obj, o: Options) -> str:
     from . import json_
 
-    return json_.trace_json(obj) if _is_trace(obj) else json_.run_json(obj)
+    return json_.trace_json(obj, o.form) if _is_trace(obj) else json_.run_json(obj, o.form)
 
 
 def _jsonl_trace(trace, o: Options) -> str:
@@ -93,25 +93,25 @@ def _jsonl_run(result, o: Options) -> str:
 def _md_trace(trace, o: Options) -> str:
     from .markdown import trace_markdown
 
-    return trace_markdown(trace, o.precision)
+    return trace_markdown(trace, o.precision, o.form)
 
 
 def _md_run(result, o: Options) -> str:
     from .markdown import run_markdown
 
-    return run_markdown(result, o.precision, o.every)
+    return run_markdown(result, o.precision, o.every, o.form)
 
 
 def _tex_trace(trace, o: Options) -> str:
     from .latex import trace_latex
 
-    return trace_latex(trace, o.precision)
+    return trace_latex(trace, o.precision, o.form)
 
 
 def _tex_run(result, o: Options) -> str:
     from .latex import run_latex
 
-    return run_latex(result, o.precision)
+    return run_latex(result, o.precision, o.form)
 
 
 def _py(obj, o: Options) -> str:
