@@ -30,7 +30,7 @@ BACKWARD_TITLE = "Backward step {step}, matrix form"
 BATCH_TITLE = "Batch gradients, matrix form"
 UPDATE_TITLE = "Updates, matrix form"
 SAMPLE_LABEL = " (sample {sample})"
-COLUMNS_NOTE = "vectors are columns; a batch's samples are the columns of X = [x⁽¹⁾ … x⁽ᴮ⁾]"
+COLUMNS_NOTE = "vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)"
 MEAN_NOTE = "the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ"
 SHARED_NOTE = "one bias shared by layer {l}: every entry of b{sup} is {name}"
 FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
@@ -269,14 +269,34 @@ def batch_section(it: Iteration) -> Section | None:
                 continue
             base = "W" if i == 0 else "b"
             parts: list = [Op(f"(1/{B})(", rf"\frac{{1}}{{{B}}}\left(")]
-            for s, m in enumerate(per):
-                sym, tex = _v(f"∂E{_sub(s + 1)}/∂{base}", l, rf"\frac{{\partial E_{{{s + 1}}}}}{{\partial {base}@}}")
+            for s, (m, p) in enumerate(zip(per, it.passes)):  # ∂E_s/∂W: sample s's own gradient
+                sym, tex = _v(f"∂E{_sub(p.sample)}/∂{base}", l,
+                              rf"\frac{{\partial E_{{{p.sample}}}}}{{\partial {base}@}}")
                 parts += [ADD] if s else []
                 parts.append(Mat(sym, tex, m[i].rows))
             parts.append(RP)
             res = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), rows)
             eqs.append(Equation(res.sym, res.tex, tuple(parts), res))
+            eqs.append(columns_equation(it, l, i, res))
     return Section(BATCH_TITLE, tuple(eqs), (COLUMNS_NOTE, MEAN_NOTE.format(B=B)), "batch")
+
+
+def columns_equation(it: Iteration, l: int, bias: int, res: Mat) -> Equation:
+    """The same mean with the samples as columns: ∂E/∂W⁽ˡ⁾ = (1/B) Δ⁽ˡ⁾ H⁽ˡ⁻¹⁾ᵀ, ∂E/∂b⁽ˡ⁾ = (1/B) Δ⁽ˡ⁾ 𝟏
+    (a shared bias: (1/B) 𝟏ᵀ Δ⁽ˡ⁾ 𝟏), where column s of Δ⁽ˡ⁾ is sample s's δ⁽ˡ⁾ and of H⁽ˡ⁻¹⁾ its h⁽ˡ⁻¹⁾."""
+    B = len(it.passes)
+    inv = Mat(f"(1/{B})", rf"\frac{{1}}{{{B}}}", ((Cell(1 / B, None, True),),), True)
+    layers = [next(b for b in p.backward if b.index == l - 1) for p in it.passes]
+    D = Mat(*_v("Δ", l, r"\Delta"), tuple(zip(*[[_cell(n.delta) for n in lb.neurons] for lb in layers])))
+    if bias:
+        ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(B)))
+        if res.shape[0] == 1 and D.shape[0] > 1:  # shared: every entry of Δ summed
+            up = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(D.shape[0])))
+            return Equation(res.sym, res.tex, (inv, MUL, up.T, MUL, D, MUL, ones), res)
+        return Equation(res.sym, res.tex, (inv, MUL, D, MUL, ones), res)
+    sources = [[_cell(t.source) for t in p.forward.layers[l - 1][0].terms] for p in it.passes]
+    H = Mat(*_v("H", l - 1), tuple(zip(*sources)))
+    return Equation(res.sym, res.tex, (inv, MUL, D, MUL, H.T), res)
 
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

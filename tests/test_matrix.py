@@ -152,3 +152,18 @@ def test_visible_elides_in_the_middle():
     assert mx.visible(6) == [0, 1, 2, 3, 4, 5]
     assert mx.visible(7) == [0, 1, 2, None, 5, 6]
     assert mx.visible(100, 4) == [0, 1, None, 99]
+
+
+def test_batch_samples_are_columns():
+    """Column s of Δ⁽ˡ⁾ is sample s's δ⁽ˡ⁾, and of H⁽ˡ⁻¹⁾ (written transposed) its h⁽ˡ⁻¹⁾; the per-sample
+    gradients are labelled by their sample's number (here a batch of samples 3 and 4)."""
+    it = bptrace.trace_at(bptrace.load("xor"), 1, 3, batch=2)  # the batch that holds sample 3: samples 3 and 4
+    assert [p.sample for p in it.passes] == [3, 4]
+    eqs = mx.build(it).batch.equations
+    assert "∂E₃/∂W⁽²⁾ + ∂E₄/∂W⁽²⁾" in eqs[0].formula
+    cols = eqs[1]
+    assert cols.formula == "∂E/∂W⁽²⁾ = (1/2) Δ⁽²⁾ H⁽¹⁾ᵀ" and cols.shapes == "(1/2)·[1×2]·[2×4] = [1×4]"
+    D, HT = cols.parts[2], cols.parts[4]
+    for s, p in enumerate(it.passes):
+        assert [row[s].value for row in D.rows] == [n.delta.value for n in p.backward[0].neurons]
+        assert [c.value for c in HT.rows[s]] == [n.out.value for n in p.forward.layers[0]]
