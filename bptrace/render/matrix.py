@@ -130,6 +130,14 @@ def render_iteration(it, spec, view: View, form: str) -> Group:
     return Group(*_spaced(parts))
 
 
+def iteration_in_form(it, spec, view: View) -> Group:
+    """An iteration in the form its view asks for (view.form: scalar, the default, matrix or both)."""
+    from .tables import render_iteration as scalar
+
+    form = getattr(view, "form", "scalar")
+    return scalar(it, spec, view) if form == "scalar" else render_iteration(it, spec, view, form)
+
+
 def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode",
                  form: str = "scalar") -> Group:
     """The trace's tables (form scalar), its matrix form, or both."""
