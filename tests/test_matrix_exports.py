@@ -146,6 +146,8 @@ def test_tex_with_matrices_compiles(name):
     ensure_pdflatex()
     ok, log = compile_tex(documents("tex")[name])
     assert ok, f"{name}.tex does not compile:\n{tex_errors(log)}"
+    overfull = [float(pt) for pt in re.findall(r"Overfull \\hbox \((\d+\.\d+)pt", log)]
+    assert max(overfull, default=0) < 20, f"{name}: a row runs {max(overfull)}pt off the page"  # long rows are broken
 
 
 @pytest.mark.engines

@@ -151,12 +151,13 @@ class _Doc:
         for note in s.notes:
             self.add(rf"\emph{{{escape(note)}}}\par")
         for eq in s.equations:
-            self.add(r"\begin{gather*}", mt.formula(eq) + r" \\", mt.numbers(eq, self.p) + r" \\",
+            self.add(r"\begin{gather*}", mt.formula(eq) + r" \\",
+                     *(row + r" \\" for row in mt.numbers_rows(eq, self.p)),
                      rf"\text{{{mt.SHAPE_HEAD}: }} {mt.shapes(eq)}", r"\end{gather*}")
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(rf"{{\small {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"}\par")
+                    self.add(rf"{{\small\sloppy {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"}\par")
 
     def updates(self, it: Iteration, spec, level: str) -> None:
         self.add(rf"\{level}*{{Updates}}")

@@ -57,6 +57,38 @@ def numbers(eq: mx.Equation, precision: int) -> str:
     return bmatrix(eq.result, precision) + " = " + rhs
 
 
+LINE_CHARS = 60  # a row of numbers wider than this (in characters of numbers) is broken, for an A4 page
+
+
+def _width(p, precision: int) -> int:
+    """About how many characters of numbers a token takes."""
+    if isinstance(p, mx.Op):
+        return 2
+    if p.scalar:
+        return len(num(p.rows[0][0].value, precision, p.rows[0][0].given))
+    rows, cols = mx.visible(p.shape[0]), mx.visible(p.shape[1])
+    return 2 + max(sum(2 + (1 if i is None or j is None else len(num(p.rows[i][j].value, precision, p.rows[i][j].given)))
+                       for j in cols) for i in rows)
+
+
+def numbers_rows(eq: mx.Equation, precision: int, limit: int = LINE_CHARS) -> list[str]:
+    """The numbers line, broken before an operand or operator where it would pass `limit` (then the
+    brackets are fixed-size \\Biggl( \\Biggr), which need no partner on the same row)."""
+    tokens = [eq.result, mx.Op(" = ", "=")] + list(eq.parts)
+    if sum(_width(t, precision) for t in tokens) <= limit:
+        return [numbers(eq, precision)]
+    rows, row, used = [], [], 0
+    for t in tokens:
+        w = _width(t, precision)
+        if row and used + w > limit and not (isinstance(t, mx.Op) and t.tex in (r"\right)", ")")):
+            rows.append(row)
+            row, used = [], 0
+        row.append(bmatrix(t, precision) if isinstance(t, mx.Mat) else t.tex)
+        used += w
+    rows.append(row)
+    return [" ".join(r).replace(r"\left(", r"\Biggl(").replace(r"\right)", r"\Biggr)") for r in rows]
+
+
 def shapes(eq: mx.Equation) -> str:
     def one(p) -> str:
         if isinstance(p, mx.Mat):
