@@ -158,3 +158,12 @@ def test_html_with_matrices_fits_its_frame(tmp_path, form):
     page.write_text(bptrace.to_text(bptrace.run("blog"), "html", form=form), encoding="utf-8")
     assert "⎡" in page.read_text(encoding="utf-8")
     assert not overflow_report(page, 1280)
+
+
+def test_jsonl_of_a_trace_carries_the_matrix_form():
+    lines = [json.loads(line) for line in bptrace.to_text(bptrace.run("blog"), "jsonl", form="matrix").splitlines()]
+    record = lines[1]
+    VALIDATOR.validate(record)
+    assert [s["kind"] for s in record["matrix_form"]][:3] == ["forward", "backward", "backward"]
+    z1 = record["matrix_form"][0]["equations"][0]["result"]
+    assert z1["values"] == [[pytest.approx(0.08, abs=1e-15)], [pytest.approx(0.11, abs=1e-15)]]  # the post's z1, z2

@@ -76,7 +76,7 @@ def _json(obj, o: Options) -> str:
 def _jsonl_trace(trace, o: Options) -> str:
     from .json_ import trace_jsonl
 
-    return trace_jsonl(trace)
+    return trace_jsonl(trace, o.form)
 
 
 def _jsonl_run(result, o: Options) -> str:

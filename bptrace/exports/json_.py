@@ -267,9 +267,9 @@ def _template(layout: Layout):
     return "%s".join(p.replace("%", "%%") for p in pieces), leaves[2:]
 
 
-def trace_jsonl(trace: Trace) -> str:
+def trace_jsonl(trace: Trace, form: str = "scalar") -> str:
     lines = [jsonl_line(header(trace.spec, "run") | {"quantities": quantities_record(trace.iterations[0])})]
-    lines += [jsonl_line(iteration_record(it)) for it in trace.iterations]
+    lines += [jsonl_line(_with_form(iteration_record(it), it, form)) for it in trace.iterations]
     return "".join(lines)
 
 
