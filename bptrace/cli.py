@@ -59,11 +59,13 @@ def run(
 
     from . import _check_sample, limits, tracer
     from . import trainer as train
+    from .matrix import check_focus
     from .render.matrix import render_trace
 
     with user_errors():
         s = load_spec(spec, lr, naming)
         _check_sample(s, sample)
+        check_focus(form, focus)
         precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
         opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode", form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:

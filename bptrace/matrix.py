@@ -37,6 +37,7 @@ FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
 RULE_NOTE = "elementwise: {rule}"
 LEGEND = "entries"
 FORM_ERROR = "form: expected one of {forms}, got '{form}'"
+FOCUS_ERROR = "focus {focus}: one parameter's chain is shown in the scalar form only, not with form = {form}"
 
 _SUP = str.maketrans("0123456789+-()L", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ᴸ")
 FUNCS = {"sigmoid": ("σ", r"\sigma"), "tanh": ("tanh", r"\tanh"), "relu": ("relu", r"\operatorname{relu}"),
@@ -134,6 +135,14 @@ def check_form(form: str) -> str:
 
         raise UsageError(FORM_ERROR.format(forms=", ".join(FORMS), form=form), param="form")
     return form
+
+
+def check_focus(form: str, focus: str | None) -> None:
+    """A focused trace (run --focus) keeps one parameter's chain: there is no whole matrix to show."""
+    if focus is not None and form != "scalar":
+        from .errors import UsageError
+
+        raise UsageError(FOCUS_ERROR.format(focus=focus, form=form), param="focus")
 
 
 # ---------------------------------------------------------------- names

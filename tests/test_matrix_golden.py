@@ -19,10 +19,10 @@ WIDTHS = [60, 80, 120]
 FORMS = ["matrix", "both"]
 
 
-def terminal_text(name: str, width: int, form: str) -> str:
+def terminal_text(name: str, width: int, form: str, style: str = "unicode") -> str:
     out = io.StringIO()
     console = Console(width=width, file=out, color_system=None, force_terminal=False, legacy_windows=False)
-    console.print(render_trace(bptrace.run(name), form=form))
+    console.print(render_trace(bptrace.run(name), style=style, form=form))
     return out.getvalue()
 
 
@@ -30,6 +30,25 @@ def terminal_text(name: str, width: int, form: str) -> str:
 @pytest.mark.parametrize("form", FORMS)
 def test_matrix_golden(form, width):
     assert terminal_text("blog", width, form) == (GOLDEN / f"blog-{form}-{width}.txt").read_text(encoding="utf-8")
+
+
+def test_matrix_golden_ascii():
+    assert terminal_text("blog", 80, "both", "ascii") == (GOLDEN / "blog-both-ascii-80.txt").read_text(encoding="ascii")
+
+
+@pytest.mark.parametrize("name", ["deep", "softmax", "xor"])
+def test_ascii_matrix_form_is_ascii_and_fits(name):
+    text = terminal_text(name, 60, "both", "ascii")
+    assert text.isascii() and "?" not in text.replace("??", "")
+    assert max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_focus_is_scalar_only(runner):
+    from bptrace.cli import app
+
+    result = runner.invoke(app, ["run", "--focus", "w1", "--form", "matrix"])
+    assert result.exit_code == 2
+    assert "--focus w1: one parameter's chain is shown in the scalar form only" in result.output
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -76,4 +95,5 @@ if __name__ == "__main__":  # regenerate
     for f in FORMS:
         for w in WIDTHS:
             (GOLDEN / f"blog-{f}-{w}.txt").write_text(terminal_text("blog", w, f), encoding="utf-8")
+    (GOLDEN / "blog-both-ascii-80.txt").write_text(terminal_text("blog", 80, "both", "ascii"), encoding="ascii")
     sys.exit(0)

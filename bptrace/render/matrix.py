@@ -21,21 +21,48 @@ from .tables import (View, _spaced, backward_tables, check_table, forward_table,
                      updates_table, verdict)
 
 LEGEND_HEAD = "entries:"
+# --ascii: the matrix notation spelled in ASCII before widths are measured (the rest: bptrace.ascii)
+ASCII_SUP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻ᴸᴮˡ", "0123456789()+-LBl")
+ASCII_SUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉ₛₒ", "0123456789so")
+ASCII_SIGNS = {"∇ₒE": "grad_o E", "⊙": ".*", "′": "'", "𝟏": "1", "⎡": "[", "⎢": "[", "⎣": "[", "⎤": "]", "⎥": "]",
+               "⎦": "]", "⋯": "...", "⋮": ":", "⋱": "."}
 BRACKETS = {"top": ("⎡", "⎤"), "mid": ("⎢", "⎥"), "bot": ("⎣", "⎦"), "one": ("[", "]")}
+
+
+def plain(s: str) -> str:
+    """The matrix notation in ASCII: W⁽²⁾ᵀ → W(2)^T, δ⁽²⁾₁ → delta(2)_1, ⊙ → .*, ⎡ → [."""
+    import re
+
+    from ..ascii import transliterate
+
+    for a, b in ASCII_SIGNS.items():
+        s = s.replace(a, b)
+    s = re.sub("[₀-₉ₛₒ](?:,?[₀-₉ₛₒ])*", lambda m: "_" + m.group().translate(ASCII_SUB), s)
+    return transliterate(s.translate(ASCII_SUP))
+
+
+def _same(s: str) -> str:
+    return s
+
+
+def _tr(view: View):
+    """How the view's strings are spelled: as they are, or in ASCII (run --ascii)."""
+    return plain if getattr(view, "ascii", False) else _same
 
 
 def block(m: mx.Mat, view: View, col_limit: int = mx.MAX_FULL) -> list[str]:
     """A matrix's lines with brackets, elided beyond the limits (⋮ rows, ⋯ columns, ⋱ both)."""
+    tr = _tr(view)
     if m.scalar:
-        return [view.num(m.rows[0][0].value, m.rows[0][0].given)]
+        return [tr(view.num(m.rows[0][0].value, m.rows[0][0].given))]
     rows, cols = mx.visible(m.shape[0]), mx.visible(m.shape[1], col_limit)
-    cells = [[("⋱" if j is None else "⋮") if i is None else ("⋯" if j is None else
-              view.num(m.rows[i][j].value, m.rows[i][j].given)) for j in cols] for i in rows]
+    cells = [[tr(("⋱" if j is None else "⋮") if i is None else ("⋯" if j is None else
+              view.num(m.rows[i][j].value, m.rows[i][j].given))) for j in cols] for i in rows]
     widths = [max(cell_len(r[c]) for r in cells) for c in range(len(cols))]
     lines = []
     for n, r in enumerate(cells):
         where = "one" if len(cells) == 1 else "top" if n == 0 else "bot" if n == len(cells) - 1 else "mid"
-        left, right = BRACKETS[where]
+        left, right = map(tr, BRACKETS[where])
         body = "  ".join(" " * (w - cell_len(c)) + c for c, w in zip(r, widths))
         lines.append(f"{left}{body}{right}")
     return lines
@@ -68,7 +95,7 @@ class EquationView:
     def numbers(self, width: int) -> list[str]:
         eq, view = self.eq, self.view
         items = [block(eq.result, view), [" = "]]
-        items += [block(p, view) if isinstance(p, mx.Mat) else [p.sym] for p in eq.parts]
+        items += [block(p, view) if isinstance(p, mx.Mat) else [_tr(view)(p.sym)] for p in eq.parts]
         lines = _side_by_side(items)
         if max(map(cell_len, lines)) + 2 <= width:
             return ["  " + s for s in lines]
@@ -78,7 +105,7 @@ class EquationView:
                 continue
             seen.add(m.sym)
             for limit in (mx.MAX_FULL, 4, 3):
-                lines = _labelled(f"  {m.sym} = ", block(m, view, limit))
+                lines = _labelled(f"  {_tr(view)(m.sym)} = ", block(m, view, limit))
                 if max(map(cell_len, lines)) <= width:
                     break
             out += lines
@@ -86,18 +113,20 @@ class EquationView:
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        yield Text(self.eq.formula, style="cyan")
-        yield Text("  " + self.eq.shapes, style="dim")
+        tr = _tr(self.view)
+        yield Text(tr(self.eq.formula), style="cyan")
+        yield Text("  " + tr(self.eq.shapes), style="dim")
         for line in self.numbers(width):
             yield Text(line, no_wrap=True, overflow="ellipsis")
         if self.legend:
-            pairs = [f"{a} = {b}" for a, b in self.legend]
+            pairs = [tr(f"{a} = {b}") for a, b in self.legend]
             yield Segments([f"{LEGEND_HEAD} {pairs[0]}"] + pairs[1:], ", ", "dim", "  ")
 
 
 def section(s: mx.Section, view: View, legend: bool = False) -> Group:
-    items: list = [Text(s.title, style="bold")]
-    items += [Text(n, style="dim italic") for n in s.notes]
+    tr = _tr(view)
+    items: list = [Text(tr(s.title), style="bold")]
+    items += [Text(tr(n), style="dim italic") for n in s.notes]
     for eq in s.equations:
         items.append(EquationView(eq, view, mx.legend(eq, view.names, view.style) if legend else None))
     return Group(*items)
@@ -148,6 +177,7 @@ def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style:
     from rich.rule import Rule
 
     view = View(precision, formulas, "unicode")
+    view.ascii = style == "ascii"  # the matrix steps spelled in ASCII as they are drawn (render.plain the rest)
     parts: list = [summary(trace.spec, trace.names, "unicode"), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
