@@ -97,3 +97,25 @@ if __name__ == "__main__":  # regenerate
             (GOLDEN / f"blog-{f}-{w}.txt").write_text(terminal_text("blog", w, f), encoding="utf-8")
     (GOLDEN / "blog-both-ascii-80.txt").write_text(terminal_text("blog", 80, "both", "ascii"), encoding="ascii")
     sys.exit(0)
+
+
+WIDE = {  # 8 inputs, 7 hidden units, 1 output: W⁽¹⁾ is 7×8, past the 6×6 written in full
+    "title": "wide", "learning_rate": 0.1,
+    "samples": [{"x": [round(0.1 * (k + 1), 1) for k in range(8)], "target": [0.5]}],
+    "layers": [{"activation": "tanh", "weights": [[round(0.01 * (j - k), 2) for k in range(8)] for j in range(7)],
+                "bias": [0.0] * 7},
+               {"activation": "sigmoid", "weights": [[0.1] * 7], "bias": [0.0]}],
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_large_matrix_is_elided_with_its_shape(width):
+    out = io.StringIO()
+    Console(width=width, file=out, color_system=None).print(render_trace(bptrace.run(WIDE), form="matrix"))
+    text = out.getvalue()
+    assert "[7×8]·[8×1] + [7×1] = [7×1]" in text
+    assert "⋯" in text and "⋮" in text and "⋱" in text
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    # W⁽¹⁾'s first row keeps its first entries and its last (w_18 = 0.01·(0 − 7) = −0.07), the middle elided;
+    # z⁽¹⁾₁ = Σ_k 0.01·(−k)·0.1·(k + 1) = −0.001·(0 + 2 + 6 + 12 + 20 + 30 + 42 + 56) = −0.168
+    assert "−0.07⎤" in text and "−0.16800000" in text
