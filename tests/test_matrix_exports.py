@@ -167,3 +167,12 @@ def test_jsonl_of_a_trace_carries_the_matrix_form():
     assert [s["kind"] for s in record["matrix_form"]][:3] == ["forward", "backward", "backward"]
     z1 = record["matrix_form"][0]["equations"][0]["result"]
     assert z1["values"] == [[pytest.approx(0.08, abs=1e-15)], [pytest.approx(0.11, abs=1e-15)]]  # the post's z1, z2
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex"])
+def test_both_puts_each_matrix_step_after_its_scalar_step(fmt):
+    text = bptrace.to_text(bptrace.run("blog"), fmt, form="both")
+    order = ["Forward pass", "Forward pass, matrix form", "Errors", "output layer", "Backward step 1, matrix form",
+             "hidden layer 1", "Backward step 2, matrix form", "Updates", "Updates, matrix form", "Check"]
+    at = [text.index(t) for t in order]
+    assert at == sorted(at), [t for t, a in zip(order, at)]

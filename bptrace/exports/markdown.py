@@ -116,7 +116,8 @@ class _Writer:
 
     # ------------------------------------------------------------ backward
 
-    def backward(self, level: int, p: Pass) -> None:
+    def backward(self, level: int, p: Pass, after_step=None) -> None:
+        """The backward pass step by step; after_step(step) adds what follows each step (--form both)."""
         self.add(f"{'#' * level} Backward pass\n")
         L = len(p.backward)
         for step, layer in enumerate(p.backward, 1):
@@ -128,6 +129,8 @@ class _Writer:
                     self.eq(q, alias if q is n.delta else "")
             for g in layer.gradients:
                 self.eq(g)
+            if after_step is not None:
+                after_step(step)
 
     # ------------------------------------------------------------ update and check
 
@@ -199,10 +202,11 @@ class _Writer:
                 self.forward(level, p.forward, "Forward pass" + suffix)
             self.matrix_section(level, fwd)
             self.errors(level, p.loss, p.forward, "Errors" + suffix)
-            if both:
-                self.backward(level, p)
-            for b in back:
-                self.matrix_section(level, b)
+            if both:  # each matrix step right after its scalar step
+                self.backward(level, p, lambda step, back=back: self.matrix_section(level + 1, back[step - 1]))
+            else:
+                for b in back:
+                    self.matrix_section(level, b)
         if view.batch is not None:
             self.matrix_section(level, view.batch)
         if both:
