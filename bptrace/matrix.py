@@ -375,6 +375,8 @@ def legend(eq: Equation, names, style: str = "unicode") -> list[tuple[str, str]]
             continue
         seen.add(m.sym)
         r, c = m.shape
+        if r > MAX_FULL or c > MAX_FULL:  # an elided matrix: its entries are named in the scalar tables
+            continue
         for i, row in enumerate(m.rows):
             for j, cell in enumerate(row):
                 if cell.ident is None:

@@ -119,3 +119,11 @@ def test_a_large_matrix_is_elided_with_its_shape(width):
     # W⁽¹⁾'s first row keeps its first entries and its last (w_18 = 0.01·(0 − 7) = −0.07), the middle elided;
     # z⁽¹⁾₁ = Σ_k 0.01·(−k)·0.1·(k + 1) = −0.001·(0 + 2 + 6 + 12 + 20 + 30 + 42 + 56) = −0.168
     assert "−0.07⎤" in text and "−0.16800000" in text
+
+
+def test_an_elided_matrix_has_no_legend():
+    out = io.StringIO()
+    Console(width=80, file=out, color_system=None).print(render_trace(bptrace.run(WIDE), form="both"))
+    text = out.getvalue()
+    assert "δ⁽²⁾₁ = " in text  # 1×1: named
+    assert "W⁽¹⁾₁₁ = " not in text and "h⁽⁰⁾₁ = " not in text and "W⁽²⁾₁ = " not in text  # 7×8, 8×1, 1×7: elided
