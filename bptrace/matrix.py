@@ -315,25 +315,39 @@ def _sub(n: int) -> str:
     return str(n).translate(_SUB)
 
 
+def plain_step(it: Iteration) -> bool:
+    """Whether the update is p⁺ = p − α·g (SGD without weight decay, momentum 0), read from the trace's
+    rule; otherwise the matrix form writes the optimizer's rule entry by entry."""
+    from .expr import Op as Node, Ref
+
+    r = it.rule
+    if r is None:
+        return it.optimizer == "sgd"
+    return (isinstance(r, Node) and r.op == "sub" and isinstance(r.args[1], Node) and r.args[1].op == "mul"
+            and isinstance(r.args[1].args[-1], Ref) and r.args[1].args[-1].q.ident.kind == "d")  # α·g, not α·v
+
+
 def update_section(it: Iteration, rule_text: str = "") -> Section:
     """W⁽ˡ⁾⁺ = W⁽ˡ⁾ − α ∂E/∂W⁽ˡ⁾ (sgd); for another optimizer the same matrices and its elementwise rule."""
     eqs, notes = [], []
     alpha = Mat("α", r"\alpha", ((Cell(it.learning_rate, None, True),),), True)
-    sgd = it.optimizer == "sgd"
+    sgd = plain_step(it)
+    frozen = {u.ident for u in it.updates if u.frozen}
     for l in range(1, len(it.passes[0].forward.layers) + 1):
         old, new, grad = _param_mats(it, l), _param_mats(it, l, after=True), _param_mats(it, l, grad=True)
         for i, base in enumerate(("W", "b")):
-            if not old[i]:
+            held = [c.ident in frozen for row in old[i] for c in row]
+            if not old[i] or all(held):  # nothing to update (a frozen bias: said in a note)
                 continue
             sym, tex = _v(base, l)
             P = Mat(sym, tex, old[i])
             G = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), grad[i])
             R = Mat(sym + "⁺", tex[:-1] + "+}", new[i])  # W^{(1)+}
-            parts = (P, SUB, alpha, MUL, G) if sgd else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
+            parts = (P, SUB, alpha, MUL, G) if sgd and not any(held) else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
                                                         P, Op(", ", ","), G, RP)
             eqs.append(Equation(R.sym, R.tex, parts, R))
         notes += [FROZEN_NOTE.format(name=u.name) for u in old[2] if u.frozen]
-    if not sgd and rule_text:
+    if (not sgd or frozen) and rule_text:
         notes.append(RULE_NOTE.format(rule=rule_text))
     return Section(UPDATE_TITLE, tuple(eqs), tuple(notes), "update")
 

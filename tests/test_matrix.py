@@ -20,7 +20,8 @@ SHARED = {  # one bias shared per layer, as the classic blog example with b1 = 0
 }
 FROZEN = {**SHARED, "title": "frozen biases", "optimizer": "momentum",
           "layers": [{**SHARED["layers"][0], "bias": [0.1, -0.2], "train_bias": False}, SHARED["layers"][1]]}
-CASES = [("blog", "online"), ("softmax", "full"), ("softmax", "online"), ("xor", "full"), ("xor", 2),
+DECAY = {**SHARED, "title": "sgd with weight decay", "optimizer": {"name": "sgd", "weight_decay": 0.1}}
+CASES = [(DECAY, "online"), ("blog", "online"), ("softmax", "full"), ("softmax", "online"), ("xor", "full"), ("xor", 2),
          ("deep", "online"), ("adam", "online"), (SHARED, "full"), (SHARED, "online"), (FROZEN, "full")]
 IDS = [f"{c if isinstance(c, str) else c['title']}-{b}" for c, b in CASES]
 
@@ -94,8 +95,8 @@ def test_every_equation_holds_and_shapes_chain(source, batch):
     evaluated = 0
     for s in mx.build(it).sections():
         for eq in s.equations:
-            if s.kind == "update" and it.optimizer != "sgd":
-                continue  # adam / momentum: the values are the trace's (previous test), the rule is elementwise
+            if s.kind == "update" and not isinstance(eq.parts[0], mx.Mat):
+                continue  # adam, momentum, weight decay: the values are the trace's (previous test), the rule entrywise
             got = _evaluate(eq)
             want = np.array(eq.result.values())
             assert got.shape == want.shape == eq.result.shape, (s.title, eq.formula)
@@ -167,3 +168,13 @@ def test_batch_samples_are_columns():
     for s, p in enumerate(it.passes):
         assert [row[s].value for row in D.rows] == [n.delta.value for n in p.backward[0].neurons]
         assert [c.value for c in HT.rows[s]] == [n.out.value for n in p.forward.layers[0]]
+
+
+def test_weight_decay_is_not_written_as_plain_sgd():
+    """p⁺ = p − α·(g + λp) is not W − α ∂E/∂W: the update is written as the rule, entry by entry."""
+    it = iteration(DECAY, "online")
+    eq = mx.build(it).update.equations[0]
+    assert eq.formula.startswith("W⁽¹⁾⁺ = sgd(") and not mx.plain_step(it)
+    assert mx.plain_step(iteration("blog", "online"))
+    w, g, new = (np.array(m.values()) for m in (eq.parts[1], eq.parts[3], eq.result))
+    np.testing.assert_allclose(new, w - 0.5 * (g + 0.1 * w), rtol=1e-12)  # the rule, worked here

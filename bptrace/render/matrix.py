@@ -135,7 +135,7 @@ def section(s: mx.Section, view: View, legend: bool = False) -> Group:
 def render_iteration(it, spec, view: View, form: str) -> Group:
     """The iteration in `form`: matrix (the matrix steps with the errors, check and verdict) or both."""
     view.names = it.names
-    mv = mx.build(it, render(it.rule, view.style, it.names) if it.rule is not None else "")
+    mv = mx.build(it, "p⁺ = " + render(it.rule, view.style, it.names) if it.rule is not None else "")
     both = form == "both"
     parts: list = []
     n_layers = len(spec.layers)
