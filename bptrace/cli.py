@@ -17,6 +17,7 @@ from .cli_options import (
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
     QuizSpec, QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
 )
+from .cli_options import Form
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
 from .fmt import counted
@@ -51,20 +52,22 @@ def load_spec(spec: str | None, lr: float | None = None, naming: str | None = No
 def run(
     spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
     no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
-    round_: RunRound = None, focus: Focus = None,
+    round_: RunRound = None, focus: Focus = None, form: Form = "scalar",
 ):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
     from dataclasses import replace
 
     from . import _check_sample, limits, tracer
     from . import trainer as train
-    from .render.tables import render_trace
+    from .matrix import check_focus
+    from .render.matrix import render_trace
 
     with user_errors():
         s = load_spec(spec, lr, naming)
         _check_sample(s, sample)
+        check_focus(form, focus)
         precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
-        opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode")
+        opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode", form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
             limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
             trace = tracer.run(s, sample=sample, naming=naming)
@@ -77,7 +80,7 @@ def run(
 
                 trace = focused(trace, focus)
             if exports.draws_tables:
-                opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style))
+                opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style, form))
             exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
         if not exports.to_stdout:
             out.print(opts.tables)
@@ -113,7 +116,7 @@ def step(
     seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1,
     until_loss: UntilLoss = None, log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8,
     lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
-    format: Format = None, round_: RunRound = None,
+    format: Format = None, round_: RunRound = None, form: Form = "scalar",
 ):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
@@ -128,7 +131,7 @@ def step(
         plan = Plan.build(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
                           until_loss=until_loss, watch=watch, round=round_)
         precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
-        opts = Options(precision, not no_formulas, every=every, log_y=log_y)
+        opts = Options(precision, not no_formulas, every=every, log_y=log_y, form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
             result, shown = progress.train(s, plan, naming, exports, opts, quiet)
             exports.finish(lambda fmt: REGISTRY[fmt].run(result, opts), streamed=True)

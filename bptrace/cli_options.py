@@ -213,3 +213,6 @@ Round = Annotated[Optional[int], number("--round", kind=Whole(0, 12), metavar="N
                                         "rounds every computed value to N decimals.", show_default=False)]
 RunRound = Annotated[Optional[int], number("--round", kind=Whole(0, 12), metavar="N", help="Round every computed value to N decimals "
                                            "before anything uses it, as a hand calculation does.", show_default=False)]
+Form = Annotated[str, typer.Option(
+    "--form", metavar="FORM",
+    help="scalar (neuron by neuron), matrix (W⁽ˡ⁾ h⁽ˡ⁻¹⁾ + b⁽ˡ⁾, δ⁽ˡ⁾, δ⁽ˡ⁾h⁽ˡ⁻¹⁾ᵀ, with shapes) or both side by side.")]

@@ -25,12 +25,20 @@ class Options:
     every: int | None = None
     log_y: bool = False
     tables: Any = None  # a trace's terminal tables already built (the CLI's), reused by html and svg
+    form: str = "scalar"  # scalar, matrix or both (bptrace.matrix)
+
+    def __post_init__(self):
+        from ..matrix import check_form
+
+        check_form(self.form)
 
     @property
     def view(self):
         from ..render.tables import View
 
-        return View(self.precision, self.formulas)
+        view = View(self.precision, self.formulas)
+        view.form = self.form  # read by render_run (step --show): the matrix form beside or instead of the tables
+        return view
 
 
 @dataclass(frozen=True)
@@ -52,19 +60,23 @@ TRACE_TITLE, RUN_TITLE = "bptrace trace", "bptrace training run"  # when the spe
 def _trace_tables(trace, o: Options):
     from ..render.tables import render_trace
 
+    if o.tables is None and o.form != "scalar":
+        from ..render.matrix import render_trace as in_form
+
+        return in_form(trace, o.precision, o.formulas, o.style, o.form)
     return o.tables if o.tables is not None else render_trace(trace, o.precision, o.formulas, o.style)
 
 
 def _json(obj, o: Options) -> str:
     from . import json_
 
-    return json_.trace_json(obj) if _is_trace(obj) else json_.run_json(obj)
+    return json_.trace_json(obj, o.form) if _is_trace(obj) else json_.run_json(obj, o.form)
 
 
 def _jsonl_trace(trace, o: Options) -> str:
     from .json_ import trace_jsonl
 
-    return trace_jsonl(trace)
+    return trace_jsonl(trace, o.form)
 
 
 def _jsonl_run(result, o: Options) -> str:
@@ -81,25 +93,25 @@ def _jsonl_run(result, o: Options) -> str:
 def _md_trace(trace, o: Options) -> str:
     from .markdown import trace_markdown
 
-    return trace_markdown(trace, o.precision)
+    return trace_markdown(trace, o.precision, o.form)
 
 
 def _md_run(result, o: Options) -> str:
     from .markdown import run_markdown
 
-    return run_markdown(result, o.precision, o.every)
+    return run_markdown(result, o.precision, o.every, o.form)
 
 
 def _tex_trace(trace, o: Options) -> str:
     from .latex import trace_latex
 
-    return trace_latex(trace, o.precision)
+    return trace_latex(trace, o.precision, o.form)
 
 
 def _tex_run(result, o: Options) -> str:
     from .latex import run_latex
 
-    return run_latex(result, o.precision)
+    return run_latex(result, o.precision, o.form)
 
 
 def _py(obj, o: Options) -> str:

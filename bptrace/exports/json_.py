@@ -174,17 +174,50 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, indent=indent, allow_nan=False, ensure_ascii=False)
 
 
-def trace_json(trace: Trace) -> str:
+def trace_json(trace: Trace, form: str = "scalar") -> str:
     doc = header(trace.spec, "run")
     doc.update(kind="trace", quantities=quantities_record(trace.iterations[0]),
-               iterations=[iteration_record(it) for it in trace.iterations])
+               iterations=[_with_form(iteration_record(it), it, form) for it in trace.iterations])
     return dumps(doc) + "\n"
 
 
-def run_json(r) -> str:
+def run_json(r, form: str = "scalar") -> str:
     doc = header(r.spec, "step")
-    doc.update(kind="trace", iterations=[iteration_record(it) for it in r.traces], run=run_summary(r))
+    doc.update(kind="trace", iterations=[_with_form(iteration_record(it), it, form) for it in r.traces],
+               run=run_summary(r))
     return dumps(doc) + "\n"
+
+
+# ---------------------------------------------------------------- the matrix form (--form matrix|both)
+
+
+def _with_form(record: dict[str, Any], it, form: str) -> dict[str, Any]:
+    """An iteration's record, with its matrix form added unless form is scalar."""
+    if form != "scalar":
+        record["matrix_form"] = matrix_record(it)
+    return record
+
+
+def matrix_record(it) -> list[dict[str, Any]]:
+    """Every section of the matrix form: its equations, each with its formula (unicode and LaTeX), its
+    shape line and every operand in full (values row by row, and which scalar each entry is)."""
+    from .. import matrix as mx
+    from ..expr import render
+    from .matrix_tex import formula, tex_name
+
+    view = mx.build(it, render(it.rule, "unicode", it.names) if it.rule is not None else "")
+
+    def mat(m) -> dict[str, Any]:
+        return {"name": m.sym, "latex": tex_name(m.tex), "shape": list(m.shape),
+                "values": [[_v(c.value) for c in row] for row in m.rows],
+                "entries": [[name(c.ident, it.names) if c.ident is not None else None for c in row]
+                            for row in m.rows]}
+
+    return [{"title": s.title, "kind": s.kind, "sample": s.sample or None, "notes": list(s.notes),
+             "equations": [{"formula": eq.formula, "latex": formula(eq), "shapes": eq.shapes,
+                            "operands": [mat(p) for p in eq.parts if isinstance(p, mx.Mat)],
+                            "result": mat(eq.result)} for eq in s.equations]}
+            for s in view.sections()]
 
 
 def jsonl_line(record: dict[str, Any]) -> str:
@@ -234,9 +267,9 @@ def _template(layout: Layout):
     return "%s".join(p.replace("%", "%%") for p in pieces), leaves[2:]
 
 
-def trace_jsonl(trace: Trace) -> str:
+def trace_jsonl(trace: Trace, form: str = "scalar") -> str:
     lines = [jsonl_line(header(trace.spec, "run") | {"quantities": quantities_record(trace.iterations[0])})]
-    lines += [jsonl_line(iteration_record(it)) for it in trace.iterations]
+    lines += [jsonl_line(_with_form(iteration_record(it), it, form)) for it in trace.iterations]
     return "".join(lines)
 
 

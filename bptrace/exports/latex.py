@@ -35,8 +35,9 @@ def escape(s: str) -> str:
 
 
 class _Doc:
-    def __init__(self, names, precision: int):
+    def __init__(self, names, precision: int, form: str = "scalar"):
         self.names, self.p = names, precision
+        self.form = form  # scalar, matrix or both (bptrace.matrix)
         self.out: list[str] = []
 
     def add(self, *lines: str) -> None:
@@ -82,6 +83,8 @@ class _Doc:
     # ------------------------------------------------------------ sections
 
     def iteration(self, it: Iteration, spec, level: str = "section") -> None:
+        if self.form != "scalar":
+            return self.in_form(it, spec, level)
         for p in it.passes:
             suffix = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
             self.add(rf"\{level}*{{Forward pass{suffix}}}")
@@ -104,6 +107,58 @@ class _Doc:
                 self.equations(items + [self.q(g) for g in lb.gradients])
         self.updates(it, spec, level)
         self.check(it, level)
+
+    # ------------------------------------------------------------ the matrix form
+
+    def in_form(self, it: Iteration, spec, level: str) -> None:
+        """--form matrix: the matrix steps with the errors and the check; both: each after its scalar step."""
+        from .. import matrix as mx
+
+        both = self.form == "both"
+        view = mx.build(it, render(it.rule, "unicode", self.names) if it.rule is not None else "")
+        for p, (fwd, back) in zip(it.passes, view.passes):
+            suffix = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
+            L = len(p.forward.layers)
+            if both:
+                self.add(rf"\{level}*{{Forward pass{suffix}}}")
+                self.equations([self.q(n.z) for layer in p.forward.layers for n in layer]
+                               + [self.q(n.out) for layer in p.forward.layers for n in layer])
+            self.matrix_section(fwd, level)
+            self.add(rf"\{level}*{{Errors{suffix}}}")
+            self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
+            for step, (lb, b) in enumerate(zip(p.backward, back), 1):
+                if both:
+                    what = "output layer" if lb.index == L - 1 else f"hidden layer {lb.index + 1}"
+                    self.add(rf"\{level}*{{Backward step {step}: {what}{suffix}}}")
+                    items = []
+                    for n, nf in zip(lb.neurons, p.forward.layers[lb.index]):
+                        alias = self.name(partial(E_TOTAL, nf.z.ident))
+                        items += [self.q(q, alias if q is n.delta else "")
+                                  for q in neuron_rows(LayerBackward(lb.index, (n,), ()))]
+                    self.equations(items + [self.q(g) for g in lb.gradients])
+                self.matrix_section(b, level)
+        if view.batch is not None:
+            self.matrix_section(view.batch, level)
+        if both:
+            self.updates(it, spec, level)
+        self.matrix_section(view.update, level)
+        self.check(it, level)
+
+    def matrix_section(self, s, level: str) -> None:
+        """Each equation: its formula, its numbers (bmatrix), its shape line; both: which scalar each entry is."""
+        from . import matrix_tex as mt
+
+        self.add(rf"\{level}*{{{escape(s.title)}}}")
+        for note in s.notes:
+            self.add(rf"\emph{{{escape(note)}}}\par")
+        for eq in s.equations:
+            self.add(r"\begin{gather*}", mt.formula(eq) + r" \\",
+                     *(row + r" \\" for row in mt.numbers_rows(eq, self.p)),
+                     rf"\text{{{mt.SHAPE_HEAD}: }} {mt.shapes(eq)}", r"\end{gather*}")
+            if self.form == "both":
+                pairs = mt.legend(eq, self.names)
+                if pairs:
+                    self.add(rf"{{\small\sloppy {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"}\par")
 
     def updates(self, it: Iteration, spec, level: str) -> None:
         self.add(rf"\{level}*{{Updates}}")
@@ -171,8 +226,8 @@ def _document(title: str, body: list[str]) -> str:
                       *body, r"\end{document}", ""])
 
 
-def trace_latex(trace: Trace, precision: int = 8) -> str:
-    d = _Doc(trace.names, precision)
+def trace_latex(trace: Trace, precision: int = 8, form: str = "scalar") -> str:
+    d = _Doc(trace.names, precision, form)
     d.network(trace.spec)
     for it in trace.iterations:
         if len(trace.iterations) > 1:
@@ -181,9 +236,9 @@ def trace_latex(trace: Trace, precision: int = 8) -> str:
     return _document(trace.spec.title or "bptrace trace", d.out)
 
 
-def run_latex(r, precision: int = 8) -> str:
+def run_latex(r, precision: int = 8, form: str = "scalar") -> str:
     """A training run: the network, each traced iteration, and the loss from first to last epoch."""
-    d = _Doc(r.names, precision)
+    d = _Doc(r.names, precision, form)
     d.network(r.spec)
     for it in r.traces:
         d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")

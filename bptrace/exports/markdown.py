@@ -29,8 +29,9 @@ def _math(*parts: str) -> str:
 
 
 class _Writer:
-    def __init__(self, spec, names, precision: int):
+    def __init__(self, spec, names, precision: int, form: str = "scalar"):
         self.spec, self.names, self.p = spec, names, precision
+        self.form = form  # scalar, matrix or both (bptrace.matrix)
         self.lines: list[str] = []
 
     def add(self, *blocks: str) -> None:
@@ -119,7 +120,8 @@ class _Writer:
 
     # ------------------------------------------------------------ backward
 
-    def backward(self, level: int, p: Pass) -> None:
+    def backward(self, level: int, p: Pass, after_step=None) -> None:
+        """The backward pass step by step; after_step(step) adds what follows each step (--form both)."""
         self.add(f"{'#' * level} Backward pass\n")
         L = len(p.backward)
         for step, layer in enumerate(p.backward, 1):
@@ -131,6 +133,8 @@ class _Writer:
                     self.eq(q, alias if q is n.delta else "")
             for g in layer.gradients:
                 self.eq(g)
+            if after_step is not None:
+                after_step(step)
 
     # ------------------------------------------------------------ update and check
 
@@ -176,6 +180,8 @@ class _Writer:
         self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**, {word} by {self.u(abs(a - b))}{pct}.\n")
 
     def iteration(self, level: int, it: Iteration, diagrams: bool = True) -> None:
+        if self.form != "scalar":
+            return self.in_form(level, it, diagrams)
         for p in it.passes:
             suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
             self.forward(level, p.forward, "Forward pass" + suffix)
@@ -185,6 +191,49 @@ class _Writer:
         self.check(level, it)
         if diagrams:
             self.mermaid("The network after the update:", *self._params_after(it))
+
+    # ------------------------------------------------------------ the matrix form
+
+    def in_form(self, level: int, it: Iteration, diagrams: bool) -> None:
+        """--form matrix: the matrix steps with the errors and the check; both: each after its scalar step."""
+        from .. import matrix as mx
+
+        both = self.form == "both"
+        view = mx.build(it, render(it.rule, "unicode", self.names) if it.rule is not None else "")
+        for p, (fwd, back) in zip(it.passes, view.passes):
+            suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
+            if both:
+                self.forward(level, p.forward, "Forward pass" + suffix)
+            self.matrix_section(level, fwd)
+            self.errors(level, p.loss, p.forward, "Errors" + suffix)
+            if both:  # each matrix step right after its scalar step
+                self.backward(level, p, lambda step, back=back: self.matrix_section(level + 1, back[step - 1]))
+            else:
+                for b in back:
+                    self.matrix_section(level, b)
+        if view.batch is not None:
+            self.matrix_section(level, view.batch)
+        if both:
+            self.updates(level, it)
+        self.matrix_section(level, view.update)
+        self.check(level, it)
+        if diagrams:
+            self.mermaid("The network after the update:", *self._params_after(it))
+
+    def matrix_section(self, level: int, s) -> None:
+        """A section of the matrix form: each equation's formula, its numbers (bmatrix), its shapes."""
+        from . import matrix_tex as mt
+
+        self.add(f"{'#' * level} {text(s.title)}\n")
+        for note in s.notes:
+            self.add(f"*{text(note)}*\n")
+        for eq in s.equations:
+            self.add("$$\n" + mt.formula(eq) + "\n$$\n", "$$\n" + mt.numbers(eq, self.p) + "\n$$\n",
+                     f"{mt.SHAPE_HEAD}: ${mt.shapes(eq)}$\n")
+            if self.form == "both":
+                pairs = mt.legend(eq, self.names)
+                if pairs:
+                    self.add(f"{mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + "\n")
 
     def _params_before(self, p: Pass) -> tuple[dict, dict, frozenset]:
         """The parameters of the forward pass, and the names of those written in the spec."""
@@ -201,8 +250,8 @@ class _Writer:
         return weights, biases, given - {u.name for u in it.updates if not u.frozen}  # never changed
 
 
-def trace_markdown(trace: Trace, precision: int = 8) -> str:
-    w = _Writer(trace.spec, trace.names, precision)
+def trace_markdown(trace: Trace, precision: int = 8, form: str = "scalar") -> str:
+    w = _Writer(trace.spec, trace.names, precision, form)
     title = trace.spec.title or "bptrace trace"
     w.add(f"# {text(title)}\n", "*Traced by bptrace: every quantity as its formula, the numbers put in, "
           "and the result.*\n")
@@ -253,10 +302,10 @@ def loss_chart(loss, epoch=None, points: int = 40) -> str:
             f"    x-axis \"epoch\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
 
 
-def run_markdown(r, precision: int = 8, every: int | None = None) -> str:
+def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "scalar") -> str:
     from ..render.training import STOPS, loss_change, table_rows
 
-    w = _Writer(r.spec, r.names, precision)
+    w = _Writer(r.spec, r.names, precision, form)
     w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
     w.network(2)
     p = r.plan

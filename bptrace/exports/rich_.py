@@ -70,11 +70,11 @@ def run_pieces(r, view, every: int | None = None, log_y: bool = False) -> list:
 
     from ..render import training
     from ..render.svgplot import line_chart
-    from ..render.tables import render_iteration
+    from ..render.matrix import iteration_in_form  # the view's form: scalar, matrix or both
 
     pieces: list = [training.header(r.spec, r.names, r.plan)]
     for it in r.traces:
-        pieces += [Rule(f"epoch {it.epoch}, step {it.step}"), render_iteration(it, r.spec, view), Text("")]
+        pieces += [Rule(f"epoch {it.epoch}, step {it.step}"), iteration_in_form(it, r.spec, view), Text("")]
     if r.epochs_done:
         epochs, losses = training.curve_points(r, 1200)
         pieces += [training.epoch_table(r, view.precision, every),

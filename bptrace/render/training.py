@@ -211,11 +211,11 @@ def render_run(r, view, every: int | None = None, log_y: bool = False, width: in
     """Everything `step` shows, in order: network, settings, traces, epochs, curve, summary."""
     from rich.rule import Rule
 
-    from .tables import render_iteration
+    from .matrix import iteration_in_form as in_form
 
     parts: list = [header(r.spec, r.names, r.plan)] if with_header else []
     for it in r.traces:
-        parts += [Rule(f"epoch {it.epoch}, step {it.step}"), render_iteration(it, r.spec, view), Text("")]
+        parts += [Rule(f"epoch {it.epoch}, step {it.step}"), in_form(it, r.spec, view), Text("")]
     if r.epochs_done:
         parts += [epoch_table(r, view.precision, every), Text(""), loss_curve(r, log_y, width=width), Text("")]
     parts.append(summary(r, view.precision))
