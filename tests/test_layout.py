@@ -123,3 +123,16 @@ def test_verdict_wraps_between_its_two_parts_at_60():
     lines = text.splitlines()
     i = next(i for i, line in enumerate(lines) if line.startswith("E_total:"))
     assert lines[i].rstrip().endswith("→ 0.06068866") and lines[i + 1].startswith("down by 0.04702136 (−43.66%)")
+
+
+@pytest.mark.parametrize("width", [20, 27, 28, 40])
+def test_a_broken_list_keeps_its_commas_within_the_width(width):
+    from bptrace.render.layout import Segments
+
+    parts = ["entries: a1 = w1", "a2 = w2", "a3 = w3", "a4 = w4", "a5 = w5"]
+    lines = [line.plain for line in Segments(parts, ", ", indent="  ", keep=True).lines(width)]
+    assert len(lines) > 1
+    assert all(line.endswith(",") for line in lines[:-1]) and not lines[-1].endswith(",")
+    assert all(cell_len(line) <= width for line in lines)
+    # every entry appears once, in order, and nothing but the separators was added
+    assert " ".join(line.strip() for line in lines) == ", ".join(parts)

@@ -176,3 +176,14 @@ def test_both_puts_each_matrix_step_after_its_scalar_step(fmt):
              "hidden layer 1", "Backward step 2, matrix form", "Updates", "Updates, matrix form", "Check"]
     at = [text.index(t) for t in order]
     assert at == sorted(at), [t for t, a in zip(order, at)]
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("name", ["deep", "softmax"])
+def test_tex_entry_legends_break_within_the_page(name):
+    # the legend is set \sloppy; its \par must come inside that group, or the paragraph is broken with
+    # the document's strict tolerance and ran up to 10.8pt into the margin (deep: 7 lines, softmax: 1)
+    ensure_pdflatex()
+    ok, log = compile_tex(bptrace.to_text(bptrace.run(name), "tex", form="both"))
+    assert ok, tex_errors(log)
+    assert "Overfull \\hbox" not in log

@@ -158,7 +158,7 @@ class _Doc:
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(rf"{{\small\sloppy {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"}\par")
+                    self.add(rf"{{\small\sloppy {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"\par}")
 
     def updates(self, it: Iteration, spec, level: str) -> None:
         self.add(rf"\{level}*{{Updates}}")

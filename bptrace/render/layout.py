@@ -49,17 +49,19 @@ class Segments:
     that wraps only between parts, never inside one, and drops the separator where it breaks;
     continuation lines start with `indent`."""
 
-    def __init__(self, parts, sep: str = " · ", style: str = "", indent: str = ""):
+    def __init__(self, parts, sep: str = " · ", style: str = "", indent: str = "", keep: bool = False):
         self.parts = [p if isinstance(p, Text) else Text(p) for p in parts if p]
         self.sep, self.style, self.indent = sep, style, indent
+        self.mark = sep.rstrip() if keep else ""  # keep=True: a list's "," stays at the end of a broken line
 
     def lines(self, width: int) -> list[Text]:
         out = self.parts[:1]
-        for part in self.parts[1:]:
+        for i, part in enumerate(self.parts[1:], 2):
             joined = out[-1] + self.sep + part
-            if joined.cell_len <= width:
+            if joined.cell_len <= width - (cell_len(self.mark) if i < len(self.parts) else 0):
                 out[-1] = joined
             else:
+                out[-1] = out[-1] + self.mark
                 out.append(Text(self.indent) + part)
         return out
 

@@ -120,7 +120,7 @@ class EquationView:
             yield Text(line, no_wrap=True, overflow="ellipsis")
         if self.legend:
             pairs = [tr(f"{a} = {b}") for a, b in self.legend]
-            yield Segments([f"{LEGEND_HEAD} {pairs[0]}"] + pairs[1:], ", ", "dim", "  ")
+            yield Segments([f"{LEGEND_HEAD} {pairs[0]}"] + pairs[1:], ", ", "dim", "  ", keep=True)
 
 
 def section(s: mx.Section, view: View, legend: bool = False) -> Group:
