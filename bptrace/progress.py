@@ -78,7 +78,8 @@ def train(s, plan, naming, exports, opts, quiet: bool):
         from .naming import for_spec
 
         out.print(training.header(train.titled(s, plan), for_spec(s, naming), plan))
-    jsonl = JsonlStream(streams, train.titled(s, plan), None if quiet else size_note(err, plan.steps(n))) if streams else None
+    jsonl = JsonlStream(streams, train.titled(s, plan), None if quiet else size_note(err, plan.steps(n)),
+                        opts.form) if streams else None
     live = not quiet and out.is_terminal and not exports.to_stdout
     bar = EpochProgress(plan.epochs, enabled=live, console=out)
     with interruptible() as stopped, bar:

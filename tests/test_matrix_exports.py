@@ -169,6 +169,24 @@ def test_jsonl_of_a_trace_carries_the_matrix_form():
     assert z1["values"] == [[pytest.approx(0.08, abs=1e-15)], [pytest.approx(0.11, abs=1e-15)]]  # the post's z1, z2
 
 
+def test_step_streams_the_matrix_form_into_its_jsonl(runner, tmp_path):
+    from bptrace.cli import app
+
+    out = tmp_path / "run.jsonl"
+    result = runner.invoke(app, ["step", "blog", "--epochs", "2", "--form", "both", "--export", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()][1:-1]
+    assert len(records) == 2
+    for r in records:
+        VALIDATOR.validate(r)
+    z = [r["matrix_form"][0]["equations"][0]["result"]["values"] for r in records]
+    assert z[0] == [[pytest.approx(0.08, abs=1e-15)], [pytest.approx(0.11, abs=1e-15)]]  # the post's z1, z2
+    # the second update starts from the post's w1⁺ … w4⁺: z⁽¹⁾ = W⁽¹⁾⁺ x with x = (0.1, 0.2)
+    w = [[PUBLISHED["w1+"], PUBLISHED["w2+"]], [PUBLISHED["w3+"], PUBLISHED["w4+"]]]
+    expected = [row[0] * 0.1 + row[1] * 0.2 for row in w]
+    assert [v[0] for v in z[1]] == [pytest.approx(e, abs=1e-8) for e in expected]
+
+
 @pytest.mark.parametrize("fmt", ["md", "tex"])
 def test_both_puts_each_matrix_step_after_its_scalar_step(fmt):
     text = bptrace.to_text(bptrace.run("blog"), fmt, form="both")

@@ -225,12 +225,13 @@ def to_text(obj, fmt: str, options: Options | None = None) -> str:
 class JsonlStream:
     """A run's JSON Lines export as it happens: a header line, one record per step, a summary line.
 
-    `on_first(n_bytes)` is called once, with the size of the first record (to estimate the whole)."""
+    `on_first(n_bytes)` is called once, with the size of the first record (to estimate the whole);
+    `form` matrix or both adds each step's matrix form to its record, as `run --export x.jsonl` does."""
 
-    def __init__(self, writers: list, spec, on_first: Callable[[int], None] | None = None):
+    def __init__(self, writers: list, spec, on_first: Callable[[int], None] | None = None, form: str = "scalar"):
         from .json_ import header, jsonl_line
 
-        self.writers, self.on_first = writers, on_first
+        self.writers, self.on_first, self.form = writers, on_first, form
         self._write(jsonl_line(header(spec, "step")))
 
     def _write(self, line: str) -> None:
@@ -238,9 +239,9 @@ class JsonlStream:
             w.write(line)
 
     def record(self, it) -> None:
-        from .json_ import iteration_line
+        from .json_ import iteration_line, iteration_record, jsonl_line, with_form
 
-        line = iteration_line(it)
+        line = iteration_line(it) if self.form == "scalar" else jsonl_line(with_form(iteration_record(it), it, self.form))
         self._write(line)
         if self.on_first is not None:
             self.on_first(len(line.encode("utf-8")))

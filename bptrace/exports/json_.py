@@ -177,13 +177,13 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
 def trace_json(trace: Trace, form: str = "scalar") -> str:
     doc = header(trace.spec, "run")
     doc.update(kind="trace", quantities=quantities_record(trace.iterations[0]),
-               iterations=[_with_form(iteration_record(it), it, form) for it in trace.iterations])
+               iterations=[with_form(iteration_record(it), it, form) for it in trace.iterations])
     return dumps(doc) + "\n"
 
 
 def run_json(r, form: str = "scalar") -> str:
     doc = header(r.spec, "step")
-    doc.update(kind="trace", iterations=[_with_form(iteration_record(it), it, form) for it in r.traces],
+    doc.update(kind="trace", iterations=[with_form(iteration_record(it), it, form) for it in r.traces],
                run=run_summary(r))
     return dumps(doc) + "\n"
 
@@ -191,7 +191,7 @@ def run_json(r, form: str = "scalar") -> str:
 # ---------------------------------------------------------------- the matrix form (--form matrix|both)
 
 
-def _with_form(record: dict[str, Any], it, form: str) -> dict[str, Any]:
+def with_form(record: dict[str, Any], it, form: str) -> dict[str, Any]:
     """An iteration's record, with its matrix form added unless form is scalar."""
     if form != "scalar":
         record["matrix_form"] = matrix_record(it)
@@ -269,7 +269,7 @@ def _template(layout: Layout):
 
 def trace_jsonl(trace: Trace, form: str = "scalar") -> str:
     lines = [jsonl_line(header(trace.spec, "run") | {"quantities": quantities_record(trace.iterations[0])})]
-    lines += [jsonl_line(_with_form(iteration_record(it), it, form)) for it in trace.iterations]
+    lines += [jsonl_line(with_form(iteration_record(it), it, form)) for it in trace.iterations]
     return "".join(lines)
 
 
