@@ -205,7 +205,7 @@ def parse_toml(text: str, name: str = "<spec>", parse_float=float) -> dict[str, 
     try:
         return tomllib.loads(text, parse_float=_guarded(parse_float))
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(_toml_location(name, str(e)), f"invalid TOML: {_toml_message(str(e))}") from None
+        raise SpecError(_toml_location(name, str(e)), f"invalid TOML: {_toml_message(str(e))}{_key_hint(text, str(e))}") from None
     except _NumberOutOfRange as e:
         where = _line_col(text, text.find(str(e)))
         raise SpecError(f"{name}{where}", f"number out of range ({clip(str(e))}); expected a number within ±1.8e308") from None
@@ -269,6 +269,20 @@ def _toml_location(name: str, message: str) -> str:
     # tomllib ends its messages with "(at line L, column C)"
     m = re.search(r"\(at line (\d+), column (\d+)\)", message)
     return f"{name}:{m.group(1)}:{m.group(2)}" if m else name
+
+
+def _key_hint(text: str, message: str) -> str:
+    """When the failing line's name has a character a bare TOML key cannot hold (w5+, ∂E/∂w5, net h1):
+    how to write it, quoted."""
+    m = re.search(r"\(at line (\d+),", message)
+    lines = text.splitlines()
+    if not m or int(m.group(1)) > len(lines):
+        return ""
+    key, eq, _ = lines[int(m.group(1)) - 1].partition("=")
+    key = key.strip()
+    if not eq or not key or key[0] in "\"'[#" or re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+        return ""
+    return f"; a name with characters other than letters, digits, _ and - must be quoted: \"{key}\" = …"
 
 
 def _toml_message(message: str) -> str:

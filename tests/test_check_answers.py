@@ -70,3 +70,19 @@ def test_an_empty_answers_file_speaks_of_an_answers_file(runner, tmp_path, conte
     assert result.exit_code == 2
     assert "expected an answers file" in result.stderr
     assert "spec" not in result.stderr and "bptrace init" not in result.stderr
+
+
+@pytest.mark.parametrize("line,key,col", [("w6+ = 0.4131", "w6+", 3), ("net h1 = 0.08", "net h1", 5),
+                                          ("dE_total/dw5 = 0.0259", "dE_total/dw5", 9)])
+def test_an_unquoted_name_that_toml_cannot_read_says_how_to_quote_it(runner, tmp_path, line, key, col):
+    path = answers(tmp_path, f"z1 = 0.08\n{line}\n")
+    result = runner.invoke(app, ["check", "blog", path])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: {path}:2:{col}: invalid TOML: Expected '=' after a key in a key/value "
+                                     f"pair; a name with characters other than letters, digits, _ and - must be "
+                                     f'quoted: "{key}" = …')
+
+
+def test_other_toml_errors_get_no_quoting_hint(runner, tmp_path):
+    result = runner.invoke(app, ["check", "blog", answers(tmp_path, "z1 = [0.08,\n")])
+    assert result.exit_code == 2 and "quoted" not in result.stderr
