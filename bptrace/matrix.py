@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_, _
 from .notation import E_TOTAL, leaf, partial
 from .trace import Iteration, Pass, Product, Sum
 
@@ -25,17 +26,17 @@ FORMS = ("scalar", "matrix", "both")
 MAX_FULL = 6  # a matrix up to 6×6 is written out in full; a larger one is elided in the middle (⋯ ⋮ ⋱)
 
 # words shown to the user (one place, for the translator)
-FORWARD_TITLE = "Forward pass, matrix form"
-BACKWARD_TITLE = "Backward step {step}, matrix form"
-BATCH_TITLE = "Batch gradients, matrix form"
-UPDATE_TITLE = "Updates, matrix form"
-SAMPLE_LABEL = " (sample {sample})"
-COLUMNS_NOTE = "vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)"
-MEAN_NOTE = "the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ"
-SHARED_NOTE = "one bias shared by layer {l}: every entry of b{sup} is {name}"
-FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
-RULE_NOTE = "elementwise: {rule}"
-LEGEND = "entries"
+FORWARD_TITLE = N_("Forward pass, matrix form")
+BACKWARD_TITLE = N_("Backward step {step}, matrix form")
+BATCH_TITLE = N_("Batch gradients, matrix form")
+UPDATE_TITLE = N_("Updates, matrix form")
+SAMPLE_LABEL = N_(" (sample {sample})")
+COLUMNS_NOTE = N_("vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)")
+MEAN_NOTE = N_("the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ")
+SHARED_NOTE = N_("one bias shared by layer {l}: every entry of b{sup} is {name}")
+FROZEN_NOTE = N_("{name} is frozen (train_bias = false): not updated")
+RULE_NOTE = N_("elementwise: {rule}")
+LEGEND = N_("entries")
 FORM_ERROR = "form: expected one of {forms}, got '{form}'"
 FOCUS_ERROR = "focus {focus}: one parameter's chain is shown in the scalar form only, not with form = {form}"
 
@@ -186,12 +187,12 @@ def forward_section(p: Pass, label: str = "") -> Section:
             b = col(*_v("b", l), [n.bias for n in layer])
             parts += (ADD, b)
             if len({n.bias.ident for n in layer}) == 1 and len(layer) > 1:
-                notes.append(SHARED_NOTE.format(l=l, sup=sup(l), name=layer[0].bias.name))
+                notes.append(_(SHARED_NOTE).format(l=l, sup=sup(l), name=layer[0].bias.name))
         eqs.append(Equation(z.sym, z.tex, parts, z))
         fs, ft = FUNCS.get(layer[0].activation, (layer[0].activation, rf"\operatorname{{{layer[0].activation}}}"))
         eqs.append(Equation(h.sym, h.tex, (Op(fs + "(", ft + r"\left("), z, Op(")", r"\right)")), h))
         h_prev = h
-    return Section(FORWARD_TITLE + label, tuple(eqs), tuple(notes), "forward", p.sample)
+    return Section(_(FORWARD_TITLE) + label, tuple(eqs), tuple(notes), "forward", p.sample)
 
 
 def backward_sections(p: Pass, label: str = "") -> list[Section]:
@@ -217,7 +218,7 @@ def backward_sections(p: Pass, label: str = "") -> list[Section]:
             fp = col(f"f′(z{sup(l)})", f"f'(z^{{({l})}})", [n.dout_dz for n in lb.neurons])
             eqs.append(Equation(delta.sym, delta.tex, (LP, W_next.T, MUL, d_next, RP, HAD, fp), delta))
         eqs += gradient_equations(lb, layer, delta, hs[l - 1], l)
-        out.append(Section(BACKWARD_TITLE.format(step=step) + label, tuple(eqs), (), "backward", p.sample, step))
+        out.append(Section(_(BACKWARD_TITLE).format(step=step) + label, tuple(eqs), (), "backward", p.sample, step))
     return out
 
 
@@ -232,7 +233,7 @@ def gradient_equations(lb, layer, delta: Mat, h_prev: Mat, l: int) -> list[Equat
     if biases:
         gb = col(*_v("∂E/∂b", l, r"\frac{\partial E}{\partial b@}"), biases)
         if len(biases) == 1 and rows > 1:  # shared: the sum of the layer's deltas
-            ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(rows)))
+            ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _row in range(rows)))
             eqs.append(Equation(gb.sym, gb.tex, (ones.T, MUL, delta), gb))
         else:
             eqs.append(Equation(gb.sym, gb.tex, (delta,), gb))
@@ -272,7 +273,7 @@ def batch_section(it: Iteration) -> Section | None:
             g = gradient_equations(lb, layer, col("δ", "δ", [n.delta for n in lb.neurons]),
                                    col("h", "h", [t.source for t in layer[0].terms]), l)
             per.append([e.result for e in g])
-        W, b, _ = _param_mats(it, l, grad=True)
+        W, b, _frozen = _param_mats(it, l, grad=True)
         for i, rows in enumerate((W, b)):
             if not rows:
                 continue
@@ -287,7 +288,7 @@ def batch_section(it: Iteration) -> Section | None:
             res = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), rows)
             eqs.append(Equation(res.sym, res.tex, tuple(parts), res))
             eqs.append(columns_equation(it, l, i, res))
-    return Section(BATCH_TITLE, tuple(eqs), (COLUMNS_NOTE, MEAN_NOTE.format(B=B)), "batch")
+    return Section(_(BATCH_TITLE), tuple(eqs), (_(COLUMNS_NOTE), _(MEAN_NOTE).format(B=B)), "batch")
 
 
 def columns_equation(it: Iteration, l: int, bias: int, res: Mat) -> Equation:
@@ -298,9 +299,9 @@ def columns_equation(it: Iteration, l: int, bias: int, res: Mat) -> Equation:
     layers = [next(b for b in p.backward if b.index == l - 1) for p in it.passes]
     D = Mat(*_v("Δ", l, r"\Delta"), tuple(zip(*[[_cell(n.delta) for n in lb.neurons] for lb in layers])))
     if bias:
-        ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(B)))
+        ones = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _col in range(B)))
         if res.shape[0] == 1 and D.shape[0] > 1:  # shared: every entry of Δ summed
-            up = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _ in range(D.shape[0])))
+            up = Mat("𝟏", r"\mathbf{1}", tuple((Cell(1.0, None, True),) for _row in range(D.shape[0])))
             return Equation(res.sym, res.tex, (inv, MUL, up.T, MUL, D, MUL, ones), res)
         return Equation(res.sym, res.tex, (inv, MUL, D, MUL, ones), res)
     sources = [[_cell(t.source) for t in p.forward.layers[l - 1][0].terms] for p in it.passes]
@@ -346,10 +347,10 @@ def update_section(it: Iteration, rule_text: str = "") -> Section:
             parts = (P, SUB, alpha, MUL, G) if sgd and not any(held) else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
                                                         P, Op(", ", ","), G, RP)
             eqs.append(Equation(R.sym, R.tex, parts, R))
-        notes += [FROZEN_NOTE.format(name=u.name) for u in old[2] if u.frozen]
+        notes += [_(FROZEN_NOTE).format(name=u.name) for u in old[2] if u.frozen]
     if (not sgd or frozen) and rule_text:
-        notes.append(RULE_NOTE.format(rule=rule_text))
-    return Section(UPDATE_TITLE, tuple(eqs), tuple(notes), "update")
+        notes.append(_(RULE_NOTE).format(rule=rule_text))
+    return Section(_(UPDATE_TITLE), tuple(eqs), tuple(notes), "update")
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,7 @@ def build(it: Iteration, rule_text: str = "") -> MatrixView:
     many = len(it.passes) > 1
     passes = []
     for p in it.passes:
-        label = SAMPLE_LABEL.format(sample=p.sample) if many else ""
+        label = _(SAMPLE_LABEL).format(sample=p.sample) if many else ""
         passes.append((forward_section(p, label), tuple(backward_sections(p, label))))
     return MatrixView(tuple(passes), batch_section(it), update_section(it, rule_text))
 

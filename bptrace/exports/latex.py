@@ -12,6 +12,8 @@ import math
 from ..expr import Op, render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
+from ..i18n import _
+from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
 
@@ -28,10 +30,18 @@ _ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": 
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
+KOTEX = r"\usepackage{kotex}"  # Korean (Debian: texlive-lang-korean), loaded when the text has Hangul
+
+
+def is_hangul(c: str) -> bool:
+    """Hangul syllables and jamo: what kotex typesets."""
+    return "\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f"
+
+
 def escape(s: str) -> str:
-    """User text (titles) safe for LaTeX: \\ # $ % & _ { } ~ ^ escaped; other non-ASCII dropped to '?'."""
-    out = "".join(_ESCAPES.get(c, c) for c in s)
-    return out.encode("ascii", "replace").decode("ascii")
+    """Text (titles, labels) safe for LaTeX: \\ # $ % & _ { } ~ ^ escaped; Hangul kept (kotex); other non-ASCII
+    dropped to '?'."""
+    return "".join(c if is_hangul(c) else _ESCAPES.get(c, c).encode("ascii", "replace").decode("ascii") for c in s)
 
 
 class _Doc:
@@ -86,19 +96,18 @@ class _Doc:
         if self.form != "scalar":
             return self.in_form(it, spec, level)
         for p in it.passes:
-            suffix = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
-            self.add(rf"\{level}*{{Forward pass{suffix}}}")
+            suffix = sample_label(spec, p)
+            self.add(rf"\{level}*{{{_('Forward pass')}{suffix}}}")
             L = len(p.forward.layers)
             for l, layer in enumerate(p.forward.layers):
-                self.add(rf"\sub{level}*{{{'Output layer' if l == L - 1 else f'Hidden layer {l + 1}'}}}")
+                self.add(rf"\sub{level}*{{{_('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1)}}}")
                 self.equations([self.q(n.z) for n in layer] + [self.q(n.out) for n in layer])
-            self.add(rf"\{level}*{{Errors{suffix}}}")
+            self.add(rf"\{level}*{{{_('Errors')}{suffix}}}")
             smoothed = [t for t in p.loss.targets if t.formula is not None]  # label smoothing: the targets read
             self.equations([self.q(e) for e in (*smoothed, *p.loss.errors, p.loss.total)])
-            self.add(rf"\{level}*{{Backward pass{suffix}}}")
+            self.add(rf"\{level}*{{{_('Backward pass')}{suffix}}}")
             for step, lb in enumerate(p.backward, 1):
-                what = "output layer" if lb.index == L - 1 else f"hidden layer {lb.index + 1}"
-                self.add(rf"\sub{level}*{{Step {step}: {what}}}")
+                self.add(rf"\sub{level}*{{{_('Step {step}: {what}').format(step=step, what=layer_word(lb, L))}}}")
                 items = []
                 for n, nf in zip(lb.neurons, p.forward.layers[lb.index]):
                     alias = self.name(partial(E_TOTAL, nf.z.ident))
@@ -117,19 +126,19 @@ class _Doc:
         both = self.form == "both"
         view = mx.build(it, render(it.rule, "unicode", self.names) if it.rule is not None else "")
         for p, (fwd, back) in zip(it.passes, view.passes):
-            suffix = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
+            suffix = sample_label(spec, p)
             L = len(p.forward.layers)
             if both:
-                self.add(rf"\{level}*{{Forward pass{suffix}}}")
+                self.add(rf"\{level}*{{{_('Forward pass')}{suffix}}}")
                 self.equations([self.q(n.z) for layer in p.forward.layers for n in layer]
                                + [self.q(n.out) for layer in p.forward.layers for n in layer])
             self.matrix_section(fwd, level)
-            self.add(rf"\{level}*{{Errors{suffix}}}")
+            self.add(rf"\{level}*{{{_('Errors')}{suffix}}}")
             self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
             for step, (lb, b) in enumerate(zip(p.backward, back), 1):
                 if both:
-                    what = "output layer" if lb.index == L - 1 else f"hidden layer {lb.index + 1}"
-                    self.add(rf"\{level}*{{Backward step {step}: {what}{suffix}}}")
+                    what = _("Backward step {step}: {what}").format(step=step, what=layer_word(lb, L))
+                    self.add(rf"\{level}*{{{what}{suffix}}}")
                     items = []
                     for n, nf in zip(lb.neurons, p.forward.layers[lb.index]):
                         alias = self.name(partial(E_TOTAL, nf.z.ident))
@@ -154,39 +163,40 @@ class _Doc:
         for eq in s.equations:
             self.add(r"\begin{gather*}", mt.formula(eq) + r" \\",
                      *(row + r" \\" for row in mt.numbers_rows(eq, self.p)),
-                     rf"\text{{{mt.SHAPE_HEAD}: }} {mt.shapes(eq)}", r"\end{gather*}")
+                     rf"\text{{{_(mt.SHAPE_HEAD)}: }} {mt.shapes(eq)}", r"\end{gather*}")
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(rf"{{\small\sloppy {mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + r"\par}")
+                    self.add(rf"{{\small\sloppy {_(mt.LEGEND_HEAD)}: " + ", ".join(f"${p}$" for p in pairs) + r"\par}")
 
     def updates(self, it: Iteration, spec, level: str) -> None:
-        self.add(rf"\{level}*{{Updates}}")
+        self.add(rf"\{level}*{{{_('Updates')}}}")
         live = [u for u in it.updates if not u.frozen]
         if live:
-            self.add(rf"With $\alpha = {it.learning_rate:g}$ (optimizer \texttt{{{escape(it.optimizer)}}}):")
+            self.add(_("With {lr} (optimizer {optimizer}):").format(
+                lr=rf"$\alpha = {it.learning_rate:g}$", optimizer=rf"\texttt{{{escape(it.optimizer)}}}"))
             items = [("p^{+}", None, render(it.rule, "latex", self.names), "")]
             items += [(self.name(after(u.ident)), update_tree(it, spec.optimizer.hyper, u), self.n(u.new), "")
                       for u in live]
             self.equations(items)
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-        head = ["parameter", "old", "gradient", *[f"${name(state_id(k), None, 'latex')}$" for k in keys], "new"]
+        head = [_("parameter"), _("old"), _("gradient"), *[f"${name(state_id(k), None, 'latex')}$" for k in keys], _("new")]
         rows = [[f"${self.name(u.ident)}$", f"${self.n(u.old, u.given)}$", f"${self.n(u.gradient)}$",
-                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
+                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" " + _("(frozen)") if u.frozen else "")]
                 for u in it.updates]
         self.table(head, rows)
 
     def check(self, it: Iteration, level: str) -> None:
-        self.add(rf"\{level}*{{Check: forward pass with the updated weights}}")
+        self.add(rf"\{level}*{{{_('Check: forward pass with the updated weights')}}}")
         rows = []
         for p, c in zip(it.passes, it.checks):
-            for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
+            for (*_x, b), (*_y, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
                 rows.append([f"${self.name(b.ident)}$", f"${self.n(b.value)}$", f"${self.n(q.value)}$",
                              f"${signed(q.value - b.value, self.p, 'latex')}$"])
-        self.table(["quantity", "before", "after", "change"], rows)
+        self.table([_("quantity"), _("before"), _("after"), _("change")], rows)
         b, a = it.loss_before, it.loss_after
-        verdict = ("the update overflowed; try a smaller learning rate" if not math.isfinite(a) else
-                   "down" if a < b else "up" if a > b else "unchanged")
+        verdict = _("the update overflowed; try a smaller learning rate") if not math.isfinite(a) else (
+            _("down") if a < b else _("up") if a > b else _("unchanged"))
         self.add(rf"\textbf{{$E_{{total}}$: ${self.n(b)}$ $\to$ ${self.n(a)}$}}, {verdict}.", "")
 
     def table(self, head: list[str], rows: list[list[str]]) -> None:
@@ -198,17 +208,18 @@ class _Doc:
 
     def network(self, spec) -> None:
         N = self.names
-        self.add(r"\section*{The network}")
-        rows = [["input", ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
+        self.add(rf"\section*{{{_('The network')}}}")
+        rows = [[_("input"), ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
         for l, layer in enumerate(spec.layers):
-            label = "output" if l == len(spec.layers) - 1 else f"hidden {l + 1}"
+            label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
-            bias = "none" if layer.bias is None else ("shared" if layer.shared_bias else str(len(layer.bias)))
+            bias = _("none") if layer.bias is None else (_("shared") if layer.shared_bias else str(len(layer.bias)))
             rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
-        self.table(["layer", "neurons", "activation", "bias", "parameters"], rows)
-        smoothing = rf" (label smoothing $\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
-        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}$, "
-                 rf"optimizer \texttt{{{escape(spec.optimizer.name)}}}; {spec.n_params} parameters.", "")
+        self.table([_(c) for c in ("layer", "neurons", "activation", "bias", "parameters")], rows)
+        smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
+        self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
+            loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing, lr=rf"$\alpha = {spec.learning_rate:g}$",
+            optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=spec.n_params), "")
 
 
 def _ids(kind: str, count: int, l: int = 0):
@@ -221,8 +232,13 @@ def _span(items: list[str]) -> str:
     return ", ".join(items) if len(items) <= 3 else f"{items[0]}, \\dots, {items[-1]}"
 
 
+def layer_word(lb, L: int) -> str:
+    return _("output layer") if lb.index == L - 1 else _("hidden layer {n}").format(n=lb.index + 1)
+
+
 def _document(title: str, body: list[str]) -> str:
-    return "\n".join([PREAMBLE, rf"\title{{{escape(title)}}}", r"\date{}", r"\begin{document}", r"\maketitle",
+    korean = any(map(is_hangul, title)) or any(is_hangul(c) for line in body for c in line)
+    return "\n".join([PREAMBLE + (KOTEX + "\n" if korean else ""), rf"\title{{{escape(title)}}}", r"\date{}", r"\begin{document}", r"\maketitle",
                       *body, r"\end{document}", ""])
 
 
@@ -231,9 +247,9 @@ def trace_latex(trace: Trace, precision: int = 8, form: str = "scalar") -> str:
     d.network(trace.spec)
     for it in trace.iterations:
         if len(trace.iterations) > 1:
-            d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")
+            d.add(rf"\section*{{{epoch_heading(it)}}}")
         d.iteration(it, trace.spec, "section" if len(trace.iterations) == 1 else "subsection")
-    return _document(trace.spec.title or "bptrace trace", d.out)
+    return _document(trace.spec.title or _("bptrace trace"), d.out)
 
 
 def run_latex(r, precision: int = 8, form: str = "scalar") -> str:
@@ -241,8 +257,8 @@ def run_latex(r, precision: int = 8, form: str = "scalar") -> str:
     d = _Doc(r.names, precision, form)
     d.network(r.spec)
     for it in r.traces:
-        d.add(rf"\section*{{Epoch {it.epoch}, step {it.step}}}")
+        d.add(rf"\section*{{{epoch_heading(it)}}}")
         d.iteration(it, r.spec, "subsection")
     if r.epochs_done:
         d.add(rf"\textbf{{Loss: ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} after {counted(r.epochs_done, 'epoch')}.")
-    return _document(r.spec.title or "bptrace training run", d.out)
+    return _document(r.spec.title or _("bptrace training run"), d.out)

@@ -15,6 +15,8 @@ from .. import activations
 from ..expr import render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
+from ..i18n import _
+from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
 
@@ -55,23 +57,24 @@ class _Writer:
 
     def network(self, level: int) -> None:
         spec, N = self.spec, self.names
-        self.add(f"{'#' * level} The network\n")
-        rows = ["| layer | neurons | activation | bias | parameters |", "|---|---|---|---|---|",
-                f"| input | {', '.join(N.inputs)} | | | |"]
+        self.add(f"{'#' * level} {_('The network')}\n")
+        head = [_(c) for c in ("layer", "neurons", "activation", "bias", "parameters")]
+        rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", f"| {_('input')} | {', '.join(N.inputs)} | | | |"]
         for l, layer in enumerate(spec.layers):
-            label = "output" if l == len(spec.layers) - 1 else f"hidden {l + 1}"
-            bias = "none" if layer.bias is None else ("shared " if layer.shared_bias else "") + ", ".join(N.biases[l])
+            label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
+            bias = _("none") if layer.bias is None else (_("shared") + " " if layer.shared_bias else "") + ", ".join(N.biases[l])
             if layer.bias is not None and not layer.train_bias:
-                bias += " (frozen)"
-            act = layer.activation + (f" (slope {layer.slope:g})" if layer.activation == "leaky_relu" else "")
+                bias += " " + _("(frozen)")
+            act = layer.activation + (" " + _("(slope {slope})").format(slope=f"{layer.slope:g}") if layer.activation == "leaky_relu" else "")
             act += f" ({activations.params_text(layer, lambda v: f'{v:g}')})" if activations.params_text(layer) else ""
             rows.append(f"| {label} | {', '.join(N.out[l])} | {act} | {bias} | {layer.n_params} |")
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
-        smoothing = f" (label smoothing $\\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
-        self.add(f"Loss `{spec.loss}`{smoothing}, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
-                 f"{f' ({hyper})' if hyper else ''}; {spec.n_params} parameters.\n")
+        smoothing = smoothing_label(f"$\\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
+        self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
+            loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$",
+            optimizer=f"`{opt.name}`" + (f" ({hyper})" if hyper else ""), n=spec.n_params) + "\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
                 given: frozenset[str] = frozenset()) -> None:
@@ -98,7 +101,7 @@ class _Writer:
         lines.append("```")
         self.add(f"{title}\n", "\n".join(lines) + "\n")
         if biases:
-            self.add("Biases: " + ", ".join(label(b, v) for b, v in biases.items()) + ".\n")
+            self.add(_("Biases:") + " " + ", ".join(label(b, v) for b, v in biases.items()) + ".\n")
 
     # ------------------------------------------------------------ forward and errors
 
@@ -106,13 +109,13 @@ class _Writer:
         self.add(f"{'#' * level} {title}\n")
         L = len(f.layers)
         for l, layer in enumerate(f.layers):
-            self.add(f"{'#' * (level + 1)} {'Output layer' if l == L - 1 else f'Hidden layer {l + 1}'}\n")
+            self.add(f"{'#' * (level + 1)} {_('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1)}\n")
             for n in layer:
                 self.eq(n.z)
             for n in layer:
                 self.eq(n.out)
 
-    def errors(self, level: int, loss: Loss, f: Forward, title: str = "Errors") -> None:
+    def errors(self, level: int, loss: Loss, f: Forward, title: str) -> None:
         self.add(f"{'#' * level} {title}\n")
         smoothed = [t for t in loss.targets if t.formula is not None]  # label smoothing: the targets the loss reads
         for q in (*smoothed, *loss.errors, loss.total):
@@ -122,11 +125,11 @@ class _Writer:
 
     def backward(self, level: int, p: Pass, after_step=None) -> None:
         """The backward pass step by step; after_step(step) adds what follows each step (--form both)."""
-        self.add(f"{'#' * level} Backward pass\n")
+        self.add(f"{'#' * level} {_('Backward pass')}\n")
         L = len(p.backward)
         for step, layer in enumerate(p.backward, 1):
-            what = "output layer" if layer.index == L - 1 else f"hidden layer {layer.index + 1}"
-            self.add(f"{'#' * (level + 1)} Step {step}: {what}\n")
+            what = _("output layer") if layer.index == L - 1 else _("hidden layer {n}").format(n=layer.index + 1)
+            self.add(f"{'#' * (level + 1)} {_('Step {step}: {what}').format(step=step, what=what)}\n")
             for n, nf in zip(layer.neurons, p.forward.layers[layer.index]):
                 alias = name(partial(E_TOTAL, nf.z.ident), self.names, "latex")
                 for q in neuron_rows(LayerBackward(layer.index, (n,), ())):
@@ -139,22 +142,22 @@ class _Writer:
     # ------------------------------------------------------------ update and check
 
     def updates(self, level: int, it: Iteration) -> None:
-        self.add(f"{'#' * level} Updates\n")
+        self.add(f"{'#' * level} {_('Updates')}\n")
         live = [u for u in it.updates if not u.frozen]
         if live:
-            self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + f"with $\\alpha = {it.learning_rate:g}$:\n")
+            self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + _("with {lr}:").format(lr=f"$\\alpha = {it.learning_rate:g}$") + "\n")
         hyper = self.spec.optimizer.hyper
         for u in live:
             tree = update_tree(it, hyper, u)
             self.add(_math(name(after(u.ident), self.names, "latex"), render(tree, "latex", self.names),
                            render(tree, "latex", self.names, True, self.p), self.n(u.new)))
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-        head = ["parameter", "old", "gradient", *[name(state_id(k), None, "unicode") for k in keys], "new"]
+        head = [_("parameter"), _("old"), _("gradient"), *[name(state_id(k), None, "unicode") for k in keys], _("new")]
         rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for u in it.updates:
             cells = [f"${name(u.ident, self.names, 'latex')}$", self.u(u.old, u.given), self.u(u.gradient),
                      *[self.u(u.state[k]) if k in u.state else "" for k in keys],
-                     self.u(u.new) + (" (frozen)" if u.frozen else "")]
+                     self.u(u.new) + (" " + _("(frozen)") if u.frozen else "")]
             rows.append("| " + " | ".join(cells) + " |")
         self.add("\n".join(rows) + "\n")
 
@@ -163,34 +166,34 @@ class _Writer:
         return num(v, self.p, given, "unicode")
 
     def check(self, level: int, it: Iteration) -> None:
-        self.add(f"{'#' * level} Check: forward pass with the updated weights\n")
-        rows = ["| quantity | before | after | change |", "|---|---|---|---|"]
+        self.add(f"{'#' * level} {_('Check: forward pass with the updated weights')}\n")
+        rows = ["| " + " | ".join(_(c) for c in ("quantity", "before", "after", "change")) + " |", "|---|---|---|---|"]
         for p, c in zip(it.passes, it.checks):
-            for (_, _, b), (_, _, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
-                label = f"${self.name(b)}$" + (f" (sample {p.sample})" if len(it.passes) > 1 else "")
+            for (*_x, b), (*_y, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
+                label = f"${self.name(b)}$" + (" (" + _("sample {n}").format(n=p.sample) + ")" if len(it.passes) > 1 else "")
                 rows.append(f"| {label} | {self.u(b.value)} | {self.u(q.value)} | {signed(q.value - b.value, self.p, 'unicode')} |")
         self.add("\n".join(rows) + "\n")
         b, a = it.loss_before, it.loss_after
         if not math.isfinite(a):
-            self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**: the update overflowed; "
-                     "try a smaller learning rate.\n")
+            self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**: {_('the update overflowed; try a smaller learning rate')}.\n")
             return
-        word = "down" if a < b else "up" if a > b else "unchanged"
         pct = f" ({(a - b) / b:+.2%})" if b else ""
-        self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**, {word} by {self.u(abs(a - b))}{pct}.\n")
+        how = _("unchanged") if a == b else (_("down by {amount}") if a < b else _("up by {amount}")).format(
+            amount=self.u(abs(a - b))) + pct
+        self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**, {how}.\n")
 
     def iteration(self, level: int, it: Iteration, diagrams: bool = True) -> None:
         if self.form != "scalar":
             return self.in_form(level, it, diagrams)
         for p in it.passes:
-            suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
-            self.forward(level, p.forward, "Forward pass" + suffix)
-            self.errors(level, p.loss, p.forward, "Errors" + suffix)
+            suffix = sample_label(self.spec, p)
+            self.forward(level, p.forward, _("Forward pass") + suffix)
+            self.errors(level, p.loss, p.forward, _("Errors") + suffix)
             self.backward(level, p)
         self.updates(level, it)
         self.check(level, it)
         if diagrams:
-            self.mermaid("The network after the update:", *self._params_after(it))
+            self.mermaid(_("The network after the update:"), *self._params_after(it))
 
     # ------------------------------------------------------------ the matrix form
 
@@ -201,11 +204,11 @@ class _Writer:
         both = self.form == "both"
         view = mx.build(it, render(it.rule, "unicode", self.names) if it.rule is not None else "")
         for p, (fwd, back) in zip(it.passes, view.passes):
-            suffix = f" (sample {p.sample})" if len(self.spec.samples) > 1 else ""
+            suffix = sample_label(self.spec, p)
             if both:
-                self.forward(level, p.forward, "Forward pass" + suffix)
+                self.forward(level, p.forward, _("Forward pass") + suffix)
             self.matrix_section(level, fwd)
-            self.errors(level, p.loss, p.forward, "Errors" + suffix)
+            self.errors(level, p.loss, p.forward, _("Errors") + suffix)
             if both:  # each matrix step right after its scalar step
                 self.backward(level, p, lambda step, back=back: self.matrix_section(level + 1, back[step - 1]))
             else:
@@ -218,7 +221,7 @@ class _Writer:
         self.matrix_section(level, view.update)
         self.check(level, it)
         if diagrams:
-            self.mermaid("The network after the update:", *self._params_after(it))
+            self.mermaid(_("The network after the update:"), *self._params_after(it))
 
     def matrix_section(self, level: int, s) -> None:
         """A section of the matrix form: each equation's formula, its numbers (bmatrix), its shapes."""
@@ -229,11 +232,11 @@ class _Writer:
             self.add(f"*{text(note)}*\n")
         for eq in s.equations:
             self.add("$$\n" + mt.formula(eq) + "\n$$\n", "$$\n" + mt.numbers(eq, self.p) + "\n$$\n",
-                     f"{mt.SHAPE_HEAD}: ${mt.shapes(eq)}$\n")
+                     f"{_(mt.SHAPE_HEAD)}: ${mt.shapes(eq)}$\n")
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(f"{mt.LEGEND_HEAD}: " + ", ".join(f"${p}$" for p in pairs) + "\n")
+                    self.add(f"{_(mt.LEGEND_HEAD)}: " + ", ".join(f"${p}$" for p in pairs) + "\n")
 
     def _params_before(self, p: Pass) -> tuple[dict, dict, frozenset]:
         """The parameters of the forward pass, and the names of those written in the spec."""
@@ -252,15 +255,15 @@ class _Writer:
 
 def trace_markdown(trace: Trace, precision: int = 8, form: str = "scalar") -> str:
     w = _Writer(trace.spec, trace.names, precision, form)
-    title = trace.spec.title or "bptrace trace"
-    w.add(f"# {text(title)}\n", "*Traced by bptrace: every quantity as its formula, the numbers put in, "
-          "and the result.*\n")
+    title = trace.spec.title or _("bptrace trace")
+    w.add(f"# {text(title)}\n", "*" + _("Traced by bptrace: every quantity as its formula, the numbers put in, "
+                                         "and the result.") + "*\n")
     first = trace.iterations[0]
     w.network(2)
-    w.mermaid("The network before the update:", *w._params_before(first.passes[0]))
+    w.mermaid(_("The network before the update:"), *w._params_before(first.passes[0]))
     for it in trace.iterations:
         if len(trace.iterations) > 1:
-            w.add(f"## Epoch {it.epoch}, step {it.step}\n")
+            w.add(f"## {epoch_heading(it)}\n")
         w.iteration(2 if len(trace.iterations) == 1 else 3, it)
     return "\n".join(w.lines)
 
@@ -293,46 +296,46 @@ def loss_chart(loss, epoch=None, points: int = 40) -> str:
     if not idx:
         return ""
     ys, k = _plain([float(loss[i]) for i in idx])
-    axis = "loss" + (f" (×10{f'-{k}'.translate(SUPERSCRIPT)})" if k else "")
+    axis = _("loss") + (f" (×10{f'-{k}'.translate(SUPERSCRIPT)})" if k else "")
     if len(idx) <= 12:
         x = "[" + ", ".join(str(epoch[i]) for i in idx) + "]"  # a few epochs: one label each
     else:
         x = f"{epoch[idx[0]]} --> {epoch[idx[-1]]}"
-    return ("```mermaid\nxychart-beta\n    title \"Loss per epoch\"\n"
-            f"    x-axis \"epoch\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
+    return ("```mermaid\nxychart-beta\n    title \"" + _("Loss per epoch") + "\"\n"
+            f"    x-axis \"{_('epoch')}\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
 
 
 def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "scalar") -> str:
     from ..render.training import STOPS, loss_change, table_rows
 
     w = _Writer(r.spec, r.names, precision, form)
-    w.add(f"# {text(r.spec.title or 'bptrace training run')}\n")
+    w.add(f"# {text(r.spec.title or _('bptrace training run'))}\n")
     w.network(2)
     p = r.plan
     w.add(f"Trained for {r.epochs_done} of {counted(p.epochs, 'epoch')} ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
-    w.add("## Loss per epoch\n")
+    w.add(f"## {_('Loss per epoch')}\n")
     idx = table_rows(r, rows=40)
     if idx:
         w.add(loss_chart(r.loss, r.epoch))
         watch = p.watch
         outs = [f"${name(Id('out', len(r.names.out) - 1, j), r.names, 'latex')}$"
                 for j in range(r.outputs.shape[1])]  # the kept (first 8) outputs
-        rows = ["| epoch | loss | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
+        rows = [f"| {_('epoch')} | {_('loss')} | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
         for i in table_rows(r, every):
             rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
                         + " | ".join(num(float(v), precision) for v in r.outputs[i]) + " |")
-        w.add(f"Outputs are those of sample {watch}.\n", "\n".join(rows) + "\n")
+        w.add(_("Outputs are those of sample {n}.").format(n=watch) + "\n", "\n".join(rows) + "\n")
     for it in r.traces:
-        w.add(f"## Epoch {it.epoch}, step {it.step}\n")
+        w.add(f"## {epoch_heading(it)}\n")
         w.iteration(3, it, diagrams=False)
-    w.add("## Parameters: initial → final\n")
-    rows = ["| parameter | initial | final | change |", "|---|---:|---:|---:|"]
+    w.add(f"## {_('Parameters: initial → final')}\n")
+    rows = ["| " + " | ".join(_(c) for c in ("parameter", "initial", "final", "change")) + " |", "|---|---:|---:|---:|"]
     for ident, v0, v1 in zip(param_ids(r.names), r.initial_values.tolist(), r.final_values.tolist()):
         rows.append(f"| ${name(ident, r.names, 'latex')}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
     w.add("\n".join(rows) + "\n")
-    w.add("## Outputs with the final weights\n")
-    rows = ["| sample | x | target | output |", "|---:|---|---|---|"]
+    w.add(f"## {_('Outputs with the final weights')}\n")
+    rows = ["| " + " | ".join(_(c) for c in ("sample", "x", "target", "output")) + " |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
         rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
                     f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")

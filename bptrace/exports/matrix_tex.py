@@ -12,10 +12,11 @@ import re
 
 from .. import matrix as mx
 from ..fmt import num
+from ..i18n import N_
 from ..notation import name
 
-SHAPE_HEAD = "shapes"
-LEGEND_HEAD = "entries"
+SHAPE_HEAD = N_("shapes")  # translated where shown (i18n)
+LEGEND_HEAD = N_("entries")
 
 
 def tex_name(s: str) -> str:

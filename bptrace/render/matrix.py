@@ -17,10 +17,11 @@ from .. import matrix as mx
 from ..expr import render
 from ..trace import Trace
 from .layout import Segments
-from .tables import (View, _spaced, backward_tables, check_table, forward_table, loss_table, summary,
-                     updates_table, verdict)
+from ..i18n import _
+from ..labels import sample_label
+from .tables import (View, _spaced, backward_tables, check_table, epoch_title, forward_table, loss_table,
+                     summary, updates_table, verdict)
 
-LEGEND_HEAD = "entries:"
 # --ascii: the matrix notation spelled in ASCII before widths are measured (the rest: bptrace.ascii)
 ASCII_SUP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻ᴸᴮˡ", "0123456789()+-LBl")
 ASCII_SUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉ₛₒ", "0123456789so")
@@ -120,7 +121,7 @@ class EquationView:
             yield Text(line, no_wrap=True, overflow="ellipsis")
         if self.legend:
             pairs = [tr(f"{a} = {b}") for a, b in self.legend]
-            yield Segments([f"{LEGEND_HEAD} {pairs[0]}"] + pairs[1:], ", ", "dim", "  ", keep=True)
+            yield Segments([f"{_(mx.LEGEND)}: {pairs[0]}"] + pairs[1:], ", ", "dim", "  ", keep=True)
 
 
 def section(s: mx.Section, view: View, legend: bool = False) -> Group:
@@ -140,11 +141,11 @@ def render_iteration(it, spec, view: View, form: str) -> Group:
     parts: list = []
     n_layers = len(spec.layers)
     for p, (fwd, back) in zip(it.passes, mv.passes):
-        label = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
+        label = sample_label(spec, p)
         if both:
-            parts.append(forward_table(f"Forward pass{label}", p.forward, view))
+            parts.append(forward_table(_("Forward pass") + label, p.forward, view))
         parts.append(section(fwd, view, both))
-        parts.append(loss_table(f"Errors{label}", p.loss, view))
+        parts.append(loss_table(_("Errors") + label, p.loss, view))
         tables = backward_tables(p, view, n_layers) if both else [None] * len(back)
         for t, b in zip(tables, back):
             parts += [t] if t is not None else []
@@ -181,7 +182,7 @@ def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style:
     parts: list = [summary(trace.spec, trace.names, "unicode"), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
-            parts.append(Rule(f"epoch {it.epoch}, step {it.step}"))
+            parts.append(Rule(epoch_title(it)))
         parts.append(render_iteration(it, trace.spec, view, form))
     if style == "ascii":
         from .plain import asciify

@@ -18,6 +18,8 @@ from rich.text import Text
 from .. import activations, formulas
 from ..expr import render
 from ..fmt import num, percent, signed
+from ..i18n import N_, _
+from ..labels import sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
 from .layout import Fitting, Segments, Titled, terms
@@ -42,13 +44,13 @@ class View:
         return id_name(q.ident, self.names, self.style)
 
 
-def _table(title: str, view: View, first: str = "quantity") -> Table:
+def _table(title: str, view: View, first: str = N_("quantity")) -> Table:
     t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
                padding=(0, 1), show_edge=False)
-    t.add_column(first, style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
+    t.add_column(_(first), style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
-        t.add_column("formula  =  numbers", overflow="fold", ratio=1, min_width=20)
-    t.add_column("value", justify="right", style=VALUE_STYLE, no_wrap=True)
+        t.add_column(_("formula  =  numbers"), overflow="fold", ratio=1, min_width=20)
+    t.add_column(_("value"), justify="right", style=VALUE_STYLE, no_wrap=True)
     return t
 
 
@@ -74,37 +76,39 @@ def _row(t: Table, view: View, q) -> None:
 def summary(spec, names, style: str = "unicode") -> "Fitting":
     """The network, one row per layer: as five columns where they fit the width, else as a layer
     column and one line of its details that wraps between them (never inside a name range)."""
-    rows = [("input", _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
+    rows = [(_("input"), _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
-        label = "output" if l == L - 1 else f"hidden {l + 1}"
+        label = _("output") if l == L - 1 else _("hidden {n}").format(n=l + 1)
         ws = [w for row in names.weights[l] for w in row]
         params = _span_parts(ws, f"{len(ws)} (", ")")
-        bias = ["none"]
+        bias = [_("none")]
         if layer.bias is not None:
-            bias = ["shared"] * layer.shared_bias + _span_parts(names.biases[l]) + ["(frozen)"] * (not layer.train_bias)
+            bias = [_("shared")] * layer.shared_bias + _span_parts(names.biases[l]) + [_("(frozen)")] * (not layer.train_bias)
             params.append(f"+ {len(layer.bias)}")
-        act = [layer.activation] + ([f"(slope {given(layer.slope, style)})"] if layer.activation == "leaky_relu" else [])
+        act = [layer.activation] + ([_("(slope {slope})").format(slope=given(layer.slope, style))] if layer.activation == "leaky_relu" else [])
         act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
-    title = Text(spec.title or "Network")
+    title = Text(spec.title or _("Network"))
     opt = spec.optimizer
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}" + (f" (label smoothing ε = {given(spec.label_smoothing, style)})" if spec.label_smoothing else ""), f"learning rate α = {given(spec.learning_rate, style)}",
-               f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
+    smoothing = smoothing_label("ε = " + given(spec.label_smoothing, style)) if spec.label_smoothing else ""
+    caption = [_("{n} parameters").format(n=spec.n_params), _("loss {loss}").format(loss=spec.loss) + smoothing,
+               _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)),
+               _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
     return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
 
 
-NETWORK_COLUMNS = ("layer", "neurons", "activation", "bias", "parameters")
+NETWORK_COLUMNS = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))
 
 
 
 def _network_table(title: Text, columns, caption) -> Table:
     t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                padding=(0, 1), caption=Segments(caption, style="table.caption"), caption_justify="left")
-    for col in columns:
-        t.add_column(col, no_wrap=col == "layer", header_style="bold")
+    for i, col in enumerate(columns):
+        t.add_column(_(col) if isinstance(col, str) else col, no_wrap=i == 0, header_style="bold")
     return t
 
 
@@ -116,10 +120,10 @@ def _wide(title: Text, rows, caption) -> Table:
 
 
 def _narrow(title: Text, rows, caption) -> Table:
-    t = _network_table(title, ("layer", Segments(NETWORK_COLUMNS[1:])), caption)
+    t = _network_table(title, ("layer", Segments(map(_, NETWORK_COLUMNS[1:]))), caption)
     for label, neurons, act, bias, params in rows:
         details = [" ".join(neurons), " ".join(act)]
-        details += [f"bias {' '.join(bias)}", f"parameters {' '.join(params)}"] if params else []
+        details += [_("bias {bias}").format(bias=" ".join(bias)), _("parameters {params}").format(params=" ".join(params))] if params else []
         t.add_row(label, Segments(details))
     return t
 
@@ -159,21 +163,23 @@ def loss_table(title: str, loss: Loss, view: View) -> Table:
 def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
     out = []
     for step, layer in enumerate(p.backward, 1):
-        what = "output layer" if layer.index == n_layers - 1 else f"hidden layer {layer.index + 1}"
-        t = _table(f"Backward step {step}: {what}", view)
+        what = _("output layer") if layer.index == n_layers - 1 else _("hidden layer {n}").format(n=layer.index + 1)
+        t = _table(_("Backward step {step}: {what}").format(step=step, what=what), view)
         for q in backward_rows(layer):
             _row(t, view, q)
         if layer.index == n_layers - 1 and p.loss.kind in SHORTCUTS:
             o, target = p.forward.outputs[0].out, p.loss.targets[0]
-            t.caption = Segments([f"{SHORTCUTS[p.loss.kind]}:", "the chain above simplifies to δ = o − target,",
-                                  f"e.g. {view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − "
-                                  f"{view.name(target)} = {view.num(o.value - target.value)}"], " ", "table.caption")
+            example = (f"{view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − {view.name(target)} = "
+                       f"{view.num(o.value - target.value)}")
+            t.caption = Segments([_(SHORTCUTS[p.loss.kind]) + ":", _("the chain above simplifies to δ = o − target,"),
+                                  _("e.g. {example}").format(example=example)], " ", "table.caption")
             t.caption_justify = "left"
         out.append(t)
     return out
 
 
-SHORTCUTS = {"cross_entropy": "softmax with cross-entropy", "binary_cross_entropy": "sigmoid with binary cross-entropy"}
+SHORTCUTS = {"cross_entropy": N_("softmax with cross-entropy"),
+             "binary_cross_entropy": N_("sigmoid with binary cross-entropy")}
 
 
 STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
@@ -182,10 +188,10 @@ STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
 def updates_table(it: Iteration, view: View) -> list[Table]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
-    title = f"Updates ({it.optimizer}, α = {given(it.learning_rate, view.style)})"
-    t = _plain(title, ("param", "old", "gradient", "new"))
+    title = _("Updates ({optimizer}, α = {lr})").format(optimizer=it.optimizer, lr=given(it.learning_rate, view.style))
+    t = _plain(title, (N_("param"), N_("old"), N_("gradient"), N_("new")))
     for u in it.updates:
-        new = view.num(u.new) + (" (frozen)" if u.frozen else "")
+        new = view.num(u.new) + (" " + _("(frozen)") if u.frozen else "")
         t.add_row(id_name(u.ident, view.names, view.style), view.num(u.old, u.given), view.num(u.gradient), new)
     if it.rule is not None and any(not u.frozen for u in it.updates):
         t.caption = "p⁺ = " + render(it.rule, view.style, view.names)
@@ -194,7 +200,7 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
     keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
     for pair in STATE_PAIRS if "m" in keys else ((k,) for k in keys):
         heads = [id_name(formulas.state_id(k), None, view.style) for k in pair]
-        s = _plain(f"Optimizer state: {', '.join(heads)}", ("param", *heads))
+        s = _plain(_("Optimizer state: {names}").format(names=", ".join(heads)), (N_("param"), *heads))
         for u in it.updates:
             if not u.frozen:
                 s.add_row(id_name(u.ident, view.names, view.style), *[view.num(u.state[k]) for k in pair])
@@ -205,18 +211,19 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
 def _plain(title: str, columns) -> Table:
     t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                padding=(0, 1))
-    t.add_column(columns[0], style=NAME_STYLE, no_wrap=True)
-    for c in columns[1:]:
-        t.add_column(c, justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
+    t.add_column(_(columns[0]), style=NAME_STYLE, no_wrap=True)
+    for c in columns[1:]:  # the optimizer state's names (m, v) pass through the catalogue unchanged
+        t.add_column(_(c), justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
     return t
 
 
 def check_table(it: Iteration, view: View) -> Table:
-    t = _plain("Check: forward pass again with the updated weights", ("quantity", "before", "after", "change"))
+    t = _plain(_("Check: forward pass again with the updated weights"),
+               (N_("quantity"), N_("before"), N_("after"), N_("change")))
     for p, c in zip(it.passes, it.checks):
         if len(it.passes) > 1:
             t.add_section()
-            t.add_row(f"sample {p.sample}", "", "", "")
+            t.add_row(_("sample {n}").format(n=p.sample), "", "", "")
         for b, q in zip(_forward_values(p.forward, p.loss), _forward_values(c.forward, c.loss)):
             t.add_row(view.name(b), view.num(b.value), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
     return t
@@ -235,11 +242,13 @@ def verdict(it: Iteration, view: View) -> Segments:
     change = Text.assemble(("E_total: ", "bold"), (f"{view.num(before)} → {view.num(after)}", "bold"))
     if not math.isfinite(after):
         change.stylize("red", len("E_total: "))
-        return Segments([change, "the update overflowed; try a smaller learning rate"], "  ")
+        return Segments([change, _("the update overflowed; try a smaller learning rate")], "  ")
     diff = after - before
     pct = f" ({percent(diff / before, view.style)})" if before else ""
-    word = "down" if diff < 0 else "up" if diff > 0 else "unchanged"
-    return Segments([change, f"{word} by {view.num(abs(diff))}{pct}"], "  ")
+    if diff == 0:
+        return Segments([change, _("unchanged")], "  ")
+    how = _("down by {amount}") if diff < 0 else _("up by {amount}")
+    return Segments([change, how.format(amount=view.num(abs(diff))) + pct], "  ")
 
 
 def render_iteration(it: Iteration, spec, view: View) -> Group:
@@ -247,14 +256,18 @@ def render_iteration(it: Iteration, spec, view: View) -> Group:
     n_layers = len(spec.layers)
     view.names = it.names
     for p in it.passes:
-        label = f" (sample {p.sample})" if len(spec.samples) > 1 else ""
-        parts.append(forward_table(f"Forward pass{label}", p.forward, view))
-        parts.append(loss_table(f"Errors{label}", p.loss, view))
+        label = sample_label(spec, p)
+        parts.append(forward_table(_("Forward pass") + label, p.forward, view))
+        parts.append(loss_table(_("Errors") + label, p.loss, view))
         parts += backward_tables(p, view, n_layers)
     parts += updates_table(it, view)
     parts.append(check_table(it, view))
     parts.append(verdict(it, view))
     return Group(*_spaced(parts))
+
+
+def epoch_title(it: Iteration) -> str:
+    return _("epoch {epoch}, step {step}").format(epoch=it.epoch, step=it.step)
 
 
 def _spaced(parts: list) -> list:
@@ -269,7 +282,7 @@ def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style:
     parts: list = [summary(trace.spec, trace.names, style), Text("")]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
-            parts.append(Rule(f"epoch {it.epoch}, step {it.step}"))
+            parts.append(Rule(epoch_title(it)))
         parts.append(render_iteration(it, trace.spec, view))
     if style == "ascii":  # every character ASCII before rich measures a column (… as ...)
         from .plain import asciify

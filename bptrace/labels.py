@@ -1,0 +1,20 @@
+"""Words shared by the terminal and the exports (in the current language, see i18n)."""
+
+from __future__ import annotations
+
+from .i18n import _
+
+
+def sample_label(spec, p) -> str:
+    """' (sample 2)' after a pass's titles when the spec has several samples, else ''."""
+    return " (" + _("sample {n}").format(n=p.sample) + ")" if len(spec.samples) > 1 else ""
+
+
+def epoch_heading(it) -> str:
+    """An exported iteration's heading: 'Epoch 3, step 2'."""
+    return _("Epoch {epoch}, step {step}").format(epoch=it.epoch, step=it.step)
+
+
+def smoothing_label(eps: str) -> str:
+    """' (label smoothing ε = 0.1)', with ε = 0.1 as the format writes it."""
+    return _(" (label smoothing {eps})").format(eps=eps)
