@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import ascii as _ascii
+from . import i18n
 from .errors import BptraceError, UsageError, clip, did_you_mean, safe_text
 
 try:  # typer >= 0.2x carries its own copy of click
@@ -32,6 +33,9 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 ORDER = ("run", "step", "check", "quiz", "gradcheck", "verify", "explore", "import", "init", "validate",
          "samples", "schema", "docs")
 ASCII_HELP = "ASCII output only: dE_total/dw5, delta_o1, * and plain box lines."
+LANG_HELP = ("Language of the words shown and exported: en or ko (default: from LC_ALL, LC_MESSAGES, LANG; "
+             "--ascii means en).")
+UNTRANSLATED = ("import", "schema", "init", "docs")  # code, data or English documents: no --lang
 
 
 class _Group(TyperGroup):
@@ -46,7 +50,7 @@ class _Group(TyperGroup):
             return super().make_context(info_name, args, *rest, **kwargs)
 
     def invoke(self, ctx):
-        with _usage_errors(self, ctx):
+        with _usage_errors(self, ctx), i18n.language(i18n.ENGLISH):  # --lang sets it within; restored after
             return super().invoke(ctx)
 
     def list_commands(self, ctx):
@@ -58,6 +62,7 @@ class _Group(TyperGroup):
         self.chosen = (f"{ctx.command_path} {name}", command)  # for errors Click raises without a context
         if command is not None:
             _take_ascii(command)
+            _take_lang(command, name)
         return command
 
     def resolve_command(self, ctx, args):
@@ -72,6 +77,33 @@ def _take_ascii(command) -> None:
     if not any(p.name == "ascii" for p in command.params):
         command.params.append(TyperOption(param_decls=["--ascii"], is_flag=True, default=False,
                                           expose_value=False, help=ASCII_HELP))
+
+
+def _take_lang(command, name: str) -> None:
+    """Give `command` a --lang option (acted on as it is parsed: the language of everything it shows)."""
+    if name not in UNTRANSLATED and not any(p.name == "lang" for p in command.params):
+        command.params.append(TyperOption(param_decls=["--lang"], metavar="LANG", default=None, expose_value=False,
+                                          callback=_set_language, help=LANG_HELP))
+
+
+def _set_language(ctx, param, value) -> None:
+    """The language asked for (None: the locale's); English where the output is ASCII only (--ascii, or a
+    stream that cannot encode Hangul)."""
+    try:
+        lang = i18n.check(value)
+    except BptraceError as e:
+        raise click_exceptions.BadParameter(str(e).split(": ", 1)[1], ctx, param) from None
+    if isinstance(sys.stdout, _AsciiOnly) or not _encodes(sys.stdout, "역전파"):
+        lang = i18n.ENGLISH
+    i18n.set_language(lang)
+
+
+def _encodes(stream, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def unknown_command(name: str, commands: list[str]) -> str:

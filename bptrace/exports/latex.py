@@ -12,7 +12,7 @@ import math
 from ..expr import Op, render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
-from ..i18n import _
+from ..i18n import N_, _
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
@@ -97,17 +97,17 @@ class _Doc:
             return self.in_form(it, spec, level)
         for p in it.passes:
             suffix = sample_label(spec, p)
-            self.add(rf"\{level}*{{{_('Forward pass')}{suffix}}}")
+            self.heading(level, _('Forward pass') + suffix)
             L = len(p.forward.layers)
             for l, layer in enumerate(p.forward.layers):
-                self.add(rf"\sub{level}*{{{_('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1)}}}")
+                self.heading("sub" + level, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
                 self.equations([self.q(n.z) for n in layer] + [self.q(n.out) for n in layer])
-            self.add(rf"\{level}*{{{_('Errors')}{suffix}}}")
+            self.heading(level, _('Errors') + suffix)
             smoothed = [t for t in p.loss.targets if t.formula is not None]  # label smoothing: the targets read
             self.equations([self.q(e) for e in (*smoothed, *p.loss.errors, p.loss.total)])
-            self.add(rf"\{level}*{{{_('Backward pass')}{suffix}}}")
+            self.heading(level, _('Backward pass') + suffix)
             for step, lb in enumerate(p.backward, 1):
-                self.add(rf"\sub{level}*{{{_('Step {step}: {what}').format(step=step, what=layer_word(lb, L))}}}")
+                self.heading("sub" + level, _('Step {step}: {what}').format(step=step, what=layer_word(lb, L)))
                 items = []
                 for n, nf in zip(lb.neurons, p.forward.layers[lb.index]):
                     alias = self.name(partial(E_TOTAL, nf.z.ident))
@@ -129,11 +129,11 @@ class _Doc:
             suffix = sample_label(spec, p)
             L = len(p.forward.layers)
             if both:
-                self.add(rf"\{level}*{{{_('Forward pass')}{suffix}}}")
+                self.heading(level, _('Forward pass') + suffix)
                 self.equations([self.q(n.z) for layer in p.forward.layers for n in layer]
                                + [self.q(n.out) for layer in p.forward.layers for n in layer])
             self.matrix_section(fwd, level)
-            self.add(rf"\{level}*{{{_('Errors')}{suffix}}}")
+            self.heading(level, _('Errors') + suffix)
             self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
             for step, (lb, b) in enumerate(zip(p.backward, back), 1):
                 if both:
@@ -163,14 +163,14 @@ class _Doc:
         for eq in s.equations:
             self.add(r"\begin{gather*}", mt.formula(eq) + r" \\",
                      *(row + r" \\" for row in mt.numbers_rows(eq, self.p)),
-                     rf"\text{{{_(mt.SHAPE_HEAD)}: }} {mt.shapes(eq)}", r"\end{gather*}")
+                     r"\text{" + _(mt.SHAPE_HEAD) + rf": }} {mt.shapes(eq)}", r"\end{gather*}")
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(rf"{{\small\sloppy {_(mt.LEGEND_HEAD)}: " + ", ".join(f"${p}$" for p in pairs) + r"\par}")
+                    self.add(r"{\small\sloppy " + _(mt.LEGEND_HEAD) + ": " + ", ".join(f"${p}$" for p in pairs) + r"\par}")
 
     def updates(self, it: Iteration, spec, level: str) -> None:
-        self.add(rf"\{level}*{{{_('Updates')}}}")
+        self.heading(level, _('Updates'))
         live = [u for u in it.updates if not u.frozen]
         if live:
             self.add(_("With {lr} (optimizer {optimizer}):").format(
@@ -187,7 +187,7 @@ class _Doc:
         self.table(head, rows)
 
     def check(self, it: Iteration, level: str) -> None:
-        self.add(rf"\{level}*{{{_('Check: forward pass with the updated weights')}}}")
+        self.heading(level, _('Check: forward pass with the updated weights'))
         rows = []
         for p, c in zip(it.passes, it.checks):
             for (*_x, b), (*_y, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
@@ -206,20 +206,26 @@ class _Doc:
                      r"\midrule", *[" & ".join(r) + r" \\" for r in rows[i:i + TABLE_ROWS]], r"\bottomrule",
                      r"\end{tabular}", r"\end{center}")
 
+    def heading(self, level: str, title: str) -> None:
+        self.add(rf"\{level}*{{{title}}}")
+
     def network(self, spec) -> None:
         N = self.names
-        self.add(rf"\section*{{{_('The network')}}}")
+        self.heading("section", _("The network"))
         rows = [[_("input"), ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
             bias = _("none") if layer.bias is None else (_("shared") if layer.shared_bias else str(len(layer.bias)))
             rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
-        self.table([_(c) for c in ("layer", "neurons", "activation", "bias", "parameters")], rows)
+        self.table([_(c) for c in NETWORK_HEAD], rows)
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
             loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing, lr=rf"$\alpha = {spec.learning_rate:g}$",
             optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=spec.n_params), "")
+
+
+NETWORK_HEAD = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))
 
 
 def _ids(kind: str, count: int, l: int = 0):

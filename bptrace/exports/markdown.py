@@ -15,7 +15,7 @@ from .. import activations
 from ..expr import render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
-from ..i18n import _
+from ..i18n import N_, _
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
@@ -55,11 +55,14 @@ class _Writer:
 
     # ------------------------------------------------------------ network
 
+    def heading(self, level: int, title: str) -> None:
+        self.add(f"{'#' * level} {title}\n")
+
     def network(self, level: int) -> None:
         spec, N = self.spec, self.names
-        self.add(f"{'#' * level} {_('The network')}\n")
-        head = [_(c) for c in ("layer", "neurons", "activation", "bias", "parameters")]
-        rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", f"| {_('input')} | {', '.join(N.inputs)} | | | |"]
+        self.heading(level, _('The network'))
+        head = [_(c) for c in NETWORK_HEAD]
+        rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", "| " + _("input") + f" | {', '.join(N.inputs)} | | | |"]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             bias = _("none") if layer.bias is None else (_("shared") + " " if layer.shared_bias else "") + ", ".join(N.biases[l])
@@ -109,7 +112,7 @@ class _Writer:
         self.add(f"{'#' * level} {title}\n")
         L = len(f.layers)
         for l, layer in enumerate(f.layers):
-            self.add(f"{'#' * (level + 1)} {_('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1)}\n")
+            self.heading(level + 1, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
             for n in layer:
                 self.eq(n.z)
             for n in layer:
@@ -125,11 +128,11 @@ class _Writer:
 
     def backward(self, level: int, p: Pass, after_step=None) -> None:
         """The backward pass step by step; after_step(step) adds what follows each step (--form both)."""
-        self.add(f"{'#' * level} {_('Backward pass')}\n")
+        self.heading(level, _('Backward pass'))
         L = len(p.backward)
         for step, layer in enumerate(p.backward, 1):
             what = _("output layer") if layer.index == L - 1 else _("hidden layer {n}").format(n=layer.index + 1)
-            self.add(f"{'#' * (level + 1)} {_('Step {step}: {what}').format(step=step, what=what)}\n")
+            self.heading(level + 1, _('Step {step}: {what}').format(step=step, what=what))
             for n, nf in zip(layer.neurons, p.forward.layers[layer.index]):
                 alias = name(partial(E_TOTAL, nf.z.ident), self.names, "latex")
                 for q in neuron_rows(LayerBackward(layer.index, (n,), ())):
@@ -142,7 +145,7 @@ class _Writer:
     # ------------------------------------------------------------ update and check
 
     def updates(self, level: int, it: Iteration) -> None:
-        self.add(f"{'#' * level} {_('Updates')}\n")
+        self.heading(level, _('Updates'))
         live = [u for u in it.updates if not u.frozen]
         if live:
             self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + _("with {lr}:").format(lr=f"$\\alpha = {it.learning_rate:g}$") + "\n")
@@ -166,8 +169,8 @@ class _Writer:
         return num(v, self.p, given, "unicode")
 
     def check(self, level: int, it: Iteration) -> None:
-        self.add(f"{'#' * level} {_('Check: forward pass with the updated weights')}\n")
-        rows = ["| " + " | ".join(_(c) for c in ("quantity", "before", "after", "change")) + " |", "|---|---|---|---|"]
+        self.heading(level, _('Check: forward pass with the updated weights'))
+        rows = ["| " + " | ".join(map(_, CHECK_HEAD)) + " |", "|---|---|---|---|"]
         for p, c in zip(it.passes, it.checks):
             for (*_x, b), (*_y, q) in zip(forward_items(p.forward, p.loss), forward_items(c.forward, c.loss)):
                 label = f"${self.name(b)}$" + (" (" + _("sample {n}").format(n=p.sample) + ")" if len(it.passes) > 1 else "")
@@ -175,7 +178,7 @@ class _Writer:
         self.add("\n".join(rows) + "\n")
         b, a = it.loss_before, it.loss_after
         if not math.isfinite(a):
-            self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**: {_('the update overflowed; try a smaller learning rate')}.\n")
+            self.add(f"**$E_{{total}}$: {self.u(b)} → {self.u(a)}**: " + _("the update overflowed; try a smaller learning rate") + ".\n")
             return
         pct = f" ({(a - b) / b:+.2%})" if b else ""
         how = _("unchanged") if a == b else (_("down by {amount}") if a < b else _("up by {amount}")).format(
@@ -232,11 +235,11 @@ class _Writer:
             self.add(f"*{text(note)}*\n")
         for eq in s.equations:
             self.add("$$\n" + mt.formula(eq) + "\n$$\n", "$$\n" + mt.numbers(eq, self.p) + "\n$$\n",
-                     f"{_(mt.SHAPE_HEAD)}: ${mt.shapes(eq)}$\n")
+                     _(mt.SHAPE_HEAD) + f": ${mt.shapes(eq)}$\n")
             if self.form == "both":
                 pairs = mt.legend(eq, self.names)
                 if pairs:
-                    self.add(f"{_(mt.LEGEND_HEAD)}: " + ", ".join(f"${p}$" for p in pairs) + "\n")
+                    self.add(_(mt.LEGEND_HEAD) + ": " + ", ".join(f"${p}$" for p in pairs) + "\n")
 
     def _params_before(self, p: Pass) -> tuple[dict, dict, frozenset]:
         """The parameters of the forward pass, and the names of those written in the spec."""
@@ -251,6 +254,12 @@ class _Writer:
         weights.update((u.name, u.new) for u in it.updates if u.name not in bias_names)
         biases.update((u.name, u.new) for u in it.updates if u.name in bias_names)
         return weights, biases, given - {u.name for u in it.updates if not u.frozen}  # never changed
+
+
+NETWORK_HEAD = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))
+CHECK_HEAD = (N_("quantity"), N_("before"), N_("after"), N_("change"))
+PARAMS_HEAD = (N_("parameter"), N_("initial"), N_("final"), N_("change"))
+OUTPUTS_HEAD = (N_("sample"), "x", N_("target"), N_("output"))
 
 
 def trace_markdown(trace: Trace, precision: int = 8, form: str = "scalar") -> str:
@@ -302,7 +311,7 @@ def loss_chart(loss, epoch=None, points: int = 40) -> str:
     else:
         x = f"{epoch[idx[0]]} --> {epoch[idx[-1]]}"
     return ("```mermaid\nxychart-beta\n    title \"" + _("Loss per epoch") + "\"\n"
-            f"    x-axis \"{_('epoch')}\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
+            "    x-axis \"" + _("epoch") + f"\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
 
 
 def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "scalar") -> str:
@@ -314,14 +323,14 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     p = r.plan
     w.add(f"Trained for {r.epochs_done} of {counted(p.epochs, 'epoch')} ({STOPS[r.stop]}); batch `{p.batch}`"
           f"{', shuffled' if p.shuffle else ''}.\n")
-    w.add(f"## {_('Loss per epoch')}\n")
+    w.heading(2, _('Loss per epoch'))
     idx = table_rows(r, rows=40)
     if idx:
         w.add(loss_chart(r.loss, r.epoch))
         watch = p.watch
         outs = [f"${name(Id('out', len(r.names.out) - 1, j), r.names, 'latex')}$"
                 for j in range(r.outputs.shape[1])]  # the kept (first 8) outputs
-        rows = [f"| {_('epoch')} | {_('loss')} | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
+        rows = ["| " + _("epoch") + " | " + _("loss") + " | ‖g‖ | " + " | ".join(outs) + " |", "|---:|---:|---:|" + "---:|" * len(outs)]
         for i in table_rows(r, every):
             rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
                         + " | ".join(num(float(v), precision) for v in r.outputs[i]) + " |")
@@ -329,13 +338,13 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     for it in r.traces:
         w.add(f"## {epoch_heading(it)}\n")
         w.iteration(3, it, diagrams=False)
-    w.add(f"## {_('Parameters: initial → final')}\n")
-    rows = ["| " + " | ".join(_(c) for c in ("parameter", "initial", "final", "change")) + " |", "|---|---:|---:|---:|"]
+    w.heading(2, _('Parameters: initial → final'))
+    rows = ["| " + " | ".join(map(_, PARAMS_HEAD)) + " |", "|---|---:|---:|---:|"]
     for ident, v0, v1 in zip(param_ids(r.names), r.initial_values.tolist(), r.final_values.tolist()):
         rows.append(f"| ${name(ident, r.names, 'latex')}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
     w.add("\n".join(rows) + "\n")
-    w.add(f"## {_('Outputs with the final weights')}\n")
-    rows = ["| " + " | ".join(_(c) for c in ("sample", "x", "target", "output")) + " |", "|---:|---|---|---|"]
+    w.heading(2, _('Outputs with the final weights'))
+    rows = ["| " + " | ".join(map(_, OUTPUTS_HEAD)) + " |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
         rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
                     f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")

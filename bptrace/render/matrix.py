@@ -121,7 +121,7 @@ class EquationView:
             yield Text(line, no_wrap=True, overflow="ellipsis")
         if self.legend:
             pairs = [tr(f"{a} = {b}") for a, b in self.legend]
-            yield Segments([f"{_(mx.LEGEND)}: {pairs[0]}"] + pairs[1:], ", ", "dim", "  ", keep=True)
+            yield Segments([_(mx.LEGEND) + f": {pairs[0]}"] + pairs[1:], ", ", "dim", "  ", keep=True)
 
 
 def section(s: mx.Section, view: View, legend: bool = False) -> Group:
