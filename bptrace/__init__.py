@@ -156,19 +156,22 @@ def check_answers(source, answers, naming: str | None = None, rounding: int | No
     return check.check(it, claims, label, epoch, sample, written, rounding)
 
 
-def to_text(obj, fmt: str, precision: int = 8, **options) -> str:
+def to_text(obj, fmt: str, precision: int = 8, lang: str | None = None, **options) -> str:
     """A Trace or a training Result as json, jsonl, md, html, walk, svg, tex or py text (bptrace.exports.REGISTRY).
 
-    options: formulas (bool), style ("unicode" or "ascii"), every (epoch-table spacing), log_y (bool)."""
+    options: formulas (bool), style ("unicode" or "ascii"), every (epoch-table spacing), log_y (bool).
+    lang: "en" or "ko", the language of the words (None: the locale's, LC_ALL / LC_MESSAGES / LANG)."""
     from .exports import Options
     from .exports import to_text as render
+    from .i18n import language
 
-    return render(obj, fmt, Options(precision=precision, **options))
+    with language(lang):
+        return render(obj, fmt, Options(precision=precision, **options))
 
 
-def export(obj, path, format: str | None = None, precision: int = 8, **options) -> None:
+def export(obj, path, format: str | None = None, precision: int = 8, lang: str | None = None, **options) -> None:
     """Write a Trace or Result to path, atomically; the format comes from the extension or `format`."""
     from .atomic import write_text
     from .exports import format_for
 
-    write_text(path, to_text(obj, format_for(str(path), format), precision, **options))
+    write_text(path, to_text(obj, format_for(str(path), format), precision, lang, **options))

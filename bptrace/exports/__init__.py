@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Format:
     draws_tables: bool = False  # a trace's export draws the terminal tables (rich)
 
 
-TRACE_TITLE, RUN_TITLE = "bptrace trace", "bptrace training run"  # when the spec has no title
+TRACE_TITLE, RUN_TITLE = N_("bptrace trace"), N_("bptrace training run")  # when the spec has no title
 
 
 def _trace_tables(trace, o: Options):
@@ -123,13 +124,13 @@ def _py(obj, o: Options) -> str:
 def _html_trace(trace, o: Options) -> str:
     from .rich_ import html
 
-    return html(_trace_tables(trace, o), trace.spec.title or TRACE_TITLE)
+    return html(_trace_tables(trace, o), trace.spec.title or _(TRACE_TITLE))
 
 
 def _html_run(result, o: Options) -> str:  # the loss curve as an SVG chart, not rich's braille plot
     from .rich_ import run_html
 
-    return run_html(result, o.view, o.every, o.log_y, result.spec.title or RUN_TITLE)
+    return run_html(result, o.view, o.every, o.log_y, result.spec.title or _(RUN_TITLE))
 
 
 def _walk_trace(trace, o: Options) -> str:
@@ -147,14 +148,14 @@ def _walk_run(result, o: Options) -> str:
 def _svg_trace(trace, o: Options) -> str:
     from .rich_ import svg
 
-    return svg(_trace_tables(trace, o), trace.spec.title or TRACE_TITLE)
+    return svg(_trace_tables(trace, o), trace.spec.title or _(TRACE_TITLE))
 
 
 def _svg_run(result, o: Options) -> str:
     from ..render.training import render_run
     from .rich_ import WIDTH, svg
 
-    return svg(render_run(result, o.view, o.every, o.log_y, WIDTH - 2), result.spec.title or RUN_TITLE)
+    return svg(render_run(result, o.view, o.every, o.log_y, WIDTH - 2), result.spec.title or _(RUN_TITLE))
 
 
 REGISTRY: dict[str, Format] = {f.name: f for f in (

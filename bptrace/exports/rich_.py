@@ -9,17 +9,31 @@ from __future__ import annotations
 import io
 import re
 from html import escape
+from html import unescape as html_unescape
 
 from rich._export_format import CONSOLE_SVG_FORMAT
+from rich.cells import cell_len
 from rich.console import Console
+
+from .. import i18n
 
 WIDTH = 100
 MONOSPACE = "Menlo,'DejaVu Sans Mono',Consolas,'Courier New',monospace"  # fonts already on the reader's machine
+# Korean: a CJK monospace first, whose Hangul are exactly two Latin cells wide, so the columns line up
+# (Debian: fonts-noto-cjk; macOS and Windows fall back to their own Korean fonts)
+CJK_MONOSPACE = "'Noto Sans Mono CJK KR','Noto Sans CJK KR','D2Coding','Nanum Gothic Coding'," + MONOSPACE
 
-# Styles scoped to the wrapper, so a notebook page keeps its own.
-STYLE = (f".bptrace pre{{margin:0;font-family:{MONOSPACE};"
-         "line-height:1.25;white-space:pre;overflow-x:auto}.bptrace svg{display:block;margin:0.5em 0;"
-         "max-width:100%;height:auto}")
+
+def monospace() -> str:
+    """The font stack of the current language's exports."""
+    return MONOSPACE if i18n.is_english() else CJK_MONOSPACE
+
+
+def style() -> str:
+    """Styles scoped to the wrapper, so a notebook page keeps its own."""
+    return (f".bptrace pre{{margin:0;font-family:{monospace()};"
+            "line-height:1.25;white-space:pre;overflow-x:auto}.bptrace svg{display:block;margin:0.5em 0;"
+            "max-width:100%;height:auto}")
 PRE = "<pre style=\"color:{foreground};background-color:{background}\">{code}</pre>"
 
 
@@ -51,7 +65,7 @@ def fragment(*pieces) -> str:
     """An HTML fragment a notebook can embed: rich renderables as <pre> blocks, strings (inline SVG)
     as they are, inside one <div class="bptrace"> with its scoped styles."""
     body = "\n".join(p if isinstance(p, str) else _pre(p) for p in pieces)
-    return f"<div class=\"bptrace\">\n<style>{STYLE}</style>\n{body}\n</div>"
+    return f"<div class=\"bptrace\">\n<style>{style()}</style>\n{body}\n</div>"
 
 
 def page(body: str, title: str = "bptrace") -> str:
@@ -93,12 +107,27 @@ def _self_contained(template: str) -> str:
     (a network request when the file is opened) and its comment names a web site."""
     template = re.sub(r"@font-face \{\{.*?\}\}\s*", "", template, flags=re.S)
     template = re.sub(r"<!--.*?-->\s*", "", template, flags=re.S)
-    return template.replace("font-family: Fira Code, monospace", f"font-family: {MONOSPACE}")
+    return template.replace("font-family: Fira Code, monospace", "font-family: {{font}}")
 
 
 SVG_FORMAT = _self_contained(CONSOLE_SVG_FORMAT)
 ASPECT = 0.6  # width / height of a cell in DejaVu Sans Mono and Menlo (rich's 0.61 is Fira Code's)
+_TEXT = re.compile(r'(<text [^>]*?textLength=")([0-9.]+)("[^>]*>)([^<]*)(</text>)')
+
+
+def _wide_text(svg_text: str) -> str:
+    """rich sizes each run of text at len(text) cells (textLength) but places the next at its cell_len: a
+    run with double-width characters (Hangul) is squeezed into half its cells. Each is given its cells."""
+    def fix(m):
+        text = html_unescape(m.group(4))
+        cells = cell_len(text)
+        if cells == len(text):
+            return m.group(0)
+        return f"{m.group(1)}{float(m.group(2)) / len(text) * cells:g}{m.group(3)}{m.group(4)}{m.group(5)}"
+
+    return _TEXT.sub(fix, svg_text)
 
 
 def svg(renderable, title: str = "bptrace") -> str:
-    return _record(renderable).export_svg(title=title, code_format=SVG_FORMAT, font_aspect_ratio=ASPECT)
+    code_format = SVG_FORMAT.replace("{{font}}", monospace())
+    return _wide_text(_record(renderable).export_svg(title=title, code_format=code_format, font_aspect_ratio=ASPECT))
