@@ -6,6 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The tests read English unless they ask for a language (--lang, lang=): a Korean locale on the machine
+# that runs them must not change what `bptrace run` prints (bptrace.i18n reads these variables).
+for _var in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_var, None)
+os.environ["LANG"] = "C.UTF-8"
 SAMPLES = ROOT / "samples"
 
 # Every number published in shared/reference/worked-example.md (the Korean blog post's example),

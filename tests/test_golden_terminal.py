@@ -10,20 +10,28 @@ import pytest
 from rich.console import Console
 
 import bptrace
-from bptrace.render.tables import render_trace
+from bptrace.i18n import language
+from bptrace.render.matrix import render_trace
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "terminal"
 SAMPLES = ["blog", "xor", "softmax", "deep", "adam"]
 WIDTHS = [60, 80, 120]
 ASCII = [("blog", 80)]
+KOREAN = [("blog", "scalar", 60), ("blog", "scalar", 80), ("blog", "scalar", 120), ("blog", "both", 80)]
 
 
-def terminal_text(name: str, width: int, style: str = "unicode") -> str:
-    """What `bptrace run NAME` prints at this width, without colour (as rich's own tests render)."""
+def terminal_text(name: str, width: int, style: str = "unicode", lang: str = "en", form: str = "scalar") -> str:
+    """What `bptrace run NAME [--lang LANG] [--form FORM]` prints at this width, without colour (as rich's
+    own tests render)."""
     out = io.StringIO()
     console = Console(width=width, file=out, color_system=None, force_terminal=False, legacy_windows=False)
-    console.print(render_trace(bptrace.run(name), style=style))
+    with language(lang):
+        console.print(render_trace(bptrace.run(name), style=style, form=form))
     return out.getvalue()
+
+
+def _korean_golden(name: str, form: str, width: int):
+    return GOLDEN / f"{name}-ko{'' if form == 'scalar' else '-' + form}-{width}.txt"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -37,6 +45,12 @@ def test_terminal_golden_ascii(name, width):
     assert terminal_text(name, width, "ascii") == (GOLDEN / f"{name}-ascii-{width}.txt").read_text(encoding="ascii")
 
 
+@pytest.mark.parametrize("name,form,width", KOREAN)
+def test_terminal_golden_korean(name, form, width):
+    """`run blog --lang ko` (and --form both): double-width Hangul measured as two cells at every width."""
+    assert terminal_text(name, width, lang="ko", form=form) == _korean_golden(name, form, width).read_text(encoding="utf-8")
+
+
 if __name__ == "__main__":  # regenerate
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for n in SAMPLES:
@@ -44,4 +58,6 @@ if __name__ == "__main__":  # regenerate
             (GOLDEN / f"{n}-{w}.txt").write_text(terminal_text(n, w), encoding="utf-8")
     for n, w in ASCII:
         (GOLDEN / f"{n}-ascii-{w}.txt").write_text(terminal_text(n, w, "ascii"), encoding="ascii")
+    for n, f, w in KOREAN:
+        _korean_golden(n, f, w).write_text(terminal_text(n, w, lang="ko", form=f), encoding="utf-8")
     sys.exit(0)
