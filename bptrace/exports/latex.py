@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from ..expr import Op, render
-from ..fmt import counted, num, signed
+from ..fmt import num, signed
 from ..formulas import state_id, update_tree
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
@@ -266,5 +266,6 @@ def run_latex(r, precision: int = 8, form: str = "scalar") -> str:
         d.add(rf"\section*{{{epoch_heading(it)}}}")
         d.iteration(it, r.spec, "subsection")
     if r.epochs_done:
-        d.add(rf"\textbf{{Loss: ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} after {counted(r.epochs_done, 'epoch')}.")
+        after = ngettext("after {n} epoch", "after {n} epochs", r.epochs_done).format(n=f"{r.epochs_done:,}")
+        d.add(r"\textbf{" + _("Loss") + rf": ${d.n(r.loss[0])}$ $\to$ ${d.n(r.loss[-1])}$}} {after}.")
     return _document(r.spec.title or _("bptrace training run"), d.out)

@@ -13,9 +13,9 @@ import numpy as np
 
 from .. import activations
 from ..expr import render
-from ..fmt import counted, num, signed
+from ..fmt import num, signed
 from ..formulas import state_id, update_tree
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
@@ -321,8 +321,10 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     w.add(f"# {text(r.spec.title or _('bptrace training run'))}\n")
     w.network(2)
     p = r.plan
-    w.add(f"Trained for {r.epochs_done} of {counted(p.epochs, 'epoch')} ({STOPS[r.stop]}); batch `{p.batch}`"
-          f"{', shuffled' if p.shuffle else ''}.\n")
+    trained = ngettext("Trained for {done} of {n} epoch ({how}); batch {batch}{shuffled}.",
+                       "Trained for {done} of {n} epochs ({how}); batch {batch}{shuffled}.", p.epochs)
+    w.add(trained.format(done=r.epochs_done, n=f"{p.epochs:,}", how=_(STOPS[r.stop]), batch=f"`{p.batch}`",
+                         shuffled=_(", shuffled") if p.shuffle else "") + "\n")
     w.heading(2, _('Loss per epoch'))
     idx = table_rows(r, rows=40)
     if idx:
@@ -350,5 +352,6 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
                     f"{', '.join(num(v, precision, True) for v in s.target)} | {', '.join(num(float(v), precision) for v in np.atleast_1d(o))} |")
     w.add("\n".join(rows) + "\n")
     if r.epochs_done or r.divergence is not None:
-        w.add(f"**Loss: {text(loss_change(r, precision))}** after {counted(r.epochs_done, 'epoch')}.\n")
+        after = ngettext("after {n} epoch", "after {n} epochs", r.epochs_done).format(n=f"{r.epochs_done:,}")
+        w.add("**" + _("Loss") + f": {text(loss_change(r, precision))}** {after}.\n")
     return "\n".join(w.lines)

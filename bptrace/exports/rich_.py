@@ -16,6 +16,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from .. import i18n
+from ..i18n import _
 
 WIDTH = 100
 MONOSPACE = "Menlo,'DejaVu Sans Mono',Consolas,'Courier New',monospace"  # fonts already on the reader's machine
@@ -84,16 +85,17 @@ def run_pieces(r, view, every: int | None = None, log_y: bool = False) -> list:
 
     from ..render import training
     from ..render.svgplot import line_chart
+    from ..render.tables import epoch_title
     from ..render.matrix import iteration_in_form  # the view's form: scalar, matrix or both
 
     pieces: list = [training.header(r.spec, r.names, r.plan)]
     for it in r.traces:
-        pieces += [Rule(f"epoch {it.epoch}, step {it.step}"), iteration_in_form(it, r.spec, view), Text("")]
+        pieces += [Rule(epoch_title(it)), iteration_in_form(it, r.spec, view), Text("")]
     if r.epochs_done:
         epochs, losses = training.curve_points(r, 1200)
         pieces += [training.epoch_table(r, view.precision, every),
-                   line_chart(epochs, losses, "loss per epoch" + (" (log scale)" if log_y else ""),
-                              "epoch", "loss", log_y)]
+                   line_chart(epochs, losses, _("loss per epoch") + (" " + _("(log scale)") if log_y else ""),
+                              _("epoch"), _("loss"), log_y)]
     pieces.append(training.summary(r, view.precision))
     return pieces
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from ..i18n import N_, _
 from .markdown import text as md_text
 
-HEAD = ("file", "held", "total", "first misconception or wrong claim")
+HEAD = (N_("file"), N_("held"), N_("total"), N_("first misconception or wrong claim"))  # _() where shown
 
 
 def cells(r) -> tuple[str, str, str, str]:
@@ -25,7 +26,8 @@ def to_csv(rows) -> str:
 
 
 def to_markdown(rows) -> str:
-    lines = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---|"]
+    lines = ["| " + " | ".join(map(_, HEAD)) + " |",  # the CSV keeps English headers, for scripts
+              "|---|---:|---:|---|"]
     lines += ["| " + " | ".join(md_text(c) for c in cells(r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 

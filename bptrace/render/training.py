@@ -9,12 +9,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import fmt
-from ..fmt import counted
+from ..i18n import N_, _, ngettext
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
 from .layout import Segments, Titled
 from .svgplot import log_ticks, nice_ticks, tick_label
-from .tables import NAME_STYLE, VALUE_STYLE
+from .tables import NAME_STYLE, VALUE_STYLE, epoch_title
 
 STYLE = "unicode"  # the terminal's notation: 1.2×10⁻⁹, −0.5 (the same rules as `run`: bptrace.fmt)
 
@@ -74,10 +74,11 @@ def _table(title: str) -> Table:
 
 def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
     watch = r.plan.watch
-    t = _table(f"Epochs ({r.epochs_done:,} run{'' if every is None else f', every {every:,}'})")
-    t.caption, t.caption_justify = f"outputs of sample {watch}", "left"
-    t.add_column("epoch", justify="right", style=NAME_STYLE, no_wrap=True)
-    t.add_column("loss", justify="right", style=VALUE_STYLE, no_wrap=True)
+    title = _("Epochs ({n} run)") if every is None else _("Epochs ({n} run, every {every})")
+    t = _table(title.format(n=f"{r.epochs_done:,}", every=f"{every or 0:,}"))
+    t.caption, t.caption_justify = _("outputs of sample {n}").format(n=watch), "left"
+    t.add_column(_("epoch"), justify="right", style=NAME_STYLE, no_wrap=True)
+    t.add_column(_("loss"), justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column("‖g‖", justify="right", no_wrap=True)
     targets = r.spec.samples[watch - 1].target
     kept = r.outputs.shape[1] if r.outputs.ndim == 2 else len(targets)
@@ -86,7 +87,7 @@ def epoch_table(r, precision: int = 8, every: int | None = None) -> Table:
         o = id_name(leaf("out", last, j), r.names, STYLE)
         t.add_column(f"{o} (t={num(target, precision, True)})", justify="right", no_wrap=True)
     if kept < len(targets):
-        t.caption += f" (the first {kept} of {len(targets)} outputs)"
+        t.caption += _(" (the first {kept} of {n} outputs)").format(kept=kept, n=len(targets))
     for i in table_rows(r, every):
         t.add_row(str(int(r.epoch[i])), num(r.loss[i], precision), num(r.grad_norm[i], precision),
                   *[num(float(v), precision) for v in r.outputs[i]])
@@ -119,16 +120,16 @@ def loss_curve(r, log_y: bool = False, width: int = 76, height: int = 16) -> Tex
 
 
 def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
-    t = _table("Parameters: initial → final")
-    t.add_column("param", style=NAME_STYLE, no_wrap=True)
-    t.add_column("initial", justify="right", no_wrap=True)
-    t.add_column("final", justify="right", style=VALUE_STYLE, no_wrap=True)
-    t.add_column("change", justify="right", no_wrap=True)
+    t = _table(_("Parameters: initial → final"))
+    t.add_column(_("param"), style=NAME_STYLE, no_wrap=True)
+    t.add_column(_("initial"), justify="right", no_wrap=True)
+    t.add_column(_("final"), justify="right", style=VALUE_STYLE, no_wrap=True)
+    t.add_column(_("change"), justify="right", no_wrap=True)
     rows = zip(param_ids(r.names), given_params(r.spec), r.initial_values[:limit].tolist(), r.final_values[:limit].tolist())
     for p, given, v0, v1 in rows:
         t.add_row(id_name(p, r.names, STYLE), num(v0, precision, given), num(v1, precision), signed(v1 - v0, precision))
     if r.initial_values.size > limit:
-        t.caption = f"… and {r.initial_values.size - limit:,} more (export the run to see every parameter)"
+        t.caption = _("… and {n} more (export the run to see every parameter)").format(n=f"{r.initial_values.size - limit:,}")
         t.caption_justify = "left"
     return t
 
@@ -142,29 +143,29 @@ def given_params(spec):
 
 
 def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
-    t = _table("Outputs with the final weights")
-    t.add_column("sample", justify="right", style=NAME_STYLE, no_wrap=True)
+    t = _table(_("Outputs with the final weights"))
+    t.add_column(_("sample"), justify="right", style=NAME_STYLE, no_wrap=True)
     t.add_column("x", overflow="fold")
-    t.add_column("target", overflow="fold")
-    t.add_column("output", style=VALUE_STYLE, overflow="fold")
+    t.add_column(_("target"), overflow="fold")
+    t.add_column(_("output"), style=VALUE_STYLE, overflow="fold")
     for i, (s, o) in enumerate(zip(r.spec.samples[:limit], r.final_outputs), 1):
         t.add_row(str(i), _vec(s.x, precision, given=True), _vec(s.target, precision, given=True), _vec(o, precision))
     if len(r.spec.samples) > limit:
-        t.caption = f"… and {len(r.spec.samples) - limit:,} more samples"
+        t.caption = _("… and {n} more samples").format(n=f"{len(r.spec.samples) - limit:,}")
         t.caption_justify = "left"
     return t
 
 
 def _vec(values, precision: int, limit: int = 8, given: bool = False) -> str:
     shown = ", ".join(num(float(v), precision, given) for v in list(values)[:limit])
-    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
+    return shown + (", … (" + _("{n} in all").format(n=len(values)) + ")" if len(values) > limit else "")
 
 
 STOPS = {
-    "completed": "all completed",
-    "until_loss": "stopped early: loss reached --until-loss",
-    "interrupted": "interrupted (Ctrl-C); summary so far",
-    "diverged": "stopped: a value became NaN or infinite",
+    "completed": N_("all completed"),
+    "until_loss": N_("stopped early: loss reached --until-loss"),
+    "interrupted": N_("interrupted (Ctrl-C); summary so far"),
+    "diverged": N_("stopped: a value became NaN or infinite"),
 }
 
 
@@ -183,9 +184,10 @@ def loss_change(r, precision: int = 8) -> str:
 def verdict(r, precision: int = 8) -> Text:
     text = Text()
     if r.epochs_done or r.divergence is not None:
-        text.append("loss: ", style="bold")
+        text.append(_("loss") + ": ", style="bold")
         text.append(loss_change(r, precision), style="bold")
-    text.append(f"\n{counted(r.epochs_done, 'epoch')} run: {STOPS[r.stop]}")
+    text.append("\n" + ngettext("{n} epoch run: {how}", "{n} epochs run: {how}", r.epochs_done).format(
+        n=f"{r.epochs_done:,}", how=_(STOPS[r.stop])))
     return text
 
 
@@ -197,13 +199,15 @@ def header(r_spec, names, plan) -> Group:
     """The network and the run's settings: what `step` shows before it starts training."""
     from .tables import summary as network
 
-    batch = {"online": "online (one update per sample)", "full": "full batch"}.get(plan.batch,
-                                                                                  f"mini-batches of {plan.batch}")
+    batch = {"online": _("online (one update per sample)"), "full": _("full batch")}.get(
+        plan.batch, _("mini-batches of {n}").format(n=plan.batch))
     seed = r_spec.seed if plan.seed is None else plan.seed
-    order = f"shuffled (seed {seed})" if plan.shuffle else "in order"
+    order = _("shuffled (seed {seed})").format(seed=seed) if plan.shuffle else _("in order")
+    n = len(r_spec.samples)
+    samples = ngettext("{n} sample {order}", "{n} samples {order}", n).format(n=f"{n:,}", order=order)
     return Group(network(r_spec, names), Text(""),
-                 Segments([counted(plan.epochs, "epoch"), f"{counted(len(r_spec.samples), 'sample')} {order}", batch,
-                           f"optimizer {r_spec.optimizer.name}"], style="dim"), Text(""))
+                 Segments([ngettext("{n} epoch", "{n} epochs", plan.epochs).format(n=f"{plan.epochs:,}"), samples, batch,
+                           _("optimizer {name}").format(name=r_spec.optimizer.name)], style="dim"), Text(""))
 
 
 def render_run(r, view, every: int | None = None, log_y: bool = False, width: int = 80,
@@ -215,7 +219,7 @@ def render_run(r, view, every: int | None = None, log_y: bool = False, width: in
 
     parts: list = [header(r.spec, r.names, r.plan)] if with_header else []
     for it in r.traces:
-        parts += [Rule(f"epoch {it.epoch}, step {it.step}"), in_form(it, r.spec, view), Text("")]
+        parts += [Rule(epoch_title(it)), in_form(it, r.spec, view), Text("")]
     if r.epochs_done:
         parts += [epoch_table(r, view.precision, every), Text(""), loss_curve(r, log_y, width=width), Text("")]
     parts.append(summary(r, view.precision))
