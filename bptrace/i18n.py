@@ -75,8 +75,8 @@ def set_language(lang: str | None) -> None:
 def catalogue(lang: str) -> gettext.NullTranslations:
     if lang == ENGLISH:
         return gettext.NullTranslations()
-    mo = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if mo.is_file():
+    mo, po = (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}{ext}" for ext in (".mo", ".po"))
+    if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):  # not one left stale
         with mo.open("rb") as f:
             return gettext.GNUTranslations(f)
     return _compiled_now(lang)  # a source checkout that was never built

@@ -5,6 +5,7 @@ is used for next are the numbers `bptrace run` shows. The app prints nothing its
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -17,15 +18,16 @@ from .. import walk
 from ..errors import BptraceError
 from ..exports.walk_html import PHASES, step_name
 from ..fmt import num
+from ..i18n import N_, _
 from ..trace import Iteration
 from .diagram import DEP, diagram
 
-KEYS = [("→  n  space", "next quantity"), ("←  p", "previous quantity"), ("Home  End", "first, last"),
-        ("/", "jump to a quantity: z1, o1, delta_o1, dE_total/dw5, ∂E_total/∂w5, w5⁺ (either naming)"),
-        ("f", "focus: walk only the chain that leads to one parameter's update (empty: every step)"),
-        ("u", "apply the update: walk the next one (the next sample, or the next epoch)"),
-        ("s", "switch naming: seed (w5, h1) or layered (W^(2)_11, a^(1)_1)"),
-        ("click", "a neuron or an edge jumps to its quantity"), ("?", "this help"), ("q", "quit")]
+KEYS = [("→  n  space", N_("next quantity")), ("←  p", N_("previous quantity")), ("Home  End", N_("first, last")),
+        ("/", N_("jump to a quantity: z1, o1, delta_o1, dE_total/dw5, ∂E_total/∂w5, w5⁺ (either naming)")),
+        ("f", N_("focus: walk only the chain that leads to one parameter's update (empty: every step)")),
+        ("u", N_("apply the update: walk the next one (the next sample, or the next epoch)")),
+        ("s", N_("switch naming: seed (w5, h1) or layered (W^(2)_11, a^(1)_1)")),
+        ("click", N_("a neuron or an edge jumps to its quantity")), ("?", N_("this help")), ("q", N_("quit"))]
 
 
 class Help(ModalScreen):
@@ -38,8 +40,8 @@ class Help(ModalScreen):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for k, what in KEYS:
-            table.add_row(k, what)
-        yield Static(Group(Text("Keys", style="bold"), table, Text("\nEsc or ? closes this help.", style="dim")))
+            table.add_row(k, _(what))
+        yield Static(Group(Text(_("Keys"), style="bold"), table, Text("\n" + _("Esc or ? closes this help."), style="dim")))
 
 
 class Explorer(App):
@@ -119,10 +121,12 @@ class Explorer(App):
         s = self.current
         seq = self.sequence
         it = self.it
-        focus = f" of {self.param}'s chain" if self.param else ""
+        where = (_("step {i}/{n} of {param}'s chain") if self.param else _("step {i}/{n}")).format(
+            i=seq.index(self.index) + 1, n=len(seq), param=self.param)
+        update = _("update {step} (epoch {epoch}, sample {sample})").format(step=it.step, epoch=it.epoch, sample=s.sample)
         self.query_one("#top", Static).update(Text(
-            f"step {seq.index(self.index) + 1}/{len(seq)}{focus} · update {it.step} (epoch {it.epoch}, "
-            f"sample {s.sample}) · {self.scheme} names · {self.spec.title or ''}", no_wrap=True, overflow="ellipsis"))
+            " · ".join([where, update, _("{scheme} names").format(scheme=self.scheme), self.spec.title or ""]),
+            no_wrap=True, overflow="ellipsis"))
         space = (self.size.width - 2, max(self.size.height - 12, 3))
         after = s.phase in ("update", "check")
         self.query_one("#diagram", Static).update(
@@ -133,11 +137,11 @@ class Explorer(App):
         """The phase, `name = formula = numbers = result` (one side a line), and what it is used for next."""
         s = self.current
         multi = len(self.it.passes) > 1 and s.phase != "update"
-        title = Text(PHASES[s.phase] + (f" (sample {s.sample})" if multi else ""), style="bold")
+        title = Text(_(PHASES[s.phase]) + (" (" + _("sample {n}").format(n=s.sample) + ")" if multi else ""), style="bold")
         eq = walk.equation(s, self.it, self.spec, self.N, self.precision)
         sides = eq.sides()
         lines = Text()
-        pad = " " * len(sides[0])
+        pad = " " * cell_len(sides[0])
         for n, side in enumerate(sides[1:]):
             lines.append((sides[0] if n == 0 else pad) + " = ", style="bold" if n == 0 else None)
             lines.append(side + "\n", style="bold yellow" if n == len(sides) - 2 else None)
@@ -145,7 +149,7 @@ class Explorer(App):
         used = walk.used_for(self.steps, self.index)
         if used:
             names = ", ".join(dict.fromkeys(step_name(u, self.N) for u in used))
-            parts.append(Text.assemble(("used next for: ", "dim"), (names, DEP)))
+            parts.append(Text.assemble((_("used next for:") + " ", "dim"), (names, DEP)))
         elif s.phase == "check" and s.key == f"{self.it.checks[-1].loss.total.name}+":
             parts.append(self.verdict())
         if self.message:
@@ -160,17 +164,18 @@ class Explorer(App):
         upcoming = [self.steps[i] for i in seq[pos + 1:pos + 1 + room]]
         if room < 3 or not upcoming:
             return []
-        lines = [Text("\nthen", style="dim")]
+        lines = [Text("\n" + _("then"), style="dim")]
         for s in upcoming:
             lines.append(Text.assemble(f"  {step_name(s, self.N)} = ", (num(walk.value(s), self.precision), "dim")))
         return lines
 
     def verdict(self) -> Text:
         b, a = self.it.loss_before, self.it.loss_after
-        word = "down" if a < b else "up" if a > b else "unchanged"
         p = self.precision
-        return Text.assemble(("E_total: ", "bold"), f"{num(b, p)} → {num(a, p)}, {word} by {num(abs(a - b), p)}; ",
-                             ("u", "bold cyan"), " walks the next update")
+        how = _("unchanged") if a == b else (_("down by {amount}") if a < b else _("up by {amount}")).format(
+            amount=num(abs(a - b), p))
+        return Text.assemble(("E_total: ", "bold"), f"{num(b, p)} → {num(a, p)}, {how}; ",
+                             ("u", "bold cyan"), " " + _("walks the next update"))
 
     # ------------------------------------------------------------ moving
 
@@ -216,8 +221,9 @@ class Explorer(App):
     def action_ask(self, what: str) -> None:
         box = self.query_one("#ask", Input)
         self.asking = what
-        box.placeholder = ("jump to: z1, delta_o1, ∂E_total/∂w5, w5⁺ … (Enter; Esc cancels)" if what == "jump" else
-                           f"focus on a parameter: {', '.join(walk.parameters(self.steps)[:4])} … (empty: every step)")
+        box.placeholder = (_("jump to: z1, delta_o1, ∂E_total/∂w5, w5⁺ … (Enter; Esc cancels)") if what == "jump" else
+                           _("focus on a parameter: {names} … (empty: every step)").format(
+                               names=", ".join(walk.parameters(self.steps)[:4])))
         box.value = ""
         box.display = True
         self.set_focus(box)  # at once: keys typed right after `/` go into the box

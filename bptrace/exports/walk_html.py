@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 
 from latex2mathml.converter import convert
 
+from ..i18n import N_, _
 from ..expr import refs, render
 from ..fmt import num
 from ..formulas import update_tree
@@ -297,8 +298,8 @@ def _labels(ident, names: dict) -> str:
 
 # ---------------------------------------------------------------- the page
 
-PHASES = {"forward": "Forward pass", "loss": "Errors", "backward": "Backward pass", "update": "Updates",
-          "check": "Check: forward pass with the updated values"}
+PHASES = {"forward": N_("Forward pass"), "loss": N_("Errors"), "backward": N_("Backward pass"), "update": N_("Updates"),
+          "check": N_("Check: forward pass with the updated values")}  # _() where shown
 
 
 def _asset(filename: str) -> str:
@@ -328,7 +329,7 @@ class _Page:
         multi = len(it.passes) > 1
         sections, items, phase = [], [], None
         for i, s in enumerate(steps):
-            title = PHASES[s.phase] + (f" (sample {s.sample})" if multi and s.phase != "update" else "")
+            title = _(PHASES[s.phase]) + (" (" + _("sample {n}").format(n=s.sample) + ")" if multi and s.phase != "update" else "")
             if title != phase:  # the first step of a phase: its heading prints
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
             sections.append(self.section(it, s, f"{tag}s{i}", title, title != phase))
