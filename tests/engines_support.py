@@ -158,16 +158,22 @@ window.addEventListener("load", () => {
           const range = document.createRange();
           range.setStart(node, offset);
           range.setEnd(node, offset + part.length);
-          widths[line] = (widths[line] || 0) + range.getBoundingClientRect().width;
+          const box = node.parentElement.classList.contains("w") ? node.parentElement : range;  // a 2-cell box
+          widths[line] = (widths[line] || 0) + box.getBoundingClientRect().width;
           texts[line] = (texts[line] || "") + part;
         }
         offset += part.length + 1;
       });
     }
+    // Hangul and other East Asian wide characters take two cells (as the terminal, rich and the exports count)
+    const wide = ch => /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch);
     widths.forEach((w, i) => {
-      const cells = [...texts[i]].length;
+      const chars = [...texts[i]], wides = chars.filter(wide).length, cells = chars.length + wides;
       if (w > cells * cell + cell / 2)
         found.push({element: label(pre), problem: "a monospaced line is wider than its cells (font fallback)",
+                    line: i + 1, cells, expected: cells * cell, width: w, text: texts[i].trim().slice(0, 60)});
+      if (wides && w < cells * cell - cell / 2)  // wide glyphs narrower than two cells: the columns after them shift
+        found.push({element: label(pre), problem: "wide characters narrower than two cells (columns shift)",
                     line: i + 1, cells, expected: cells * cell, width: w, text: texts[i].trim().slice(0, 60)});
     });
   }
@@ -198,6 +204,48 @@ def overflow_report(page: Path, width: int = 1280) -> list[dict]:
     import html
 
     return json.loads(html.unescape(done.stdout[start + len('<pre id="bptrace-overflow-report">'):end]))
+
+
+# Runs in the page after load: draws Hangul in the font of the page's first <pre> (or SVG <text>) on a canvas.
+# Missing glyphs are drawn as one and the same box (tofu): distinct syllables that draw alike are tofu.
+GLYPH_PROBE = """
+<script>
+window.addEventListener("load", () => {
+  const el = document.querySelector("pre, svg text");
+  const font = getComputedStyle(el).fontFamily;
+  const draw = ch => {
+    const c = document.createElement("canvas");
+    c.width = c.height = 48;
+    const ctx = c.getContext("2d");
+    ctx.font = "40px " + font;
+    ctx.fillText(ch, 2, 40);
+    return {pixels: Array.from(ctx.getImageData(0, 0, 48, 48).data).join(","), width: ctx.measureText(ch).width,
+            latin: ctx.measureText("0").width};
+  };
+  const syllables = ["역", "전", "파", "층"].map(draw), tofu = draw("\\uffff");
+  const out = document.createElement("pre");
+  out.id = "bptrace-glyph-report";
+  out.textContent = JSON.stringify({font, distinct: new Set(syllables.map(g => g.pixels)).size,
+    tofu: syllables.filter(g => g.pixels === tofu.pixels).length, ratio: syllables[0].width / syllables[0].latin});
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def glyph_report(page: Path) -> dict:
+    """Open PAGE in headless Chromium and report how its monospaced font draws Hangul: how many of four
+    syllables are distinct glyphs, how many draw as the missing-glyph box, and a syllable's width in
+    Latin cells."""
+    probed = page.with_name(page.stem + ".glyphs.html")
+    probed.write_text(page.read_text(encoding="utf-8") + GLYPH_PROBE, encoding="utf-8")
+    done = _chromium(["--window-size=1280,900", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()])
+    start = done.stdout.find('<pre id="bptrace-glyph-report">')
+    assert start >= 0, f"chromium did not run the probe (exit {done.returncode}):\n{done.stderr[-2000:]}"
+    end = done.stdout.index("</pre>", start)
+    import html
+
+    return json.loads(html.unescape(done.stdout[start + len('<pre id="bptrace-glyph-report">'):end]))
 
 
 def screenshot(page: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:

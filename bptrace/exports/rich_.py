@@ -15,26 +15,18 @@ from rich._export_format import CONSOLE_SVG_FORMAT
 from rich.cells import cell_len
 from rich.console import Console
 
-from .. import i18n
 from ..i18n import _
 
 WIDTH = 100
-MONOSPACE = "Menlo,'DejaVu Sans Mono',Consolas,'Courier New',monospace"  # fonts already on the reader's machine
-# Korean: a CJK monospace first, whose Hangul are exactly two Latin cells wide, so the columns line up
-# (Debian: fonts-noto-cjk; macOS and Windows fall back to their own Korean fonts)
-CJK_MONOSPACE = "'Noto Sans Mono CJK KR','Noto Sans CJK KR','D2Coding','Nanum Gothic Coding'," + MONOSPACE
+# fonts already on the reader's machine; Hangul (two cells wide) from a Korean font after them (Debian: fonts-noto-cjk)
+MONOSPACE = ("Menlo,'DejaVu Sans Mono',Consolas,'Courier New','Noto Sans Mono CJK KR','Noto Sans CJK KR',"
+             "'Apple SD Gothic Neo','Malgun Gothic',monospace")
 
-
-def monospace() -> str:
-    """The font stack of the current language's exports."""
-    return MONOSPACE if i18n.is_english() else CJK_MONOSPACE
-
-
-def style() -> str:
-    """Styles scoped to the wrapper, so a notebook page keeps its own."""
-    return (f".bptrace pre{{margin:0;font-family:{monospace()};"
-            "line-height:1.25;white-space:pre;overflow-x:auto}.bptrace svg{display:block;margin:0.5em 0;"
-            "max-width:100%;height:auto}")
+# Styles scoped to the wrapper, so a notebook page keeps its own. A double-width character (Hangul) stands in
+# a box two cells (2ch) wide: no Korean font's glyph is exactly two Latin cells, and the columns must line up.
+STYLE = (f".bptrace pre{{margin:0;font-family:{MONOSPACE};"
+         "line-height:1.25;white-space:pre;overflow-x:auto}.bptrace svg{display:block;margin:0.5em 0;"
+         "max-width:100%;height:auto}.bptrace .w{display:inline-block;width:2ch;text-align:center}")
 PRE = "<pre style=\"color:{foreground};background-color:{background}\">{code}</pre>"
 
 
@@ -45,7 +37,12 @@ def _record(renderable) -> Console:
 
 
 def _pre(renderable) -> str:
-    return trimmed(_record(renderable).export_html(inline_styles=True, code_format=PRE))
+    return two_cells(trimmed(_record(renderable).export_html(inline_styles=True, code_format=PRE)))
+
+
+def two_cells(code: str) -> str:
+    """Each double-width character (cell_len 2: Hangul, CJK) in a box of two cells (class w)."""
+    return "".join(f'<span class="w">{c}</span>' if c > "\u10ff" and cell_len(c) == 2 else c for c in code)
 
 
 # spaces (bare, or a span of nothing else) at the end of a line, and a span's own trailing spaces
@@ -66,7 +63,7 @@ def fragment(*pieces) -> str:
     """An HTML fragment a notebook can embed: rich renderables as <pre> blocks, strings (inline SVG)
     as they are, inside one <div class="bptrace"> with its scoped styles."""
     body = "\n".join(p if isinstance(p, str) else _pre(p) for p in pieces)
-    return f"<div class=\"bptrace\">\n<style>{style()}</style>\n{body}\n</div>"
+    return f"<div class=\"bptrace\">\n<style>{STYLE}</style>\n{body}\n</div>"
 
 
 def page(body: str, title: str = "bptrace") -> str:
@@ -131,5 +128,5 @@ def _wide_text(svg_text: str) -> str:
 
 
 def svg(renderable, title: str = "bptrace") -> str:
-    code_format = SVG_FORMAT.replace("{{font}}", monospace())
+    code_format = SVG_FORMAT.replace("{{font}}", MONOSPACE)
     return _wide_text(_record(renderable).export_svg(title=title, code_format=code_format, font_aspect_ratio=ASPECT))
