@@ -81,6 +81,7 @@ def _excerpt(after: str) -> list[str]:
 @pytest.mark.parametrize("after,args", [
     ("`bptrace run` (an excerpt", ["run"]),
     ("`bptrace run --form both` (an excerpt", ["run", "--form", "both"]),
+    ("`bptrace run --lang ko` (an excerpt", ["run", "--lang", "ko"]),
     ("Here is the end of `bptrace step xor --epochs 5000 --every 1000`", ["step", "xor", "--epochs", "5000", "--every", "1000"]),
 ])
 def test_readme_terminal_excerpts_are_what_bptrace_prints(after, args):
