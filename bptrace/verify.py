@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import UsageError
+from .i18n import N_, _, ngettext
 from .limits import VERIFY_STEPS as MAX_STEPS  # updates compared in one run (each traced in full)
 
 TORCH_MISSING = ("PyTorch is not installed; `{}` needs it: pip install torch "
@@ -291,11 +292,12 @@ def render(report: Report, precision: int = 12):
     n, bad = len(report.rows()), len(report.failures())
     against = f"PyTorch {report.torch_version}, float64 (rel {report.tol:g}, abs {report.atol:g})"
     if bad:
-        parts.append(Text(f"✗ {bad} of {n} values differ from {against}", style="bold red"))
+        parts.append(Text("✗ " + _("{bad} of {n} values differ from {against}").format(bad=bad, n=n, against=against),
+                          style="bold red"))
     else:
-        parts.append(Text(f"✓ all {n} values agree with {against}", style="green"))
+        parts.append(Text("✓ " + _("all {n} values agree with {against}").format(n=n, against=against), style="green"))
     largest = max((r.rel_diff for r in report.rows()), default=0.0)
-    parts.append(Text(f"largest relative difference: {largest:.1e}", style="dim"))
+    parts.append(Text(_("largest relative difference: {x}").format(x=f"{largest:.1e}"), style="dim"))
     return Group(*parts)
 
 
@@ -307,10 +309,10 @@ def _step_table(step: Step, report: Report, precision: int):
     from rich.table import Table
     from rich.text import Text
 
-    samples = ("samples " if len(step.samples) > 1 else "sample ") + ", ".join(map(str, step.samples))
-    t = Table(title=f"Step {step.step} (epoch {step.epoch}, {samples})", title_justify="left",
-              box=None, show_header=True, header_style="bold", padding=(0, 1))
-    for col, just in (("quantity", "left"), ("bptrace", "right"), ("PyTorch", "right"),
+    samples = ngettext("sample {list}", "samples {list}", len(step.samples)).format(list=", ".join(map(str, step.samples)))
+    t = Table(title=_("Step {step} (epoch {epoch}, {samples})").format(step=step.step, epoch=step.epoch, samples=samples),
+              title_justify="left", box=None, show_header=True, header_style="bold", padding=(0, 1))
+    for col, just in ((_("quantity"), "left"), ("bptrace", "right"), ("PyTorch", "right"),
                       ("|diff|", "right"), ("rel", "right"), ("", "left")):
         t.add_column(col, justify=just)
     for r in step.rows:
@@ -322,10 +324,10 @@ def _step_table(step: Step, report: Report, precision: int):
 def _summary_table(report: Report):
     from rich.table import Table
 
-    t = Table(title="Every step against PyTorch", title_justify="left", box=None, header_style="bold",
+    t = Table(title=_("Every step against PyTorch"), title_justify="left", box=None, header_style="bold",
               padding=(0, 1))
-    for col in ("step", "epoch", "values", "max |diff|", "max rel", ""):
-        t.add_column(col, justify="right" if col else "left")
+    for col in (N_("step"), N_("epoch"), N_("values"), "max |diff|", "max rel", ""):
+        t.add_column(_(col) if col else col, justify="right" if col else "left")
     every = max(1, len(report.steps) // 20)  # about 20 rows, and every failing step
     for s in report.steps:
         ok = all(r.agrees(report.tol, report.atol) for r in s.rows)

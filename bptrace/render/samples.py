@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from ..i18n import _
+
 
 def samples_table() -> Table:
     """name · network (widths, each layer's activation, loss) · title, one row per built-in sample."""
@@ -12,9 +14,9 @@ def samples_table() -> Table:
     from ..spec import loads
 
     t = Table(box=None, show_header=True, padding=(0, 2))
-    t.add_column("name", style="cyan")
-    t.add_column("network")
-    t.add_column("title")
+    t.add_column(_("name"), style="cyan")
+    t.add_column(_("network"))
+    t.add_column(_("title"))
     for n in samples.names():
         s = loads(samples.text(n), f"{n}.toml")
         t.add_row(n, f"{'-'.join(map(str, s.widths))} {_activations(s)}, {s.loss}", Text(s.title))
