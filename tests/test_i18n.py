@@ -146,6 +146,8 @@ def test_every_published_number_in_the_korean_trace(runner):
 @pytest.mark.parametrize("fmt", ["md", "tex", "html", "svg"])
 def test_every_published_number_in_the_korean_exports(fmt):
     text = bptrace.to_text(bptrace.run("blog"), fmt, lang="ko")
+    if fmt == "html":
+        text = re.sub(r"<[^>]*>", "", text)  # each Hangul character is in its own two-cell <span>
     assert "순전파" in text
     printed = {round(v, 8) for v in numbers_in(text)}
     assert not {n for n, v in PUBLISHED.items() if round(v, 8) not in printed}
