@@ -21,6 +21,7 @@ from .exports.latex import _document, _Doc
 from .exports.markdown import _math, _Writer, text as md_text
 from .expr import render
 from .formulas import update_tree
+from .i18n import _
 from .notation import after, name as id_name
 from .trace import Iteration, neuron_rows
 
@@ -85,7 +86,7 @@ def asked(it: Iteration, ask: str) -> list[tuple[str, object]]:
         if item == "all":
             wanted |= set(every)
         elif item in by_group:
-            wanted |= {n for n, _ in by_group[item]}
+            wanted |= {n for n, _q in by_group[item]}
         elif canonical(item, aliases) in every:
             wanted.add(canonical(item, aliases))
         elif item:
@@ -126,9 +127,9 @@ def exercise(spec, it: Iteration, ask: str, spec_file: str, precision: int = 8) 
 
 
 def template(questions, spec_file: str) -> str:
-    lines = ["# Answers to exercise.md: write each value in place of \"\" (blank answers are not graded),",
-             "# then check them with", f"#     bptrace check {spec_file} answers.toml", "epoch = 1", "sample = 1", ""]
-    return "\n".join(lines + [f"{json.dumps(n)} = \"\"" for n, _ in questions]) + "\n"
+    lines = ["# " + _("Answers to exercise.md: write each value in place of \"\" (blank answers are not graded),"),
+             "# " + _("then check them with"), f"#     bptrace check {spec_file} answers.toml", "epoch = 1", "sample = 1", ""]
+    return "\n".join(lines + [f"{json.dumps(n)} = \"\"" for n, _q in questions]) + "\n"
 
 
 def _given(spec, it: Iteration) -> list[tuple[object, float]]:
@@ -140,13 +141,14 @@ def _given(spec, it: Iteration) -> list[tuple[object, float]]:
 
 def _exercise_md(spec, it, questions, precision) -> str:
     w = _Writer(spec, it.names, precision)
-    w.add(f"# {md_text(spec.title or 'Exercise')}\n")
+    w.add(f"# {md_text(spec.title or _('Exercise'))}\n")
     w.network(2)
     weights = {u.name: u.old for u in it.updates if u.ident.kind == "w"}
     biases = {u.name: u.old for u in it.updates if u.ident.kind == "b"}
     w.mermaid("", weights, biases, frozenset(weights) | frozenset(biases))
     given = ", ".join(f"${id_name(i, it.names, 'latex')} = {v:g}$" for i, v in _given(spec, it))
-    w.add("## Given\n", f"{given}, $\\alpha = {it.learning_rate:g}$. One update on sample 1.\n", "## Questions\n")
+    w.add("## " + _("Given") + "\n", f"{given}, $\\alpha = {it.learning_rate:g}$. " + _("One update on sample 1.") + "\n",
+          "## " + _("Questions") + "\n")
     w.add("\n".join(f"{i}. ${_latex_name(n, q, it)}$" for i, (n, q) in enumerate(questions, 1)) + "\n")
     return "\n".join(w.lines)
 
@@ -159,10 +161,10 @@ def _exercise_tex(spec, it, questions, precision) -> str:
     d = _Doc(it.names, precision)
     d.network(spec)
     given = ", ".join(f"${id_name(i, it.names, 'latex')} = {v:g}$" for i, v in _given(spec, it))
-    d.add(r"\section*{Given}", f"{given}, $\\alpha = {it.learning_rate:g}$. One update on sample 1.", "",
-          r"\section*{Questions}", r"\begin{enumerate}",
+    d.add(r"\section*{" + _("Given") + "}", f"{given}, $\\alpha = {it.learning_rate:g}$. " + _("One update on sample 1."), "",
+          r"\section*{" + _("Questions") + "}", r"\begin{enumerate}",
           *[rf"\item ${_latex_name(n, q, it)}$" for n, q in questions], r"\end{enumerate}")
-    return _document(spec.title or "Exercise", d.out)
+    return _document(spec.title or _("Exercise"), d.out)
 
 
 def _solution(spec, it, n, q):
@@ -174,7 +176,7 @@ def _solution(spec, it, n, q):
 
 def _key_md(spec, it, questions, precision) -> str:
     w = _Writer(spec, it.names, precision)
-    w.add(f"# Key: {md_text(spec.title or 'Exercise')}\n")
+    w.add("# " + _("Key: {title}").format(title=md_text(spec.title or _("Exercise"))) + "\n")
     for i, (n, q) in enumerate(questions, 1):
         lhs, tree, value = _solution(spec, it, n, q)
         formula = render(tree, "latex", it.names) if tree is not None else ""
@@ -185,8 +187,8 @@ def _key_md(spec, it, questions, precision) -> str:
 
 def _key_tex(spec, it, questions, precision) -> str:
     d = _Doc(it.names, precision)
-    d.add(r"\section*{Worked solution}")
+    d.add(r"\section*{" + _("Worked solution") + "}")
     for n, q in questions:  # one align* each: a long key breaks across pages between questions
         lhs, tree, value = _solution(spec, it, n, q)
         d.equations([(lhs, tree, d.n(value), "")])
-    return _document("Key: " + (spec.title or "Exercise"), d.out)
+    return _document(_("Key: {title}").format(title=spec.title or _("Exercise")), d.out)
