@@ -10,6 +10,11 @@ def sample_label(spec, p) -> str:
     return " (" + _("sample {n}").format(n=p.sample) + ")" if len(spec.samples) > 1 else ""
 
 
+def epoch_title(it) -> str:
+    """An iteration in a rule or a picker: 'epoch 3, step 2'."""
+    return _("epoch {epoch}, step {step}").format(epoch=it.epoch, step=it.step)
+
+
 def epoch_heading(it) -> str:
     """An exported iteration's heading: 'Epoch 3, step 2'."""
     return _("Epoch {epoch}, step {step}").format(epoch=it.epoch, step=it.step)

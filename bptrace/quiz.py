@@ -141,7 +141,7 @@ def _given(spec, it: Iteration) -> list[tuple[object, float]]:
 
 def _exercise_md(spec, it, questions, precision) -> str:
     w = _Writer(spec, it.names, precision)
-    w.add(f"# {md_text(spec.title or _('Exercise'))}\n")
+    w.add("# " + md_text(spec.title or _("Exercise")) + "\n")
     w.network(2)
     weights = {u.name: u.old for u in it.updates if u.ident.kind == "w"}
     biases = {u.name: u.old for u in it.updates if u.ident.kind == "b"}

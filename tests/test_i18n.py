@@ -49,6 +49,35 @@ def test_every_message_has_a_korean_translation():
     assert not missing, f"{len(missing)} message(s) without Korean (python tools/catalogue.py, then translate): {missing}"
 
 
+def _calls_in_fstrings(path) -> list[str]:
+    """`_()`, `N_()` or `ngettext()` written inside an f-string's braces: Babel's extraction does not see
+    them (Python 3.11 reads an f-string as one token), so their messages would be missing from every catalogue."""
+    import tokenize
+
+    found, depth = [], 0
+    with path.open("rb") as f:
+        tokens = list(tokenize.tokenize(f.readline))
+    for i, tok in enumerate(tokens):
+        kind = tokenize.tok_name[tok.type]
+        if kind == "STRING" and re.match(r"(?i)[rb]*f", tok.string) and re.search(r"(?<![\w.])(_|N_|ngettext)\(", tok.string):
+            found.append(f"{path.name}:{tok.start[0]}")
+        depth += (kind == "FSTRING_START") - (kind == "FSTRING_END")  # Python 3.12+: an f-string's own tokens
+        if depth and kind == "NAME" and tok.string in ("_", "N_", "ngettext") and tokens[i + 1].string == "(":
+            found.append(f"{path.name}:{tok.start[0]}")
+    return found
+
+
+def test_no_message_hides_inside_an_f_string():
+    hidden = [where for path in sorted((ROOT / "bptrace").rglob("*.py")) for where in _calls_in_fstrings(path)]
+    assert not hidden
+
+
+def test_the_f_string_check_finds_a_hidden_message(tmp_path):
+    source = tmp_path / "hidden.py"
+    source.write_text('x = f"{_(\'Errors\')} and {y}"\nz = _("Errors") + f"{y}"\n', encoding="utf-8")
+    assert _calls_in_fstrings(source) == ["hidden.py:1"]
+
+
 def test_template_is_up_to_date_with_the_source():
     pot = {m.id for m in _catalogue(LOCALE / "bptrace.pot") if m.id}
     assert pot == SOURCE, ("regenerate with python tools/catalogue.py", sorted(pot ^ SOURCE, key=str))

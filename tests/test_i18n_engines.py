@@ -77,3 +77,22 @@ def test_the_probe_catches_misaligned_hangul(tmp_path):
     html = _korean("blog", "html").replace('<span class="w">', "<span>")
     problems = overflow_report(_page(tmp_path, "unboxed.html", html))
     assert any("narrower than two cells" in p["problem"] for p in problems)
+
+
+def test_korean_walk_html_walks_in_korean(tmp_path):
+    """walk.html in Korean: its script reads the position's words from the page (data-format), the page
+    fits its frame, and Next walks."""
+    ensure_chromium()
+    pytest.importorskip("websocket")
+    from walk_browser import Browser
+
+    page = _page(tmp_path, "walk.html", _korean("blog", "walk"))
+    text = page.read_text(encoding="utf-8")
+    assert '<html lang="ko">' in text and "모든 단계" in text and "순전파" in text
+    with Browser(1280) as browser:
+        browser.open(page)
+        assert browser.js('document.getElementById("position").textContent').endswith("중 1단계")
+        browser.key("ArrowRight", 2)
+        position = browser.js('document.getElementById("position").textContent')
+        assert position.endswith("중 3단계") and not browser.errors
+        assert not browser.overflow()

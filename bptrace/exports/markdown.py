@@ -318,7 +318,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     from ..render.training import STOPS, loss_change, table_rows
 
     w = _Writer(r.spec, r.names, precision, form)
-    w.add(f"# {text(r.spec.title or _('bptrace training run'))}\n")
+    w.add("# " + text(r.spec.title or _("bptrace training run")) + "\n")
     w.network(2)
     p = r.plan
     trained = ngettext("Trained for {done} of {n} epoch ({how}); batch {batch}{shuffled}.",

@@ -23,7 +23,9 @@ from xml.etree import ElementTree
 
 from latex2mathml.converter import convert
 
-from ..i18n import N_, _
+from .. import i18n
+from ..i18n import N_, _, ngettext
+from ..labels import epoch_title
 from ..expr import refs, render
 from ..fmt import num
 from ..formulas import update_tree
@@ -338,9 +340,10 @@ class _Page:
             phase = title
         sections.append(f'<section class="step summary" id="{tag}s{len(steps)}" data-key="" data-deps="" '
                         f'data-phase="summary">{self.summary(it)}</section>')  # in no parameter's chain
-        items.append(f'<li><button type="button" data-step="{len(steps)}">Update table and check</button></li>')
-        caption = (f"<figcaption>Values of sample {it.passes[0].sample}; every sample's quantities are highlighted "
-                   "here.</figcaption>" if multi else "")
+        summary = _esc(_("Update table and check"))
+        items.append(f'<li><button type="button" data-step="{len(steps)}">{summary}</button></li>')
+        values = _("Values of sample {n}; every sample's quantities are highlighted here.").format(n=it.passes[0].sample)
+        caption = f"<figcaption>{_esc(values)}</figcaption>" if multi else ""
         return (f'<div class="iter" id="{tag}" data-epoch="{it.epoch}" data-step="{it.step}"'
                 f'{" hidden" if hidden else ""}>'
                 f'<div class="stage"><figure class="diagram">{diagram(it, self.names, self.p)}{caption}</figure>'
@@ -361,14 +364,16 @@ class _Page:
         rows = []
         for u in it.updates:
             cells = [f'<th scope="row">{self.m_name(u)}</th>', _td(num(u.old, self.p, u.given)),
-                     _td(num(u.gradient, self.p)), _td(num(u.new, self.p) + (" (frozen)" if u.frozen else ""))]
+                     _td(num(u.gradient, self.p)), _td(num(u.new, self.p) + (" " + _("(frozen)") if u.frozen else ""))]
             rows.append("<tr>" + "".join(cells) + "</tr>")
         b, a = it.loss_before, it.loss_after
-        word = "down" if a < b else "up" if a > b else "unchanged"
-        change = (f"{word} by {num(abs(a - b), self.p)}" + (f" ({(a - b) / b:+.2%})" if b else "")
-                  if math.isfinite(a) else "the update overflowed; try a smaller learning rate")
-        return ('<h3>Updates and check</h3><div class="scroll"><table><thead><tr><th scope="col">parameter</th>'
-                '<th scope="col">old</th><th scope="col">gradient</th><th scope="col">new</th></tr></thead><tbody>'
+        how = _("unchanged") if a == b else (_("down by {amount}") if a < b else _("up by {amount}")).format(
+            amount=num(abs(a - b), self.p))
+        change = (how + (f" ({(a - b) / b:+.2%})" if b else "") if math.isfinite(a)
+                  else _("the update overflowed; try a smaller learning rate"))
+        head = "".join('<th scope="col">' + _esc(_(c)) + "</th>" for c in UPDATE_HEAD)
+        title = _esc(_("Updates and check"))
+        return (f'<h3>{title}</h3><div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>'
                 + "".join(rows) + "</tbody></table></div>"
                 f'<p class="check"><strong>E<sub>total</sub>: <span class="before">{num(b, self.p)}</span> → '
                 f'<span class="after">{num(a, self.p)}</span></strong>, {_esc(change)}.</p>')
@@ -379,28 +384,31 @@ class _Page:
     def controls(self, iterations: list) -> str:
         """Previous / Next, the position, Focus, the naming switch and (for several) the iteration picker."""
         if not iterations:
-            return ('<p class="note">No iteration was traced: export with <code>--show first,last</code> '
-                    '(or epoch numbers) to walk through one.</p>')
+            return '<p class="note">' + _esc(_("No iteration was traced: export with {show} (or epoch numbers) to walk "
+                                               "through one.")).format(show="<code>--show first,last</code>") + "</p>"
         picker = ""
         if len(iterations) > 1:
-            opts = "".join(f'<option value="it{i}">epoch {it.epoch}, step {it.step}</option>'
-                           for i, it in enumerate(iterations))
-            picker = f'<label>Iteration <select id="iteration">{opts}</select></label>'
+            opts = "".join(f'<option value="it{i}">{_esc(epoch_title(it))}</option>' for i, it in enumerate(iterations))
+            picker = "<label>" + _esc(_("Iteration")) + f' <select id="iteration">{opts}</select></label>'
         other = "layered" if next(iter(self.names)) == "seed" else "seed"
+        w = {k: _esc(v) for k, v in (("prev", _("Previous")), ("next", _("Next")), ("position", _("Step {i} of {n}")),
+                                     ("focus", _("Focus")), ("every", _("every step")),
+                                     ("names", _("{scheme} names").format(scheme=other)))}
         return ('<div class="controls" role="toolbar" aria-label="walk">'
-                '<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">← Previous</button>'
-                '<span id="position" aria-live="polite"></span>'
-                '<button type="button" id="next" aria-keyshortcuts="ArrowRight">Next →</button>'
-                '<label>Focus <select id="focus"><option value="">every step</option></select></label>'
-                f'<label><input type="checkbox" id="naming" data-other="{other}"> {other} names</label>'
+                f'<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">← {w["prev"]}</button>'
+                f'<span id="position" aria-live="polite" data-format="{w["position"]}"></span>'
+                f'<button type="button" id="next" aria-keyshortcuts="ArrowRight">{w["next"]} →</button>'
+                f'<label>{w["focus"]} <select id="focus"><option value="">{w["every"]}</option></select>'
+                f'</label><label><input type="checkbox" id="naming" data-other="{other}"> {w["names"]}</label>'
                 f'{picker}</div>')
 
     def page(self, title: str, body: str, iterations: list, kind: str) -> str:
         css, js = _asset("walk.css"), _asset("walk.js")
         csp = f"default-src 'none'; style-src {_sha(css)}; script-src {_sha(js)}; img-src data:"
         scheme = next(iter(self.names))
+        footer = _esc(_("Traced by bptrace. This file needs nothing but a browser."))
         return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<!DOCTYPE html>\n<html lang="{i18n.current()}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="generator" content="bptrace walk.html ({kind})">'
@@ -408,15 +416,18 @@ class _Page:
             f'<body class="scheme-{scheme}" data-scheme="{scheme}"><header><h1>{_esc(title)}</h1>'
             f'<p class="about">{self.about()}</p></header>{self.controls(iterations)}'
             f'<main>{body}</main>'
-            '<footer>Traced by bptrace. This file needs nothing but a browser.</footer>'
+            f'<footer>{footer}</footer>'
             f'<script>{js}</script></body></html>\n')
 
     def about(self) -> str:
         s = self.spec
         layers = ", ".join(f"{len(layer.weights)} {_esc(layer.activation)}" for layer in s.layers)
-        return (f"{s.widths[0]} inputs; layers: {layers}. Loss {_esc(s.loss)}, learning rate α = "
-                f"{s.learning_rate:g}, optimizer {_esc(s.optimizer.name)}. Use ← and → (or the buttons and the "
-                "list) to walk through every quantity.")
+        return _esc(_("{n} inputs; layers: {layers}. Loss {loss}, learning rate α = {lr}, optimizer {optimizer}. "
+                      "Use ← and → (or the buttons and the list) to walk through every quantity.").format(
+            n=s.widths[0], layers=layers, loss=s.loss, lr=f"{s.learning_rate:g}", optimizer=s.optimizer.name))
+
+
+UPDATE_HEAD = (N_("parameter"), N_("old"), N_("gradient"), N_("new"))
 
 
 def _td(text: str) -> str:
@@ -427,7 +438,7 @@ def trace_walk(trace, precision: int = 8) -> str:
     page = _Page(trace.spec, trace.names, precision)
     its = list(trace.iterations)
     body = "".join(page.iteration(it, f"it{i}", i > 0) for i, it in enumerate(its))
-    return page.page(trace.spec.title or "bptrace trace", body, its, "trace")
+    return page.page(trace.spec.title or _("bptrace trace"), body, its, "trace")
 
 
 def run_walk(result, precision: int = 8, log_y: bool = False) -> str:
@@ -439,8 +450,11 @@ def run_walk(result, precision: int = 8, log_y: bool = False) -> str:
     body = ""
     if result.epochs_done:
         epochs, losses = curve_points(result, 1200)
-        chart = line_chart(epochs, losses, "loss per epoch" + (" (log scale)" if log_y else ""), "epoch", "loss", log_y)
-        body = (f'<section class="loss"><h2>Loss per epoch</h2><figure>{chart}</figure>'
-                f'<p>{_esc(loss_change(result, precision))} after {result.epochs_done} epochs.</p></section>')
+        chart = line_chart(epochs, losses, _("loss per epoch") + (" " + _("(log scale)") if log_y else ""), _("epoch"),
+                           _("loss"), log_y)
+        after = ngettext("after {n} epoch", "after {n} epochs", result.epochs_done).format(n=f"{result.epochs_done:,}")
+        heading = _esc(_("Loss per epoch"))
+        body = (f'<section class="loss"><h2>{heading}</h2><figure>{chart}</figure>'
+                f'<p>{_esc(loss_change(result, precision))} {_esc(after)}.</p></section>')
     body += "".join(page.iteration(it, f"it{i}", i > 0) for i, it in enumerate(its))
-    return page.page(result.spec.title or "bptrace training run", body, its, "run")
+    return page.page(result.spec.title or _("bptrace training run"), body, its, "run")

@@ -19,7 +19,7 @@ from .. import activations, formulas
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import sample_label, smoothing_label
+from ..labels import epoch_title, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
 from .layout import Fitting, Segments, Titled, terms
@@ -264,10 +264,6 @@ def render_iteration(it: Iteration, spec, view: View) -> Group:
     parts.append(check_table(it, view))
     parts.append(verdict(it, view))
     return Group(*_spaced(parts))
-
-
-def epoch_title(it: Iteration) -> str:
-    return _("epoch {epoch}, step {step}").format(epoch=it.epoch, step=it.step)
 
 
 def _spaced(parts: list) -> list:

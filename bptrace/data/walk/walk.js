@@ -57,7 +57,8 @@
       else b.removeAttribute("aria-current");
     }
     const pos = seq.indexOf(index);
-    $("#position").textContent = `Step ${pos + 1} of ${seq.length}`;
+    const position = $("#position");  // its words from the page's language: data-format "Step {i} of {n}"
+    position.textContent = position.dataset.format.replace("{i}", pos + 1).replace("{n}", seq.length);
     $("#prev").disabled = pos <= 0;
     $("#next").disabled = pos >= seq.length - 1;
     const nav = $("nav.steps", root);
