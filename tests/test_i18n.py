@@ -198,3 +198,28 @@ def test_korean_lines_fit_the_width_in_cells(width):
     header = next(line for line in forward if "값" in line and "항목" in line)
     assert cell_len(header.rstrip()) == cell_len(rows[0])  # '값' ends where the numbers end
     assert len(header.rstrip()) < cell_len(header.rstrip())
+
+
+@pytest.mark.slow
+def test_explore_in_korean():
+    """explore's status line, step panel and footer keys in Korean (a Textual pilot run)."""
+    import asyncio
+
+    from bptrace import walk
+    from bptrace.explore import Explorer
+
+    async def walked():
+        s = bptrace.load("blog")
+        app = Explorer(s, walk.first_iteration(s, None, "online"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("right")
+            await pilot.pause()
+            keys = {b.description for _, b, *rest in app.active_bindings.values()}
+            step = app.panel()  # the step panel's renderables: its title first
+            return str(app.query_one("#top").render()), str(step.renderables[0]), keys
+
+    with i18n.language("ko"):
+        top, step, keys = asyncio.run(walked())
+    assert top.startswith("단계 2/") and "에포크 1, 샘플 1" in top
+    assert "순전파" in step
+    assert {"다음", "이전", "이동", "종료"} <= keys and "Next" not in keys

@@ -5,6 +5,8 @@ is used for next are the numbers `bptrace run` shows. The app prints nothing its
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
@@ -57,21 +59,22 @@ class Explorer(App):
     #ask { dock: bottom; display: none; }
     """
     BINDINGS = [
-        Binding("n,space,right", "move(1)", "Next", key_display="→/n"),
-        Binding("p,left", "move(-1)", "Prev", key_display="←/p"),
+        Binding("n,space,right", "move(1)", N_("Next"), key_display="→/n"),
+        Binding("p,left", "move(-1)", N_("Prev"), key_display="←/p"),
         Binding("home", "move(-1000000)", "First", show=False),
         Binding("end", "move(1000000)", "Last", show=False),
-        Binding("slash", "ask('jump')", "Jump", key_display="/"),
-        Binding("f", "ask('focus')", "Focus"),
-        Binding("u", "update", "Update"),
-        Binding("s", "naming", "Naming"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("slash", "ask('jump')", N_("Jump"), key_display="/"),
+        Binding("f", "ask('focus')", N_("Focus")),
+        Binding("u", "update", N_("Update")),
+        Binding("s", "naming", N_("Naming")),
+        Binding("question_mark", "help", N_("Help"), key_display="?"),
+        Binding("q", "quit", N_("Quit")),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as everywhere else in bptrace
     ]
 
     def __init__(self, spec, trace, precision: int = 8, naming: str | None = None, batch: str | int = "online"):
         super().__init__()
+        self._translate_keys()
         self.spec, self.precision, self.naming, self.batch = spec, precision, naming, batch
         self.its = [trace if isinstance(trace, Iteration) else trace.iterations[0]]  # a Trace or its update
         self.i = 0  # which iteration
@@ -83,6 +86,12 @@ class Explorer(App):
         self.chain: list[int] | None = None  # the focused steps' indices
         self.asking = ""
         self.message = ""  # a message for the user (a name not found), shown under the step until the next key
+
+    def _translate_keys(self) -> None:
+        """The footer's key descriptions in the current language (BINDINGS holds their English msgids)."""
+        keys = self._bindings.key_to_bindings
+        for key, bindings in keys.items():
+            keys[key] = [replace(b, description=_(b.description)) if b.description else b for b in bindings]
 
     # ------------------------------------------------------------ what is shown
 
