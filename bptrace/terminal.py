@@ -270,12 +270,17 @@ def _check_options() -> None:
                 raise UsageError(f"{flag}: expected whole numbers of at most 18 digits, got '{clip(value)}'")
 
 
-
-
 def report(paths) -> None:
     """'wrote PATH' on stderr, for each file written."""
     for path in paths:
         err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
+
+
+def display(exports, renderable) -> None:
+    """What a command shows on the terminal (unless an export took stdout), then the files it wrote."""
+    if not exports.to_stdout:
+        out.print(renderable)
+    report(exports.written)
 
 
 def entry(app) -> None:
