@@ -53,11 +53,16 @@ def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rat
     to N decimals (textbook rounding); focus="w1": only that parameter's chain; tables=True: refuse a
     network too large to tabulate (as the CLI does when it prints the tables)."""
     from . import limits, tracer
-    from .matrix import check_focus
+    from .matrix import check_focus, check_form
 
     s = load(source, learning_rate=learning_rate, naming=naming)
     _check_sample(s, sample)
+    check_form(form)
     check_focus(form, focus)
+    if round is not None:
+        from .rounding import check_rounding
+
+        check_rounding(s.optimizer.name, 1, round)
     limits.check_run(s, tables=tables)
     trace = tracer.run(s, sample=sample, naming=naming)
     if round is not None:  # textbook rounding
@@ -134,6 +139,8 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: 
         raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
     if epoch == 1 and sample == 1 and round is None and batch == "online":
         return tracer.run(s, sample=1, naming=naming).iterations[0]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise UsageError(f"epoch = {epoch!r}: expected a whole number ≥ 1", param="epoch")
     if epoch > MAX_TRACE_EPOCH:
         raise UsageError(f"epoch = {epoch} is more than bptrace checks (at most {MAX_TRACE_EPOCH:,})", param="epoch")
     plan = training.Plan(epoch, training.parse_batch(batch), show=frozenset({epoch}), round=round)

@@ -127,6 +127,7 @@ class Plan:
         than MAX_TRACES traced steps."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
+        _check_stop_and_seed(until_loss, seed)
         shown, last = parse_show(show, epochs)
         plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round)
         check_watch(plan, spec)
@@ -159,6 +160,14 @@ def titled(spec, plan: Plan):
     from .rounding import rounded_title
 
     return replace(spec, title=rounded_title(spec, plan.round))
+
+
+def _check_stop_and_seed(until_loss, seed) -> None:
+    """until_loss: a finite loss ≥ 0; seed: a whole number from 0 to 2³² − 1 (numpy's seeds)."""
+    if until_loss is not None and not (isinstance(until_loss, (int, float)) and 0 <= until_loss < math.inf):
+        raise UsageError(f"until_loss: expected a finite number ≥ 0, got {until_loss!r}", param="until_loss")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+        raise UsageError(f"seed: expected a whole number from 0 to {2**32 - 1:,}, got {seed!r}", param="seed")
 
 
 def check_watch(plan: Plan, spec) -> None:
@@ -250,7 +259,7 @@ def parse_batch(value: str | int) -> str | int:
 
 def parse_show(value, epochs: int) -> tuple[frozenset[int] | str, bool]:
     """'first,last' / '1,10,100' / 'all' / ['first', 'last'] / [1, 10] -> (epochs to show, whether to show the last)."""
-    if value is None or value == "" or (not isinstance(value, str) and not value):
+    if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
         return frozenset(), False
     if value == "all":
         return "all", False
