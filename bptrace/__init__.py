@@ -53,7 +53,7 @@ def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rat
     to N decimals (textbook rounding); focus="w1": only that parameter's chain; tables=True: refuse a
     network too large to tabulate (as the CLI does when it prints the tables)."""
     from . import limits, tracer
-    from .matrix import check_focus, check_form
+    from .forms import check_focus, check_form
 
     s = load(source, learning_rate=learning_rate, naming=naming)
     _check_sample(s, sample)

@@ -144,10 +144,9 @@ class Exports:
         from dataclasses import replace
 
         from .exports import REGISTRY
-        from .render.matrix import render_trace
 
         if self.draws_tables:
-            opts = replace(opts, tables=render_trace(trace, opts.precision, opts.formulas, opts.style, opts.form))
+            opts = replace(opts, tables=_tables(trace, opts))
         self.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
         return opts.tables
 
@@ -181,6 +180,17 @@ class Exports:
         for f in self.files.values():
             f.abort()
         self.files = {}
+
+
+def _tables(trace, opts):
+    """A trace's terminal tables; the matrix form's module is imported only when that form is asked for."""
+    if opts.form == "scalar":
+        from .render.tables import render_trace
+
+        return render_trace(trace, opts.precision, opts.formulas, opts.style)
+    from .render.matrix import render_trace
+
+    return render_trace(trace, opts.precision, opts.formulas, opts.style, opts.form)
 
 
 def write_new(path: str, text: str, force: bool) -> None:

@@ -29,7 +29,7 @@ class Options:
 
     def __post_init__(self):
         from ..errors import UsageError
-        from ..matrix import check_form
+        from ..forms import check_form
 
         check_form(self.form)
         if isinstance(self.precision, bool) or not isinstance(self.precision, int) or not 0 <= self.precision <= 17:
