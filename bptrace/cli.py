@@ -49,7 +49,7 @@ def run(spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: 
         no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
         round_: RunRound = None, focus: Focus = None, form: Form = "scalar"):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
-    from . import trainer as train
+    from .divergence import advise, blowup
 
     with user_errors():
         s = load_spec(spec, lr, naming)
@@ -58,9 +58,9 @@ def run(spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: 
             trace = bptrace.run(s, sample=sample, naming=naming, round=round_, focus=focus, form=form,
                                 tables=exports.tabulates)
             display(exports, exports.finish_trace(trace, opts))
-        blowup = train.blowup(trace.iterations[0])
-        if blowup is not None:  # shown and exported as computed; the exit code says it blew up
-            raise DivergedError(train.advise(blowup, s).message())
+        blown = blowup(trace.iterations[0])
+        if blown is not None:  # shown and exported as computed; the exit code says it blew up
+            raise DivergedError(advise(blown, s).message())
 
 
 @app.command()
