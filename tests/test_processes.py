@@ -37,3 +37,27 @@ def test_every_command_as_a_real_process(tmp_path):
         assert text in out + err, (name, out, err)
         assert "Traceback" not in err, name
     assert (tmp_path / "n.toml").exists() and (tmp_path / "quiz" / "key.md").exists()
+
+
+def test_typer_builds_only_the_running_command():
+    from bptrace.cli import app
+    from bptrace.terminal import only_the_command
+
+    assert [c.callback.__name__ for c in only_the_command(app, ["run", "--sample", "1"]).registered_commands] == ["run"]
+    assert [c.name for c in only_the_command(app, ["--ascii", "import", "m.npz"]).registered_commands] == ["import"]
+    for argv in ([], ["--help"], ["-V"], ["rnu"]):  # help, version and a mistyped name see every command
+        assert only_the_command(app, argv) is app
+    assert len(app.registered_commands) == 13  # the app itself is left whole
+
+
+def test_a_scalar_run_imports_only_what_it_shows():
+    """`bptrace run` (start-up ≤ 1.5× the import floor is the aim): no matrix form, no trainer, no
+    exports' renderers, no Textual, no rich emoji table."""
+    code = ("import sys\nsys.argv = ['bptrace', 'run']\nfrom bptrace.cli import main\ntry:\n    main()\n"
+            "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    loaded = set(proc.stderr.split())
+    assert "bptrace.tracer" in loaded and "bptrace.render.tables" in loaded  # it did run
+    for module in ("bptrace.matrix", "bptrace.trainer", "bptrace.fastpath", "bptrace.exports.markdown",
+                   "textual", "rich._emoji_codes", "bptrace.quiz"):
+        assert module not in loaded, module
