@@ -148,10 +148,7 @@ def test_a_run_that_never_reaches_the_asked_update_says_so():
 ])
 def test_every_range_is_checked_in_the_library_by_parameter(call, param):
     """What the CLI's option types refuse, the library refuses too, naming the parameter, never a flag."""
-    with pytest.raises(UsageError) as e:
-        call()
-    assert e.value.param == param
-    assert str(e.value).startswith(param) and "--" not in str(e.value)
+    test_library_errors_name_the_parameter_not_a_flag(call, param)
 
 
 @pytest.mark.parametrize("args,flag", [
