@@ -332,3 +332,9 @@ class Paths:
 
     def trace_step(self, batch, epoch: int):
         return self.numpy().trace_step(batch, epoch)
+
+    def state(self):
+        """The current training state as an immutable State (bptrace.state)."""
+        from .state import State
+
+        return State.of(self.numpy())

@@ -168,6 +168,20 @@ class Optimizer:
                 g = g + wd * p  # L2 penalty folded into the gradient (PyTorch's weight_decay)
             self.rule_.step(self, i, p, g, lr)
 
+    def snapshot(self) -> tuple:
+        """The state as read-only copies: (t, buf, m, v, hat), for an immutable training State."""
+        def frozen(arrays):
+            return None if arrays is None else tuple(_readonly(a) for a in arrays)
+
+        return self.t, frozen(self.buf), frozen(self.m), frozen(self.v), tuple(tuple(map(_readonly, h)) for h in self._hat)
+
+    def restore(self, snap: tuple) -> None:
+        """Take the state of a snapshot (copied: the snapshot stays as it was)."""
+        t, buf, m, v, hat = snap
+        self.t = t
+        self.buf, self.m, self.v = ([a.copy() for a in arrays] if arrays is not None else None for arrays in (buf, m, v))
+        self._hat = [tuple(a.copy() for a in h) for h in hat]
+
     def state_of(self, i: int) -> dict[str, np.ndarray]:
         """Optimizer state of parameter array i after the last step, by the names the trace shows."""
         if self.name == "momentum":
@@ -176,3 +190,9 @@ class Optimizer:
             m_hat, v_hat = self._hat[i]
             return {"m": self.m[i], "v": self.v[i], "m_hat": m_hat, "v_hat": v_hat}
         return {}
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a

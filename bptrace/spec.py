@@ -15,7 +15,6 @@ import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -395,7 +394,7 @@ def kind(value: Any) -> str:
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, str):
         return f"a string ('{clip(value)}')" if len(value) <= ECHO_LIMIT else "a string"
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float)) or _decimal(value):
         text = describe(value)
         return text if text.startswith("a whole number") else f"a number ({text})"
     if isinstance(value, list):
@@ -408,12 +407,19 @@ def kind(value: Any) -> str:
     return "an unknown value"
 
 
+def _decimal(value) -> bool:
+    """Whether value is a Decimal (answers files read numbers as Decimal); a start-up that never made one
+    need not import decimal to tell."""
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)
+
+
 def describe(value: Any) -> str:
     """A number as the user wrote it (never a Python repr), shortened when huge."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         digits = int(value.bit_length() * math.log10(2)) + 1  # str() of a 5,000-digit int raises
         return f"a whole number of about {digits:,} digits"
-    if isinstance(value, Decimal):
+    if _decimal(value):
         return clip(format(value, "f") if abs(value.adjusted()) < 20 else str(value))
     return clip(str(value))
 

@@ -21,6 +21,7 @@ from .fmt import counted
 from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
+from .divergence import Divergence, advise, blowup  # noqa: F401 (a run's blow-up is diagnosed there)
 
 
 OUTPUT_ROWS = 1000  # final outputs are computed for at most this many samples
@@ -127,6 +128,7 @@ class Plan:
         than MAX_TRACES traced steps."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
+        _check_stop_and_seed(until_loss, seed)
         shown, last = parse_show(show, epochs)
         plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round)
         check_watch(plan, spec)
@@ -161,34 +163,18 @@ def titled(spec, plan: Plan):
     return replace(spec, title=rounded_title(spec, plan.round))
 
 
+def _check_stop_and_seed(until_loss, seed) -> None:
+    """until_loss: a finite loss ≥ 0; seed: a whole number from 0 to 2³² − 1 (numpy's seeds)."""
+    if until_loss is not None and not (isinstance(until_loss, (int, float)) and 0 <= until_loss < math.inf):
+        raise UsageError(f"until_loss: expected a finite number ≥ 0, got {until_loss!r}", param="until_loss")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+        raise UsageError(f"seed: expected a whole number from 0 to {2**32 - 1:,}, got {seed!r}", param="seed")
+
+
 def check_watch(plan: Plan, spec) -> None:
     n = len(spec.samples)
     if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
         raise UsageError(f"watch {plan.watch}: {spec.source} has {counted(n, 'sample')}", param="watch")
-
-
-@dataclass
-class Divergence:
-    """Where a run blew up: the epoch, the sample and the first quantity that is not finite."""
-
-    epoch: int
-    sample: int
-    quantity: str
-    value: float
-    advice: str = "try a smaller learning rate"
-
-    @property
-    def what(self) -> str:
-        """'w1 overflowed to inf', 'E_o1 became nan'."""
-        how = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
-        return f"{self.quantity} {how}"
-
-    def message(self) -> str:
-        return f"epoch {self.epoch}, sample {self.sample}: {self.what}; {self.advice}"
-
-    def short(self) -> str:
-        """What the loss summary says instead of a last loss: 'diverged at epoch 163 (E_o1 overflowed to inf)'."""
-        return f"diverged at epoch {self.epoch} ({self.what})"
 
 
 @dataclass
@@ -250,7 +236,7 @@ def parse_batch(value: str | int) -> str | int:
 
 def parse_show(value, epochs: int) -> tuple[frozenset[int] | str, bool]:
     """'first,last' / '1,10,100' / 'all' / ['first', 'last'] / [1, 10] -> (epochs to show, whether to show the last)."""
-    if value is None or value == "" or (not isinstance(value, str) and not value):
+    if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
         return frozenset(), False
     if value == "all":
         return "all", False
@@ -454,14 +440,6 @@ def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
     return advise(_first_nonfinite(session, batch, epoch), session.spec)
 
 
-def advise(d: Divergence, spec) -> Divergence:
-    """What to do about it: a smaller learning rate, unless Adam's eps = 0 made 0/0."""
-    opt = spec.optimizer
-    if opt.name in ("adam", "adamw") and opt.hyper.get("eps") == 0 and math.isnan(d.value):
-        d.advice = f"{opt.name} with eps = 0 divides 0 by 0 where a gradient is 0; use eps > 0 (PyTorch's default is 1e-8)"
-    return d
-
-
 def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergence:
     with np.errstate(all="ignore"):
         N = session.names
@@ -486,20 +464,3 @@ def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergen
                 if not math.isfinite(v):
                     return Divergence(epoch, i + 1, deriv(N.total, name), v)
     return Divergence(epoch, batch[0] + 1, N.total, float("nan"))
-
-
-def blowup(it: Iteration) -> Divergence | None:
-    """The first value of a traced iteration that is NaN or infinite, in the order computed: the
-    forward pass, the errors, the updated parameters, the check. (Backward factors are skipped:
-    a saturated output makes dE/do infinite while the gradient, through the fused delta, stays finite.)"""
-    sample = it.passes[0].sample
-    for group, name, value in it.quantities():
-        if group != "backward" and not math.isfinite(value):
-            return Divergence(it.epoch, sample, name, value)
-    for u in it.updates:
-        if not math.isfinite(u.gradient):
-            return Divergence(it.epoch, sample, deriv("E_total", u.name), u.gradient)
-        for key, v in u.state.items():
-            if not math.isfinite(v):
-                return Divergence(it.epoch, sample, f"{key} of {u.name}", v)
-    return None
