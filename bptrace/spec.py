@@ -34,9 +34,13 @@ OPTIMIZERS = {
     # name -> its hyperparameters and their defaults (PyTorch's)
     "sgd": {"weight_decay": 0.0},
     "momentum": {"momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0},
-    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
-    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
+    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False},
+    "rmsprop": {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "centered": False, "weight_decay": 0.0},
+    "adagrad": {"lr_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10, "weight_decay": 0.0},
 }
+_DENOMINATOR = {"adam": "Adam's denominator sqrt(v)", "adamw": "Adam's denominator sqrt(v)",
+                "rmsprop": "RMSprop's denominator sqrt(v)", "adagrad": "Adagrad's denominator sqrt(G)"}
 TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
 TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
@@ -474,9 +478,11 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
             c.fail(path, f"expected a number in [0, 1), got {v:g}")
         if key == "dampening" and not 0 <= v <= 1:
             c.fail(path, f"expected a number in [0, 1], got {v:g}")
-        if key == "eps" and v <= 0:  # Adam divides by sqrt(v) + eps: 0 may divide by zero
-            c.fail(path, f"expected a number > 0 (it keeps Adam's denominator sqrt(v) + eps above zero), got {v:g}")
-        if key == "weight_decay" and v < 0:
+        if key == "alpha" and not 0 <= v <= 1:
+            c.fail(path, f"expected a number in [0, 1] (RMSprop's smoothing constant), got {v:g}")
+        if key == "eps" and v <= 0:  # Adam, RMSprop and Adagrad divide by sqrt(v) + eps: 0 may divide by zero
+            c.fail(path, f"expected a number > 0 (it keeps {_DENOMINATOR[name]} + eps above zero), got {v:g}")
+        if key in ("weight_decay", "lr_decay", "initial_accumulator_value") and v < 0:
             c.fail(path, f"expected a number >= 0, got {v:g}")
         hyper[key] = v
     if name == "momentum" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):

@@ -129,8 +129,15 @@ def optimizer(torch, spec, params):
         if name == "momentum":
             return opt.SGD(params, lr=lr, momentum=h["momentum"], dampening=h["dampening"],
                            nesterov=h["nesterov"], weight_decay=h["weight_decay"])
+        if name == "rmsprop":
+            return opt.RMSprop(params, lr=lr, alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
+                               momentum=h["momentum"], centered=h["centered"])
+        if name == "adagrad":
+            return opt.Adagrad(params, lr=lr, lr_decay=h["lr_decay"], weight_decay=h["weight_decay"],
+                               initial_accumulator_value=h["initial_accumulator_value"], eps=h["eps"])
         cls = opt.Adam if name == "adam" else opt.AdamW
-        return cls(params, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"])
+        return cls(params, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"],
+                   amsgrad=h["amsgrad"])
     except ValueError as e:  # e.g. Nesterov momentum with dampening
         raise UsageError(f"optimizer: PyTorch refuses these settings ({e})") from None
 

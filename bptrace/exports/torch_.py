@@ -211,9 +211,17 @@ def _optimizer(spec) -> str:
     if name == "momentum":
         return (f"torch.optim.SGD({trainable}, lr={lr!r}, momentum={h['momentum']!r}, dampening={h['dampening']!r},\n"
                 f"                            nesterov={h['nesterov']!r}, weight_decay={h['weight_decay']!r})")
+    if name == "rmsprop":
+        return (f"torch.optim.RMSprop({trainable}, lr={lr!r}, alpha={h['alpha']!r}, eps={h['eps']!r},\n"
+                f"                            weight_decay={h['weight_decay']!r}, momentum={h['momentum']!r}, "
+                f"centered={h['centered']!r})")
+    if name == "adagrad":
+        return (f"torch.optim.Adagrad({trainable}, lr={lr!r}, lr_decay={h['lr_decay']!r}, weight_decay={h['weight_decay']!r},\n"
+                f"                            initial_accumulator_value={h['initial_accumulator_value']!r}, eps={h['eps']!r})")
     cls = "Adam" if name == "adam" else "AdamW"
+    ams = ", amsgrad=True" if h["amsgrad"] else ""
     return (f"torch.optim.{cls}({trainable}, lr={lr!r}, betas=({h['beta1']!r}, {h['beta2']!r}),\n"
-            f"                            eps={h['eps']!r}, weight_decay={h['weight_decay']!r})")
+            f"                            eps={h['eps']!r}, weight_decay={h['weight_decay']!r}{ams})")
 
 
 def _main(obj) -> str:

@@ -176,7 +176,9 @@ def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
 SHORTCUTS = {"cross_entropy": "softmax with cross-entropy", "binary_cross_entropy": "sigmoid with binary cross-entropy"}
 
 
-STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
+def _pairs(keys: list[str]):
+    """The state keys two by two (m and v, m̂ and v̂, ...), so each state table fits 60 columns."""
+    return [tuple(keys[i:i + 2]) for i in range(0, len(keys), 2)]
 
 
 def updates_table(it: Iteration, view: View) -> list[Table]:
@@ -192,7 +194,7 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
         t.caption_justify = "left"
     out = [t]
     keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-    for pair in STATE_PAIRS if "m" in keys else ((k,) for k in keys):
+    for pair in _pairs(keys):
         heads = [id_name(formulas.state_id(k), None, view.style) for k in pair]
         s = _plain(f"Optimizer state: {', '.join(heads)}", ("param", *heads))
         for u in it.updates:
