@@ -332,6 +332,7 @@ class Paths:
         if not self._in_fast:
             self.fast.load(self.session)
             self._in_fast = True
+        self.fast.lr = self.session.lr
         self.session.steps += 1
         return self.fast.step(batch)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses, torch_init
+from . import activations, losses, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -41,7 +41,7 @@ OPTIMIZERS = {
 }
 _DENOMINATOR = {"adam": "Adam's denominator sqrt(v)", "adamw": "Adam's denominator sqrt(v)",
                 "rmsprop": "RMSprop's denominator sqrt(v)", "adagrad": "Adagrad's denominator sqrt(G)"}
-TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
+TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "schedule", "samples", "layers")
 TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
@@ -117,6 +117,7 @@ class Spec:
     optimizer: Optimizer = field(default_factory=Optimizer)
     source: str = "<spec>"
     label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
+    schedule: schedules.Schedule | None = None  # the learning rate per epoch (None: constant)
 
     @property
     def n_inputs(self) -> int:
@@ -140,6 +141,9 @@ class Spec:
         d = asdict(self)
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
+        d.pop("schedule")
+        if self.schedule is not None:
+            d["schedule"] = {"name": self.schedule.name, **self.schedule.hyper}
         # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
         d["samples"] = [{"x": list(s.x), "target": s.target_class if s.target_class is not None else
                          list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
@@ -441,6 +445,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     seed = c.integer(data.get("seed", 0), "seed", 0, 2**32 - 1)
     naming = c.string(data.get("naming", "seed"), "naming", NAMINGS)
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
+    schedule = schedules.parse(c, data.get("schedule"))
     samples = _samples(c, data["samples"])
     layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
     samples = _class_targets(c, samples, layers[-1].units, loss)
@@ -448,7 +453,8 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
-                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing)
+                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
+                schedule=schedule)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:

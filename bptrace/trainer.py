@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine
+from . import engine, optim, schedules
 from .errors import UsageError
 from .fmt import counted
 from .naming import deriv
@@ -333,6 +333,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
+        session.lr = schedules.rate(spec, epoch)  # the fast path takes it from the session at each step
         epoch_batches = fixed or batches(n, plan, rng)
         keep = plan.show == "all" or epoch in plan.show
         show = keep or on_trace is not None
@@ -420,7 +421,7 @@ def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding:
 def _finite(session: Session) -> bool:
     """Every parameter and every optimizer state value (momentum's buffer, Adam's m and v) is finite."""
     opt = session.opt
-    state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
+    state = [a for key in optim.STATES if getattr(opt, key) is not None for a in getattr(opt, key)]
     return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
 
 
@@ -446,6 +447,7 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
     net, opt, steps, epoch_batches = snapshot
     session = Session(spec, naming)
     session.net, session.opt, session.steps = net, opt, steps
+    session.lr = schedules.rate(spec, epoch)
     return [session.trace_step(b, epoch) for b in epoch_batches]
 
 

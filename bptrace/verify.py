@@ -119,6 +119,18 @@ def sample_losses(torch, loss: str, z, o, t, label_smoothing: float = 0.0):
     raise UsageError(f"verify: loss '{loss}' has no PyTorch counterpart here")
 
 
+def scheduler(torch, spec, opt):
+    """The torch.optim.lr_scheduler of the spec's [schedule], or None."""
+    s, lrs = spec.schedule, torch.optim.lr_scheduler
+    if s is None:
+        return None
+    if s.name == "step":
+        return lrs.StepLR(opt, step_size=s.hyper["step_size"], gamma=s.hyper["gamma"])
+    if s.name == "exponential":
+        return lrs.ExponentialLR(opt, gamma=s.hyper["gamma"])
+    return lrs.CosineAnnealingLR(opt, T_max=s.hyper["T_max"], eta_min=s.hyper["eta_min"])
+
+
 def optimizer(torch, spec, params):
     """The torch.optim optimizer with the spec's hyperparameters (bptrace follows PyTorch's rules)."""
     h, lr, opt = spec.optimizer.hyper, spec.learning_rate, torch.optim
@@ -232,6 +244,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
     param_names = names.params()
     net = build(torch, spec)
     opt = optimizer(torch, spec, net.trainable)
+    sched, at = scheduler(torch, spec, opt), 1  # stepped once per epoch, as a PyTorch training loop does
     X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)
     T = targets(torch, spec)
     steps = []
@@ -239,6 +252,9 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         if i >= len(ours.iterations):  # bptrace stopped (diverged): nothing more to compare
             break
         step = Step(i + 1, epoch, [r + 1 for r in rows])
+        for _ in range(at, epoch if sched else at):
+            sched.step()
+        at = max(at, epoch)
         for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
             p.grad = None
         zs, outs = net.forward(X[rows])

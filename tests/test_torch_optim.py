@@ -162,3 +162,79 @@ def test_exported_script_reproduces_bptraces_numbers(runner, tmp_path, key):
     for u in last.updates:
         assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
         assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name
+
+
+# ---------------------------------------------------------------- learning-rate schedules
+
+SCHEDULES = {
+    "step": {"name": "step", "step_size": 2, "gamma": 0.5},
+    "exponential": {"name": "exponential", "gamma": 0.8},
+    "cosine": {"name": "cosine", "T_max": 3, "eta_min": 0.01},
+}
+BY_HAND = {  # α of epochs 1..6 with α = 0.4, from the formulas in torch.optim.lr_scheduler's documentation
+    "step": [0.4, 0.4, 0.2, 0.2, 0.1, 0.1],
+    "exponential": [0.4 * 0.8 ** k for k in range(6)],
+    "cosine": [0.01 + 0.39 * (1 + math.cos(math.pi * k / 3)) / 2 for k in range(6)],
+}
+
+
+@pytest.mark.parametrize("key", SCHEDULES)
+def test_every_update_records_the_scheduled_rate(key):
+    spec = {**spec_with({"name": "sgd"}, lr=0.4), "schedule": SCHEDULES[key]}
+    traces = bptrace.train(spec, epochs=6, batch="2", show="all").traces
+    rates = [it.learning_rate for it in traces]
+    assert rates == pytest.approx([a for a in BY_HAND[key] for _ in range(2)], rel=1e-15)  # 2 updates per epoch
+
+
+def test_sgd_update_uses_the_scheduled_rate_by_hand():
+    x, t, w = 2.0, 1.0, 0.3
+    spec = {"loss": "half_sse", "learning_rate": 0.1, "schedule": {"name": "exponential", "gamma": 0.5},
+            "samples": [{"x": [x], "target": [t]}], "layers": [{"activation": "linear", "weights": [[w]]}]}
+    for epoch, it in enumerate(bptrace.train(spec, epochs=4, show="all").traces, 1):
+        w -= 0.1 * 0.5 ** (epoch - 1) * -(t - w * x) * x
+        assert it.updates[0].new == pytest.approx(w, rel=1e-14)
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", ["online", "full"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("key", SCHEDULES)
+def test_schedules_agree_with_torch_lr_scheduler(key, optimizer, batch):
+    from bptrace import verify
+
+    spec = {**spec_with({"name": optimizer}, lr=0.3), "schedule": SCHEDULES[key]}
+    report = verify.compare(bptrace.load(spec), epochs=7, batch=batch, tol=1e-9, atol=1e-12)
+    assert report.ok, [(r.name, r.ours, r.theirs) for r in report.failures()[:5]]
+
+
+@needs_torch
+@pytest.mark.slow
+def test_verify_notices_a_schedule_bptrace_ignored(monkeypatch):
+    from bptrace import schedules, verify
+
+    spec = bptrace.load({**spec_with({"name": "sgd"}, lr=0.3), "schedule": SCHEDULES["exponential"]})
+    monkeypatch.setattr(schedules, "rate", lambda spec, epoch: spec.learning_rate)
+    assert not verify.compare(spec, epochs=3, batch="full").ok
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.parametrize("key", SCHEDULES)
+def test_exported_script_steps_the_torch_scheduler(runner, tmp_path, key):
+    spec = {**spec_with({"name": "adam"}, lr=0.3), "schedule": SCHEDULES[key]}
+    path, script = tmp_path / "net.toml", tmp_path / "net.py"
+    path.write_text(to_toml(spec))
+    assert runner.invoke(app, ["step", str(path), "--epochs", "5", "-q", "--export", str(script)]).exit_code == 0
+    assert "lr_scheduler" in script.read_text()
+    printed = run_script(script)
+    last = bptrace.train(spec, epochs=5, show=[5]).traces[0]
+    for u in last.updates:
+        assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
+
+
+def test_step_summary_shows_alpha_per_epoch(runner, tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text(to_toml({**spec_with({"name": "sgd"}, lr=0.4), "schedule": SCHEDULES["step"]}))
+    out = runner.invoke(app, ["step", str(path), "--epochs", "4"], terminal_width=120).stdout
+    assert "α per epoch (step schedule): 1: 0.4" in out and "3: 0.2" in out

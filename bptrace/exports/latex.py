@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..schedules import described
 from ..expr import Op, render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
@@ -207,7 +208,7 @@ class _Doc:
             rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
         self.table(["layer", "neurons", "activation", "bias", "parameters"], rows)
         smoothing = rf" (label smoothing $\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
-        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}$, "
+        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}${escape(described(spec))}, "
                  rf"optimizer \texttt{{{escape(spec.optimizer.name)}}}; {spec.n_params} parameters.", "")
 
 

@@ -198,7 +198,17 @@ def _loss_and_optimizer(spec) -> str:
         doc += f", targets smoothed: target·(1 − {spec.label_smoothing!r}) + {spec.label_smoothing!r}/K"
         expr = expr.replace('reduction="none"', f'reduction="none", label_smoothing={spec.label_smoothing!r}')
     return (f"\n\ndef loss(z, o, t):\n    \"\"\"{doc}, per sample.\"\"\"\n    return {expr}\n\n\n"
-            f"optimizer = {_optimizer(spec)}\n")
+            f"optimizer = {_optimizer(spec)}\n{_scheduler(spec)}")
+
+
+def _scheduler(spec) -> str:
+    """The torch.optim.lr_scheduler of the spec's [schedule], stepped after every epoch."""
+    s = spec.schedule
+    if s is None:
+        return ""
+    cls = {"step": "StepLR", "exponential": "ExponentialLR", "cosine": "CosineAnnealingLR"}[s.name]
+    args = ", ".join(f"{k}={v!r}" for k, v in s.hyper.items())
+    return f"scheduler = torch.optim.lr_scheduler.{cls}(optimizer, {args})  # α per epoch\n"
 
 
 def _optimizer(spec) -> str:
@@ -240,4 +250,5 @@ def _main(obj) -> str:
             "        E, grads = step(rows)\n"
             "        if epoch in (1, EPOCHS) and b == 1:  # the first update of the first and last epochs\n"
             "            print(f\"epoch {epoch}, samples {', '.join(str(r + 1) for r in rows)}\")\n"
-            "            show(E, grads)\n")
+            "            show(E, grads)\n"
+            + ("    scheduler.step()  # the next epoch's α\n" if obj.spec.schedule else ""))

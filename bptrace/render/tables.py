@@ -91,7 +91,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
     opt = spec.optimizer
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
-    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}" + (f" (label smoothing ε = {given(spec.label_smoothing, style)})" if spec.label_smoothing else ""), f"learning rate α = {given(spec.learning_rate, style)}",
+    caption = [f"{spec.n_params} parameters", f"loss {spec.loss}" + (f" (label smoothing ε = {given(spec.label_smoothing, style)})" if spec.label_smoothing else ""), f"learning rate α = {given(spec.learning_rate, style)}" + _schedule(spec, style),
                f"optimizer {opt.name}{f' ({hyper})' if hyper else ''}"]
     return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
 
@@ -131,6 +131,12 @@ def _span_parts(names, before: str = "", after: str = "") -> list[str]:
     parts[0] = before + parts[0]
     parts[-1] += after
     return parts
+
+
+def _schedule(spec, style: str) -> str:
+    """ (cosine schedule: T_max = 4, eta_min = 0.01), or nothing for a constant α."""
+    s = spec.schedule
+    return "" if s is None else f" ({s.name} schedule: {', '.join(f'{k} = {given(v, style)}' for k, v in s.hyper.items())})"
 
 
 def given(v: float, style: str) -> str:
@@ -184,7 +190,8 @@ def _pairs(keys: list[str]):
 def updates_table(it: Iteration, view: View) -> list[Table]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
-    title = f"Updates ({it.optimizer}, α = {given(it.learning_rate, view.style)})"
+    lr = given(it.learning_rate, view.style) if len(repr(it.learning_rate)) <= 10 else view.num(it.learning_rate)
+    title = f"Updates ({it.optimizer}, α = {lr})"  # a scheduled α (0.12004999999999998) at the view's precision
     t = _plain(title, ("param", "old", "gradient", "new"))
     for u in it.updates:
         new = view.num(u.new) + (" (frozen)" if u.frozen else "")
