@@ -1,0 +1,52 @@
+"""The update rows of RMSprop, Adagrad, amsgrad and a scheduled α, shown by the engines that display them:
+KaTeX renders every formula of the Markdown export, pdflatex compiles the .tex export (scalar and matrix)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bptrace.cli import app
+from engines_support import compile_tex, ensure_node_packages, ensure_pdflatex, formulas, run_node, tex_errors
+
+pytestmark = pytest.mark.engines
+
+OPTIMIZERS = {  # the [optimizer] line, and a piece of its rule or state the export must show
+    "rmsprop": ('{ name = "rmsprop", centered = true, weight_decay = 0.01 }', r"\bar{g}"),
+    "rmsprop-momentum": ('{ name = "rmsprop", momentum = 0.5 }', r"\alpha b"),
+    "adagrad": ('{ name = "adagrad", lr_decay = 0.1, initial_accumulator_value = 0.1 }', r"\alpha_t"),
+    "amsgrad": ('{ name = "adamw", amsgrad = true }', "vₘₐₓ"),  # a column of the state table
+}
+
+
+def export(runner, tmp_path, key: str, suffix: str, form: str = "scalar") -> str:
+    spec = tmp_path / f"{key}.toml"
+    spec.write_text(f"optimizer = {OPTIMIZERS[key][0]}\nlearning_rate = 0.5\n"
+                    'schedule = { name = "cosine", T_max = 3 }\n'
+                    "[[samples]]\nx = [0.5, -0.3]\ntarget = [0.2, 0.8]\n"
+                    "[[layers]]\nactivation = \"tanh\"\nweights = [[0.3, -0.25], [-0.4, 0.35]]\nbias = 0.1\n"
+                    "[[layers]]\nactivation = \"sigmoid\"\nweights = [[0.1, 0.2], [0.3, -0.1]]\n")
+    out = tmp_path / f"{key}-{form}{suffix}"
+    result = runner.invoke(app, ["step", str(spec), "--epochs", "3", "--show", "3", "--form", form, "-q",
+                                 "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("key", OPTIMIZERS)
+def test_katex_renders_the_update_rows(runner, tmp_path, key):
+    ensure_node_packages()
+    text = export(runner, tmp_path, key, ".md")
+    assert OPTIMIZERS[key][1] in text, key
+    found = formulas(text)
+    results = run_node("katex-render.mjs", [{"tex": tex, "display": d} for tex, d in found])
+    errors = [(tex, r.get("error") or r["warnings"]) for (tex, _), r in zip(found, results) if not r["ok"] or r["warnings"]]
+    assert not errors, errors[:5]
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("key", OPTIMIZERS)
+def test_tex_export_compiles(runner, tmp_path, key, form):
+    ensure_pdflatex()
+    text = export(runner, tmp_path, key, ".tex", form)
+    ok, log = compile_tex(text)
+    assert ok, tex_errors(log)
