@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses, schedules, torch_init
+from . import activations, losses, order, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -41,7 +41,8 @@ OPTIMIZERS = {
 }
 _DENOMINATOR = {"adam": "Adam's denominator sqrt(v)", "adamw": "Adam's denominator sqrt(v)",
                 "rmsprop": "RMSprop's denominator sqrt(v)", "adagrad": "Adagrad's denominator sqrt(G)"}
-TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "schedule", "samples", "layers")
+TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "schedule", "order", "samples",
+            "layers")
 TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
@@ -118,6 +119,7 @@ class Spec:
     source: str = "<spec>"
     label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
     schedule: schedules.Schedule | None = None  # the learning rate per epoch (None: constant)
+    order: tuple[tuple[int, ...], ...] | None = None  # 1-based sample order of each epoch (a recorded shuffle)
 
     @property
     def n_inputs(self) -> int:
@@ -142,6 +144,10 @@ class Spec:
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
         d.pop("schedule")
+        if self.order is None:
+            d.pop("order")
+        else:
+            d["order"] = [list(e) for e in self.order]
         if self.schedule is not None:
             d["schedule"] = {"name": self.schedule.name, **self.schedule.hyper}
         # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
@@ -452,9 +458,10 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     _check_network(c, layers, samples, loss)
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
+    sample_order = order.parse(c, data.get("order"), len(samples))
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
                 seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
-                schedule=schedule)
+                schedule=schedule, order=sample_order)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:

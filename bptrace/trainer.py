@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from . import engine, optim, schedules
+from . import order as sample_order
 from .errors import UsageError
 from .fmt import counted
 from .naming import deriv
@@ -211,6 +212,7 @@ class Result:
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
     epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
+    order: list[list[int]] | None = None  # each epoch's sample order (1-based) when shuffled or given
 
     def __post_init__(self):
         if self.epoch is None:
@@ -281,13 +283,14 @@ def _epoch_number(part, epochs: int) -> int | None:
     return None
 
 
-def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list:
-    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view)."""
+def batches(n: int, plan: Plan, rng: np.random.Generator | None, given: list[int] | None = None) -> list:
+    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view).
+    `given`: the spec's order for this epoch (0-based rows), used instead of the shuffle."""
     size = 1 if plan.batch == "online" else n if plan.batch == "full" else plan.batch
-    if rng is None:
+    if rng is None and given is None:
         return [range(i, min(i + size, n)) for i in range(0, n, size)]
-    order = rng.permutation(n).tolist()
-    return [order[i:i + size] for i in range(0, n, size)]
+    rows = given if given is not None else rng.permutation(n).tolist()
+    return [rows[i:i + size] for i in range(0, n, size)]
 
 
 def param_values(session: Session) -> np.ndarray:
@@ -329,12 +332,17 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     keep_snapshot = plan.show_last and plan.until_loss is not None
     snapshot = None
     stop, divergence, done = "completed", None, 0
-    fixed = batches(n, plan, None) if rng is None else None
+    fixed = batches(n, plan, None) if rng is None and spec.order is None else None
+    orders = [] if fixed is None else None  # each epoch's sample order (1-based): shuffled or the spec's
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
         session.lr = schedules.rate(spec, epoch)  # the fast path takes it from the session at each step
-        epoch_batches = fixed or batches(n, plan, rng)
+        epoch_batches = fixed or batches(n, plan, rng, sample_order.of_epoch(spec, epoch))
+        if orders is not None:
+            orders = orders if len(orders) * n < sample_order.MAX_RECORDED else None  # too long to keep
+            if orders is not None:
+                orders.append([i + 1 for b in epoch_batches for i in b])
         keep = plan.show == "all" or epoch in plan.show
         show = keep or on_trace is not None
         if keep_snapshot:
@@ -389,7 +397,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     epochs, loss, gnorm, outs = history.arrays()
     return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence, epochs)
+                  param_values(session), final_outputs, traces, stop, divergence, epochs, orders)
 
 
 def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding: int | None = None):

@@ -216,6 +216,11 @@ def plan_steps(spec, epochs: int | None, batch: str | int, sample: int) -> list[
     if epochs * len(per_epoch) > MAX_STEPS:
         raise UsageError(f"--epochs {epochs}: that is {epochs * len(per_epoch):,} updates; verify compares at most "
                          f"{MAX_STEPS:,} (try fewer epochs or a larger --batch)")
+    if spec.order is not None:  # the spec's recorded order of each epoch
+        from .order import of_epoch
+
+        return [(e, rows[i:i + size]) for e in range(1, epochs + 1) for rows in [of_epoch(spec, e)]
+                for i in range(0, n, size)]
     return [(e, rows) for e in range(1, epochs + 1) for rows in per_epoch]
 
 

@@ -173,11 +173,14 @@ def to_toml(d: dict) -> str:
             return "[" + ", ".join(map(value, v)) + "]"
         return repr(v)
 
-    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or k == "x"]
+    def tables(v):  # [[samples]], [[layers]]: a list of tables
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+
+    lines = [f"{k} = {value(v)}" for k, v in d.items() if not (isinstance(v, dict) or tables(v))]
     for k, v in d.items():
         if isinstance(v, dict):
             lines += [f"[{k}]", *(f"{kk} = {value(vv)}" for kk, vv in v.items())]
-        elif isinstance(v, list):
+        elif tables(v):
             for table in v:
                 lines += [f"[[{k}]]", *(f"{kk} = {value(vv)}" for kk, vv in table.items())]
     return "\n".join(lines) + "\n"

@@ -239,14 +239,23 @@ def _main(obj) -> str:
     if plan is None:  # a Trace: the one update `bptrace run` shows
         sample = obj.iterations[0].passes[0].sample if obj.iterations else 1
         return f"\n\nshow(*step([{sample - 1}]))  # sample {sample}\n"
-    if plan.shuffle:
-        raise ExportError("--export .py: a shuffled run cannot be written as a script yet; drop --shuffle")
-    n = len(obj.spec.samples)
+    spec = obj.spec
+    if plan.shuffle and spec.order is None:
+        raise ExportError("--export .py: a shuffled run cannot be written as a script; copy the order it recorded "
+                          "(the .json export's run.order) into the spec as `order`, and export that run")
+    n = len(spec.samples)
     size = 1 if plan.batch == "online" else n if plan.batch == "full" else int(plan.batch)
-    return (f"\n\nBATCHES = [list(range(i, min(i + {size}, {n}))) for i in range(0, {n}, {size})]\n"
+    if spec.order is None:
+        batches = f"BATCHES = [list(range(i, min(i + {size}, {n}))) for i in range(0, {n}, {size})]\n"
+        loop = "    for b, rows in enumerate(BATCHES, 1):\n"
+    else:  # the spec's order of each epoch (1-based), repeating after the last
+        batches = f"ORDER = {[list(e) for e in spec.order]!r}  # each epoch's samples, 1-based\n"
+        loop = (f"    rows_of_epoch = [k - 1 for k in ORDER[(epoch - 1) % len(ORDER)]]\n"
+                f"    for b, rows in enumerate([rows_of_epoch[i:i + {size}] for i in range(0, {n}, {size})], 1):\n")
+    return (f"\n\n{batches}"
             f"EPOCHS = {obj.epochs_done}\n"
             "for epoch in range(1, EPOCHS + 1):\n"
-            "    for b, rows in enumerate(BATCHES, 1):\n"
+            f"{loop}"
             "        E, grads = step(rows)\n"
             "        if epoch in (1, EPOCHS) and b == 1:  # the first update of the first and last epochs\n"
             "            print(f\"epoch {epoch}, samples {', '.join(str(r + 1) for r in rows)}\")\n"
