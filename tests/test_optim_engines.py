@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bptrace.cli import app
-from engines_support import compile_tex, ensure_node_packages, ensure_pdflatex, formulas, run_node, tex_errors
+from engines_support import compile_tex, ensure_pdflatex, katex_errors, tex_errors
 
 pytestmark = pytest.mark.engines
 
@@ -34,12 +34,9 @@ def export(runner, tmp_path, key: str, suffix: str, form: str = "scalar") -> str
 
 @pytest.mark.parametrize("key", OPTIMIZERS)
 def test_katex_renders_the_update_rows(runner, tmp_path, key):
-    ensure_node_packages()
     text = export(runner, tmp_path, key, ".md")
     assert OPTIMIZERS[key][1] in text, key
-    found = formulas(text)
-    results = run_node("katex-render.mjs", [{"tex": tex, "display": d} for tex, d in found])
-    errors = [(tex, r.get("error") or r["warnings"]) for (tex, _), r in zip(found, results) if not r["ok"] or r["warnings"]]
+    errors = katex_errors(text)
     assert not errors, errors[:5]
 
 
