@@ -47,3 +47,22 @@ def test_tex_export_compiles(runner, tmp_path, key, form):
     text = export(runner, tmp_path, key, ".tex", form)
     ok, log = compile_tex(text)
     assert ok, tex_errors(log)
+
+
+@pytest.mark.parametrize("key", OPTIMIZERS)
+def test_tex_export_with_a_frozen_bias_and_optimizer_state(runner, tmp_path, key):
+    """A frozen bias keeps no optimizer state: its row of the state table is left blank (once a KeyError)."""
+    ensure_pdflatex()
+    spec = tmp_path / "frozen.toml"
+    spec.write_text(f"optimizer = {OPTIMIZERS[key][0]}\nlearning_rate = 0.5\n"
+                    "[[samples]]\nx = [0.5, -0.3]\ntarget = [0.2, 0.8]\n"
+                    "[[layers]]\nactivation = \"tanh\"\nweights = [[0.3, -0.25], [-0.4, 0.35]]\nbias = 0.1\n"
+                    "train_bias = false\n"
+                    "[[layers]]\nactivation = \"sigmoid\"\nweights = [[0.1, 0.2], [0.3, -0.1]]\n")
+    out = tmp_path / "frozen.tex"
+    result = runner.invoke(app, ["run", str(spec), "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "(frozen)" in text
+    ok, log = compile_tex(text)
+    assert ok, tex_errors(log)

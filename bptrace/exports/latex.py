@@ -173,7 +173,8 @@ class _Doc:
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
         head = ["parameter", "old", "gradient", *[f"${name(state_id(k), None, 'latex')}$" for k in keys], "new"]
         rows = [[f"${self.name(u.ident)}$", f"${self.n(u.old, u.given)}$", f"${self.n(u.gradient)}$",
-                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
+                 *[f"${self.n(u.state[k])}$" if k in u.state else "" for k in keys],  # a frozen one keeps no state
+                 f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
                 for u in it.updates]
         self.table(head, rows)
 
