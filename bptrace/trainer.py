@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine
+from . import engine, optim, schedules
+from . import order as sample_order
 from .errors import UsageError
 from .fmt import counted
 from .naming import deriv
@@ -197,6 +198,7 @@ class Result:
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
     epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
+    order: list[list[int]] | None = None  # each epoch's sample order (1-based) when shuffled or given
 
     def __post_init__(self):
         if self.epoch is None:
@@ -267,13 +269,14 @@ def _epoch_number(part, epochs: int) -> int | None:
     return None
 
 
-def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list:
-    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view)."""
+def batches(n: int, plan: Plan, rng: np.random.Generator | None, given: list[int] | None = None) -> list:
+    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view).
+    `given`: the spec's order for this epoch (0-based rows), used instead of the shuffle."""
     size = 1 if plan.batch == "online" else n if plan.batch == "full" else plan.batch
-    if rng is None:
+    if rng is None and given is None:
         return [range(i, min(i + size, n)) for i in range(0, n, size)]
-    order = rng.permutation(n).tolist()
-    return [order[i:i + size] for i in range(0, n, size)]
+    rows = given if given is not None else rng.permutation(n).tolist()
+    return [rows[i:i + size] for i in range(0, n, size)]
 
 
 def param_values(session: Session) -> np.ndarray:
@@ -315,11 +318,17 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     keep_snapshot = plan.show_last and plan.until_loss is not None
     snapshot = None
     stop, divergence, done = "completed", None, 0
-    fixed = batches(n, plan, None) if rng is None else None
+    fixed = batches(n, plan, None) if rng is None and spec.order is None else None
+    orders = [] if fixed is None else None  # each epoch's sample order (1-based): shuffled or the spec's
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
-        epoch_batches = fixed or batches(n, plan, rng)
+        session.lr = schedules.rate(spec, epoch)  # the fast path takes it from the session at each step
+        epoch_batches = fixed or batches(n, plan, rng, sample_order.of_epoch(spec, epoch))
+        if orders is not None:
+            orders = orders if len(orders) * n < sample_order.MAX_RECORDED else None  # too long to keep
+            if orders is not None:
+                orders.append([i + 1 for b in epoch_batches for i in b])
         keep = plan.show == "all" or epoch in plan.show
         show = keep or on_trace is not None
         if keep_snapshot:
@@ -374,7 +383,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     epochs, loss, gnorm, outs = history.arrays()
     return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence, epochs)
+                  param_values(session), final_outputs, traces, stop, divergence, epochs, orders)
 
 
 def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding: int | None = None):
@@ -406,7 +415,7 @@ def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding:
 def _finite(session: Session) -> bool:
     """Every parameter and every optimizer state value (momentum's buffer, Adam's m and v) is finite."""
     opt = session.opt
-    state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
+    state = [a for key in optim.STATES if getattr(opt, key) is not None for a in getattr(opt, key)]
     return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
 
 
@@ -432,6 +441,7 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
     net, opt, steps, epoch_batches = snapshot
     session = Session(spec, naming)
     session.net, session.opt, session.steps = net, opt, steps
+    session.lr = schedules.rate(spec, epoch)
     return [session.trace_step(b, epoch) for b in epoch_batches]
 
 

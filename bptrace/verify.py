@@ -119,6 +119,18 @@ def sample_losses(torch, loss: str, z, o, t, label_smoothing: float = 0.0):
     raise UsageError(f"verify: loss '{loss}' has no PyTorch counterpart here")
 
 
+def scheduler(torch, spec, opt):
+    """The torch.optim.lr_scheduler of the spec's [schedule], or None."""
+    s, lrs = spec.schedule, torch.optim.lr_scheduler
+    if s is None:
+        return None
+    if s.name == "step":
+        return lrs.StepLR(opt, step_size=s.hyper["step_size"], gamma=s.hyper["gamma"])
+    if s.name == "exponential":
+        return lrs.ExponentialLR(opt, gamma=s.hyper["gamma"])
+    return lrs.CosineAnnealingLR(opt, T_max=s.hyper["T_max"], eta_min=s.hyper["eta_min"])
+
+
 def optimizer(torch, spec, params):
     """The torch.optim optimizer with the spec's hyperparameters (bptrace follows PyTorch's rules)."""
     h, lr, opt = spec.optimizer.hyper, spec.learning_rate, torch.optim
@@ -129,8 +141,15 @@ def optimizer(torch, spec, params):
         if name == "momentum":
             return opt.SGD(params, lr=lr, momentum=h["momentum"], dampening=h["dampening"],
                            nesterov=h["nesterov"], weight_decay=h["weight_decay"])
+        if name == "rmsprop":
+            return opt.RMSprop(params, lr=lr, alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
+                               momentum=h["momentum"], centered=h["centered"])
+        if name == "adagrad":
+            return opt.Adagrad(params, lr=lr, lr_decay=h["lr_decay"], weight_decay=h["weight_decay"],
+                               initial_accumulator_value=h["initial_accumulator_value"], eps=h["eps"])
         cls = opt.Adam if name == "adam" else opt.AdamW
-        return cls(params, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"])
+        return cls(params, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"],
+                   amsgrad=h["amsgrad"])
     except ValueError as e:  # e.g. Nesterov momentum with dampening
         raise UsageError(f"optimizer: PyTorch refuses these settings ({e})") from None
 
@@ -209,6 +228,11 @@ def plan_steps(spec, epochs: int | None, batch: str | int, sample: int) -> list[
     if epochs * len(per_epoch) > MAX_STEPS:
         raise UsageError(f"--epochs {epochs}: that is {epochs * len(per_epoch):,} updates; verify compares at most "
                          f"{MAX_STEPS:,} (try fewer epochs or a larger --batch)")
+    if spec.order is not None:  # the spec's recorded order of each epoch
+        from .order import of_epoch
+
+        return [(e, rows[i:i + size]) for e in range(1, epochs + 1) for rows in [of_epoch(spec, e)]
+                for i in range(0, n, size)]
     return [(e, rows) for e in range(1, epochs + 1) for rows in per_epoch]
 
 
@@ -237,6 +261,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
     param_names = names.params()
     net = build(torch, spec)
     opt = optimizer(torch, spec, net.trainable)
+    sched, at = scheduler(torch, spec, opt), 1  # stepped once per epoch, as a PyTorch training loop does
     X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)
     T = targets(torch, spec)
     steps, amplified = [], []
@@ -245,6 +270,9 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         if i >= len(ours.iterations):  # bptrace stopped (diverged): nothing more to compare
             break
         step = Step(i + 1, epoch, [r + 1 for r in rows])
+        for _ in range(at, epoch if sched else at):
+            sched.step()
+        at = max(at, epoch)
         for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
             p.grad = None
         zs, outs = net.forward(X[rows])

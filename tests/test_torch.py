@@ -174,11 +174,14 @@ def to_toml(d: dict) -> str:
             return "[" + ", ".join(map(value, v)) + "]"
         return repr(v)
 
-    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or k == "x"]
+    def tables(v):  # [[samples]], [[layers]]: a list of tables
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+
+    lines = [f"{k} = {value(v)}" for k, v in d.items() if not (isinstance(v, dict) or tables(v))]
     for k, v in d.items():
         if isinstance(v, dict):
             lines += [f"[{k}]", *(f"{kk} = {value(vv)}" for kk, vv in v.items())]
-        elif isinstance(v, list):
+        elif tables(v):
             for table in v:
                 lines += [f"[[{k}]]", *(f"{kk} = {value(vv)}" for kk, vv in table.items())]
     return "\n".join(lines) + "\n"
@@ -234,7 +237,7 @@ def networks(draw):
 
 @st.composite
 def optimizers(draw):
-    name = draw(st.sampled_from(["sgd", "momentum", "adam", "adamw"]))
+    name = draw(st.sampled_from(["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]))
     wd = draw(st.sampled_from([0.0, 0.01]))
     if name == "sgd":
         return {"name": name, "weight_decay": wd}
@@ -242,8 +245,14 @@ def optimizers(draw):
         nesterov = draw(st.booleans())
         return {"name": name, "momentum": draw(st.sampled_from([0.5, 0.9])), "nesterov": nesterov,
                 "dampening": 0.0 if nesterov else draw(st.sampled_from([0.0, 0.3])), "weight_decay": wd}
+    if name == "rmsprop":
+        return {"name": name, "alpha": draw(st.sampled_from([0.99, 0.8])), "momentum": draw(st.sampled_from([0.0, 0.5])),
+                "centered": draw(st.booleans()), "weight_decay": wd}
+    if name == "adagrad":
+        return {"name": name, "lr_decay": draw(st.sampled_from([0.0, 0.1])),
+                "initial_accumulator_value": draw(st.sampled_from([0.0, 0.1])), "weight_decay": wd}
     return {"name": name, "beta1": 0.9, "beta2": draw(st.sampled_from([0.999, 0.9])), "eps": 1e-8,
-            "weight_decay": wd}
+            "weight_decay": wd, "amsgrad": draw(st.booleans())}
 
 
 @needs_torch

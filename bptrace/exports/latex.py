@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..schedules import described
 from ..expr import Op, render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
@@ -172,7 +173,8 @@ class _Doc:
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
         head = ["parameter", "old", "gradient", *[f"${name(state_id(k), None, 'latex')}$" for k in keys], "new"]
         rows = [[f"${self.name(u.ident)}$", f"${self.n(u.old, u.given)}$", f"${self.n(u.gradient)}$",
-                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
+                 *[f"${self.n(u.state[k])}$" if k in u.state else "" for k in keys],  # a frozen one keeps no state
+                 f"${self.n(u.new)}$" + (" (frozen)" if u.frozen else "")]
                 for u in it.updates]
         self.table(head, rows)
 
@@ -207,7 +209,7 @@ class _Doc:
             rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
         self.table(["layer", "neurons", "activation", "bias", "parameters"], rows)
         smoothing = rf" (label smoothing $\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
-        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}$, "
+        self.add(rf"Loss \texttt{{{escape(spec.loss)}}}{smoothing}, learning rate $\alpha = {spec.learning_rate:g}${escape(described(spec))}, "
                  rf"optimizer \texttt{{{escape(spec.optimizer.name)}}}; {spec.n_params} parameters.", "")
 
 

@@ -15,6 +15,7 @@ from .. import activations
 from ..expr import render
 from ..fmt import counted, num, signed
 from ..formulas import state_id, update_tree
+from ..schedules import described
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
 
@@ -70,7 +71,7 @@ class _Writer:
         opt = spec.optimizer
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
         smoothing = f" (label smoothing $\\varepsilon = {spec.label_smoothing:g}$)" if spec.label_smoothing else ""
-        self.add(f"Loss `{spec.loss}`{smoothing}, learning rate $\\alpha = {spec.learning_rate:g}$, optimizer `{opt.name}`"
+        self.add(f"Loss `{spec.loss}`{smoothing}, learning rate $\\alpha = {spec.learning_rate:g}${described(spec)}, optimizer `{opt.name}`"
                  f"{f' ({hyper})' if hyper else ''}; {spec.n_params} parameters.\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
