@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py            # print the table
     python benchmarks/bench.py --write    # and write docs/performance.md
+    python benchmarks/bench.py --only startup   # only the start-up rows (15 interleaved pairs each)
 
 Timings are the best of several repeats (machines here are shared and noisy).
 """
@@ -226,7 +227,11 @@ def main():
     ap.add_argument("--write", action="store_true", help="write docs/performance.md")
     ap.add_argument("--epochs", type=int, default=100_000)
     ap.add_argument("--processes", action="store_true", help="only the whole-process rows (start-up, .jsonl speed)")
+    ap.add_argument("--only", choices=["startup"], help="only these rows: startup (whole-process `bptrace run`)")
     args = ap.parse_args()
+    if args.only == "startup":
+        print(table(startup_rows()))
+        return
     rows = [] if args.processes else in_process_rows(args.epochs)
     rows += process_rows()
     if args.processes:
@@ -261,8 +266,8 @@ def in_process_rows(epochs):
     return rows
 
 
-def process_rows():
-    """Start-up (with and without bptrace's bytecode cache) and a long .jsonl export, as whole processes."""
+def startup_rows():
+    """Whole-process `bptrace run` against the import floor, without and with bptrace's bytecode cache."""
     rows = []
     for compiled in (False, True):
         t_run, t_imp, ratio, worst = startup(env=bytecode(compiled))
@@ -270,6 +275,12 @@ def process_rows():
         rows.append((f"whole-process `bptrace run` (worked example; {how})",
                      "`python -c \"import numpy, rich, typer\"`", t_run, t_imp, "<= 1.5" if compiled else "report",
                      f"15 interleaved pairs: median ratio {ratio:.2f}, worst {worst:.2f} (times: medians)", ratio))
+    return rows
+
+
+def process_rows():
+    """Start-up (with and without bptrace's bytecode cache) and a long .jsonl export, as whole processes."""
+    rows = startup_rows()
     with tempfile.TemporaryDirectory() as tmp:
         t_step, t_dumps, ratio, worst, n_rec = jsonl_speed(tmp)
     rows.append((f"`step xor --epochs 2000 --export run.jsonl -q`, whole process ({n_rec:,} lines)",

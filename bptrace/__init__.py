@@ -22,8 +22,15 @@ __all__ = ["load", "run", "plan", "train", "trace_at", "check_answers", "to_text
 from .errors import BptraceError
 
 
-def load(source=None):
-    """A validated Spec from a path, a dict, TOML text, a built-in sample's name, or None (the worked example)."""
+def load(source=None, *, learning_rate: float | None = None, naming: str | None = None):
+    """A validated Spec from a path, a dict, TOML text, a built-in sample's name, or None (the worked example);
+    learning_rate overrides the spec's; naming, when given, is checked too (the scheme its quantities are named by)."""
+    s = _with_rate(_load(source), learning_rate)
+    _check_naming(naming)
+    return s
+
+
+def _load(source):
     from pathlib import Path
 
     from . import samples, spec
@@ -40,14 +47,33 @@ def load(source=None):
     return spec.load(label) if text is None else spec.loads(text, label)
 
 
-def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rate: float | None = None):
-    """Trace one iteration on one sample (1-based): returns a Trace."""
-    from . import tracer
+def run(source=None, *, sample: int = 1, naming: str | None = None, learning_rate: float | None = None,
+        round: int | None = None, focus: str | None = None, form: str = "scalar", tables: bool = False):
+    """Trace one iteration on one sample (1-based): returns a Trace. round=N: every computed value rounded
+    to N decimals (textbook rounding); focus="w1": only that parameter's chain; tables=True: refuse a
+    network too large to tabulate (as the CLI does when it prints the tables)."""
+    from . import limits, tracer
+    from .forms import check_focus, check_form
 
-    s = _with_rate(load(source), learning_rate)
+    s = load(source, learning_rate=learning_rate, naming=naming)
     _check_sample(s, sample)
-    _check_naming(naming)
-    return tracer.run(s, sample=sample, naming=naming)
+    check_form(form)
+    check_focus(form, focus)
+    if round is not None:
+        from .rounding import check_rounding
+
+        check_rounding(s.optimizer.name, 1, round)
+    limits.check_run(s, tables=tables)
+    trace = tracer.run(s, sample=sample, naming=naming)
+    if round is not None:  # textbook rounding
+        from .rounding import round_trace
+
+        trace = round_trace(trace, round)
+    if focus is not None:
+        from .walk import focused
+
+        trace = focused(trace, focus)
+    return trace
 
 
 def _with_rate(s, learning_rate: float | None):
@@ -62,12 +88,14 @@ def _check_naming(naming: str | None) -> None:
         raise UsageError(f"naming: expected one of {', '.join(NAMINGS)}, got '{naming}'", param="naming")
 
 
-def _check_sample(s, sample: int, param: str = "sample") -> None:
+def _check_sample(s, sample: int, param: str = "sample") -> int:
+    """`sample` (1-based) if the spec has it."""
     from .errors import UsageError
     from .fmt import counted
 
     if not 1 <= sample <= len(s.samples):
         raise UsageError(f"{param} {sample}: {s.source} has {counted(len(s.samples), 'sample')}", param=param)
+    return sample
 
 
 def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
@@ -86,8 +114,7 @@ def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffl
     """Train for a number of epochs: returns a Result (per-epoch history, final weights, traces of `show` epochs)."""
     from . import trainer as training
 
-    s = _with_rate(load(source), learning_rate)
-    _check_naming(naming)
+    s = load(source, learning_rate=learning_rate, naming=naming)
     p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch,
              round=round)
     return training.train(s, p, naming)
@@ -112,6 +139,8 @@ def trace_at(source, epoch: int, sample: int, naming: str | None = None, round: 
         raise UsageError(f"sample = {sample}, but {s.source} has {counted(len(s.samples), 'sample')}", param="sample")
     if epoch == 1 and sample == 1 and round is None and batch == "online":
         return tracer.run(s, sample=1, naming=naming).iterations[0]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise UsageError(f"epoch = {epoch!r}: expected a whole number ≥ 1", param="epoch")
     if epoch > MAX_TRACE_EPOCH:
         raise UsageError(f"epoch = {epoch} is more than bptrace checks (at most {MAX_TRACE_EPOCH:,})", param="epoch")
     plan = training.Plan(epoch, training.parse_batch(batch), show=frozenset({epoch}), round=round)

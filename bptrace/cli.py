@@ -9,20 +9,20 @@ import sys
 import typer
 from rich.markup import escape
 
-from . import samples
+import bptrace  # the library: one call per command
+
+from . import _check_sample as _sample, load, samples
 from .cli_options import (
     SpecArg, Precision, Naming, LR, NoFormulas, Export, Format, Sample, Ascii, Focus, Epochs, Batch, Shuffle, Seed,
     Show, Every, Watch, UntilLoss, LogY, Quiet, Spec, Answers, GradcheckSample, Tol, Atol, Eps, Against,
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
-    QuizSpec, QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound,
+    QuizSpec, QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound, Form,
 )
-from .cli_options import Form
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
-from .fmt import counted
-from .outputs import Exports
-from .terminal import _Group, entry, err, out, report, user_errors
+from .outputs import Exports, write_new
+from .terminal import _Group, display, entry, err, out, user_errors
 
 app = typer.Typer(
     name="bptrace", help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
@@ -37,57 +37,30 @@ def _options(version: Version = False) -> None:
 
 
 def load_spec(spec: str | None, lr: float | None = None, naming: str | None = None):
-    from . import _check_naming
-    from . import spec as spec_mod
+    return load(spec, learning_rate=lr, naming=naming)
 
-    label, text = samples.resolve(spec)
-    s = spec_mod.load(label) if text is None else spec_mod.loads(text, label)
-    if lr is not None:
-        s = s.with_learning_rate(lr)
-    _check_naming(naming)
-    return s
+
+def _precision(precision: int, round_: int | None) -> int:
+    return precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
 
 
 @app.command()
-def run(
-    spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
-    no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
-    round_: RunRound = None, focus: Focus = None, form: Form = "scalar",
-):
+def run(spec: SpecArg = None, sample: Sample = 1, precision: Precision = 8, lr: LR = None, naming: Naming = None,
+        no_formulas: NoFormulas = False, export: Export = None, format: Format = None, ascii: Ascii = False,
+        round_: RunRound = None, focus: Focus = None, form: Form = "scalar"):
     """Trace one iteration: forward pass, errors, backward pass, updates, and the check."""
-    from dataclasses import replace
-
-    from . import _check_sample, limits, tracer
-    from . import trainer as train
-    from .matrix import check_focus
-    from .render.matrix import render_trace
+    from .divergence import advise, blowup
 
     with user_errors():
         s = load_spec(spec, lr, naming)
-        _check_sample(s, sample)
-        check_focus(form, focus)
-        precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
-        opts = Options(precision, not no_formulas, "ascii" if ascii else "unicode", form=form)
+        opts = Options(_precision(precision, round_), not no_formulas, "ascii" if ascii else "unicode", form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
-            limits.check_run(s, tables=exports.draws_tables or bool(exports.formats & {"md", "tex", "walk"}))
-            trace = tracer.run(s, sample=sample, naming=naming)
-            if round_ is not None:  # textbook rounding
-                from .rounding import round_trace
-
-                trace = round_trace(trace, round_)
-            if focus is not None:
-                from .walk import focused
-
-                trace = focused(trace, focus)
-            if exports.draws_tables:
-                opts = replace(opts, tables=render_trace(trace, precision, opts.formulas, opts.style, form))
-            exports.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
-        if not exports.to_stdout:
-            out.print(opts.tables)
-        report(exports.written)
-        blowup = train.blowup(trace.iterations[0])
-        if blowup is not None:  # shown and exported as computed; the exit code says it blew up
-            raise DivergedError(train.advise(blowup, s).message())
+            trace = bptrace.run(s, sample=sample, naming=naming, round=round_, focus=focus, form=form,
+                                tables=exports.tabulates)
+            display(exports, exports.finish_trace(trace, opts))
+        blown = blowup(trace.iterations[0])
+        if blown is not None:  # shown and exported as computed; the exit code says it blew up
+            raise DivergedError(advise(blown, s).message())
 
 
 @app.command()
@@ -95,12 +68,11 @@ def explore(spec: SpecArg = None, batch: Batch = "online", precision: Precision 
             naming: Naming = None):
     """Walk one update quantity by quantity on the network diagram, in a full-screen terminal app."""
     from . import limits, walk
-    from .trainer import Plan
 
     with user_errors():
         s = load_spec(spec, lr, naming)
         limits.check_run(s, tables=True)
-        b = Plan.build(s, epochs=1, batch=batch).batch
+        b = bptrace.plan(s, epochs=1, batch=batch).batch
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("explore is interactive: run it in a terminal (for a script or notes: "
                              "bptrace run --focus PARAM, or bptrace run --export walk.html)")
@@ -111,33 +83,27 @@ def explore(spec: SpecArg = None, batch: Batch = "online", precision: Precision 
 
 
 @app.command()
-def step(
-    spec: SpecArg = None, epochs: Epochs = 100, batch: Batch = "online", shuffle: Shuffle = False,
-    seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1,
-    until_loss: UntilLoss = None, log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8,
-    lr: LR = None, naming: Naming = None, no_formulas: NoFormulas = False, export: Export = None,
-    format: Format = None, round_: RunRound = None, form: Form = "scalar",
-):
+def step(spec: SpecArg = None, epochs: Epochs = 100, batch: Batch = "online", shuffle: Shuffle = False,
+         seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1, until_loss: UntilLoss = None,
+         log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8, lr: LR = None, naming: Naming = None,
+         no_formulas: NoFormulas = False, export: Export = None, format: Format = None, round_: RunRound = None,
+         form: Form = "scalar"):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
     Exit codes: 0 done; 1 an export could not be written; 2 bad input;
     3 training diverged (a NaN or an infinity); 130 interrupted (Ctrl-C).
     """
     from . import progress
-    from .trainer import Plan
 
     with user_errors():
         s = load_spec(spec, lr, naming)
-        plan = Plan.build(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
-                          until_loss=until_loss, watch=watch, round=round_)
-        precision = precision if round_ is None else min(precision, round_)  # shown to the decimals it keeps
-        opts = Options(precision, not no_formulas, every=every, log_y=log_y, form=form)
+        plan = bptrace.plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
+                            until_loss=until_loss, watch=watch, round=round_)
+        opts = Options(_precision(precision, round_), not no_formulas, every=every, log_y=log_y, form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
             result, shown = progress.train(s, plan, naming, exports, opts, quiet)
             exports.finish(lambda fmt: REGISTRY[fmt].run(result, opts), streamed=True)
-        if not exports.to_stdout:
-            out.print(shown)
-        report(exports.written)
+        display(exports, shown)
         if result.divergence is not None:
             raise DivergedError(result.divergence.message())
         if result.stop == "interrupted":
@@ -151,101 +117,55 @@ def check(spec: Spec, answers: Answers, summary: Summary = False, export: Summar
 
     Exit code 0 when every claim holds, 1 when any is wrong, 2 for bad input.
     """
-    from . import check_answers
-    from .render.check import check_report
+    from . import cli_show
 
     with user_errors():
         s = load_spec(spec, None, naming)
         if summary or export is not None:
-            return _class_summary(s, answers, export, naming, round_)
-        reports = [check_answers(s, a, naming, round_) for a in answers]
-        for a, report_ in zip(answers, reports):
-            if len(answers) > 1:
-                out.rule(escape(safe_text(a)))
-            out.print(check_report(report_, precision))
-        if not all(r.ok for r in reports):
-            raise typer.Exit(1)
-
-
-def _class_summary(s, answers: list[str], export: str | None, naming: str | None, rounding: int | None) -> None:
-    """`check --summary`: one row per answers file; --export writes it as .csv or .md."""
-    from .atomic import write_text
-    from .check import summary
-    from .exports.summary import FORMATS
-    from .render.check import summary_table
-
-    ext = None if export in (None, "-") else next((e for e in FORMATS if export.lower().endswith(e)), "")
-    if ext == "":
-        raise UsageError(f"--export: expected a .csv or .md file, got '{clip(safe_text(export))}'")
-    rows = summary(s, answers, naming, rounding)
-    if export == "-":
-        sys.stdout.write(FORMATS[".csv"](rows))
-    else:
-        out.print(summary_table(rows))
-        if ext:
-            write_text(export, FORMATS[ext](rows))
-            err.print(f"wrote {escape(safe_text(export))}", highlight=False)
-    if any(r.error for r in rows):
-        raise typer.Exit(2)
-    if not all(r.ok for r in rows):
-        raise typer.Exit(1)
+            return cli_show.class_summary(s, answers, export, naming, round_)
+        cli_show.check_reports(answers, [bptrace.check_answers(s, a, naming, round_) for a in answers], precision)
 
 
 @app.command()
-def quiz(
-    spec: QuizSpec = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
-    out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid", loss: QuizLoss = "half_sse",
-    precision: Precision = 8, force: Force = False,
-):
+def quiz(spec: QuizSpec = None, seed: QuizSeed = 1, ask: Ask = "forward,errors,output-deltas,gradients,updates",
+         out_dir: QuizOut = "quiz", shape: Shape = None, activation: Activation = "sigmoid",
+         loss: QuizLoss = "half_sse", precision: Precision = 8, force: Force = False):
     """Write an exercise on one update, with its answers template and its worked key.
 
     Writes exercise.md/.tex, answers.toml and key.md/.tex to --out; without SPEC, the exercise is on a
     made-up network with nice numbers."""
     import os
 
-    from .atomic import create_text, write_text
     from .quiz import make
 
     with user_errors():
         files = make(spec, shape, activation, loss, seed, ask, precision)
         os.makedirs(out_dir, exist_ok=True)
         for name, text in files.items():
-            path = os.path.join(out_dir, name)
-            try:
-                (write_text if force else create_text)(path, text)
-            except FileExistsError:
-                raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
+            write_new(os.path.join(out_dir, name), text, force)
         err.print(f"wrote {', '.join(files)} to {escape(safe_text(out_dir))}", highlight=False)
 
 
 @app.command()
-def gradcheck(
-    spec: SpecArg = None, sample: GradcheckSample = None, tol: Tol = 1e-5, atol: Atol = 1e-8,
-    eps: Eps = 1e-6, precision: Precision = 8, naming: Naming = None,
-):
+def gradcheck(spec: SpecArg = None, sample: GradcheckSample = None, tol: Tol = 1e-5, atol: Atol = 1e-8,
+              eps: Eps = 1e-6, precision: Precision = 8, naming: Naming = None):
     """Compare every analytic gradient with central finite differences (exit 1 if any disagrees)."""
-    from . import _check_sample
     from .gradcheck import gradcheck as run_gradcheck
     from .render.check import gradcheck_table
 
     with user_errors():
         s = load_spec(spec, None, naming)
-        if sample is not None:
-            _check_sample(s, sample)
-        rows = run_gradcheck(s, None if sample is None else [sample - 1], eps, tol, atol, naming)
+        rows = run_gradcheck(s, None if sample is None else [_sample(s, sample) - 1], eps, tol, atol, naming)
         out.print(gradcheck_table(rows, tol, precision))
         if not all(r.ok for r in rows):
             raise typer.Exit(1)
 
 
 @app.command()
-def verify(
-    spec: SpecArg = None, against: Against = "torch", epochs: VerifyEpochs = None,
-    batch: VerifyBatch = "online", sample: VerifySample = 1, tol: VerifyTol = 1e-9, atol: VerifyAtol = 1e-12,
-    precision: VerifyPrecision = 12,
-):
+def verify(spec: SpecArg = None, against: Against = "torch", epochs: VerifyEpochs = None,
+           batch: VerifyBatch = "online", sample: VerifySample = 1, tol: VerifyTol = 1e-9,
+           atol: VerifyAtol = 1e-12, precision: VerifyPrecision = 12):
     """Run the same spec in PyTorch and compare every value (exit 1 if any differs)."""
-    from . import _check_sample
     from . import trainer as train
     from . import verify as verifying
 
@@ -253,18 +173,15 @@ def verify(
         if against != "torch":
             raise UsageError(f"--against: expected torch, got '{clip(against)}'")
         s = load_spec(spec)
-        _check_sample(s, sample)
-        report_ = verifying.compare(s, epochs, train.parse_batch(batch), sample, tol, atol)
+        report_ = verifying.compare(s, epochs, train.parse_batch(batch), _sample(s, sample), tol, atol)
         out.print(verifying.render(report_, precision))
         if not report_.ok:
             raise typer.Exit(1)
 
 
 @app.command("import")
-def import_(
-    model: Model, activations: Activations, loss: Loss = "half_sse", lr: Lr = 0.1, x: X = None,
-    target: Target = None, max_params: MaxParams = 10_000,
-):
+def import_(model: Model, activations: Activations, loss: Loss = "half_sse", lr: Lr = 0.1, x: X = None,
+            target: Target = None, max_params: MaxParams = 10_000):
     """Write a spec from a small fully connected model's weights (.npz, .safetensors or a PyTorch state_dict)."""
     from .importer import import_model
 
@@ -275,28 +192,19 @@ def import_(
 @app.command()
 def validate(spec: ValidateSpec):
     """Check a spec without running it, and print the network it describes."""
-    from .naming import for_spec
-    from .render.tables import summary
+    from .cli_show import valid_spec
 
     with user_errors():
-        s = load_spec(spec)
-        out.print(summary(s, for_spec(s)))
-        out.print(f"[green]✓[/] {escape(safe_text(s.source))} is a valid spec: {counted(len(s.samples), 'sample')}, "
-                  f"{counted(s.n_params, 'parameter')}.")
+        valid_spec(load_spec(spec))
 
 
 @app.command()
 def init(path: Path = "network.toml", force: Force = False):
     """Write a commented starter spec (the worked example, every key explained) to edit."""
-    from .atomic import create_text, write_text
-
     with user_errors():
         if not path.strip():
             raise UsageError("init: PATH is empty; expected a file name such as network.toml")
-        try:
-            (write_text if force else create_text)(path, samples.starter())
-        except FileExistsError:  # checked when the file is created: of racing inits, exactly one wins
-            raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
+        write_new(path, samples.starter(), force)
         err.print(f"wrote {escape(safe_text(path))}; try [bold]bptrace run {escape(safe_text(path))}[/]", highlight=False)
 
 
@@ -311,34 +219,21 @@ def schema():
 @app.command("samples")
 def samples_cmd(name: Name = None):
     """List the built-in sample specs, or print one."""
-    from .render.samples import samples_table
+    from .cli_show import sample_list
 
     with user_errors():
-        if name is not None:
-            sys.stdout.write(samples.text(name))
-            return
-        out.print(samples_table())
-        out.print("\nRun one with [bold]bptrace run NAME[/]; copy one with [bold]bptrace samples NAME > my.toml[/].")
+        if name is None:
+            return sample_list()
+        sys.stdout.write(samples.text(name))
 
 
 @app.command("docs")
 def docs_cmd(topic: Topic = None):
     """Read the documentation in the terminal: the spec format, the worked example, the trace format."""
-    from . import guide
+    from .cli_show import docs_topic
 
     with user_errors():
-        if topic is None:
-            for name, (_, what) in guide.TOPICS.items():
-                out.print(f"[cyan]{name:<16}[/] {what}", highlight=False)
-            out.print("\nRead one with [bold]bptrace docs TOPIC[/].")
-            return
-        text = guide.text(topic)
-        if out.is_terminal:
-            from rich.markdown import Markdown
-
-            out.print(Markdown(text))
-        else:
-            sys.stdout.write(text)
+        docs_topic(topic)
 
 
 def main() -> None:

@@ -62,6 +62,11 @@ def _sqrt(x: float) -> float:
     return math.sqrt(x) if x >= 0.0 or x != x else math.nan
 
 
+def _max(a: float, b: float) -> float:
+    # np.maximum: nan if either is nan
+    return a if a >= b or a != a else b
+
+
 def _pow(x: float, t: int) -> float:
     # x^t for the bias corrections (|x| < 1, so it only underflows); inf rather than OverflowError
     try:
@@ -208,7 +213,7 @@ def _update_code(name: str, h: dict, L: _Layout) -> str:
 
 def _compile(spec, L: _Layout) -> dict:
     namespace = {"_sigmoid": _sigmoid, "_softplus": _softplus, "_exp": _exp, "_log": _log, "_div": _div,
-                 "_sqrt": _sqrt, "_pow": _pow, "tanh": math.tanh, **activations.SCALAR}
+                 "_sqrt": _sqrt, "_pow": _pow, "_max": _max, "tanh": math.tanh, **activations.SCALAR}
     code = _sample_code(spec, L) + "\n\n\n" + _update_code(spec.optimizer.name, spec.optimizer.hyper, L) + "\n"
     exec(compile(code, f"<bptrace fast path: {spec.source}>", "exec"), namespace)  # our own generated code
     return namespace
@@ -236,7 +241,7 @@ class ScalarNet:
     def _states(self, session):
         """(name, [(flat offset, array)]) of every optimizer state kept per trainable array (buf, m, v)."""
         opt, trainable = session.opt, session.net.trainable()
-        for name in ("buf", "m", "v"):
+        for name in optim.STATES:
             arrays = getattr(opt, name)
             if arrays is not None:
                 yield name, [(self.layout.layers[l].offset(kind), a) for (l, kind), a in zip(trainable, arrays)]
@@ -327,8 +332,15 @@ class Paths:
         if not self._in_fast:
             self.fast.load(self.session)
             self._in_fast = True
+        self.fast.lr = self.session.lr
         self.session.steps += 1
         return self.fast.step(batch)
 
     def trace_step(self, batch, epoch: int):
         return self.numpy().trace_step(batch, epoch)
+
+    def state(self):
+        """The current training state as an immutable State (bptrace.state)."""
+        from .state import State
+
+        return State.of(self.numpy())

@@ -57,7 +57,7 @@ def error_derivative(kind: str, t, o, n: int):
 
 
 def state_id(key: str) -> Id:
-    """The Id of an optimizer state (m, v, m_hat, v_hat) of any parameter."""
+    """The Id of an optimizer state (m, v, m_hat, v_hat, v_max, g_bar, b, G, alpha_t) of any parameter."""
     return Id("state", of=key)
 
 
@@ -74,7 +74,7 @@ def update_rule(optimizer: str, hyper: dict, lr: float, p=None, g=None, state=No
     """p⁺ as a tree. Without quantities, the rule for any parameter p (its numbers are not shown)."""
     p = Ref(p or _Leaf(P))
     g = Ref(g or _Leaf(partial(Id("E_total"), P)))
-    state = state or {k: _Leaf(state_id(k)) for k in ("m", "v", "m_hat", "v_hat")}
+    state = state or {k: _Leaf(state_id(k)) for k in ("m", "v", "m_hat", "v_hat", "g_bar", "b", "G", "alpha_t")}
     alpha = Sym("alpha", "α", r"\alpha", lr)
     lam = Sym("lambda", "λ", r"\lambda", hyper.get("weight_decay", 0.0))
     return optim.RULES[optimizer].tree(p, g, {k: Ref(q) for k, q in state.items()}, alpha, lam, hyper)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .forms import FOCUS_ERROR, FORM_ERROR, FORMS, check_focus, check_form  # noqa: F401 (the form checks live there)
 from .i18n import N_, _
 from .notation import E_TOTAL, leaf, partial
 from .trace import Iteration, Pass, Product, Sum
 
-FORMS = ("scalar", "matrix", "both")
 MAX_FULL = 6  # a matrix up to 6×6 is written out in full; a larger one is elided in the middle (⋯ ⋮ ⋱)
 
 # words shown to the user (one place, for the translator)
@@ -37,8 +37,6 @@ SHARED_NOTE = N_("one bias shared by layer {l}: every entry of b{sup} is {name}"
 FROZEN_NOTE = N_("{name} is frozen (train_bias = false): not updated")
 RULE_NOTE = N_("elementwise: {rule}")
 LEGEND = N_("entries")
-FORM_ERROR = "form: expected one of {forms}, got '{form}'"
-FOCUS_ERROR = "focus {focus}: one parameter's chain is shown in the scalar form only, not with form = {form}"
 
 _SUP = str.maketrans("0123456789+-()L", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ᴸ")
 FUNCS = {"sigmoid": ("σ", r"\sigma"), "tanh": ("tanh", r"\tanh"), "relu": ("relu", r"\operatorname{relu}"),
@@ -127,23 +125,6 @@ class Section:
     kind: str = ""  # forward, backward, batch, update
     sample: int = 0
     step: int = 0  # backward step (1: output layer)
-
-
-def check_form(form: str) -> str:
-    """The form (scalar, matrix or both), or a UsageError naming the parameter."""
-    if form not in FORMS:
-        from .errors import UsageError
-
-        raise UsageError(FORM_ERROR.format(forms=", ".join(FORMS), form=form), param="form")
-    return form
-
-
-def check_focus(form: str, focus: str | None) -> None:
-    """A focused trace (run --focus) keeps one parameter's chain: there is no whole matrix to show."""
-    if focus is not None and form != "scalar":
-        from .errors import UsageError
-
-        raise UsageError(FOCUS_ERROR.format(focus=focus, form=form), param="focus")
 
 
 # ---------------------------------------------------------------- names

@@ -123,7 +123,9 @@ def _partial(i: Id, N, style: str) -> str:
 
 
 STATE = {"m": ("m", "m", "m"), "v": ("v", "v", "v"), "m_hat": ("m_hat", "m̂", r"\hat{m}"),
-         "v_hat": ("v_hat", "v̂", r"\hat{v}")}
+         "v_hat": ("v_hat", "v̂", r"\hat{v}"), "v_max": ("v_max", "vₘₐₓ", r"v_{\max}"),
+         "g_bar": ("g_bar", "ḡ", r"\bar{g}"), "b": ("b", "b", "b"), "G": ("G", "G", "G"),
+         "alpha_t": ("alpha_t", "αₜ", r"\alpha_t")}
 
 
 def _state(i: Id, N, style: str) -> str:

@@ -5,6 +5,11 @@
             (μ = 0: p ← p − α·g, no buffer and no dampening, as torch.optim.SGD does)
   adam:     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);  v̂ = v/(1 − β2^t)
             p ← p − α·m̂/(√v̂ + ε)          (adam adds λp to g first; adamw multiplies p by 1 − αλ)
+            amsgrad: vₘₐₓ ← max(vₘₐₓ, v) and v̂ = vₘₐₓ/(1 − β2^t)
+  rmsprop:  v ← a·v + (1 − a)·g²;  centered: ḡ ← ḡ + (1 − a)·(g − ḡ), d = √(v − ḡ²) + ε, else d = √v + ε
+            p ← p − α·g/d, or with momentum μ: b ← μ·b + g/d;  p ← p − α·b
+  adagrad:  G ← G + g² (G starts at initial_accumulator_value);  αₜ = α/(1 + (t − 1)·lr_decay)
+            p ← p − αₜ·g/(√G + ε)
 
 RULES is the one definition of each: its numpy step (in place, on one parameter array), the
 fast path's scalar Python for one parameter, the expression tree of p⁺ for the trace, and the
@@ -56,9 +61,42 @@ def _adam_step(opt, i, p, g, lr):
     v *= h["beta2"]
     v += (1.0 - h["beta2"]) * g * g
     m_hat = m / (1.0 - h["beta1"] ** opt.t)
+    if h.get("amsgrad"):  # the largest v so far: v̂ never shrinks
+        np.maximum(opt.vmax[i], v, out=opt.vmax[i])
+        v = opt.vmax[i]
     v_hat = v / (1.0 - h["beta2"] ** opt.t)
     opt._hat[i] = (m_hat, v_hat)
     p -= lr * m_hat / (np.sqrt(v_hat) + h["eps"])
+
+
+def _rmsprop_step(opt, i, p, g, lr):
+    h, v, a = opt.h, opt.v[i], opt.h["alpha"]
+    v *= a
+    v += (1.0 - a) * g * g
+    if h["centered"]:  # ḡ ← ḡ + (1 − a)·(g − ḡ), torch's lerp
+        gbar = opt.gbar[i]
+        gbar += (1.0 - a) * (g - gbar)
+        d = np.sqrt(v - gbar * gbar) + h["eps"]
+    else:
+        d = np.sqrt(v) + h["eps"]
+    if h["momentum"]:
+        b = opt.buf[i]
+        b *= h["momentum"]
+        b += g / d
+        p -= lr * b
+    else:
+        p -= lr * (g / d)
+
+
+def adagrad_lr(h, lr, t):
+    """αₜ = α/(1 + (t − 1)·lr_decay), Adagrad's decayed learning rate at step t."""
+    return lr / (1 + (t - 1) * h["lr_decay"])
+
+
+def _adagrad_step(opt, i, p, g, lr):
+    G = opt.acc[i]
+    G += g * g
+    p -= adagrad_lr(opt.h, lr, opt.t) * (g / (np.sqrt(G) + opt.h["eps"]))
 
 
 # ---------------------------------------------------------------- scalar Python: lines for parameter i, g its gradient
@@ -78,14 +116,41 @@ def _momentum_py(i, g, h, name):
 def _adam_py(i, g, h, name):
     b1, b2 = h["beta1"], h["beta2"]
     decay = [f"p[{i}] *= 1.0 - lr * {h['weight_decay']!r}"] if name == "adamw" else []
+    v = f"vm[{i}]" if h.get("amsgrad") else f"v[{i}]"
+    ams = [f"vm[{i}] = _max(vm[{i}], v[{i}])"] if h.get("amsgrad") else []
     return decay + [f"gi = {g}",
                     f"m[{i}] = {b1!r} * m[{i}] + {1.0 - b1!r} * gi",
-                    f"v[{i}] = {b2!r} * v[{i}] + {1.0 - b2!r} * gi * gi",
-                    f"p[{i}] -= lr * _div(_div(m[{i}], c1), _sqrt(_div(v[{i}], c2)) + {h['eps']!r})"]
+                    f"v[{i}] = {b2!r} * v[{i}] + {1.0 - b2!r} * gi * gi", *ams,
+                    f"p[{i}] -= lr * _div(_div(m[{i}], c1), _sqrt(_div({v}, c2)) + {h['eps']!r})"]
+
+
+def _rmsprop_py(i, g, h, name):
+    a, eps, mu = h["alpha"], h["eps"], h["momentum"]
+    lines = [f"gi = {g}", f"v[{i}] = {a!r} * v[{i}] + {1.0 - a!r} * gi * gi"]
+    if h["centered"]:
+        lines += [f"gb[{i}] = gb[{i}] + {1.0 - a!r} * (gi - gb[{i}])", f"d = _sqrt(v[{i}] - gb[{i}] * gb[{i}]) + {eps!r}"]
+    else:
+        lines.append(f"d = _sqrt(v[{i}]) + {eps!r}")
+    if mu:
+        return lines + [f"buf[{i}] = {mu!r} * buf[{i}] + _div(gi, d)", f"p[{i}] -= lr * buf[{i}]"]
+    return lines + [f"p[{i}] -= lr * _div(gi, d)"]
+
+
+def _rmsprop_head(h):
+    return ["v = s['v']"] + ["gb = s['gbar']"] * bool(h["centered"]) + ["buf = s['buf']"] * bool(h["momentum"])
+
+
+def _adagrad_py(i, g, h, name):
+    return [f"gi = {g}", f"G[{i}] = G[{i}] + gi * gi", f"p[{i}] -= clr * _div(gi, _sqrt(G[{i}]) + {h['eps']!r})"]
+
+
+def _adagrad_head(h):
+    return ["G = s['acc']", f"clr = lr / (1 + (t - 1) * {h['lr_decay']!r})"]
 
 
 def _adam_head(h):  # the bias corrections 1 − β^t, once per step
-    return [f"c1 = 1.0 - _pow({h['beta1']!r}, t)", f"c2 = 1.0 - _pow({h['beta2']!r}, t)", "m = s['m']", "v = s['v']"]
+    return ([f"c1 = 1.0 - _pow({h['beta1']!r}, t)", f"c2 = 1.0 - _pow({h['beta2']!r}, t)", "m = s['m']", "v = s['v']"]
+            + ["vm = s['vmax']"] * bool(h.get("amsgrad")))
 
 
 # ---------------------------------------------------------------- trees of p⁺ (p, g, state: Refs; alpha, lam: Syms)
@@ -112,8 +177,42 @@ def _adam_tree(p, g, state, alpha, lam, h, decoupled=False):
     return Op("sub", p, adam)
 
 
+def _decayed(g, p, lam, h):
+    """g, or g + λ·p with weight decay (folded into the gradient, as PyTorch does)."""
+    return Op("add", g, Op("mul", lam, p)) if h.get("weight_decay") else g
+
+
+def _rmsprop_tree(p, g, state, alpha, lam, h):
+    eps = Sym("eps", "ε", r"\varepsilon", h["eps"])
+    if h["momentum"]:
+        return Op("sub", p, Op("mul", alpha, state["b"]))
+    v = Op("sub", state["v"], Op("mul", state["g_bar"], state["g_bar"])) if h["centered"] else state["v"]
+    return Op("sub", p, Op("div", Op("mul", alpha, _decayed(g, p, lam, h)), Op("add", Op("sqrt", v), eps)))
+
+
+def _adagrad_tree(p, g, state, alpha, lam, h):
+    eps = Sym("eps", "ε", r"\varepsilon", h["eps"])
+    rate = state["alpha_t"] if h["lr_decay"] else alpha
+    return Op("sub", p, Op("div", Op("mul", rate, _decayed(g, p, lam, h)), Op("add", Op("sqrt", state["G"]), eps)))
+
+
+def _rmsprop_text(p, g, h):
+    if h["momentum"]:
+        return f"{p} − α·b"
+    root = "√(v − ḡ²)" if h["centered"] else "√v"
+    return f"{p} − α·{_g_text(p, g, h)} / ({root} + ε)"
+
+
+def _g_text(p, g, h):
+    return f"({g} + λ·{p})" if h.get("weight_decay") else g
+
+
 def _plain_text(p, g, h):
     return f"{p} − α·({g} + λ·{p})" if h.get("weight_decay") else f"{p} − α·{g}"
+
+
+def _adam_kept(h):
+    return ("m", "v") + ("vmax",) * bool(h.get("amsgrad"))
 
 
 @dataclass(frozen=True)
@@ -125,6 +224,7 @@ class Rule:
     tree: Callable  # p⁺ for the trace
     text: Callable  # (p, g, h) -> p⁺ as one line
     py_head: Callable = lambda h: []  # scalar Python once per step, before the parameters
+    kept: Callable = lambda h: None  # (h) -> the state arrays this configuration uses (None: all of `state`)
 
 
 RULES: dict[str, Rule] = {
@@ -133,12 +233,18 @@ RULES: dict[str, Rule] = {
         "momentum", ("buf",), _momentum_step, _momentum_py, _momentum_tree,
         lambda p, g, h: _plain_text(p, g, h) if _plain(h) else (f"{p} − α·({g} + μ·v)" if h["nesterov"] else f"{p} − α·v"),
         lambda h: [] if _plain(h) else ["buf = s['buf']"]),
-    "adam": Rule("adam", ("m", "v"), _adam_step, _adam_py, _adam_tree,
-                 lambda p, g, h: f"{p} − α·m̂ / (√v̂ + ε)", _adam_head),
-    "adamw": Rule("adamw", ("m", "v"), _adam_step, _adam_py,
+    "adam": Rule("adam", ("m", "v", "vmax"), _adam_step, _adam_py, _adam_tree,
+                 lambda p, g, h: f"{p} − α·m̂ / (√v̂ + ε)", _adam_head, _adam_kept),
+    "adamw": Rule("adamw", ("m", "v", "vmax"), _adam_step, _adam_py,
                   lambda *a: _adam_tree(*a, decoupled=True),
-                  lambda p, g, h: f"{p}·(1 − α·λ) − α·m̂ / (√v̂ + ε)", _adam_head),
+                  lambda p, g, h: f"{p}·(1 − α·λ) − α·m̂ / (√v̂ + ε)", _adam_head, _adam_kept),
+    "rmsprop": Rule("rmsprop", ("v", "gbar", "buf"), _rmsprop_step, _rmsprop_py, _rmsprop_tree, _rmsprop_text,
+                    _rmsprop_head, lambda h: ("v",) + ("gbar",) * bool(h["centered"]) + ("buf",) * bool(h["momentum"])),
+    "adagrad": Rule("adagrad", ("acc",), _adagrad_step, _adagrad_py, _adagrad_tree,
+                    lambda p, g, h: f"{p} − {'αₜ' if h['lr_decay'] else 'α'}·{_g_text(p, g, h)} / (√G + ε)",
+                    _adagrad_head, lambda h: ("acc",)),
 }
+STATES = ("buf", "m", "v", "vmax", "gbar", "acc")  # every state array any rule keeps (Optimizer attributes)
 
 
 class Optimizer:
@@ -149,10 +255,10 @@ class Optimizer:
         self.h = dict(hyper)
         self.rule_ = RULES[name]
         self.t = 0  # steps taken
-        kept = self.rule_.state
-        self.buf = [np.zeros(s) for s in shapes] if "buf" in kept else None
-        self.m = [np.zeros(s) for s in shapes] if "m" in kept else None
-        self.v = [np.zeros(s) for s in shapes] if "v" in kept else None
+        kept = self.rule_.kept(self.h) or self.rule_.state
+        start = {"acc": self.h.get("initial_accumulator_value", 0.0)}  # Adagrad's G starts there
+        for key in STATES:
+            setattr(self, key, [np.full(s, start.get(key, 0.0)) for s in shapes] if key in kept else None)
         self._hat: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(s),) * 2 for s in shapes] if self.m else []
 
     def rule(self, p: str, g: str) -> str:
@@ -162,11 +268,26 @@ class Optimizer:
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         """Update every parameter array in place."""
         self.t += 1
+        self.lr = lr
         wd = self.h.get("weight_decay", 0.0)
         for i, (p, g) in enumerate(zip(params, grads)):
             if wd and self.name != "adamw":
                 g = g + wd * p  # L2 penalty folded into the gradient (PyTorch's weight_decay)
             self.rule_.step(self, i, p, g, lr)
+
+    def snapshot(self) -> tuple:
+        """The state as read-only copies: (t, buf, m, v, hat), for an immutable training State."""
+        def frozen(arrays):
+            return None if arrays is None else tuple(_readonly(a) for a in arrays)
+
+        return self.t, frozen(self.buf), frozen(self.m), frozen(self.v), tuple(tuple(map(_readonly, h)) for h in self._hat)
+
+    def restore(self, snap: tuple) -> None:
+        """Take the state of a snapshot (copied: the snapshot stays as it was)."""
+        t, buf, m, v, hat = snap
+        self.t = t
+        self.buf, self.m, self.v = ([a.copy() for a in arrays] if arrays is not None else None for arrays in (buf, m, v))
+        self._hat = [tuple(a.copy() for a in h) for h in hat]
 
     def state_of(self, i: int) -> dict[str, np.ndarray]:
         """Optimizer state of parameter array i after the last step, by the names the trace shows."""
@@ -174,5 +295,18 @@ class Optimizer:
             return {"v": self.buf[i]} if self.h["momentum"] else {}
         if self.m is not None:
             m_hat, v_hat = self._hat[i]
-            return {"m": self.m[i], "v": self.v[i], "m_hat": m_hat, "v_hat": v_hat}
+            ams = {"v_max": self.vmax[i]} if self.vmax is not None else {}
+            return {"m": self.m[i], "v": self.v[i], "m_hat": m_hat, "v_hat": v_hat, **ams}
+        if self.name == "rmsprop":
+            return {"v": self.v[i], **({"g_bar": self.gbar[i]} if self.gbar else {}),
+                    **({"b": self.buf[i]} if self.buf else {})}
+        if self.name == "adagrad":
+            lr_t = {"alpha_t": np.full(self.acc[i].shape, adagrad_lr(self.h, self.lr, self.t))} if self.h["lr_decay"] else {}
+            return {"G": self.acc[i], **lr_t}
         return {}
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import UsageError, WriteError
+from .errors import UsageError, WriteError, clip, safe_text
 from .signals import SIGPIPE, Stopped, deferred
 
 
@@ -135,6 +135,22 @@ class Exports:
         return not self.to_stdout or any(REGISTRY[f].draws_tables for f in self.formats)
 
     @property
+    def tabulates(self) -> bool:
+        """Whether a trace is drawn as tables (shown, or exported as tables or text), so limited as such."""
+        return self.draws_tables or bool(self.formats & {"md", "tex", "walk"})
+
+    def finish_trace(self, trace, opts):
+        """Write every target of a trace; returns its terminal tables (built once: shown, or drawn by .html/.svg)."""
+        from dataclasses import replace
+
+        from .exports import REGISTRY
+
+        if self.draws_tables:
+            opts = replace(opts, tables=_tables(trace, opts))
+        self.finish(lambda fmt: REGISTRY[fmt].trace(trace, opts))
+        return opts.tables
+
+    @property
     def formats(self) -> set[str]:
         return {f for _, f in self.targets}
 
@@ -164,6 +180,28 @@ class Exports:
         for f in self.files.values():
             f.abort()
         self.files = {}
+
+
+def _tables(trace, opts):
+    """A trace's terminal tables; the matrix form's module is imported only when that form is asked for."""
+    if opts.form == "scalar":
+        from .render.tables import render_trace
+
+        return render_trace(trace, opts.precision, opts.formulas, opts.style)
+    from .render.matrix import render_trace
+
+    return render_trace(trace, opts.precision, opts.formulas, opts.style, opts.form)
+
+
+def write_new(path: str, text: str, force: bool) -> None:
+    """Write a file the command creates (init, quiz); an existing one only with --force. Checked when the
+    file is created: of racing writers, exactly one wins."""
+    from .atomic import create_text, write_text
+
+    try:
+        (write_text if force else create_text)(path, text)
+    except FileExistsError:
+        raise UsageError(f"{clip(safe_text(path))} already exists; use --force to overwrite it") from None
 
 
 class GuardedStdout:

@@ -15,12 +15,11 @@ import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from . import activations, losses, torch_init
+from . import activations, losses, order, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -34,10 +33,15 @@ OPTIMIZERS = {
     # name -> its hyperparameters and their defaults (PyTorch's)
     "sgd": {"weight_decay": 0.0},
     "momentum": {"momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0},
-    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
-    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
+    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False},
+    "rmsprop": {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "centered": False, "weight_decay": 0.0},
+    "adagrad": {"lr_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10, "weight_decay": 0.0},
 }
-TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "samples", "layers")
+_DENOMINATOR = {"adam": "Adam's denominator sqrt(v)", "adamw": "Adam's denominator sqrt(v)",
+                "rmsprop": "RMSprop's denominator sqrt(v)", "adagrad": "Adagrad's denominator sqrt(G)"}
+TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "schedule", "order", "samples",
+            "layers")
 TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
@@ -113,6 +117,8 @@ class Spec:
     optimizer: Optimizer = field(default_factory=Optimizer)
     source: str = "<spec>"
     label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
+    schedule: schedules.Schedule | None = None  # the learning rate per epoch (None: constant)
+    order: tuple[tuple[int, ...], ...] | None = None  # 1-based sample order of each epoch (a recorded shuffle)
 
     @property
     def n_inputs(self) -> int:
@@ -136,6 +142,13 @@ class Spec:
         d = asdict(self)
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
+        d.pop("schedule")
+        if self.order is None:
+            d.pop("order")
+        else:
+            d["order"] = [list(e) for e in self.order]
+        if self.schedule is not None:
+            d["schedule"] = {"name": self.schedule.name, **self.schedule.hyper}
         # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
         d["samples"] = [{"x": list(s.x), "target": s.target_class if s.target_class is not None else
                          list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
@@ -395,7 +408,7 @@ def kind(value: Any) -> str:
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, str):
         return f"a string ('{clip(value)}')" if len(value) <= ECHO_LIMIT else "a string"
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float)) or _decimal(value):
         text = describe(value)
         return text if text.startswith("a whole number") else f"a number ({text})"
     if isinstance(value, list):
@@ -408,12 +421,19 @@ def kind(value: Any) -> str:
     return "an unknown value"
 
 
+def _decimal(value) -> bool:
+    """Whether value is a Decimal (answers files read numbers as Decimal); a start-up that never made one
+    need not import decimal to tell."""
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)
+
+
 def describe(value: Any) -> str:
     """A number as the user wrote it (never a Python repr), shortened when huge."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         digits = int(value.bit_length() * math.log10(2)) + 1  # str() of a 5,000-digit int raises
         return f"a whole number of about {digits:,} digits"
-    if isinstance(value, Decimal):
+    if _decimal(value):
         return clip(format(value, "f") if abs(value.adjusted()) < 20 else str(value))
     return clip(str(value))
 
@@ -437,14 +457,17 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     seed = c.integer(data.get("seed", 0), "seed", 0, 2**32 - 1)
     naming = c.string(data.get("naming", "seed"), "naming", NAMINGS)
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
+    schedule = schedules.parse(c, data.get("schedule"))
     samples = _samples(c, data["samples"])
     layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
     samples = _class_targets(c, samples, layers[-1].units, loss)
     _check_network(c, layers, samples, loss)
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
+    sample_order = order.parse(c, data.get("order"), len(samples))
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
-                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing)
+                seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
+                schedule=schedule, order=sample_order)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:
@@ -474,9 +497,11 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
             c.fail(path, f"expected a number in [0, 1), got {v:g}")
         if key == "dampening" and not 0 <= v <= 1:
             c.fail(path, f"expected a number in [0, 1], got {v:g}")
-        if key == "eps" and v <= 0:  # Adam divides by sqrt(v) + eps: 0 may divide by zero
-            c.fail(path, f"expected a number > 0 (it keeps Adam's denominator sqrt(v) + eps above zero), got {v:g}")
-        if key == "weight_decay" and v < 0:
+        if key == "alpha" and not 0 <= v <= 1:
+            c.fail(path, f"expected a number in [0, 1] (RMSprop's smoothing constant), got {v:g}")
+        if key == "eps" and v <= 0:  # Adam, RMSprop and Adagrad divide by sqrt(v) + eps: 0 may divide by zero
+            c.fail(path, f"expected a number > 0 (it keeps {_DENOMINATOR[name]} + eps above zero), got {v:g}")
+        if key in ("weight_decay", "lr_decay", "initial_accumulator_value") and v < 0:
             c.fail(path, f"expected a number >= 0, got {v:g}")
         hyper[key] = v
     if name == "momentum" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):

@@ -240,7 +240,8 @@ class _Console(Console):
 def _console(stderr: bool = False) -> Console:
     from .outputs import TrimmedLines
 
-    console = _Console(stderr=True) if stderr else _Console(file=TrimmedLines(lambda: sys.stdout))
+    # emoji=False: no ":name:" code is ever meant as an emoji here, and rich's table of them costs each start
+    console = _Console(stderr=True, emoji=False) if stderr else _Console(file=TrimmedLines(lambda: sys.stdout), emoji=False)
     if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
         console.width = 80
     console.width = min(console.width, MAX_WIDTH)
@@ -302,12 +303,34 @@ def _check_options() -> None:
                 raise UsageError(f"{flag}: expected whole numbers of at most 18 digits, got '{clip(value)}'")
 
 
-
-
 def report(paths) -> None:
     """'wrote PATH' on stderr, for each file written."""
     for path in paths:
         err.print(f"[dim]wrote {escape(safe_text(path))}[/]", highlight=False, soft_wrap=True)
+
+
+def display(exports, renderable) -> None:
+    """What a command shows on the terminal (unless an export took stdout), then the files it wrote."""
+    if not exports.to_stdout:
+        out.print(renderable)
+    report(exports.written)
+
+
+def only_the_command(app, argv: list[str]):
+    """Typer makes a Click command of every registered command at each start; a run needs only the one it
+    runs. The app with just that command (its callback and settings kept), or the whole app when no known
+    command is named (help, --version, a mistyped name: those list every command)."""
+    import copy
+
+    from typer.main import get_command_name
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    chosen = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == name]
+    if not chosen:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands = chosen
+    return lean
 
 
 def entry(app) -> None:
@@ -320,7 +343,7 @@ def entry(app) -> None:
     try:
         with user_errors():  # also a failed write outside a command's boundary (schema's output)
             try:
-                app()
+                only_the_command(app, sys.argv[1:])()
             finally:
                 sys.stdout.flush()  # what is still buffered may fail only now
     except signals.Stopped as e:

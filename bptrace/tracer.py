@@ -38,6 +38,7 @@ class Session:
         self.X = np.array([s.x for s in spec.samples], dtype=float)
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
+        self.lr = spec.learning_rate  # this epoch's α (trainer sets it from the schedule)
         self._rule = None  # the update rule's tree: the same for every update
         self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed update is
         self._room = LAYOUT_ROOM
@@ -57,7 +58,7 @@ class Session:
         loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         if math.isfinite(loss):
-            self.opt.step(self.net.arrays(), grads, self.spec.learning_rate)
+            self.opt.step(self.net.arrays(), grads, self.lr)
             self.steps += 1
         return loss, outs[-1], norm
 
@@ -90,7 +91,7 @@ class Session:
         opt = self.spec.optimizer
         if self._rule is None:
             self._rule = formulas.update_rule(opt.name, opt.hyper, self.spec.learning_rate)
-        return Iteration(epoch, raw.step if step is None else step, self.spec.learning_rate, opt.name, *parts,
+        return Iteration(epoch, raw.step if step is None else step, self.lr, opt.name, *parts,
                          self.names, self._rule)
 
     def raw_step(self, batch) -> Raw:
@@ -105,7 +106,7 @@ class Session:
         # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
         raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
                   grads, list(back.gb))
-        self.opt.step(net.arrays(), grads, self.spec.learning_rate)
+        self.opt.step(net.arrays(), grads, self.lr)
         self.steps += 1
         states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
         raw.after(self.steps, _copies(net.W), _copies(net.b), states, [self._check_arrays(i) for i in batch])

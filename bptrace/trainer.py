@@ -15,12 +15,14 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine
+from . import engine, optim, schedules
+from . import order as sample_order
 from .errors import UsageError
 from .fmt import counted
 from .naming import deriv
 from .trace import Iteration
 from .tracer import Session
+from .divergence import Divergence, advise, blowup  # noqa: F401 (a run's blow-up is diagnosed there)
 
 
 OUTPUT_ROWS = 1000  # final outputs are computed for at most this many samples
@@ -127,6 +129,7 @@ class Plan:
         than MAX_TRACES traced steps."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
+        _check_stop_and_seed(until_loss, seed)
         shown, last = parse_show(show, epochs)
         plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round)
         check_watch(plan, spec)
@@ -161,34 +164,18 @@ def titled(spec, plan: Plan):
     return replace(spec, title=rounded_title(spec, plan.round))
 
 
+def _check_stop_and_seed(until_loss, seed) -> None:
+    """until_loss: a finite loss ≥ 0; seed: a whole number from 0 to 2³² − 1 (numpy's seeds)."""
+    if until_loss is not None and not (isinstance(until_loss, (int, float)) and 0 <= until_loss < math.inf):
+        raise UsageError(f"until_loss: expected a finite number ≥ 0, got {until_loss!r}", param="until_loss")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+        raise UsageError(f"seed: expected a whole number from 0 to {2**32 - 1:,}, got {seed!r}", param="seed")
+
+
 def check_watch(plan: Plan, spec) -> None:
     n = len(spec.samples)
     if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
         raise UsageError(f"watch {plan.watch}: {spec.source} has {counted(n, 'sample')}", param="watch")
-
-
-@dataclass
-class Divergence:
-    """Where a run blew up: the epoch, the sample and the first quantity that is not finite."""
-
-    epoch: int
-    sample: int
-    quantity: str
-    value: float
-    advice: str = "try a smaller learning rate"
-
-    @property
-    def what(self) -> str:
-        """'w1 overflowed to inf', 'E_o1 became nan'."""
-        how = "became nan" if math.isnan(self.value) else f"overflowed to {'-' if self.value < 0 else ''}inf"
-        return f"{self.quantity} {how}"
-
-    def message(self) -> str:
-        return f"epoch {self.epoch}, sample {self.sample}: {self.what}; {self.advice}"
-
-    def short(self) -> str:
-        """What the loss summary says instead of a last loss: 'diverged at epoch 163 (E_o1 overflowed to inf)'."""
-        return f"diverged at epoch {self.epoch} ({self.what})"
 
 
 @dataclass
@@ -211,6 +198,7 @@ class Result:
     stop: str = "completed"  # completed, until_loss, diverged, interrupted
     divergence: Divergence | None = None
     epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
+    order: list[list[int]] | None = None  # each epoch's sample order (1-based) when shuffled or given
 
     def __post_init__(self):
         if self.epoch is None:
@@ -250,7 +238,7 @@ def parse_batch(value: str | int) -> str | int:
 
 def parse_show(value, epochs: int) -> tuple[frozenset[int] | str, bool]:
     """'first,last' / '1,10,100' / 'all' / ['first', 'last'] / [1, 10] -> (epochs to show, whether to show the last)."""
-    if value is None or value == "" or (not isinstance(value, str) and not value):
+    if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
         return frozenset(), False
     if value == "all":
         return "all", False
@@ -281,13 +269,14 @@ def _epoch_number(part, epochs: int) -> int | None:
     return None
 
 
-def batches(n: int, plan: Plan, rng: np.random.Generator | None) -> list:
-    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view)."""
+def batches(n: int, plan: Plan, rng: np.random.Generator | None, given: list[int] | None = None) -> list:
+    """The epoch's batches of sample indices; in order, each is a range (rows taken as a view).
+    `given`: the spec's order for this epoch (0-based rows), used instead of the shuffle."""
     size = 1 if plan.batch == "online" else n if plan.batch == "full" else plan.batch
-    if rng is None:
+    if rng is None and given is None:
         return [range(i, min(i + size, n)) for i in range(0, n, size)]
-    order = rng.permutation(n).tolist()
-    return [order[i:i + size] for i in range(0, n, size)]
+    rows = given if given is not None else rng.permutation(n).tolist()
+    return [rows[i:i + size] for i in range(0, n, size)]
 
 
 def param_values(session: Session) -> np.ndarray:
@@ -329,11 +318,17 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     keep_snapshot = plan.show_last and plan.until_loss is not None
     snapshot = None
     stop, divergence, done = "completed", None, 0
-    fixed = batches(n, plan, None) if rng is None else None
+    fixed = batches(n, plan, None) if rng is None and spec.order is None else None
+    orders = [] if fixed is None else None  # each epoch's sample order (1-based): shuffled or the spec's
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
-        epoch_batches = fixed or batches(n, plan, rng)
+        session.lr = schedules.rate(spec, epoch)  # the fast path takes it from the session at each step
+        epoch_batches = fixed or batches(n, plan, rng, sample_order.of_epoch(spec, epoch))
+        if orders is not None:
+            orders = orders if len(orders) * n < sample_order.MAX_RECORDED else None  # too long to keep
+            if orders is not None:
+                orders.append([i + 1 for b in epoch_batches for i in b])
         keep = plan.show == "all" or epoch in plan.show
         show = keep or on_trace is not None
         if keep_snapshot:
@@ -388,7 +383,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     epochs, loss, gnorm, outs = history.arrays()
     return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence, epochs)
+                  param_values(session), final_outputs, traces, stop, divergence, epochs, orders)
 
 
 def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding: int | None = None):
@@ -420,7 +415,7 @@ def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding:
 def _finite(session: Session) -> bool:
     """Every parameter and every optimizer state value (momentum's buffer, Adam's m and v) is finite."""
     opt = session.opt
-    state = [a for arrays in (opt.buf, opt.m, opt.v) if arrays is not None for a in arrays]
+    state = [a for key in optim.STATES if getattr(opt, key) is not None for a in getattr(opt, key)]
     return all(np.all(np.isfinite(a)) for a in (*session.net.arrays(), *state))
 
 
@@ -446,20 +441,13 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
     net, opt, steps, epoch_batches = snapshot
     session = Session(spec, naming)
     session.net, session.opt, session.steps = net, opt, steps
+    session.lr = schedules.rate(spec, epoch)
     return [session.trace_step(b, epoch) for b in epoch_batches]
 
 
 def _diagnose(session: Session, batch: list[int], epoch: int) -> Divergence:
     """The first quantity that is NaN or infinite: a parameter, else z, out, E or a gradient of a sample."""
     return advise(_first_nonfinite(session, batch, epoch), session.spec)
-
-
-def advise(d: Divergence, spec) -> Divergence:
-    """What to do about it: a smaller learning rate, unless Adam's eps = 0 made 0/0."""
-    opt = spec.optimizer
-    if opt.name in ("adam", "adamw") and opt.hyper.get("eps") == 0 and math.isnan(d.value):
-        d.advice = f"{opt.name} with eps = 0 divides 0 by 0 where a gradient is 0; use eps > 0 (PyTorch's default is 1e-8)"
-    return d
 
 
 def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergence:
@@ -486,20 +474,3 @@ def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergen
                 if not math.isfinite(v):
                     return Divergence(epoch, i + 1, deriv(N.total, name), v)
     return Divergence(epoch, batch[0] + 1, N.total, float("nan"))
-
-
-def blowup(it: Iteration) -> Divergence | None:
-    """The first value of a traced iteration that is NaN or infinite, in the order computed: the
-    forward pass, the errors, the updated parameters, the check. (Backward factors are skipped:
-    a saturated output makes dE/do infinite while the gradient, through the fused delta, stays finite.)"""
-    sample = it.passes[0].sample
-    for group, name, value in it.quantities():
-        if group != "backward" and not math.isfinite(value):
-            return Divergence(it.epoch, sample, name, value)
-    for u in it.updates:
-        if not math.isfinite(u.gradient):
-            return Divergence(it.epoch, sample, deriv("E_total", u.name), u.gradient)
-        for key, v in u.state.items():
-            if not math.isfinite(v):
-                return Divergence(it.epoch, sample, f"{key} of {u.name}", v)
-    return None

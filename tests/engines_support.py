@@ -259,3 +259,11 @@ def artefact_dir() -> Path:
     path = Path(os.environ.get("BPTRACE_ARTEFACTS", Path(tempfile.gettempdir()) / "bptrace-test-artefacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def katex_errors(markdown: str) -> list[tuple[str, object]]:
+    """(formula, error or warnings) of every formula of a Markdown text that KaTeX rejects or warns about."""
+    ensure_node_packages()
+    found = formulas(markdown)
+    results = run_node("katex-render.mjs", [{"tex": tex, "display": d} for tex, d in found])
+    return [(tex, r.get("error") or r["warnings"]) for (tex, _), r in zip(found, results) if not r["ok"] or r["warnings"]]

@@ -32,6 +32,7 @@ def _others(tmp_path):
             ["step", "deep", "--lr", "1e6", "-n", "50"]]
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("name", SAMPLES)
 def test_ascii_option_on_every_command_and_sample(runner, name):
     for args in _per_sample(name) + [[command, "--help"] for command in ("run", "step", "check", "gradcheck")]:
@@ -40,6 +41,7 @@ def test_ascii_option_on_every_command_and_sample(runner, name):
         assert _is_ascii(result.output), (args, [ch for ch in result.output if ord(ch) > 127][:5])
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_ascii_option_on_the_other_commands(runner, tmp_path):
     for args in _others(tmp_path):
         result = runner.invoke(app, [*args, "--ascii"] if args[0] != "--help" else args + ["--ascii"])
@@ -64,12 +66,14 @@ def _bptrace(*args, **env):
 
 @pytest.mark.parametrize("args", [["step", "deep", "-n", "3", "--show", "last"], ["docs", "spec"], ["schema"],
                                   ["samples", "xor"], ["frobnicate"], ["gradcheck", "softmax"]])
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_ascii_in_a_real_process(args, tmp_path):
     for proc in (_bptrace(*args, "--ascii"), _bptrace(*args, PYTHONIOENCODING="ascii")):
         assert proc.returncode in (0, 2) and b"Traceback" not in proc.stderr
         proc.stdout.decode("ascii"), proc.stderr.decode("ascii")  # raises on any byte >= 128
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_ascii_progress_bar_on_a_terminal():
     """On a terminal the progress bar and tables are drawn: with --ascii, in ASCII."""
@@ -111,6 +115,7 @@ def _piped_into_head(*args):
     return bp.wait(timeout=300), bp.stderr.read(), first
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes and head")
 def test_output_cut_short_by_the_reader_exits_141_quietly():
     """Megabytes (far more than a pipe holds): head leaves after one line, bptrace's next write fails."""

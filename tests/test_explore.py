@@ -65,6 +65,7 @@ def test_the_first_step_is_z1_with_0_08():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("keys", [["n"] * W5_PLACE, ["right"] * 9 + ["space"] * 9])
 def test_next_reaches_dE_total_dw5_at_its_place(keys):
     async def check(app, pilot):
@@ -79,6 +80,7 @@ def test_next_reaches_dE_total_dw5_at_its_place(keys):
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_previous_home_and_end():
     async def check(app, pilot):
         await type_in(pilot, "n", "n", "n", "p", "left")
@@ -95,6 +97,7 @@ def test_previous_home_and_end():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("typed", ["w5+", "w5^+", "W^(2)_11+"])
 def test_slash_jumps_to_w5_plus(typed):
     async def check(app, pilot):
@@ -107,6 +110,7 @@ def test_slash_jumps_to_w5_plus(typed):
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("typed", ["w5⁺", "∂E_total/∂w5", "δ_o1"])
 def test_slash_accepts_unicode_names(typed):
     """Names typed with ⁺, ∂ or δ (pasted, or a keyboard that has them) reach the input as text."""
@@ -122,6 +126,7 @@ def test_slash_accepts_unicode_names(typed):
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_slash_with_an_unknown_name_says_so_and_stays():
     async def check(app, pilot):
         await type_in(pilot, "n", "slash", *"q9", "enter")
@@ -132,6 +137,7 @@ def test_slash_with_an_unknown_name_says_so_and_stays():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_escape_closes_the_question():
     async def check(app, pilot):
         await type_in(pilot, "slash", "w", "escape", "n")
@@ -139,6 +145,7 @@ def test_escape_closes_the_question():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_focus_w1_walks_exactly_its_chain_in_order():
     async def check(app, pilot):
         await type_in(pilot, "f", "w", "1", "enter")
@@ -165,6 +172,7 @@ def test_focus_on_something_not_a_parameter():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_u_walks_the_second_update_from_its_z1():
     async def check(app, pilot):
         await type_in(pilot, "n", "u")
@@ -178,6 +186,7 @@ def test_u_walks_the_second_update_from_its_z1():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_s_switches_to_layered_names_and_back():
     async def check(app, pilot):
         await type_in(pilot, *["n"] * W5_PLACE, "s")
@@ -189,6 +198,7 @@ def test_s_switches_to_layered_names_and_back():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_help_lists_the_keys_and_closes():
     async def check(app, pilot):
         await type_in(pilot, "question_mark")
@@ -200,6 +210,7 @@ def test_help_lists_the_keys_and_closes():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_clicking_an_edge_jumps_to_its_weight():
     async def check(app, pilot):
         lines = screen(app).splitlines()
@@ -210,6 +221,7 @@ def test_clicking_an_edge_jumps_to_its_weight():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_clicking_a_neuron_jumps_to_its_output():
     async def check(app, pilot):
         lines = screen(app).splitlines()
@@ -221,6 +233,7 @@ def test_clicking_a_neuron_jumps_to_its_output():
     explore(check)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("key", ["q", "ctrl+c"])
 def test_q_and_ctrl_c_quit(key):
     ran = {}
@@ -232,6 +245,7 @@ def test_q_and_ctrl_c_quit(key):
     assert ran == {"running": False}
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_softmax_network_walks_to_the_end():
     async def check(app, pilot):
         assert "softmax" in app.spec.layers[-1].activation
@@ -242,6 +256,7 @@ def test_softmax_network_walks_to_the_end():
     explore(check, "softmax")
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_a_large_network_is_drawn_as_layer_boxes():
     async def check(app, pilot):
         text = screen(app).replace("\u00a0", " ")
@@ -251,6 +266,7 @@ def test_a_large_network_is_drawn_as_layer_boxes():
     explore(check, "deep")
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_a_wide_screen_draws_the_deep_networks_neurons_with_each_layers_edges_as_a_count():
     async def check(app, pilot):
         text = screen(app)
@@ -314,6 +330,7 @@ def test_the_current_quantity_and_what_it_reads_are_highlighted(current, lit, re
         assert not any(s.color == DEP.color or s.bgcolor == CURRENT.bgcolor for s in styles_of(text, piece)), piece
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_a_full_batch_walks_sample_by_sample_and_u_goes_to_the_next_epoch():
     from bptrace import walk
 
@@ -379,6 +396,7 @@ def run_values(runner, *args: str) -> dict[str, str]:
     return values
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("source", [None, "softmax"])
 def test_every_number_explore_shows_is_the_one_run_prints(runner, source):
     expected = run_values(runner, *([source] if source else []))

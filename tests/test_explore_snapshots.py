@@ -17,24 +17,29 @@ def app_for(source=None):
     return Explorer(spec, bptrace.run(spec))
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_blog_at_dE_total_dw5(snap_compare, size):
     assert snap_compare(app_for(), press=["n"] * W5_PLACE, terminal_size=size)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_softmax_in_the_backward_pass(snap_compare, size):
     assert snap_compare(app_for("softmax"), press=["n"] * 30, terminal_size=size)
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_blog_focus_on_w1_after_the_update(snap_compare):
     assert snap_compare(app_for(), press=["f", "w", "1", "enter", "end"], terminal_size=(80, 24))
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_deep_network_as_layer_boxes(snap_compare):
     assert snap_compare(app_for("deep"), press=["n"] * 5, terminal_size=(80, 24))
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_the_readme_screenshot_is_current():
     """docs/img/explore.svg is Textual's screenshot of this screen (BPTRACE_SCREENSHOT=write redraws it)."""
     import asyncio

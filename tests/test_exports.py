@@ -67,6 +67,7 @@ def test_spec_is_normalised():
                                {"activation": l["activation"], "weights": l["weights"]} for l in s["layers"]]}).n_params == 8
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_every_sample_exports_schema_valid_json(name, tmp_path, runner):
     run_json = tmp_path / "run.json"

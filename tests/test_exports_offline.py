@@ -23,6 +23,7 @@ def _export(runner, tmp_path, args, ext):
     return path
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("args,ext", EXPORTS, ids=lambda v: "-".join(v) if isinstance(v, list) else v)
 def test_exports_name_no_web_address(runner, tmp_path, args, ext):
     text = _export(runner, tmp_path, args, ext).read_text(encoding="utf-8")

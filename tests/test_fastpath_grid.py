@@ -23,6 +23,10 @@ OPTIMIZERS = {
     "adam": {"name": "adam"},
     "adam_wd": {"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.02},
     "adamw": {"name": "adamw", "weight_decay": 0.1},
+    "adam_amsgrad": {"name": "adam", "amsgrad": True, "beta2": 0.9},
+    "rmsprop": {"name": "rmsprop"},
+    "rmsprop_all": {"name": "rmsprop", "alpha": 0.9, "momentum": 0.5, "centered": True, "weight_decay": 0.02},
+    "adagrad": {"name": "adagrad", "lr_decay": 0.1, "initial_accumulator_value": 0.1, "weight_decay": 0.02},
 }
 BIAS = {  # the layer keys of each bias mode, for a layer of two neurons
     "none": {},

@@ -53,6 +53,7 @@ def test_fifo_is_written_through(tmp_path, runner):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and _names(tmp_path) == ["pipe"]
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("target", ["stdout.md", "/dev/fd/1", "/proc/self/fd/1"])
 def test_own_stdout_is_written_through(tmp_path, target):
     """stdout a regular file (`> out.txt`): the export is appended after the tables, never renamed over it.
@@ -185,6 +186,7 @@ main()
 """
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_concurrent_inits_exactly_one_wins(tmp_path):
     """Eight processes, released together: one writes the file, seven say it already exists."""
     procs = [subprocess.Popen([sys.executable, "-c", RACER], cwd=tmp_path, stdout=subprocess.PIPE,

@@ -63,6 +63,7 @@ def networks(draw):
     return {"loss": loss, "learning_rate": 0.1, "samples": [{"x": x, "target": target}], "layers": layers}
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_gradients_match_finite_differences(d):

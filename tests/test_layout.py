@@ -20,6 +20,7 @@ def bptrace(*args, columns: int, **env) -> str:
     return proc.stdout.decode(env.get("PYTHONIOENCODING", "utf-8"))
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("width", [60, 80, 120])
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_run_and_step_fit_the_width(sample, width):
@@ -37,6 +38,7 @@ def _block_after(text: str, first: str) -> list[str]:
     return lines[start:end]
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("width", [60, 80, 120])
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_summary_lines_break_between_parts(sample, width):
@@ -64,6 +66,7 @@ def test_gradcheck_title_on_one_line_at_80():
 
 @pytest.mark.parametrize("args", [["run", "blog", "--ascii"], ["run", "deep", "--ascii"], ["run", "deep"],
                                   ["step", "xor", "-n", "3", "--show", "1"]], ids="-".join)
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("width", [60, 80])
 def test_ascii_tables_stay_aligned(args, width):
     """On an ASCII-only stream (with --ascii or without), no row is longer than its table's rule

@@ -125,3 +125,40 @@ def test_run_jsonl_from_the_api_matches_the_streamed_export(runner, tmp_path):
 def test_a_run_that_never_reaches_the_asked_update_says_so():
     with pytest.raises(DivergedError, match=r"never reached"):
         bptrace.trace_at(bptrace.load("deep").with_learning_rate(1e300), epoch=3, sample=1)
+
+
+@pytest.mark.parametrize("call,param", [
+    (lambda: bptrace.train("xor", epochs=3, until_loss=-1), "until_loss"),
+    (lambda: bptrace.train("xor", epochs=3, until_loss=float("nan")), "until_loss"),
+    (lambda: bptrace.train("xor", epochs=3, shuffle=True, seed=-1), "seed"),
+    (lambda: bptrace.train("xor", epochs=3, shuffle=True, seed=2**32), "seed"),
+    (lambda: bptrace.train("xor", epochs=3, show=0), "show"),
+    (lambda: bptrace.train("xor", epochs=3, round=13), "round"),
+    (lambda: bptrace.run(round=-1), "round"),
+    (lambda: bptrace.run("adam", round=2), "round"),
+    (lambda: bptrace.run(form="tensor"), "form"),
+    (lambda: bptrace.run(sample=0), "sample"),
+    (lambda: bptrace.run(focus="w9"), "focus"),
+    (lambda: bptrace.trace_at("xor", 0, 1), "epoch"),
+    (lambda: bptrace.trace_at("xor", 1, 5), "sample"),
+    (lambda: bptrace.plan("xor", watch=0), "watch"),
+    (lambda: bptrace.to_text(bptrace.run(), "json", precision=-1), "precision"),
+    (lambda: bptrace.to_text(bptrace.run(), "json", precision=18), "precision"),
+    (lambda: bptrace.to_text(bptrace.train("xor", epochs=2), "md", every=0), "every"),
+])
+def test_every_range_is_checked_in_the_library_by_parameter(call, param):
+    """What the CLI's option types refuse, the library refuses too, naming the parameter, never a flag."""
+    test_library_errors_name_the_parameter_not_a_flag(call, param)
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["run", "adam", "--round", "2"], "--round: "),
+    (["run", "--focus", "w9"], "--focus 'w9'"),
+    (["step", "xor", "-n", "2", "--show", "9"], "--show: "),
+    (["gradcheck", "xor", "--sample", "5"], "--sample 5: "),
+    (["verify", "xor", "--sample", "5"], "--sample 5: "),
+])
+def test_library_errors_reach_the_cli_as_flags(runner, args, flag):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {flag}" in result.stderr

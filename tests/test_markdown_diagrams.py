@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bptrace.cli import app
 from conftest import BLOG, PUBLISHED
 from engines_support import ensure_node_packages, mermaid_blocks, run_node
@@ -43,6 +45,7 @@ def test_initialised_weights_are_computed_given_biases_as_written(runner, tmp_pa
     assert "b^(1)_1 = 0.1," in first_biases
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_diagrams_still_parse(runner, tmp_path):
     _, blocks = _diagrams(runner, tmp_path)
     ensure_node_packages()

@@ -51,6 +51,7 @@ def test_focus_is_scalar_only(runner):
     assert "--focus w1: one parameter's chain is shown in the scalar form only" in result.output
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", ["deep", "softmax", "xor", "adam"])
 def test_matrix_form_fits_the_terminal(name, width):

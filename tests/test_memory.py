@@ -82,6 +82,7 @@ def history_peak(epochs):
     return top
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_history_memory_is_flat_up_to_a_million_epochs():
     small, big = history_peak(train.HISTORY_ROWS), history_peak(1_000_000)
     assert big < 2 * small, (small, big)  # kept per epoch, a million epochs would take 100 MB

@@ -110,6 +110,7 @@ def test_bad_quiz_options(runner, tmp_path, args, message):
 @pytest.mark.parametrize("name", ["exercise", "key"])
 @pytest.mark.parametrize("args", [["--seed", "2"], ["deep"],
                                   ["--shape", "2-3-3", "--activation", "tanh,softmax", "--loss", "cross_entropy"]])
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_tex_compiles_without_overfull_lines(runner, tmp_path, name, args):
     folder = quiz(runner, tmp_path, *args, "--ask", "all")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,

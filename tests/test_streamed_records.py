@@ -37,6 +37,7 @@ def records(runner, tmp_path, spec, *args):
     return lines[1:-1], [dumped(r) for r in iterations]
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 @pytest.mark.parametrize("name", ["blog", "xor", "softmax", "deep", "adam"])
 @pytest.mark.parametrize("batch", [["--batch", "online"], ["--batch", "full"], ["--batch", "2", "--shuffle"]])
 def test_streamed_records_are_the_quantities_records(runner, tmp_path, name, batch):

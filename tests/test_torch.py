@@ -7,6 +7,7 @@ of the message a user without PyTorch gets.
 
 from __future__ import annotations
 
+import os
 import importlib.util
 import re
 import subprocess
@@ -173,11 +174,14 @@ def to_toml(d: dict) -> str:
             return "[" + ", ".join(map(value, v)) + "]"
         return repr(v)
 
-    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or k == "x"]
+    def tables(v):  # [[samples]], [[layers]]: a list of tables
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+
+    lines = [f"{k} = {value(v)}" for k, v in d.items() if not (isinstance(v, dict) or tables(v))]
     for k, v in d.items():
         if isinstance(v, dict):
             lines += [f"[{k}]", *(f"{kk} = {value(vv)}" for kk, vv in v.items())]
-        elif isinstance(v, list):
+        elif tables(v):
             for table in v:
                 lines += [f"[[{k}]]", *(f"{kk} = {value(vv)}" for kk, vv in table.items())]
     return "\n".join(lines) + "\n"
@@ -233,7 +237,7 @@ def networks(draw):
 
 @st.composite
 def optimizers(draw):
-    name = draw(st.sampled_from(["sgd", "momentum", "adam", "adamw"]))
+    name = draw(st.sampled_from(["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]))
     wd = draw(st.sampled_from([0.0, 0.01]))
     if name == "sgd":
         return {"name": name, "weight_decay": wd}
@@ -241,8 +245,14 @@ def optimizers(draw):
         nesterov = draw(st.booleans())
         return {"name": name, "momentum": draw(st.sampled_from([0.5, 0.9])), "nesterov": nesterov,
                 "dampening": 0.0 if nesterov else draw(st.sampled_from([0.0, 0.3])), "weight_decay": wd}
+    if name == "rmsprop":
+        return {"name": name, "alpha": draw(st.sampled_from([0.99, 0.8])), "momentum": draw(st.sampled_from([0.0, 0.5])),
+                "centered": draw(st.booleans()), "weight_decay": wd}
+    if name == "adagrad":
+        return {"name": name, "lr_decay": draw(st.sampled_from([0.0, 0.1])),
+                "initial_accumulator_value": draw(st.sampled_from([0.0, 0.1])), "weight_decay": wd}
     return {"name": name, "beta1": 0.9, "beta2": draw(st.sampled_from([0.999, 0.9])), "eps": 1e-8,
-            "weight_decay": wd}
+            "weight_decay": wd, "amsgrad": draw(st.booleans())}
 
 
 @needs_torch
@@ -255,7 +265,8 @@ def test_verify_agrees_on_random_networks(case):
     spec, batch = case
     report = verify.compare(bptrace.load(spec), epochs=2, batch=batch, tol=1e-9, atol=1e-12)
     bad = report.failures()
-    assert not bad, [(r.name, r.ours, r.theirs) for r in bad[:5]]
+    # a gradient that is zero but for rounding, under Adam, may differ (test below); nothing else may
+    assert not bad or report.explained_by_rounding(), [(r.name, r.ours, r.theirs) for r in bad[:5]]
 
 
 @needs_torch
@@ -330,7 +341,8 @@ def test_verify_agrees_on_random_networks_with_the_new_activations_and_losses(ca
     spec, batch = case
     report = verify.compare(bptrace.load(spec), epochs=2, batch=batch, tol=1e-9, atol=1e-12)
     bad = report.failures()
-    assert not bad, [(r.name, r.ours, r.theirs) for r in bad[:5]]
+    # a gradient that is zero but for rounding, under Adam, may differ (test below); nothing else may
+    assert not bad or report.explained_by_rounding(), [(r.name, r.ours, r.theirs) for r in bad[:5]]
 
 
 @needs_torch
@@ -349,3 +361,43 @@ def test_exported_script_reproduces_random_networks_with_the_new_features(runner
     for u in last.updates:
         assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
         assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name
+
+
+@needs_torch
+@pytest.mark.slow
+def test_a_rounding_level_gradient_amplified_by_adam_is_explained():
+    # hypothesis found it: two equal output weights under softmax + cross-entropy make ∂E_total/∂h1 =
+    # 0.5·(δ_o1 + δ_o2) = 0 exactly in real numbers; each framework's rounding leaves a different ~1e-17
+    # there, and Adam's first step, −α·m̂/(√v̂ + ε) = −α·g/(|g| + ε), turns it into ~1e-11
+    from bptrace import verify
+
+    spec = {"loss": "cross_entropy", "learning_rate": 0.05, "samples": [{"x": [1.0], "target": [1.0, 0.0]}],
+            "layers": [{"activation": "sigmoid", "weights": [[0.0]]},
+                       {"activation": "softmax", "weights": [[0.5], [0.5]], "bias": [0.5, 0.0], "train_bias": True}],
+            "optimizer": {"name": "adam"}}
+    report = verify.compare(bptrace.load(spec), epochs=2)
+    ours = bptrace.train(spec, epochs=1, show="all").traces[0]
+    w1 = next(u for u in ours.updates if u.name == "w1")
+    assert abs(w1.gradient) < 1e-15
+    assert w1.new == pytest.approx(-0.05 * w1.gradient / (abs(w1.gradient) + 1e-8), rel=1e-12, abs=1e-300)
+    if report.ok:  # this machine's rounding happened to agree
+        return
+    assert report.explained_by_rounding()
+    assert report.amplified[0] == (1, "w1")
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))
+    console.print(verify.render(report))
+    assert "note: in step 1, ∂E_total/∂w1 is zero but for rounding" in " ".join(console.export_text().split())
+
+
+def test_explained_by_rounding_needs_the_amplified_parameter_to_be_the_first_difference():
+    from bptrace.verify import Report, Row, Step
+
+    step1 = Step(1, 1, [1], [Row("w1+", 1e-11, 0.0), Row("w2+", 0.3, 0.3)])
+    step2 = Step(2, 2, [1], [Row("z1", 1e-11, 0.0)])
+    assert Report("t", "2", 1e-9, 1e-12, [step1, step2], [(1, "w1")]).explained_by_rounding()
+    assert not Report("t", "2", 1e-9, 1e-12, [step1, step2], [(1, "w2")]).explained_by_rounding()
+    assert not Report("t", "2", 1e-9, 1e-12, [step1, step2], []).explained_by_rounding()
+    step1b = Step(1, 1, [1], [Row("w1+", 1e-11, 0.0), Row("w2+", 0.31, 0.3)])  # a real difference too
+    assert not Report("t", "2", 1e-9, 1e-12, [step1b, step2], [(1, "w1")]).explained_by_rounding()

@@ -73,6 +73,7 @@ def test_every_string_from_the_spec_is_escaped(runner, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;" in page
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_steps_come_after_what_they_read(runner, tmp_path):
     """Textbook order: every step's inputs that are steps themselves come earlier."""
     page = _export(runner, tmp_path, "run", str(SAMPLES / "deep.toml")).read_text(encoding="utf-8")
@@ -85,6 +86,7 @@ def test_steps_come_after_what_they_read(runner, tmp_path):
     assert len(sections) > 100
 
 
+@pytest.mark.slow  # moved out of the quick suite (issue 10); CI runs it
 def test_sizes(runner, tmp_path):
     """The page stays small enough to mail: the numbers are in the README."""
     blog = _export(runner, tmp_path, "run", str(SAMPLES / "blog.toml"), name="blog.walk.html").stat().st_size

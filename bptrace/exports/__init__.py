@@ -29,9 +29,14 @@ class Options:
     form: str = "scalar"  # scalar, matrix or both (bptrace.matrix)
 
     def __post_init__(self):
-        from ..matrix import check_form
+        from ..errors import UsageError
+        from ..forms import check_form
 
         check_form(self.form)
+        if isinstance(self.precision, bool) or not isinstance(self.precision, int) or not 0 <= self.precision <= 17:
+            raise UsageError(f"precision: expected a whole number from 0 to 17, got {self.precision!r}", param="precision")
+        if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
+            raise UsageError(f"every: expected a whole number ≥ 1, got {self.every!r}", param="every")
 
     @property
     def view(self):

@@ -160,6 +160,7 @@ def run_summary(r) -> dict[str, Any]:
             "quantity": r.divergence.quantity, "value": _v(r.divergence.value)},
         "batch": p.batch,
         "shuffle": p.shuffle,
+        "order": r.order,  # each epoch's sample order (1-based) when shuffled or given; a spec's `order` replays it
         "watch": p.watch,
         "epoch": [int(e) for e in r.epoch],
         "loss": [_v(x) for x in r.loss.tolist()],

@@ -15,6 +15,7 @@ from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
+from ..schedules import described
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
 
 PREAMBLE = r"""\documentclass[10pt]{article}
@@ -182,7 +183,8 @@ class _Doc:
         keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
         head = [_("parameter"), _("old"), _("gradient"), *[f"${name(state_id(k), None, 'latex')}$" for k in keys], _("new")]
         rows = [[f"${self.name(u.ident)}$", f"${self.n(u.old, u.given)}$", f"${self.n(u.gradient)}$",
-                 *[f"${self.n(u.state[k])}$" for k in keys], f"${self.n(u.new)}$" + (" " + _("(frozen)") if u.frozen else "")]
+                 *[f"${self.n(u.state[k])}$" if k in u.state else "" for k in keys],  # a frozen one keeps no state
+                 f"${self.n(u.new)}$" + (" " + _("(frozen)") if u.frozen else "")]
                 for u in it.updates]
         self.table(head, rows)
 
@@ -221,7 +223,8 @@ class _Doc:
         self.table([_(c) for c in NETWORK_HEAD], rows)
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
-            loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing, lr=rf"$\alpha = {spec.learning_rate:g}$",
+            loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing,
+            lr=rf"$\alpha = {spec.learning_rate:g}$" + escape(described(spec)),
             optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=spec.n_params), "")
 
 

@@ -18,6 +18,7 @@ from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
+from ..schedules import described
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
 
 
@@ -76,7 +77,7 @@ class _Writer:
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
         smoothing = smoothing_label(f"$\\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
-            loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$",
+            loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$" + described(spec),
             optimizer=f"`{opt.name}`" + (f" ({hyper})" if hyper else ""), n=spec.n_params) + "\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],

@@ -198,7 +198,17 @@ def _loss_and_optimizer(spec) -> str:
         doc += f", targets smoothed: target·(1 − {spec.label_smoothing!r}) + {spec.label_smoothing!r}/K"
         expr = expr.replace('reduction="none"', f'reduction="none", label_smoothing={spec.label_smoothing!r}')
     return (f"\n\ndef loss(z, o, t):\n    \"\"\"{doc}, per sample.\"\"\"\n    return {expr}\n\n\n"
-            f"optimizer = {_optimizer(spec)}\n")
+            f"optimizer = {_optimizer(spec)}\n{_scheduler(spec)}")
+
+
+def _scheduler(spec) -> str:
+    """The torch.optim.lr_scheduler of the spec's [schedule], stepped after every epoch."""
+    s = spec.schedule
+    if s is None:
+        return ""
+    cls = {"step": "StepLR", "exponential": "ExponentialLR", "cosine": "CosineAnnealingLR"}[s.name]
+    args = ", ".join(f"{k}={v!r}" for k, v in s.hyper.items())
+    return f"scheduler = torch.optim.lr_scheduler.{cls}(optimizer, {args})  # α per epoch\n"
 
 
 def _optimizer(spec) -> str:
@@ -211,9 +221,17 @@ def _optimizer(spec) -> str:
     if name == "momentum":
         return (f"torch.optim.SGD({trainable}, lr={lr!r}, momentum={h['momentum']!r}, dampening={h['dampening']!r},\n"
                 f"                            nesterov={h['nesterov']!r}, weight_decay={h['weight_decay']!r})")
+    if name == "rmsprop":
+        return (f"torch.optim.RMSprop({trainable}, lr={lr!r}, alpha={h['alpha']!r}, eps={h['eps']!r},\n"
+                f"                            weight_decay={h['weight_decay']!r}, momentum={h['momentum']!r}, "
+                f"centered={h['centered']!r})")
+    if name == "adagrad":
+        return (f"torch.optim.Adagrad({trainable}, lr={lr!r}, lr_decay={h['lr_decay']!r}, weight_decay={h['weight_decay']!r},\n"
+                f"                            initial_accumulator_value={h['initial_accumulator_value']!r}, eps={h['eps']!r})")
     cls = "Adam" if name == "adam" else "AdamW"
+    ams = ", amsgrad=True" if h["amsgrad"] else ""
     return (f"torch.optim.{cls}({trainable}, lr={lr!r}, betas=({h['beta1']!r}, {h['beta2']!r}),\n"
-            f"                            eps={h['eps']!r}, weight_decay={h['weight_decay']!r})")
+            f"                            eps={h['eps']!r}, weight_decay={h['weight_decay']!r}{ams})")
 
 
 def _main(obj) -> str:
@@ -221,15 +239,25 @@ def _main(obj) -> str:
     if plan is None:  # a Trace: the one update `bptrace run` shows
         sample = obj.iterations[0].passes[0].sample if obj.iterations else 1
         return f"\n\nshow(*step([{sample - 1}]))  # sample {sample}\n"
-    if plan.shuffle:
-        raise ExportError("--export .py: a shuffled run cannot be written as a script yet; drop --shuffle")
-    n = len(obj.spec.samples)
+    spec = obj.spec
+    if plan.shuffle and spec.order is None:
+        raise ExportError("--export .py: a shuffled run cannot be written as a script; copy the order it recorded "
+                          "(the .json export's run.order) into the spec as `order`, and export that run")
+    n = len(spec.samples)
     size = 1 if plan.batch == "online" else n if plan.batch == "full" else int(plan.batch)
-    return (f"\n\nBATCHES = [list(range(i, min(i + {size}, {n}))) for i in range(0, {n}, {size})]\n"
+    if spec.order is None:
+        batches = f"BATCHES = [list(range(i, min(i + {size}, {n}))) for i in range(0, {n}, {size})]\n"
+        loop = "    for b, rows in enumerate(BATCHES, 1):\n"
+    else:  # the spec's order of each epoch (1-based), repeating after the last
+        batches = f"ORDER = {[list(e) for e in spec.order]!r}  # each epoch's samples, 1-based\n"
+        loop = (f"    rows_of_epoch = [k - 1 for k in ORDER[(epoch - 1) % len(ORDER)]]\n"
+                f"    for b, rows in enumerate([rows_of_epoch[i:i + {size}] for i in range(0, {n}, {size})], 1):\n")
+    return (f"\n\n{batches}"
             f"EPOCHS = {obj.epochs_done}\n"
             "for epoch in range(1, EPOCHS + 1):\n"
-            "    for b, rows in enumerate(BATCHES, 1):\n"
+            f"{loop}"
             "        E, grads = step(rows)\n"
             "        if epoch in (1, EPOCHS) and b == 1:  # the first update of the first and last epochs\n"
             "            print(f\"epoch {epoch}, samples {', '.join(str(r + 1) for r in rows)}\")\n"
-            "            show(E, grads)\n")
+            "            show(E, grads)\n"
+            + ("    scheduler.step()  # the next epoch's α\n" if obj.spec.schedule else ""))

@@ -95,7 +95,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
                       for k, v in opt.hyper.items() if v or k == "momentum")
     smoothing = smoothing_label("ε = " + given(spec.label_smoothing, style)) if spec.label_smoothing else ""
     caption = [_("{n} parameters").format(n=spec.n_params), _("loss {loss}").format(loss=spec.loss) + smoothing,
-               _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)),
+               _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)) + _schedule(spec, style),
                _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
     return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
 
@@ -135,6 +135,13 @@ def _span_parts(names, before: str = "", after: str = "") -> list[str]:
     parts[0] = before + parts[0]
     parts[-1] += after
     return parts
+
+
+def _schedule(spec, style: str) -> str:
+    """ (cosine schedule: T_max = 4, eta_min = 0.01), or nothing for a constant α."""
+    from ..schedules import described
+
+    return described(spec, lambda v: given(v, style))
 
 
 def given(v: float, style: str) -> str:
@@ -182,13 +189,17 @@ SHORTCUTS = {"cross_entropy": N_("softmax with cross-entropy"),
              "binary_cross_entropy": N_("sigmoid with binary cross-entropy")}
 
 
-STATE_PAIRS = (("m", "v"), ("m_hat", "v_hat"))
+def _pairs(keys: list[str]):
+    """The state keys two by two (m and v, m̂ and v̂, ...), so each state table fits 60 columns."""
+    return [tuple(keys[i:i + 2]) for i in range(0, len(keys), 2)]
 
 
 def updates_table(it: Iteration, view: View) -> list[Table]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
-    title = _("Updates ({optimizer}, α = {lr})").format(optimizer=it.optimizer, lr=given(it.learning_rate, view.style))
+    lr = given(it.learning_rate, view.style) if len(repr(it.learning_rate)) <= 10 else view.num(it.learning_rate)
+    # a scheduled α (0.12004999999999998) at the view's precision
+    title = _("Updates ({optimizer}, α = {lr})").format(optimizer=it.optimizer, lr=lr)
     t = _plain(title, (N_("param"), N_("old"), N_("gradient"), N_("new")))
     for u in it.updates:
         new = view.num(u.new) + (" " + _("(frozen)") if u.frozen else "")
@@ -198,7 +209,7 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
         t.caption_justify = "left"
     out = [t]
     keys = list(dict.fromkeys(k for u in it.updates for k in u.state))
-    for pair in STATE_PAIRS if "m" in keys else ((k,) for k in keys):
+    for pair in _pairs(keys):
         heads = [id_name(formulas.state_id(k), None, view.style) for k in pair]
         s = _plain(_("Optimizer state: {names}").format(names=", ".join(heads)), (N_("param"), *heads))
         for u in it.updates:

@@ -188,7 +188,20 @@ def verdict(r, precision: int = 8) -> Text:
         text.append(loss_change(r, precision), style="bold")
     text.append("\n" + ngettext("{n} epoch run: {how}", "{n} epochs run: {how}", r.epochs_done).format(
         n=f"{r.epochs_done:,}", how=_(STOPS[r.stop])))
+    if r.spec.schedule is not None and r.epochs_done:
+        text.append("\n" + _("α per epoch ({name} schedule): {rates}").format(name=r.spec.schedule.name,
+                                                                             rates=_rates(r, precision)))
     return text
+
+
+def _rates(r, precision: int) -> str:
+    """α of each epoch run: all of them for a short run, else the first three, … and the last."""
+    from .. import schedules
+
+    n = r.epochs_done
+    shown = range(1, n + 1) if n <= 8 else [1, 2, 3, n]
+    parts = [f"{e}: {num(schedules.rate(r.spec, e), precision)}" for e in shown]
+    return ", ".join(parts) if n <= 8 else ", ".join(parts[:3]) + f", …, {parts[3]}"
 
 
 def summary(r, precision: int = 8) -> Group:
