@@ -140,7 +140,7 @@ def test_the_keyboard_walks_to_the_matrix_steps_and_the_layer_lights_up(browser,
     assert numbers_in(text)[-2:] == pytest.approx(Z1, abs=5e-9)
     assert {"z1", "z2", "x1", "x2"} <= _highlighted(browser, ".net .node.dep")
     assert {"w1", "w2", "w3", "w4"} <= _highlighted(browser, ".net .edge.dep")
-    assert browser.js('[...document.querySelectorAll(".step.current math")].every(m => m.getBoundingClientRect().width > 0)')
+    assert browser.js('[...document.querySelectorAll(".step.current .eq math")].every(m => m.getBoundingClientRect().width > 0)')
     browser.key("End")  # the update in matrix form on the way shows the diagram after the update
     assert browser.errors == [] and set(browser.requests) <= {page.as_uri()}
 
