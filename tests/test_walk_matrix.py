@@ -15,20 +15,13 @@ import pytest
 import bptrace
 from bptrace.cli import app
 from conftest import PUBLISHED, SAMPLES, numbers_in
-from engines_support import ensure_chromium
+from test_walk_html import EVERY_STEP_FITS, _export, _highlighted, _open, browser  # noqa: F401 (a fixture)
 
 # the worked example: i1 = 0.05, i2 = 0.10 … written here as the bptrace sample gives them to the first layer
 W1 = [[0.3, 0.25], [0.4, 0.35]]
 X = [0.1, 0.2]
 Z1 = [W1[0][0] * X[0] + W1[0][1] * X[1], W1[1][0] * X[0] + W1[1][1] * X[1]]  # 0.08, 0.11
 Z1_KEY = "matrix z⁽¹⁾"
-
-
-def _export(runner, tmp_path: Path, *args: str, name: str = "walk.html") -> Path:
-    out = tmp_path / name
-    result = runner.invoke(app, [*args, "--export", str(out)] + (["--quiet"] if args[0] == "step" else []))
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def _section(page: str, key: str) -> str:
@@ -104,28 +97,6 @@ def test_a_batch_names_each_samples_matrices():
 
 # ------------------------------------------------------------------ in headless Chromium
 
-@pytest.fixture(scope="module")
-def browser():
-    ensure_chromium()
-    pytest.importorskip("websocket")
-    from walk_browser import Browser
-
-    with Browser(1280) as b:
-        yield b
-
-
-def _open(b, page: Path, width: int = 1280) -> None:
-    b.resize(width)
-    b.requests.clear()
-    b.errors.clear()
-    b.open(page)
-
-
-def _highlighted(b, selector: str) -> set[str]:
-    keys = b.js(f'[...document.querySelectorAll("{selector}")].map(e => e.dataset.keys || e.dataset.key)')
-    return {k for ks in keys for k in ks.split("|")}
-
-
 @pytest.mark.engines
 def test_the_keyboard_walks_to_the_matrix_steps_and_the_layer_lights_up(browser, runner, tmp_path):
     page = _export(runner, tmp_path, "run", str(SAMPLES / "blog.toml"), "--form", "both")
@@ -145,15 +116,6 @@ def test_the_keyboard_walks_to_the_matrix_steps_and_the_layer_lights_up(browser,
     assert browser.errors == [] and set(browser.requests) <= {page.as_uri()}
 
 
-EVERY_STEP_FITS = """(() => {
-  document.body.classList.remove("js");
-  const width = document.documentElement.clientWidth;
-  const steps = [...document.querySelectorAll(".iter:not([hidden]) .step")];
-  const bad = steps.filter(s => [s, ...s.querySelectorAll("*")].some(e => e.getBoundingClientRect().right > width + 1))
-                   .map(s => s.dataset.key || "summary");
-  document.body.classList.add("js");
-  return [steps.length, bad];
-})()"""
 
 
 @pytest.mark.engines
