@@ -223,3 +223,8 @@ def test_explore_in_korean():
     assert top.startswith("단계 2/") and "에포크 1, 샘플 1" in top
     assert "순전파" in step
     assert {"다음", "이전", "이동", "종료"} <= keys and "Next" not in keys
+
+
+def test_walk_html_matrix_form_in_korean():
+    text = bptrace.to_text(bptrace.run("blog"), "walk", lang="ko", form="both")
+    assert "순전파, 행렬 형식" in text and "크기:" in text and "원소:" in text and "모든 단계" in text

@@ -141,13 +141,13 @@ def _html_run(result, o: Options) -> str:  # the loss curve as an SVG chart, not
 def _walk_trace(trace, o: Options) -> str:
     from .walk_html import trace_walk
 
-    return trace_walk(trace, o.precision)
+    return trace_walk(trace, o.precision, o.form)
 
 
 def _walk_run(result, o: Options) -> str:
     from .walk_html import run_walk
 
-    return run_walk(result, o.precision, o.log_y)
+    return run_walk(result, o.precision, o.log_y, o.form)
 
 
 def _svg_trace(trace, o: Options) -> str:

@@ -32,6 +32,7 @@ from ..formulas import update_tree
 from ..naming import for_spec
 from ..notation import E_TOTAL, Id, after, name, partial
 from ..trace import Iteration, Product, forward_items, neuron_rows
+from .walk_matrix import MatrixStep, equation, small_print, walk
 
 MAX_DIAGRAM_WEIGHTS = 60  # wider networks get no diagram (unreadable), as in the Markdown export
 SCHEMES = ("seed", "layered")
@@ -317,21 +318,30 @@ def _esc(s: str) -> str:
 
 
 class _Page:
-    def __init__(self, spec, names, precision: int):
-        self.spec, self.p = spec, precision
+    def __init__(self, spec, names, precision: int, form: str = "scalar"):
+        self.spec, self.p, self.form, self.trace_names = spec, precision, form, names
         self.m = _Math(spec, names, precision)
         self.names = self.m.names
 
-    def label(self, step: Step) -> str:
+    def steps(self, it: Iteration) -> list:
+        """The iteration's steps in the page's form (scalar, matrix or both: bptrace.matrix)."""
+        if self.form == "scalar":
+            return _steps(it)
+        return walk(_steps(it), it, self.trace_names, self.form)
+
+    def label(self, step) -> str:
+        if isinstance(step, MatrixStep):
+            return f"<span>{_esc(step.eq.lhs_sym)}</span>"
         return "".join(f'<span class="{s}">{_esc(step_name(step, N))}</span>' for s, N in self.names.items())
 
     def iteration(self, it: Iteration, tag: str, hidden: bool) -> str:
         """One iteration's diagram, its steps (one <section> each, the summary last) and their list."""
-        steps = _steps(it)
+        steps = self.steps(it)
         multi = len(it.passes) > 1
         sections, items, phase = [], [], None
         for i, s in enumerate(steps):
-            title = _(PHASES[s.phase]) + (" (" + _("sample {n}").format(n=s.sample) + ")" if multi and s.phase != "update" else "")
+            title = s.title if isinstance(s, MatrixStep) else (  # a matrix step's title: the matrix form's, translated
+                _(PHASES[s.phase]) + (" (" + _("sample {n}").format(n=s.sample) + ")" if multi and s.phase != "update" else ""))
             if title != phase:  # the first step of a phase: its heading prints
                 items.append(f'<li class="phase" aria-hidden="true">{_esc(title)}</li>')
             sections.append(self.section(it, s, f"{tag}s{i}", title, title != phase))
@@ -352,12 +362,16 @@ class _Page:
 
     def section(self, it: Iteration, s: Step, id_: str, title: str, first: bool) -> str:
         """A step: name = formula = numbers = result, with the keys the page highlights and follows."""
-        heads, tail = self.m.equation(s, it)
-        math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
+        if isinstance(s, MatrixStep):
+            math, tail = equation(s.eq, self.p, mathml), small_print(s, self.names, mathml, _esc)
+        else:
+            heads, numbers = self.m.equation(s, it)
+            math = "".join(f'<span class="{sc}">{equation_html(h, True)}</span> ' for sc, h in heads.items())
+            math, tail = math + equation_html(numbers, False), ""
         return (f'<section class="step{" first" * first}" id="{id_}" data-key="{_esc(s.key)}" '
                 f'data-deps="{_esc("|".join(s.depends_on))}" data-reads="{_esc("|".join(_chain_reads(s)))}" '
                 f'data-phase="{s.phase}" data-sample="{s.sample}"><h3>{_esc(title)}</h3>'
-                f'<p class="eq">{math}{equation_html(tail, False)}</p></section>')
+                f'<p class="eq{" mx" * isinstance(s, MatrixStep)}">{math}</p>{tail}</section>')
 
     def summary(self, it: Iteration) -> str:
         """The update table and E_total before → after."""
@@ -403,7 +417,7 @@ class _Page:
                 f'{picker}</div>')
 
     def page(self, title: str, body: str, iterations: list, kind: str) -> str:
-        css, js = _asset("walk.css"), _asset("walk.js")
+        css, js = _asset("walk.css") + (_asset("matrix.css") if self.form != "scalar" else ""), _asset("walk.js")
         csp = f"default-src 'none'; style-src {_sha(css)}; script-src {_sha(js)}; img-src data:"
         scheme = next(iter(self.names))
         footer = _esc(_("Traced by bptrace. This file needs nothing but a browser."))
@@ -434,18 +448,18 @@ def _td(text: str) -> str:
     return f"<td>{_esc(text)}</td>"
 
 
-def trace_walk(trace, precision: int = 8) -> str:
-    page = _Page(trace.spec, trace.names, precision)
+def trace_walk(trace, precision: int = 8, form: str = "scalar") -> str:
+    page = _Page(trace.spec, trace.names, precision, form)
     its = list(trace.iterations)
     body = "".join(page.iteration(it, f"it{i}", i > 0) for i, it in enumerate(its))
     return page.page(trace.spec.title or _("bptrace trace"), body, its, "trace")
 
 
-def run_walk(result, precision: int = 8, log_y: bool = False) -> str:
+def run_walk(result, precision: int = 8, log_y: bool = False, form: str = "scalar") -> str:
     from ..render.svgplot import line_chart
     from ..render.training import curve_points, loss_change
 
-    page = _Page(result.spec, result.names, precision)
+    page = _Page(result.spec, result.names, precision, form)
     its = list(result.traces)
     body = ""
     if result.epochs_done:
