@@ -33,7 +33,7 @@ SAMPLE_LABEL = " (sample {sample})"
 COLUMNS_NOTE = "vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)"
 MEAN_NOTE = "the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ"
 SHARED_NOTE = "one bias shared by layer {l}: every entry of b{sup} is {name}"
-FROZEN_NOTE = "{name} is frozen (train_bias = false): not updated"
+FROZEN_NOTE = "{name} is frozen: not updated ({name}⁺ = {name})"
 RULE_NOTE = "elementwise: {rule}"
 LEGEND = "entries"
 
@@ -327,7 +327,8 @@ def update_section(it: Iteration, rule_text: str = "") -> Section:
             parts = (P, SUB, alpha, MUL, G) if sgd and not any(held) else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
                                                         P, Op(", ", ","), G, RP)
             eqs.append(Equation(R.sym, R.tex, parts, R))
-        notes += [FROZEN_NOTE.format(name=u.name) for u in old[2] if u.frozen]
+        layer = [u for u in it.updates if u.ident.l == l - 1 and u.ident.kind in ("w", "b")]
+        notes += [FROZEN_NOTE.format(name=u.name) for u in layer if u.frozen]
     if (not sgd or frozen) and rule_text:
         notes.append(RULE_NOTE.format(rule=rule_text))
     return Section(UPDATE_TITLE, tuple(eqs), tuple(notes), "update")
