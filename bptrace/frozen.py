@@ -66,3 +66,10 @@ def masks(spec) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 def any_frozen(spec) -> bool:
     return bool(spec.frozen) or any(layer.frozen for layer in spec.layers)
+
+
+def names(spec) -> list[str]:
+    """The spec's `frozen` entries by name, in the seed scheme."""
+    n = naming.for_spec(spec, "seed")
+    return [n.weights[l][k // len(spec.layers[l].weights[0])][k % len(spec.layers[l].weights[0])] if kind == "W"
+            else n.biases[l][k] for l, kind, k in spec.frozen]

@@ -146,6 +146,9 @@ class Spec:
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
         d.pop("schedule")
+        d.pop("frozen")
+        if self.frozen:  # by name (seed scheme), as the spec writes them: from_dict reads them back
+            d["frozen"] = frozen.names(self)
         if self.order is None:
             d.pop("order")
         else:
