@@ -12,11 +12,11 @@ Notation (layer l = 0..L-1, a_{-1} = x):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations, losses
+from . import activations, frozen, losses
 from .optim import Optimizer
 
 
@@ -29,6 +29,7 @@ class Network:
     W: list[np.ndarray]
     b: list[np.ndarray | None]  # shape (units,), or (1,) for a shared bias
     train_bias: list[bool]
+    frozen: list = field(default_factory=list)  # per layer (W mask, b mask or None): True where frozen
 
     @classmethod
     def from_spec(cls, spec) -> "Network":
@@ -38,6 +39,7 @@ class Network:
             W=[np.array(layer.weights, dtype=float) for layer in spec.layers],
             b=[None if layer.bias is None else np.array(layer.bias, dtype=float) for layer in spec.layers],
             train_bias=[layer.train_bias for layer in spec.layers],
+            frozen=frozen.masks(spec) if frozen.any_frozen(spec) else [],
         )
 
     @property
@@ -55,6 +57,27 @@ class Network:
 
     def arrays(self) -> list[np.ndarray]:
         return [self.W[l] if kind == "W" else self.b[l] for l, kind in self.trainable()]
+
+    def masks(self) -> list[np.ndarray | None]:
+        """The frozen mask of every trainable array (None: nothing frozen in it), in `trainable()` order."""
+        if not self.frozen:
+            return [None] * len(self.trainable())
+        return [self.frozen[l][0 if kind == "W" else 1] for l, kind in self.trainable()]
+
+
+def step(net: Network, opt: Optimizer, grads: list[np.ndarray], lr: float) -> None:
+    """The optimizer's step on every trainable array; frozen entries are put back: p⁺ = p."""
+    arrays, masks = net.arrays(), net.masks()
+    kept = [a[m].copy() if m is not None else None for a, m in zip(arrays, masks)]
+    opt.step(arrays, grads, lr)
+    for a, m, v in zip(arrays, masks, kept):
+        if m is not None:
+            a[m] = v
+
+
+def grad_square(net: Network, grads: list[np.ndarray]) -> float:
+    """||g||² over the parameters that train (frozen entries left out)."""
+    return sum(float(np.vdot(g, g)) if m is None else float(np.vdot(g[~m], g[~m])) for g, m in zip(grads, net.masks()))
 
 
 @dataclass

@@ -34,7 +34,7 @@ SAMPLE_LABEL = N_(" (sample {sample})")
 COLUMNS_NOTE = N_("vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)")
 MEAN_NOTE = N_("the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ")
 SHARED_NOTE = N_("one bias shared by layer {l}: every entry of b{sup} is {name}")
-FROZEN_NOTE = N_("{name} is frozen (train_bias = false): not updated")
+FROZEN_NOTE = N_("{name} is frozen: not updated ({name}⁺ = {name})")
 RULE_NOTE = N_("elementwise: {rule}")
 LEGEND = N_("entries")
 
@@ -328,7 +328,8 @@ def update_section(it: Iteration, rule_text: str = "") -> Section:
             parts = (P, SUB, alpha, MUL, G) if sgd and not any(held) else (Op(f"{it.optimizer}(", rf"\operatorname{{{it.optimizer}}}\left("),
                                                         P, Op(", ", ","), G, RP)
             eqs.append(Equation(R.sym, R.tex, parts, R))
-        notes += [_(FROZEN_NOTE).format(name=u.name) for u in old[2] if u.frozen]
+        layer = [u for u in it.updates if u.ident.l == l - 1 and u.ident.kind in ("w", "b")]
+        notes += [_(FROZEN_NOTE).format(name=u.name) for u in layer if u.frozen]
     if (not sgd or frozen) and rule_text:
         notes.append(_(RULE_NOTE).format(rule=rule_text))
     return Section(_(UPDATE_TITLE), tuple(eqs), tuple(notes), "update")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses, order, schedules, torch_init
+from . import activations, frozen, losses, order, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -43,7 +43,8 @@ _DENOMINATOR = {"adam": "Adam's denominator sqrt(v)", "adamw": "Adam's denominat
 TOP_KEYS = ("title", "loss", "learning_rate", "seed", "naming", "optimizer", "schedule", "order", "samples",
             "layers")
 TOP_KEYS += ("label_smoothing",)  # cross_entropy only
-LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "slope")
+TOP_KEYS += ("frozen",)  # parameter names never updated (bptrace.frozen)
+LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "frozen", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
 ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
@@ -75,6 +76,7 @@ class Layer:
     threshold: float = 20.0  # softplus only: linear where beta·z > threshold (as PyTorch)
     approximate: str = "none"  # gelu only: "none" (exact, erf) or "tanh"
     bias_init: str = "given"  # "given", or "pytorch" when the biases were drawn (torch_init.py)
+    frozen: bool = False  # `frozen = true`: its weights and bias never change (p⁺ = p)
 
     @property
     def act_param(self):
@@ -119,6 +121,7 @@ class Spec:
     label_smoothing: float = 0.0  # cross_entropy: target (1 − ε)·t + ε/K, as PyTorch's label_smoothing
     schedule: schedules.Schedule | None = None  # the learning rate per epoch (None: constant)
     order: tuple[tuple[int, ...], ...] | None = None  # 1-based sample order of each epoch (a recorded shuffle)
+    frozen: tuple[tuple[int, str, int], ...] = ()  # `frozen = [...]`: (layer, "W"/"b", flat index), never changed
 
     @property
     def n_inputs(self) -> int:
@@ -143,6 +146,9 @@ class Spec:
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
         d.pop("schedule")
+        d.pop("frozen")
+        if self.frozen:  # by name (seed scheme), as the spec writes them: from_dict reads them back
+            d["frozen"] = frozen.names(self)
         if self.order is None:
             d.pop("order")
         else:
@@ -465,9 +471,10 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
     sample_order = order.parse(c, data.get("order"), len(samples))
+    frozen_entries = frozen.parse(c, data.get("frozen"), layers, len(samples[0].x))
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
                 seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
-                schedule=schedule, order=sample_order)
+                schedule=schedule, order=sample_order, frozen=frozen_entries)
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:
@@ -621,7 +628,8 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
         if "train_bias" in table and bias is None:
             c.fail(f"{path}.train_bias", "this layer has no bias; add `bias = ...` or remove train_bias")
         out.append(Layer(act, weights, bias, shared, train_bias, slope, init, **act_params,
-                         bias_init="pytorch" if table.get("bias") == "pytorch" else "given"))
+                         bias_init="pytorch" if table.get("bias") == "pytorch" else "given",
+                         frozen=c.boolean(table.get("frozen", False), f"{path}.frozen")))
         fan_in = len(weights)
     return tuple(out)
 

@@ -56,9 +56,9 @@ class Session:
         A loss that is not finite leaves the parameters as they were, for the diagnosis."""
         T, zs, outs, back, grads = self._gradients(batch)
         loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        norm = math.sqrt(engine.grad_square(self.net, grads))
         if math.isfinite(loss):
-            self.opt.step(self.net.arrays(), grads, self.lr)
+            engine.step(self.net, self.opt, grads, self.lr)
             self.steps += 1
         return loss, outs[-1], norm
 
@@ -106,7 +106,7 @@ class Session:
         # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
         raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
                   grads, list(back.gb))
-        self.opt.step(net.arrays(), grads, self.lr)
+        engine.step(net, self.opt, grads, self.lr)
         self.steps += 1
         states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
         raw.after(self.steps, _copies(net.W), _copies(net.b), states, [self._check_arrays(i) for i in batch])
@@ -366,6 +366,7 @@ class _Builder:
         N, F, raw = self.names, self.F, self.raw
         updates = []
         index = {key: i for i, key in enumerate(self.net.trainable())}
+        masks = self.net.masks()
         for l in range(self.L):
             rows, cols = raw.W[l].shape
             pairs = [("W", [w for row in N.weights[l] for w in row], [leaf("w", l, j, k) for j in range(rows) for k in range(cols)])]
@@ -381,7 +382,12 @@ class _Builder:
                 before, after = (raw.W, raw.W_after) if kind == "W" else (raw.b, raw.b_after)
                 old, g, new = before[l].ravel(), raw.grads[i].ravel(), after[l].ravel()
                 state = {key: v.ravel() for key, v in raw.states[i].items()}
+                held = masks[i].ravel() if masks[i] is not None else None
                 for k, n in enumerate(names):
+                    if held is not None and held[k]:  # a frozen parameter: its gradient shown, p⁺ = p
+                        updates.append(Update(n, F(old[k]), F(g[k]), F(new[k]), "frozen", {}, True, ids[k],
+                                              raw.given and (kind == "b" or self.spec.layers[l].init == "given")))
+                        continue
                     updates.append(Update(n, F(old[k]), F(g[k]), F(new[k]),
                                           self.opt.rule(n, deriv(N.total, n)),
                                           {key: F(v[k]) for key, v in state.items()}, False, ids[k],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from . import frozen
 from .errors import UsageError
 from .i18n import N_, _, ngettext
 from .limits import VERIFY_STEPS as MAX_STEPS  # updates compared in one run (each traced in full)
@@ -93,6 +94,24 @@ def build(torch, spec) -> TorchNet:
         trainable += [linear.weight] + ([bias] if bias is not None and layer.train_bias else [])
         blocks.append((linear, shared, activation_module(torch, layer)))
     return TorchNet(blocks, ordered, trainable)
+
+
+def held_masks(torch, spec, net: TorchNet) -> list:
+    """(tensor, mask) of every trainable tensor with frozen entries (`frozen`): True where frozen."""
+    if not frozen.any_frozen(spec):
+        return []
+    masks = [m for w, b in frozen.masks(spec) for m in (w, b) if m is not None]
+    trainable = {id(p) for p in net.trainable}
+    return [(p, torch.tensor(m)) for p, m in zip(net.ordered, masks) if m.any() and id(p) in trainable]
+
+
+def _step_held(torch, opt, held: list) -> None:
+    """optimizer.step(), then the frozen entries put back: p⁺ = p whatever weight decay or momentum did."""
+    kept = [p.detach()[m].clone() for p, m in held]
+    opt.step()
+    with torch.no_grad():
+        for (p, m), v in zip(held, kept):
+            p[m] = v
 
 
 def targets(torch, spec):
@@ -262,6 +281,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
     param_names = names.params()
     net = build(torch, spec)
     opt = optimizer(torch, spec, net.trainable)
+    held = held_masks(torch, spec, net)
     sched, at = scheduler(torch, spec, opt), 1  # stepped once per epoch, as a PyTorch training loop does
     X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)
     T = targets(torch, spec)
@@ -288,7 +308,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
                     step.rows.append(Row(names.out[l][j] + label, forward[names.out[l][j]][r], h))
             step.rows.append(Row(names.total + label, forward[names.total][r], E[r].item()))
         grads = _flat(torch, [p.grad if p.grad is not None else torch.zeros_like(p) for p in net.ordered])
-        opt.step()
+        _step_held(torch, opt, held)
         new = _flat(torch, [p.detach() for p in net.ordered])
         updates = {u.name: u for u in ours.iterations[i].updates}
         scale = max((abs(g) for g in grads), default=0.0)

@@ -81,3 +81,27 @@ def test_fast_path_equals_numpy_over_the_grid(act, loss, optimizer, monkeypatch)
             np.testing.assert_allclose(fast.grad_norm, slow.grad_norm, rtol=1e-12, atol=1e-12, err_msg=where)
             # the runs really moved the parameters that train
             assert any(abs(fast.final[k] - fast.initial[k]) > 1e-6 for k in fast.final), where
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("frozen", [{"frozen": ["w2", "b2"]}, {"layers": 0}])
+def test_frozen_parameters_decline_the_fast_path_and_never_change(optimizer, frozen, monkeypatch):
+    """Frozen weights (per parameter, or a whole layer): the fast path declines, the numpy path keeps them."""
+    s = network("sigmoid", "half_sse", OPTIMIZERS[optimizer], BIAS["per_neuron"])
+    s = _with(s, frozen=frozen["frozen"]) if "frozen" in frozen else _with(s, layer_frozen=0)
+    monkeypatch.setattr(fastpath, "MAX_PARAMS", 128)
+    assert not fastpath.supports(train.Session(s))
+    for batch in BATCHES:
+        run = train.train(s, train.Plan(4, batch=batch))
+        held = ["w2", "b2"] if "frozen" in frozen else ["w1", "w2", "w3", "w4", "b1", "b2"]
+        assert all(run.final[k] == run.initial[k] for k in held), batch
+        assert run.final["w5"] != run.initial["w5"], batch
+
+
+def _with(s: spec.Spec, frozen=(), layer_frozen=None) -> spec.Spec:
+    """The grid's network again, with `frozen` names or one layer frozen, read through spec.from_dict."""
+    layers = [{"activation": layer.activation, "weights": [list(r) for r in layer.weights], "bias": list(layer.bias),
+               **({"frozen": True} if l == layer_frozen else {})} for l, layer in enumerate(s.layers)]
+    samples = [{"x": list(x.x), "target": list(x.target)} for x in s.samples]
+    return spec.from_dict({"loss": s.loss, "learning_rate": s.learning_rate, "samples": samples, "layers": layers,
+                           "optimizer": {"name": s.optimizer.name, **s.optimizer.hyper}, "frozen": list(frozen)})

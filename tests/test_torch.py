@@ -221,6 +221,8 @@ def networks(draw):
         if mode != "none":
             layer["bias"] = draw(small) if "shared" in mode else [draw(small) for _ in range(units)]
             layer["train_bias"] = not mode.startswith("frozen")
+        if draw(st.integers(0, 4)) == 0:
+            layer["frozen"] = True  # the whole layer: p⁺ = p
         layers.append(layer)
     samples = []
     for _ in range(draw(st.integers(1, 3))):
@@ -232,6 +234,10 @@ def networks(draw):
         samples.append({"x": [draw(small) for _ in range(n_in)], "target": target})
     spec = {"loss": loss, "learning_rate": draw(st.sampled_from([0.05, 0.5])), "samples": samples,
             "layers": layers, "optimizer": draw(optimizers())}
+    n_w = sum(len(layer["weights"]) * len(layer["weights"][0]) for layer in layers)
+    n_b = sum(1 if isinstance(layer.get("bias"), float) else len(layer.get("bias", [])) for layer in layers)
+    names = [f"w{i}" for i in range(1, n_w + 1)] + [f"b{i}" for i in range(1, n_b + 1)]
+    spec["frozen"] = draw(st.lists(st.sampled_from(names), max_size=3))  # single entries never change
     return spec, draw(st.sampled_from(["online", "full", "2"]))
 
 

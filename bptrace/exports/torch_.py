@@ -7,6 +7,7 @@ Reads only the trace (its spec) and returns text; needs no torch to write.
 
 from __future__ import annotations
 
+from .. import frozen as frozen_
 from ..errors import ExportError
 
 ACTIVATIONS = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "relu": "nn.ReLU()", "linear": "nn.Identity()",
@@ -75,8 +76,11 @@ def torch_script(obj, precision: int = 8) -> str:
     """The script for a Trace (one update, as `bptrace run`) or a training Result (as `bptrace step`)."""
     spec = obj.spec
     names = _param_names(obj)
+    run = RUN.replace("PRECISION", str(int(precision)))
+    if frozen_.any_frozen(spec):
+        run = run.replace("    optimizer.step()\n", RESTORE)
     parts = [_header(spec), _model(spec), _parameters(spec, names), _data(spec), _loss_and_optimizer(spec),
-             RUN.replace("PRECISION", str(int(precision))), _main(obj)]
+             run, _main(obj)]
     return "".join(parts)
 
 
@@ -159,10 +163,36 @@ def _parameters(spec, names: list[str]) -> str:
     text = ("\n" + "\n".join(loads) + "\n"
             "\n# every parameter in bptrace's numbering order (weights row by row, then the layer's biases)\n"
             f"PARAMS = [{', '.join(params)}]\nNAMES = {_wrap(' '.join(names))}.split()\n")
+    text += _held(spec, params)
     if frozen:
         text += (f"FROZEN = [{', '.join(frozen)}]  # train_bias = false: never given to the optimizer, so they never "
                  "change\n# (their gradients are still computed and shown, as bptrace shows them)\n")
     return text
+
+
+def _held(spec, params: list[str]) -> str:
+    """HELD: (parameter, mask) of the frozen entries (`frozen`), put back after every optimizer.step()."""
+    if not frozen_.any_frozen(spec):
+        return ""
+    held, i = [], 0
+    for layer, (w, b) in zip(spec.layers, frozen_.masks(spec)):
+        for mask in (w, b):
+            if mask is None:
+                continue
+            if mask.any() and (mask is w or layer.train_bias):
+                held.append(f"({params[i]}, torch.tensor({mask.tolist()!r}))")
+            i += 1
+    return ("# frozen: these entries never change, p+ = p (put back after optimizer.step(), whatever its\n"
+            "# weight decay or momentum did; their gradients are still computed and shown)\n"
+            f"HELD = [{', '.join(held)}]\n")
+
+
+RESTORE = """    kept = [p.detach()[m].clone() for p, m in HELD]
+    optimizer.step()
+    with torch.no_grad():
+        for (p, m), v in zip(HELD, kept):
+            p[m] = v  # frozen entries: p+ = p
+"""
 
 
 def _rows(matrix) -> str:
