@@ -26,9 +26,11 @@ LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX precedence: the first o
 _current: ContextVar[str | None] = ContextVar("bptrace_language", default=None)
 
 
-def languages() -> list[str]:
-    """English (the msgids themselves) and every language with a catalogue: adding a .po adds one."""
-    return [ENGLISH] + sorted(p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file())
+@cache
+def languages() -> tuple[str, ...]:
+    """English (the msgids themselves) and every language with a catalogue: adding a .po adds one.
+    Read once per process: `_()` asks through from_locale() for every word an API call shows."""
+    return (ENGLISH, *sorted(p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file()))
 
 
 def from_locale(environ=os.environ) -> str:
