@@ -276,17 +276,16 @@ class Optimizer:
             self.rule_.step(self, i, p, g, lr)
 
     def snapshot(self) -> tuple:
-        """The state as read-only copies: (t, buf, m, v, hat), for an immutable training State."""
-        def frozen(arrays):
-            return None if arrays is None else tuple(_readonly(a) for a in arrays)
-
-        return self.t, frozen(self.buf), frozen(self.m), frozen(self.v), tuple(tuple(map(_readonly, h)) for h in self._hat)
+        """The state as read-only copies, (t, {state name: arrays} for every kept STATES entry, (m̂, v̂) per
+        array), for an immutable training State."""
+        kept = {key: tuple(map(_readonly, arrays)) for key in STATES if (arrays := getattr(self, key)) is not None}
+        return self.t, kept, tuple(tuple(map(_readonly, h)) for h in self._hat)
 
     def restore(self, snap: tuple) -> None:
         """Take the state of a snapshot (copied: the snapshot stays as it was)."""
-        t, buf, m, v, hat = snap
-        self.t = t
-        self.buf, self.m, self.v = ([a.copy() for a in arrays] if arrays is not None else None for arrays in (buf, m, v))
+        self.t, kept, hat = snap
+        for key in STATES:
+            setattr(self, key, [a.copy() for a in kept[key]] if key in kept else None)
         self._hat = [tuple(a.copy() for a in h) for h in hat]
 
     def state_of(self, i: int) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """Training state as an immutable value, and the pure update over it.
 
 A `State` is a network being trained: the spec, its parameters (W⁽ˡ⁾, b⁽ˡ⁾), the optimizer's state
-(t, momentum buffers, Adam's m, v, m̂, v̂) and the step count, frozen, its arrays read-only copies.
+(t, momentum buffers, Adam's m, v, m̂, v̂, RMSprop's ḡ, Adagrad's G, amsgrad's vₘₐₓ) and the step count, frozen, its arrays read-only copies.
 
     trace_step(state, batch) -> Iteration   the update of the samples in `batch` (0-based), traced
     advance(state, batch)    -> State       the state after that update
@@ -25,7 +25,7 @@ class State:
     spec: object  # bptrace.spec.Spec (frozen)
     W: tuple[np.ndarray, ...]  # W⁽ˡ⁾, shape (units, fan_in), read-only
     b: tuple[np.ndarray | None, ...]  # b⁽ˡ⁾, or None for a layer without a bias
-    opt: tuple  # optim.Optimizer.snapshot(): (t, buf, m, v, (m̂, v̂) per array)
+    opt: tuple  # optim.Optimizer.snapshot(): (t, {buf, m, v, vmax, gbar, acc: arrays}, (m̂, v̂) per array)
     steps: int = 0  # updates made
     naming: str | None = None
 
@@ -57,8 +57,8 @@ class State:
 
     def arrays(self) -> list[np.ndarray]:
         """Every array of the state, parameters then optimizer state, in a fixed order."""
-        t, buf, m, v, hat = self.opt
-        return [*self.W, *(b for b in self.b if b is not None), *(buf or ()), *(m or ()), *(v or ()),
+        t, kept, hat = self.opt
+        return [*self.W, *(b for b in self.b if b is not None), *(a for arrays in kept.values() for a in arrays),
                 *(a for pair in hat for a in pair)]
 
     def __eq__(self, other) -> bool:

@@ -90,3 +90,22 @@ def test_the_trainer_hands_its_state_out_as_a_state():
     assert got.steps == expected.steps == 4
     for a, b in zip(got.arrays(), expected.arrays()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "rmsprop", "centered": True, "momentum": 0.5},
+                                       {"name": "adagrad", "initial_accumulator_value": 0.1},
+                                       {"name": "adam", "amsgrad": True}])
+def test_a_state_keeps_every_optimizer_array(optimizer):
+    """RMSprop's v, ḡ and b, Adagrad's G and amsgrad's vₘₐₓ go into the State and come back out: three
+    updates made through States (each a fresh session restored from the last) equal three made in one
+    session, the trainer's."""
+    from conftest import BLOG
+
+    s = bptrace.load({**BLOG, "optimizer": optimizer})
+    state = State.initial(s)
+    for _ in range(3):
+        state = advance(state, [0])
+    result = bptrace.train(s, epochs=3)
+    params = np.concatenate([W.ravel() for W in state.W])
+    for (name, value), mine in zip(result.final.items(), params):
+        assert mine == pytest.approx(value, abs=1e-14), name
