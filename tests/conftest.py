@@ -80,6 +80,15 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=left)
         items[:] = kept
         config._bptrace_left = len(left)
+        if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller writes the summary
+            config.workeroutput["bptrace_left"] = len(left)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: a worker has finished; each collected (and left out) the same tests."""
+    left = getattr(node, "workeroutput", {}).get("bptrace_left", 0)
+    node.config._bptrace_left = max(getattr(node.config, "_bptrace_left", 0), left)
 
 
 def pytest_terminal_summary(terminalreporter, config):

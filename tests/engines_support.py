@@ -14,6 +14,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+try:
+    import fcntl  # POSIX: the lock around `npm ci`
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 import pytest
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -34,13 +39,20 @@ def unavailable(reason: str):
 # ------------------------------------------------------------------ node: KaTeX and Mermaid
 
 def ensure_node_packages() -> None:
-    """node and npm on PATH, and tests/engines/node_modules installed from its lock file."""
+    """node and npm on PATH, and tests/engines/node_modules installed from its lock file. The suite runs
+    in several processes (pytest-xdist): the first to get here installs, the others wait for it."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         unavailable("node and npm are not installed (Debian: apt-get install nodejs npm)")
-    if (ENGINES / "node_modules" / ".package-lock.json").exists():
+    installed = ENGINES / "node_modules" / ".package-lock.json"  # written once the install is complete
+    if installed.exists():
         return
-    done = subprocess.run(["npm", "ci", "--prefix", str(ENGINES), "--no-audit", "--no-fund", "--loglevel=error"],
-                          capture_output=True, text=True, timeout=600)
+    with open(ENGINES / ".npm-ci.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if installed.exists():  # another worker installed them while this one waited
+            return
+        done = subprocess.run(["npm", "ci", "--prefix", str(ENGINES), "--no-audit", "--no-fund", "--loglevel=error"],
+                              capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         unavailable(f"npm ci --prefix tests/engines failed: {done.stderr.strip()[-500:]}")
 
