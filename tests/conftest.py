@@ -50,9 +50,21 @@ def numbers_in(text: str) -> list[float]:
     return [float(t.replace("−", "-")) for t in re.findall(r"[-−]?\d+\.\d+(?:e[-+]?\d+)?", text)]
 
 
+class Runner(CliRunner):
+    """Typer's CliRunner, building the Click command the way `bptrace` does (terminal.entry): only the
+    command that runs (terminal.only_the_command), not all thirteen at each invocation."""
+
+    def invoke(self, app, args=None, *rest, **kwargs):
+        from bptrace.terminal import only_the_command
+
+        if isinstance(args, (list, tuple)):
+            app = only_the_command(app, [str(a) for a in args])
+        return super().invoke(app, args, *rest, **kwargs)
+
+
 @pytest.fixture
 def runner():
-    return CliRunner()
+    return Runner()
 
 
 # ------------------------------------------------------------------ the quick suite and the full one
