@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.markup import escape
 
 import bptrace  # the library: one call per command
 
@@ -22,7 +21,7 @@ from .cli_options import (
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
 from .outputs import Exports, write_new
-from .terminal import _Group, display, entry, err, out, user_errors
+from .terminal import _Group, display, entry, err, escape, out, user_errors
 
 app = typer.Typer(
     name="bptrace", help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "
