@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import re
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len as rich_cell_len, set_cell_size
 from rich._wrap import divide_line
 
+
+
+def cell_len(s: str) -> int:
+    """Cells a string takes (rich.cells.cell_len; printable ASCII is one cell a character, counted in C)."""
+    return len(s) if s.isascii() and s.isprintable() else rich_cell_len(s)
 
 
 class Unsupported(Exception):
@@ -430,7 +435,7 @@ def _fit(line: str, width: int) -> str:
 def _wrap(text: str, width: int, justify, no_wrap: bool, overflow: str = "fold") -> list[str]:
     """Text.wrap: lines cut between words (a word wider than the line folded, or cut with … for overflow
     ellipsis), then justified."""
-    if no_wrap:
+    if no_wrap or len(text) <= width and cell_len(text) <= width:  # (divide_line would not cut it)
         lines = [text]
     else:
         cuts = [0, *divide_line(text, width, fold=overflow == "fold"), len(text)]
