@@ -416,7 +416,7 @@ def only_the_command(app, argv: list[str]):
 
 def entry(app) -> None:
     """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
-    from . import atomic, signals
+    from . import signals
     from .outputs import guard_stdout
 
     guard_stdout()
@@ -428,6 +428,8 @@ def entry(app) -> None:
             finally:
                 sys.stdout.flush()  # what is still buffered may fail only now
     except signals.Stopped as e:
+        from . import atomic  # (imported here: a run without exports never loads it, nor tempfile)
+
         atomic.cleanup()
         if e.message():
             try:
