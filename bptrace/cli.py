@@ -2,7 +2,8 @@
 renders and exits. The library names parameters; the error boundary (terminal.py) shows them as flags.
 With terminal.py and progress.py, the only place that prints, writes files or exits."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the signatures of the commands and callbacks, and
+# would compile and eval each annotation string at every start.
 
 import sys
 

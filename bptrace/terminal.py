@@ -4,7 +4,8 @@ CLI-side only (rich and Typer live here): a BptraceError becomes one line on std
 code; a UsageError's parameter (`watch`, `learning_rate`) is shown as its flag (`--watch`, `--lr`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the signatures of the commands and callbacks, and
+# would compile and eval each annotation string at every start.
 
 import os
 import re
