@@ -4,10 +4,12 @@ colour, straight to text (`Doc.plain`), laid out as rich lays them out, so that 
 import rich's console and table machinery nor pay for its layout at every start.
 
 The text layout follows rich (15.x) for what these tables use: box SIMPLE_HEAD without edge, padding (0, 1),
-not expanded; columns left or right, wrapping (fold) or not, with a min/max width; cells that are strings,
-Lines (Segments) or Stacks of Lines (a Group). Anything else (markup in a string, a newline, a width where
-rich would crop or squeeze columns evenly) raises Unsupported, and the caller draws with rich.
-tests/test_plain_layout.py checks the two agree byte for byte on every sample, width, form and language.
+not expanded; columns left or right, wrapping or not, overflow fold or ellipsis, a min/max width, narrowed
+as rich narrows them (the widest wrapping columns first, then all evenly); cells that are strings, Lines
+(Segments) or Stacks of Lines (a Group); lines wider than the console cropped. Anything else (markup or
+an emoji code in a string, a newline or a tab, a column narrower than its padding, an epoch rule, --ascii)
+raises Unsupported, and the caller draws with rich. tests/test_plain_layout.py checks the two agree byte
+for byte on every sample, at every width from 40 to 130, in English and Korean, with and without formulas.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import re
 
 from rich.cells import cell_len as rich_cell_len, set_cell_size
 from rich._wrap import divide_line
-
 
 
 def cell_len(s: str) -> int:
