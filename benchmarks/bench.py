@@ -3,6 +3,7 @@
     python benchmarks/bench.py            # print the table
     python benchmarks/bench.py --write    # and write docs/performance.md
     python benchmarks/bench.py --only startup   # only the start-up rows (15 interleaved pairs each)
+    python benchmarks/bench.py --only startup --write   # and replace those two rows in docs/performance.md
 
 Timings are the best of several repeats (machines here are shared and noisy).
 """
@@ -230,7 +231,10 @@ def main():
     ap.add_argument("--only", choices=["startup"], help="only these rows: startup (whole-process `bptrace run`)")
     args = ap.parse_args()
     if args.only == "startup":
-        print(table(startup_rows()))
+        rows = startup_rows()
+        print(table(rows))
+        if args.write:
+            write_rows(table(rows))
         return
     rows = [] if args.processes else in_process_rows(args.epochs)
     rows += process_rows()
@@ -323,6 +327,19 @@ def write(table_text: str) -> None:
     start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
     stamp = f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.\n\n"
     doc.write_text(text[:start] + "<!-- results -->\n" + stamp + table_text + "\n" + text[end:])
+
+
+def write_rows(table_text: str) -> None:
+    """Replace the rows of docs/performance.md's table that name the same benchmark as these (--only)."""
+    doc = ROOT / "docs" / "performance.md"
+    lines = doc.read_text().split("\n")
+    for row in table_text.splitlines()[2:]:
+        name = row.split(" | ")[0]
+        at = [i for i, line in enumerate(lines) if line.split(" | ")[0] == name]
+        if len(at) != 1:
+            raise SystemExit(f"docs/performance.md: expected one row {name!r}, found {len(at)}")
+        lines[at[0]] = row
+    doc.write_text("\n".join(lines))
 
 
 def machine() -> str:

@@ -2,12 +2,12 @@
 renders and exits. The library names parameters; the error boundary (terminal.py) shows them as flags.
 With terminal.py and progress.py, the only place that prints, writes files or exits."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the signatures of the commands and callbacks, and
+# would compile and eval each annotation string at every start.
 
 import sys
 
 import typer
-from rich.markup import escape
 
 import bptrace  # the library: one call per command
 
@@ -22,7 +22,7 @@ from .cli_options import (
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
 from .outputs import Exports, write_new
-from .terminal import _Group, display, entry, err, out, user_errors
+from .terminal import _Group, display, entry, err, escape, out, user_errors
 
 app = typer.Typer(
     name="bptrace", help="Step-by-step backpropagation tracer: every z, h, o, E, chain-rule factor and update, "

@@ -4,7 +4,8 @@ Numbers are read by `Whole` and `Real`, which say what they expect in words, in 
 (`(1 to 10,000,000)`) and in the one-line error (`--epochs: expected an integer from 1 to 10,000,000, got 0`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the signatures of the commands and callbacks, and
+# would compile and eval each annotation string at every start.
 
 import math
 import re

@@ -111,11 +111,11 @@ class Exports:
         self.written: list[str] = []
 
     def __enter__(self):
-        from . import atomic
-
         try:
             for path, _ in self.targets:
                 if path != "-":
+                    from . import atomic
+
                     self.files[path] = atomic.open_target(path)
         except BaseException:
             self.abort()

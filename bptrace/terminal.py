@@ -4,7 +4,8 @@ CLI-side only (rich and Typer live here): a BptraceError becomes one line on std
 code; a UsageError's parameter (`watch`, `learning_rate`) is shown as its flag (`--watch`, `--lr`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the signatures of the commands and callbacks, and
+# would compile and eval each annotation string at every start.
 
 import os
 import re
@@ -12,12 +13,11 @@ import sys
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from . import ascii as _ascii
 from . import i18n
 from .errors import BptraceError, UsageError, clip, did_you_mean, safe_text
+from .outputs import TrimmedLines
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -225,33 +225,109 @@ def _drop_unusable_sizes(env=os.environ) -> None:
             del env[key]
 
 
-class _Console(Console):
-    """On a stream that cannot encode Unicode, what is printed is made ASCII before rich measures it
-    (render.plain), so columns keep their width (the codec's … -> ... would come after the layout)."""
+def escape(text: str) -> str:
+    """rich.markup.escape (imported when a message is shown: rich's markup module costs each start)."""
+    from rich.markup import escape as rich_escape
 
-    def print(self, *objects, **kwargs):
-        if not self.encoding.startswith("utf"):
-            from .render.plain import asciify
-
-            objects = tuple(map(asciify, objects))
-        super().print(*objects, **kwargs)
+    return rich_escape(text)
 
 
-def _console(stderr: bool = False) -> Console:
-    from .outputs import TrimmedLines
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    class _Console(Console):
+        """On a stream that cannot encode Unicode, what is printed is made ASCII before rich measures it
+        (render.plain), so columns keep their width (the codec's … -> ... would come after the layout)."""
+
+        def print(self, *objects, **kwargs):
+            if not self.encoding.startswith("utf"):
+                from .render.plain import asciify
+
+                objects = tuple(map(asciify, objects))
+            super().print(*objects, **kwargs)
 
     # emoji=False: no ":name:" code is ever meant as an emoji here, and rich's table of them costs each start
-    console = _Console(stderr=True, emoji=False) if stderr else _Console(file=TrimmedLines(lambda: sys.stdout), emoji=False)
+    console = _Console(stderr=True, emoji=False) if stderr else _Console(file=STDOUT, emoji=False)
     if console.width < MIN_WIDTH:  # COLUMNS=2: not a real width; lay out as for a standard terminal
         console.width = 80
     console.width = min(console.width, MAX_WIDTH)
     return console
 
 
+class _Lazy:
+    """A console made when first used: a run whose output is plain text never imports rich.console."""
+
+    def __init__(self, stderr: bool):
+        object.__setattr__(self, "_stderr", stderr)
+        object.__setattr__(self, "_made", None)
+
+    def _get(self):
+        if self._made is None:
+            object.__setattr__(self, "_made", _console(self._stderr))
+        return self._made
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def __setattr__(self, name, value):
+        setattr(self._get(), name, value)
+
+
+def _is_terminal(stream, env=os.environ) -> bool:
+    """Whether rich's Console would write escape codes to `stream` (Console.is_terminal, outside Jupyter)."""
+    if hasattr(sys.stdin, "__module__") and sys.stdin.__module__.startswith("idlelib"):
+        return False
+    if env.get("TTY_COMPATIBLE", "") in ("0", "1"):
+        return env["TTY_COMPATIBLE"] == "1"
+    if env.get("FORCE_COLOR") is not None:
+        return env["FORCE_COLOR"] != ""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _width(env=os.environ) -> int:
+    """The width rich's Console lays out for (COLUMNS, else a terminal's on fd 0, 1 or 2, else 80), as
+    _console bounds it."""
+    columns, width = env.get("COLUMNS"), None
+    if columns is not None and columns.isdigit():
+        width = int(columns)
+    else:
+        for fd in (0, 1, 2):
+            try:
+                width = os.get_terminal_size(fd)[0]
+                break
+            except (AttributeError, ValueError, OSError):
+                pass
+    width = width or 80
+    return min(80 if width < MIN_WIDTH else width, MAX_WIDTH)
+
+
+def plain_text(renderable) -> str | None:
+    """What out.print(renderable) would write, made without rich, when stdout shows no colour (a pipe, a
+    file) and the renderable can draw itself as text (render.grid.Doc); else None."""
+    import builtins
+
+    from .render.grid import Doc, Unsupported
+
+    if not isinstance(renderable, Doc) or sys.platform == "win32" or hasattr(builtins, "get_ipython"):
+        return None  # (Windows: rich's legacy console; IPython: rich's Jupyter detection)
+    if out._made is not None or _is_terminal(STDOUT):
+        return None
+    if not (getattr(STDOUT, "encoding", None) or "utf-8").lower().startswith("utf"):
+        return None
+    try:
+        return renderable.plain(_width())
+    except Unsupported:
+        return None
+
+
 _ascii.install(sys.stdout, sys.stderr)  # a stream that cannot encode ∂ or box drawing gets d and - | +
 _drop_unusable_sizes()
-out = _console()
-err = _console(stderr=True)
+STDOUT = TrimmedLines(lambda: sys.stdout)  # what out prints to (and plain text is written to)
+out = _Lazy(stderr=False)
+err = _Lazy(stderr=True)
 
 # Parameters whose flag is not "--" + the name with "_" as "-" (the one place they are mapped)
 FLAGS = {"learning_rate": "--lr"}
@@ -310,9 +386,15 @@ def report(paths) -> None:
 
 
 def display(exports, renderable) -> None:
-    """What a command shows on the terminal (unless an export took stdout), then the files it wrote."""
+    """What a command shows on the terminal (unless an export took stdout), then the files it wrote.
+    Without colour, a trace's tables are written as text laid out as rich would (render.grid)."""
     if not exports.to_stdout:
-        out.print(renderable)
+        text = plain_text(renderable)
+        if text is None:
+            out.print(renderable)
+        else:
+            STDOUT.write(text)
+            STDOUT.flush()
     report(exports.written)
 
 
@@ -335,7 +417,7 @@ def only_the_command(app, argv: list[str]):
 
 def entry(app) -> None:
     """The entry point: signals and broken output end the run cleanly (exit 128+N, or 1 for a failed write)."""
-    from . import atomic, signals
+    from . import signals
     from .outputs import guard_stdout
 
     guard_stdout()
@@ -347,6 +429,8 @@ def entry(app) -> None:
             finally:
                 sys.stdout.flush()  # what is still buffered may fail only now
     except signals.Stopped as e:
+        from . import atomic  # (imported here: a run without exports never loads it, nor tempfile)
+
         atomic.cleanup()
         if e.message():
             try:

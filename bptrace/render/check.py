@@ -10,7 +10,8 @@ from rich.text import Text
 from ..i18n import N_, _, ngettext
 from .training import num  # the terminal notation: 1.2×10⁻⁹, −0.5
 from ..notation import name as id_name
-from .tables import NAME_STYLE, Titled
+from .layout import Titled
+from .tables import NAME_STYLE
 
 OK, BAD = Text("✓", style="green"), Text("✗", style="bold red")
 ROUNDED = Text("≈", style="yellow")  # holds for a calculation that rounds along the way

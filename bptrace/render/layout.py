@@ -77,30 +77,7 @@ class Segments:
         return Measurement(narrowest, sum(p.cell_len for p in self.parts) + cell_len(self.sep) * (len(self.parts) - 1))
 
 
-BREAK_AFTER = {"+", "−", "-", "×", "*", "/"}  # a formula's line may end after these operators …
-BREAK_BEFORE = {"if", "else"}  # … or before these words
-
-
-def terms(formula: str) -> list[str]:
-    """A formula cut where a line may break: after a binary operator outside brackets (or before
-    if/else), so `w1·x1 + w2·x2 + b1` is ['w1·x1 +', 'w2·x2 +', 'b1'] and `1 / (1 + e^−z1)` is
-    ['1 /', '(1 + e^−z1)']."""
-    tokens, depth, current = [], 0, ""
-    for ch in formula:
-        if ch == " " and depth == 0:
-            tokens.append(current)
-            current = ""
-            continue
-        depth += (ch in "([") - (ch in ")]")
-        current += ch
-    tokens.append(current)
-    parts = tokens[:1]
-    for before, token in zip(tokens, tokens[1:]):
-        if before in BREAK_AFTER or token in BREAK_BEFORE:
-            parts.append(token)
-        else:
-            parts[-1] += " " + token
-    return parts
+from .grid import BREAK_AFTER, BREAK_BEFORE, terms  # noqa: E402,F401  (pure: the text layout uses them too)
 
 
 class Fitting:

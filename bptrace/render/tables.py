@@ -1,19 +1,17 @@
-"""Rich tables for one traced iteration, in the worked example's order.
+"""The tables for one traced iteration, in the worked example's order.
 
 Each quantity is one row: its name; its formula over the same formula with the numbers
-put in; its value. Numbers are never cut: formula cells wrap after an operator (layout.terms),
+put in; its value. Numbers are never cut: formula cells wrap after an operator (grid.terms),
 value cells never wrap.
+
+The tables are built as plain data (render.grid: Grid, Line, Fit); the public functions return them as
+rich renderables, and render_trace returns a grid.Doc, which rich draws (it has __rich__) and which
+draws itself as text for output without colour (Doc.plain), without rich's console or table modules.
 """
 
 from __future__ import annotations
 
 import math
-
-from rich import box
-from rich.console import Group
-from rich.rule import Rule
-from rich.table import Table
-from rich.text import Text
 
 from .. import activations, formulas
 from ..expr import render
@@ -22,7 +20,7 @@ from ..i18n import N_, _
 from ..labels import epoch_title, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
-from .layout import Fitting, Segments, Titled, terms
+from .grid import BLANK, Doc, Fit, Grid, Line, Stack, Styled, rich_of, terms
 
 NAME_STYLE = "cyan"
 VALUE_STYLE = "bold"
@@ -44,9 +42,9 @@ class View:
         return id_name(q.ident, self.names, self.style)
 
 
-def _table(title: str, view: View, first: str = N_("quantity")) -> Table:
-    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False,
-               padding=(0, 1), show_edge=False)
+def _table(title: str, view: View, first: str = N_("quantity")) -> Grid:
+    t = Grid(title=title, title_justify="left", title_style="bold", box="SIMPLE_HEAD", expand=False,
+             padding=(0, 1), show_edge=False)
     t.add_column(_(first), style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
     if view.formulas:
         t.add_column(_("formula  =  numbers"), overflow="fold", ratio=1, min_width=20)
@@ -54,7 +52,7 @@ def _table(title: str, view: View, first: str = N_("quantity")) -> Table:
     return t
 
 
-def _row(t: Table, view: View, q) -> None:
+def _row(t: Grid, view: View, q) -> None:
     """One quantity: its name; its formula over the numbers put in; its value."""
     value = view.num(q.value, q.given)
     if not view.formulas:
@@ -64,18 +62,23 @@ def _row(t: Table, view: View, q) -> None:
     if q.expr is not None:  # the formula, then its numbers; each wraps between terms, indented
         formula = render(q.expr, view.style, view.names)
         numbers = render(q.expr, view.style, view.names, True, view.precision)
-        lines.append(Segments(terms(formula), " ", indent="  "))
+        lines.append(Line(terms(formula), " ", indent="  "))
         if numbers != formula and numbers != value:
-            lines.append(Segments(terms("= " + numbers), " ", "dim", "    "))
-    t.add_row(view.name(q), Group(*lines) if lines else "", value)
+            lines.append(Line(terms("= " + numbers), " ", "dim", "    "))
+    t.add_row(view.name(q), Stack(*lines) if lines else "", value)
 
 
 # ---------------------------------------------------------------- sections
 
 
-def summary(spec, names, style: str = "unicode") -> "Fitting":
+def summary(spec, names, style: str = "unicode"):
     """The network, one row per layer: as five columns where they fit the width, else as a layer
     column and one line of its details that wraps between them (never inside a name range)."""
+    return rich_of(summary_grid(spec, names, style))
+
+
+def summary_grid(spec, names, style: str = "unicode") -> Fit:
+    """summary as plain data."""
     rows = [(_("input"), _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
@@ -89,7 +92,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
         act = [layer.activation] + ([_("(slope {slope})").format(slope=given(layer.slope, style))] if layer.activation == "leaky_relu" else [])
         act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
-    title = Text(spec.title or _("Network"))
+    title = Styled([(spec.title or _("Network"), "")])
     opt = spec.optimizer
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
@@ -97,34 +100,34 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
     caption = [_("{n} parameters").format(n=spec.n_params), _("loss {loss}").format(loss=spec.loss) + smoothing,
                _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)) + _schedule(spec, style),
                _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
-    return Fitting(_wide(title, rows, caption), _narrow(title, rows, caption))
+    return Fit(_wide(title, rows, caption), _narrow(title, rows, caption))
 
 
 NETWORK_COLUMNS = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))
 
 
 
-def _network_table(title: Text, columns, caption) -> Table:
-    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-               padding=(0, 1), caption=Segments(caption, style="table.caption"), caption_justify="left")
+def _network_table(title: Styled, columns, caption) -> Grid:
+    t = Grid(title=title, title_justify="left", title_style="bold", box="SIMPLE_HEAD", show_edge=False,
+             padding=(0, 1), caption=Line(caption, style="table.caption"), caption_justify="left")
     for i, col in enumerate(columns):
         t.add_column(_(col) if isinstance(col, str) else col, no_wrap=i == 0, header_style="bold")
     return t
 
 
-def _wide(title: Text, rows, caption) -> Table:
+def _wide(title: Styled, rows, caption) -> Grid:
     t = _network_table(title, NETWORK_COLUMNS, caption)
     for label, *cells in rows:
-        t.add_row(label, *[Segments(parts, " ") for parts in cells])
+        t.add_row(label, *[Line(parts, " ") for parts in cells])
     return t
 
 
-def _narrow(title: Text, rows, caption) -> Table:
-    t = _network_table(title, ("layer", Segments(map(_, NETWORK_COLUMNS[1:]))), caption)
+def _narrow(title: Styled, rows, caption) -> Grid:
+    t = _network_table(title, ("layer", Line(map(_, NETWORK_COLUMNS[1:]))), caption)
     for label, neurons, act, bias, params in rows:
         details = [" ".join(neurons), " ".join(act)]
         details += [_("bias {bias}").format(bias=" ".join(bias)), _("parameters {params}").format(params=" ".join(params))] if params else []
-        t.add_row(label, Segments(details))
+        t.add_row(label, Line(details))
     return t
 
 
@@ -149,7 +152,11 @@ def given(v: float, style: str) -> str:
     return num(v, given=True, style=style)
 
 
-def forward_table(title: str, f: Forward, view: View) -> Table:
+def forward_table(title: str, f: Forward, view: View):
+    return forward_grid(title, f, view).to_rich()
+
+
+def forward_grid(title: str, f: Forward, view: View) -> Grid:
     t = _table(title, view)
     for layer in f.layers:
         for n in layer:
@@ -159,7 +166,11 @@ def forward_table(title: str, f: Forward, view: View) -> Table:
     return t
 
 
-def loss_table(title: str, loss: Loss, view: View) -> Table:
+def loss_table(title: str, loss: Loss, view: View):
+    return loss_grid(title, loss, view).to_rich()
+
+
+def loss_grid(title: str, loss: Loss, view: View) -> Grid:
     t = _table(title, view)
     smoothed = [q for q in loss.targets if q.formula is not None]  # label smoothing: the targets the loss reads
     for q in (*smoothed, *loss.errors, loss.total):
@@ -167,7 +178,11 @@ def loss_table(title: str, loss: Loss, view: View) -> Table:
     return t
 
 
-def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
+def backward_tables(p: Pass, view: View, n_layers: int) -> list:
+    return [g.to_rich() for g in backward_grids(p, view, n_layers)]
+
+
+def backward_grids(p: Pass, view: View, n_layers: int) -> list[Grid]:
     out = []
     for step, layer in enumerate(p.backward, 1):
         what = _("output layer") if layer.index == n_layers - 1 else _("hidden layer {n}").format(n=layer.index + 1)
@@ -178,8 +193,8 @@ def backward_tables(p: Pass, view: View, n_layers: int) -> list[Table]:
             o, target = p.forward.outputs[0].out, p.loss.targets[0]
             example = (f"{view.name(p.backward[0].neurons[0].delta)} = {view.name(o)} − {view.name(target)} = "
                        f"{view.num(o.value - target.value)}")
-            t.caption = Segments([_(SHORTCUTS[p.loss.kind]) + ":", _("the chain above simplifies to δ = o − target,"),
-                                  _("e.g. {example}").format(example=example)], " ", "table.caption")
+            t.caption = Line([_(SHORTCUTS[p.loss.kind]) + ":", _("the chain above simplifies to δ = o − target,"),
+                              _("e.g. {example}").format(example=example)], " ", "table.caption")
             t.caption_justify = "left"
         out.append(t)
     return out
@@ -194,7 +209,11 @@ def _pairs(keys: list[str]):
     return [tuple(keys[i:i + 2]) for i in range(0, len(keys), 2)]
 
 
-def updates_table(it: Iteration, view: View) -> list[Table]:
+def updates_table(it: Iteration, view: View) -> list:
+    return [g.to_rich() for g in updates_grids(it, view)]
+
+
+def updates_grids(it: Iteration, view: View) -> list[Grid]:
     """param | old | gradient | new, then the optimizer's state in tables of at most two columns,
     so that no number is cut at 60 columns."""
     lr = given(it.learning_rate, view.style) if len(repr(it.learning_rate)) <= 10 else view.num(it.learning_rate)
@@ -219,16 +238,20 @@ def updates_table(it: Iteration, view: View) -> list[Table]:
     return out
 
 
-def _plain(title: str, columns) -> Table:
-    t = Titled(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-               padding=(0, 1))
+def _plain(title: str, columns) -> Grid:
+    t = Grid(title=title, title_justify="left", title_style="bold", box="SIMPLE_HEAD", show_edge=False,
+             padding=(0, 1))
     t.add_column(_(columns[0]), style=NAME_STYLE, no_wrap=True)
     for c in columns[1:]:  # the optimizer state's names (m, v) pass through the catalogue unchanged
         t.add_column(_(c), justify="right", no_wrap=True, style=VALUE_STYLE if c == "new" else "")
     return t
 
 
-def check_table(it: Iteration, view: View) -> Table:
+def check_table(it: Iteration, view: View):
+    return check_grid(it, view).to_rich()
+
+
+def check_grid(it: Iteration, view: View) -> Grid:
     t = _plain(_("Check: forward pass again with the updated weights"),
                (N_("quantity"), N_("before"), N_("after"), N_("change")))
     for p, c in zip(it.passes, it.checks):
@@ -247,52 +270,78 @@ def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
     return out + list(loss.errors) + [loss.total]
 
 
-def verdict(it: Iteration, view: View) -> Segments:
+def verdict(it: Iteration, view: View):
+    return verdict_line(it, view).to_rich()
+
+
+def verdict_line(it: Iteration, view: View) -> Line:
     """E_total before → after, then how it changed (the two parts wrap apart, never a word alone)."""
     before, after = it.loss_before, it.loss_after
-    change = Text.assemble(("E_total: ", "bold"), (f"{view.num(before)} → {view.num(after)}", "bold"))
+    pieces = [("E_total: ", "bold"), (f"{view.num(before)} → {view.num(after)}", "bold")]
     if not math.isfinite(after):
-        change.stylize("red", len("E_total: "))
-        return Segments([change, _("the update overflowed; try a smaller learning rate")], "  ")
+        change = Styled(pieces, [("red", len("E_total: "))])
+        return Line([change, _("the update overflowed; try a smaller learning rate")], "  ")
+    change = Styled(pieces)
     diff = after - before
     pct = f" ({percent(diff / before, view.style)})" if before else ""
     if diff == 0:
-        return Segments([change, _("unchanged")], "  ")
+        return Line([change, _("unchanged")], "  ")
     how = _("down by {amount}") if diff < 0 else _("up by {amount}")
-    return Segments([change, how.format(amount=view.num(abs(diff))) + pct], "  ")
+    return Line([change, how.format(amount=view.num(abs(diff))) + pct], "  ")
 
 
-def render_iteration(it: Iteration, spec, view: View) -> Group:
+def render_iteration(it: Iteration, spec, view: View):
+    """The iteration's tables as one rich Group."""
+    from rich.console import Group
+
+    return Group(*map(rich_of, iteration_blocks(it, spec, view)))
+
+
+def iteration_blocks(it: Iteration, spec, view: View) -> list:
+    """The iteration's tables as plain data, a blank line between them."""
     parts: list = []
     n_layers = len(spec.layers)
     view.names = it.names
     for p in it.passes:
         label = sample_label(spec, p)
-        parts.append(forward_table(_("Forward pass") + label, p.forward, view))
-        parts.append(loss_table(_("Errors") + label, p.loss, view))
-        parts += backward_tables(p, view, n_layers)
-    parts += updates_table(it, view)
-    parts.append(check_table(it, view))
-    parts.append(verdict(it, view))
-    return Group(*_spaced(parts))
+        parts.append(forward_grid(_("Forward pass") + label, p.forward, view))
+        parts.append(loss_grid(_("Errors") + label, p.loss, view))
+        parts += backward_grids(p, view, n_layers)
+    parts += updates_grids(it, view)
+    parts.append(check_grid(it, view))
+    parts.append(verdict_line(it, view))
+    return _spaced(parts, BLANK)
 
 
-def _spaced(parts: list) -> list:
+def _spaced(parts: list, blank=None) -> list:
+    if blank is None:
+        from rich.text import Text
+
+        blank = Text("")
     out = []
     for p in parts:
-        out += [p, Text("")]
+        out += [p, blank]
     return out[:-1]
 
 
-def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Group:
+class _Rule:
+    """A rule between epochs (rich's Rule; the text layout leaves it to rich)."""
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def to_rich(self):
+        from rich.rule import Rule
+
+        return Rule(self.title)
+
+
+def render_trace(trace: Trace, precision: int = 8, formulas: bool = True, style: str = "unicode") -> Doc:
+    """The trace's tables: a Doc, which rich draws and which draws itself as text (Doc.plain)."""
     view = View(precision, formulas, style)
-    parts: list = [summary(trace.spec, trace.names, style), Text("")]
+    parts: list = [summary_grid(trace.spec, trace.names, style), BLANK]
     for it in trace.iterations:
         if len(trace.iterations) > 1:
-            parts.append(Rule(epoch_title(it)))
-        parts.append(render_iteration(it, trace.spec, view))
-    if style == "ascii":  # every character ASCII before rich measures a column (… as ...)
-        from .plain import asciify
-
-        return asciify(Group(*parts))
-    return Group(*parts)
+            parts.append(_Rule(epoch_title(it)))
+        parts += iteration_blocks(it, trace.spec, view)
+    return Doc(parts, style)
