@@ -216,3 +216,6 @@ RunRound = Annotated[Optional[int], number("--round", kind=Whole(0, 12), metavar
 Form = Annotated[str, typer.Option(
     "--form", metavar="FORM",
     help="scalar (neuron by neuron), matrix (W⁽ˡ⁾ h⁽ˡ⁻¹⁾ + b⁽ˡ⁾, δ⁽ˡ⁾, δ⁽ˡ⁾h⁽ˡ⁻¹⁾ᵀ, with shapes) or both side by side.")]
+Health = Annotated[bool, typer.Option("--health", help="Gradient health: each layer's gradient norm per epoch (a table "
+                                       "and a plot), and warnings for saturated sigmoid/tanh units, dead ReLUs and "
+                                       "vanishing or exploding gradients, with the epoch they appear.")]

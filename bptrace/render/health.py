@@ -1,0 +1,151 @@
+"""Renderables for a run's gradient health (`step --health`, bptrace.health): the norms per layer as
+columns beside the epoch table's rows, their log10 plot, and the findings with what to try."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+
+from .. import fmt, health as rules
+from ..i18n import N_, _
+from ..notation import leaf
+from ..notation import name as id_name
+from .layout import Titled
+from .tables import NAME_STYLE
+from .svgplot import nice_ticks
+
+STYLE = "unicode"
+SHOWN = 12  # findings listed; the rest counted
+
+
+def sci(v: float, style: str = STYLE) -> str:
+    """A norm with two significant digits, always scientific (they span orders of magnitude): 1.6×10⁻⁵."""
+    if not math.isfinite(v):
+        return fmt.num(v, 2, False, style)
+    return fmt.scientific(f"{v:.1e}", style)
+
+
+def layer_norm(l: int, style: str = STYLE) -> str:
+    """‖g⁽ˡ⁾‖ for layer l (1-based): the Frobenius norm of ∂E/∂W⁽ˡ⁾."""
+    if style == "latex":
+        return rf"\lVert g^{{({l})}} \rVert"
+    if style == "ascii":
+        return f"||g^({l})||"
+    return f"‖g⁽{str(l).translate(fmt.SUPERSCRIPTS)}⁾‖"
+
+
+def norm_table(r, every: int | None = None):
+    """The epoch table's rows with one column per layer: ‖∂E/∂W⁽ˡ⁾‖ at the start of the epoch."""
+    from rich import box
+
+    from .training import table_rows
+
+    t = Titled(title=_("Gradient norm per layer, ‖g⁽ˡ⁾‖ = ‖∂E/∂W⁽ˡ⁾‖"), title_justify="left", title_style="bold",
+               box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0, 0, 1))  # 7 layers fit 80 columns
+    t.caption = _("at the start of each epoch, mean loss over every sample (Frobenius norm)")
+    t.caption_justify = "left"
+    t.add_column(_("epoch"), justify="right", style=NAME_STYLE, no_wrap=True)
+    for l in range(1, r.health.norms.shape[1] + 1):
+        t.add_column(layer_norm(l), justify="right", no_wrap=True)
+    for i in table_rows(r, every):
+        t.add_row(str(int(r.epoch[i])), *[sci(float(v)) for v in r.health.norms[i]])
+    return t
+
+
+def log_norms(r) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, log10 of the norms): rows of r's kept epochs, one column per layer (nan where 0 or not finite)."""
+    with np.errstate(all="ignore"):
+        y = np.log10(r.health.norms)
+    return r.epoch[:len(y)], np.where(np.isfinite(y), y, np.nan)
+
+
+def norm_plot(r, width: int = 76, height: int = 16) -> Text:
+    """log10 ‖g⁽ˡ⁾‖ over the epochs, one line per layer drawn with the layer's number."""
+    import plotext as plt
+
+    x, y = log_norms(r)
+    plt.clear_figure()
+    for l in range(y.shape[1]):
+        keep = np.isfinite(y[:, l])
+        if keep.any():
+            plt.plot(x[keep].tolist(), y[keep, l].tolist(), marker=str(l + 1) if l < 9 else "•")
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    plt.title(_("log₁₀ ‖g⁽ˡ⁾‖ per epoch (each line drawn with its layer's number l)"))
+    plt.xlabel(_("epoch"))
+    plt.xticks([int(t) for t in nice_ticks(1, max(r.epochs_done, 1), integer=True)])
+    finite = y[np.isfinite(y)]
+    if finite.size and finite.max() > finite.min():
+        lo, hi = math.floor(finite.min()), math.ceil(finite.max())
+        ticks = list(range(lo, hi + 1, max(1, math.ceil((hi - lo) / 6))))
+        plt.yticks(ticks, [str(t).replace("-", "−") for t in ticks])
+    text = plt.build()
+    plt.clear_figure()
+    return Text.from_ansi(text.rstrip("\n"))
+
+
+ADVICE = {
+    "saturated": N_("try smaller initial weights (xavier), inputs scaled to about −1…1, or relu"),
+    "dead": N_("try a small positive bias, a smaller learning rate, or leaky_relu"),
+    "vanishing": N_("try relu hidden layers, xavier or he initial weights, fewer layers, or adam"),
+    "exploding": N_("try a smaller learning rate or smaller initial weights"),
+}
+
+
+def finding_text(f: rules.Finding, names, n_layers: int, style: str = STYLE) -> str:
+    """One finding in words: when, which neuron or layers, the measure against its threshold, what to try."""
+    v = sci(f.value, style)
+    if f.kind in ("saturated", "dead"):
+        unit = id_name(leaf("out", f.layer, f.unit), names, style)
+        z = id_name(leaf("z", f.layer, f.unit), names, style)
+        if f.kind == "dead":
+            what = _("{unit} (relu) is dead: {z} ≤ 0 for every sample (largest {v}), so its gradient is 0")
+        elif f.activation == "tanh":
+            what = _("{unit} (tanh) is saturated: |{unit}| > {t} for every sample (smallest {v})")
+        else:
+            what = _("{unit} (sigmoid) is saturated: σ′({z}) < {t} for every sample (largest {v})")
+        t = rules.TANH_LEVEL if f.activation == "tanh" else rules.SIGMOID_SLOPE
+        what = what.format(unit=unit, z=z, v=v, t=f"{t:g}")
+    else:
+        ratio = f"{layer_norm(1, style)} / {layer_norm(n_layers, style)}"
+        if f.kind == "vanishing":
+            what = _("vanishing gradients: {ratio} = {v}, below {t}").format(ratio=ratio, v=v,
+                                                                            t=sci(rules.VANISHING, style))
+        elif f.value > rules.LARGE:
+            what = _("exploding gradients: a layer's norm is {v}, above {t}").format(v=v, t=sci(rules.LARGE, style))
+        else:
+            what = _("exploding gradients: {ratio} = {v}, above {t}").format(ratio=ratio, v=v,
+                                                                            t=sci(rules.EXPLODING, style))
+    return _("epoch {epoch}: {what}; {advice}").format(epoch=f"{f.epoch:,}", what=what, advice=_(ADVICE[f.kind]))
+
+
+def findings(r, style: str = STYLE) -> list[str]:
+    """Every finding in words, the first SHOWN of them and a count of the rest."""
+    fs, n = r.health.findings, r.health.norms.shape[1]
+    if not fs:
+        return [_("no saturated or dead units, no vanishing or exploding gradients")]
+    lines = [finding_text(f, r.names, n, style) for f in fs[:SHOWN]]
+    if len(fs) > SHOWN:
+        lines.append(_("… and {n} more").format(n=f"{len(fs) - SHOWN:,}"))
+    return lines
+
+
+def findings_text(r) -> Text:
+    text = Text(_("Gradient health") + "\n", style="bold")
+    for i, line in enumerate(findings(r)):
+        text.append(("\n" if i else "") + ("⚠ " if r.health.findings else "✓ ") + line)
+    return text
+
+
+def health_parts(r, every: int | None = None, width: int = 76) -> list:
+    """What --health adds after the loss curve: the norms table, their plot and the findings."""
+    if r.health is None or not r.epochs_done:
+        return []
+    return [norm_table(r, every), Text(""), norm_plot(r, width), Text(""), findings_text(r), Text("")]
+
+
+def health_group(r, every: int | None = None, width: int = 76) -> Group:
+    return Group(*health_parts(r, every, width))
