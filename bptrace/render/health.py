@@ -149,3 +149,45 @@ def health_parts(r, every: int | None = None, width: int = 76) -> list:
 
 def health_group(r, every: int | None = None, width: int = 76) -> Group:
     return Group(*health_parts(r, every, width))
+
+
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def norm_chart(r, width: int = 640, height: int = 300) -> str:
+    """log10 ‖g⁽ˡ⁾‖ over the epochs as an SVG chart (the HTML export), one coloured line per layer, labelled
+    at its right end; the y-axis ticks are powers of ten."""
+    from html import escape
+
+    from .svgplot import FONT, _pow10, tick_label
+
+    x, y = log_norms(r)
+    left, right, top, bottom = 60, 50, 30, 46
+    pw, ph = width - left - right, height - top - bottom
+    finite = y[np.isfinite(y)]
+    e0, e1 = (math.floor(finite.min()), math.ceil(finite.max())) if finite.size else (0, 1)
+    e1 = e1 if e1 > e0 else e0 + 1
+    x0, x1 = float(x.min()) if x.size else 1.0, float(x.max()) if x.size else 2.0
+    x1 = x1 if x1 > x0 else x0 + 1
+    px = lambda v: left + (v - x0) / (x1 - x0) * pw  # noqa: E731  (screen x of an epoch)
+    py = lambda v: top + ph - (v - e0) / (e1 - e0) * ph  # noqa: E731  (screen y of a log10 norm)
+    title = _("log₁₀ ‖g⁽ˡ⁾‖ per epoch, one line per layer")
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' class='bptrace-plot' width='{width}' height='{height}' "
+             f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(title)}' {FONT}>",
+             f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#888'/>",
+             f"<text x='{left + pw / 2}' y='18' text-anchor='middle' font-weight='bold'>{escape(title)}</text>",
+             f"<text x='{left + pw / 2}' y='{height - 8}' text-anchor='middle'>{escape(_('epoch'))}</text>"]
+    for e in range(e0, e1 + 1, max(1, math.ceil((e1 - e0) / 6))):
+        parts.append(f"<line x1='{left - 4}' y1='{py(e):.1f}' x2='{left + pw}' y2='{py(e):.1f}' stroke='#ddd'/>"
+                     f"<text x='{left - 6}' y='{py(e) + 4:.1f}' text-anchor='end'>{_pow10(e)}</text>")
+    for t in nice_ticks(x0, x1, integer=True):
+        parts.append(f"<text x='{px(t):.1f}' y='{top + ph + 17}' text-anchor='middle'>{tick_label(t)}</text>")
+    for l in range(y.shape[1]):
+        keep = np.isfinite(y[:, l])
+        pts = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x[keep].tolist(), y[keep, l].tolist()))
+        colour = COLOURS[l % len(COLOURS)]
+        parts.append(f"<polyline class='curve' points='{pts}' fill='none' stroke='{colour}' stroke-width='1.5'/>")
+        if keep.any():
+            parts.append(f"<text x='{left + pw + 4}' y='{py(y[keep, l][-1]) + 4:.1f}' fill='{colour}'>"
+                         f"{escape(layer_norm(l + 1))}</text>")
+    return "\n".join(parts + ["</svg>"])
