@@ -189,8 +189,8 @@ def _check_health(health, round) -> None:
     if not isinstance(health, bool):
         raise UsageError(f"health: expected true or false, got {health!r}", param="health")
     if health and round is not None:
-        raise UsageError("health cannot be combined with round: the gradient norms are measured unrounded, "
-                         "and a hand calculation has no use for them; drop one of the two", param="health")
+        raise UsageError("health: cannot be combined with round (textbook rounding): the gradient norms are "
+                         "measured unrounded; drop one of the two", param="health")
 
 
 def check_watch(plan: Plan, spec) -> None:

@@ -25,7 +25,8 @@ def sci(v: float, style: str = STYLE) -> str:
     """A norm with two significant digits, always scientific (they span orders of magnitude): 1.6×10⁻⁵."""
     if not math.isfinite(v):
         return fmt.num(v, 2, False, style)
-    return fmt.scientific(f"{v:.1e}", style)
+    out = fmt.scientific(f"{v:.1e}", style)
+    return fmt.MINUS[style] + out[1:] if out.startswith("-") else out
 
 
 def layer_norm(l: int, style: str = STYLE) -> str:
@@ -99,6 +100,7 @@ def finding_text(f: rules.Finding, names, n_layers: int, style: str = STYLE) -> 
     """One finding in words: when, which neuron or layers, the measure against its threshold, what to try."""
     v = sci(f.value, style)
     if f.kind in ("saturated", "dead"):
+        v = fmt.num(f.value, 3, False, style)  # z, σ′(z) or |tanh z|: near 1, or small
         unit = id_name(leaf("out", f.layer, f.unit), names, style)
         z = id_name(leaf("z", f.layer, f.unit), names, style)
         if f.kind == "dead":
