@@ -113,6 +113,19 @@ def test_vanishing_sample_norms_by_hand():
     assert f.value == pytest.approx(ratio, rel=1e-12)
 
 
+def test_the_docs_page_numbers_are_epoch_1s_norms():
+    """docs/gradient-health.md's table of δ_l and ∂E/∂w_l: the vanishing sample's first row, to 9 digits."""
+    import re
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "gradient-health.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([1-7]) \| [^|]+ \| ([0-9.]+)×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+) \|$", page, flags=re.M)
+    assert len(rows) == 7
+    r = bptrace.train("vanishing", epochs=1, health=True)
+    for l, mantissa, exponent in rows:
+        e = int(exponent.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+        assert float(mantissa) * 10.0 ** e == pytest.approx(r.health.norms[0, int(l) - 1], rel=1e-8)
+
+
 @pytest.mark.slow
 def test_norms_match_pytorch_autograd():
     torch = pytest.importorskip("torch")
