@@ -75,8 +75,8 @@ def norm_plot(r, width: int = 76, height: int = 16) -> Text:
             plt.plot(x[keep].tolist(), y[keep, l].tolist(), marker=str(l + 1) if l < 9 else "•")
     plt.plotsize(width, height)
     plt.theme("clear")
-    plt.title(_("log₁₀ ‖g⁽ˡ⁾‖ per epoch (each line drawn with its layer's number l)"))
-    plt.xlabel(_("epoch"))
+    plt.title("log₁₀ ‖g⁽ˡ⁾‖ per epoch (each line drawn with its layer's number l)")  # plotext: one cell a character
+    plt.xlabel("epoch")
     plt.xticks([int(t) for t in nice_ticks(1, max(r.epochs_done, 1), integer=True)])
     finite = y[np.isfinite(y)]
     if finite.size and finite.max() > finite.min():
@@ -173,12 +173,12 @@ def norm_chart(r, width: int = 640, height: int = 300) -> str:
     x1 = x1 if x1 > x0 else x0 + 1
     px = lambda v: left + (v - x0) / (x1 - x0) * pw  # noqa: E731  (screen x of an epoch)
     py = lambda v: top + ph - (v - e0) / (e1 - e0) * ph  # noqa: E731  (screen y of a log10 norm)
-    title = _("log₁₀ ‖g⁽ˡ⁾‖ per epoch, one line per layer")
+    title, epoch = _("log₁₀ ‖g⁽ˡ⁾‖ per epoch, one line per layer"), _("epoch")
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' class='bptrace-plot' width='{width}' height='{height}' "
              f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(title)}' {FONT}>",
              f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#888'/>",
              f"<text x='{left + pw / 2}' y='18' text-anchor='middle' font-weight='bold'>{escape(title)}</text>",
-             f"<text x='{left + pw / 2}' y='{height - 8}' text-anchor='middle'>{escape(_('epoch'))}</text>"]
+             f"<text x='{left + pw / 2}' y='{height - 8}' text-anchor='middle'>{escape(epoch)}</text>"]
     for e in range(e0, e1 + 1, max(1, math.ceil((e1 - e0) / 6))):
         parts.append(f"<line x1='{left - 4}' y1='{py(e):.1f}' x2='{left + pw}' y2='{py(e):.1f}' stroke='#ddd'/>"
                      f"<text x='{left - 6}' y='{py(e) + 4:.1f}' text-anchor='end'>{_pow10(e)}</text>")
