@@ -154,10 +154,12 @@ def test_dead_relus_from_epoch_1_named_in_the_users_scheme():
     assert [(f.epoch, f.layer, f.unit) for f in dead] == [(1, 0, 0), (1, 0, 1), (1, 0, 2)]
     assert all(f.value <= 0 for f in dead)  # the largest z over the samples
     assert np.all(r.health.norms[:, 0] == 0)  # nothing flows back through a dead unit
-    text = to_text(r, "md")
-    assert "h1 (relu) is dead" in text and "h3 (relu) is dead" in text
+    assert "epoch 1: h1, h2, h3 (relu) are dead: z ≤ 0 for every sample" in to_text(r, "md")  # one line per layer
+    from bptrace.render.health import finding_text
+
     layered = bptrace.train(spec, epochs=5, health=True, naming="layered")
-    assert "a^(1)\\_2 (relu) is dead: z^(1)\\_2 ≤ 0 for every sample (largest −2.900)" in to_text(layered, "md")
+    assert finding_text(layered.health.findings[1], layered.names, 2).startswith(
+        "epoch 1: a^(1)_2 (relu) is dead: z^(1)_2 ≤ 0 for every sample (largest −2.900), so its gradient is 0; try")
 
 
 def test_saturated_sigmoid_and_tanh_from_epoch_1():
@@ -284,3 +286,21 @@ def test_vanishing_health_golden_fits_80_columns():
 
 if __name__ == "__main__":  # regenerate the golden file
     GOLDEN.write_text(terminal_text(), encoding="utf-8")
+
+
+def test_a_wide_dead_layer_is_one_line_naming_the_first_units():
+    spec = {"title": "wide", "loss": "half_sse", "learning_rate": 0.1, "samples": [{"x": [1.0], "target": [0.5]}],
+            "layers": [{"activation": "relu", "weights": [[0.1]] * 10, "bias": [-1.0] * 10},
+                       {"activation": "sigmoid", "weights": [[0.1] * 10]}]}
+    r = bptrace.train(spec, epochs=2, health=True)
+    assert len(r.health.findings) == 10
+    from bptrace.render.health import findings
+
+    (line,) = findings(r)
+    assert line.startswith("epoch 1: h1, h2, h3, h4, h5, h6, h7, h8, … (10 in all) (relu) are dead")
+
+
+def test_a_diverging_run_with_health_still_ends_cleanly(runner):
+    result = runner.invoke(app, ["step", "deep", "--epochs", "300", "--lr", "10", "--health"])
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert "a^(1)_1, a^(1)_3, a^(1)_4 (relu) are dead" in result.stdout

@@ -18,13 +18,14 @@ from .tables import NAME_STYLE
 from .svgplot import nice_ticks
 
 STYLE = "unicode"
-SHOWN = 12  # findings listed; the rest counted
+SHOWN = 12  # lines of findings listed; the rest counted
+UNITS = 8  # units named in one line of findings
 
 
 def sci(v: float, style: str = STYLE) -> str:
     """A norm with two significant digits, always scientific (they span orders of magnitude): 1.6×10⁻⁵."""
-    if not math.isfinite(v):
-        return fmt.num(v, 2, False, style)
+    if not math.isfinite(v) or v == 0:
+        return fmt.num(v, 0, False, style)  # nan, inf, 0
     out = fmt.scientific(f"{v:.1e}", style)
     return fmt.MINUS[style] + out[1:] if out.startswith("-") else out
 
@@ -124,14 +125,42 @@ def finding_text(f: rules.Finding, names, n_layers: int, style: str = STYLE) -> 
     return _("epoch {epoch}: {what}; {advice}").format(epoch=f"{f.epoch:,}", what=what, advice=_(ADVICE[f.kind]))
 
 
+def group_text(group: list, names, style: str = STYLE) -> str:
+    """Several units of one layer found the same way in the same epoch, in one line: h1, h3, h4 (relu) are dead."""
+    f = group[0]
+    units = [id_name(leaf("out", g.layer, g.unit), names, style) for g in group]
+    listed = ", ".join(units[:UNITS]) + (", …" + _(" ({n} in all)").format(n=len(units)) if len(units) > UNITS else "")
+    if f.kind == "dead":
+        what = _("{units} (relu) are dead: z ≤ 0 for every sample, so their gradients are 0")
+    elif f.activation == "tanh":
+        what = _("{units} (tanh) are saturated: |tanh z| > {t} for every sample")
+    else:
+        what = _("{units} (sigmoid) are saturated: σ′(z) < {t} for every sample")
+    t = rules.TANH_LEVEL if f.activation == "tanh" else rules.SIGMOID_SLOPE
+    return _("epoch {epoch}: {what}; {advice}").format(epoch=f"{f.epoch:,}", what=what.format(units=listed, t=f"{t:g}"),
+                                                       advice=_(ADVICE[f.kind]))
+
+
+def grouped(fs: list) -> list[list]:
+    """The findings in order, consecutive units of one layer found the same way in the same epoch together."""
+    groups: list[list] = []
+    for f in fs:
+        same = groups and f.layer is not None and (groups[-1][0].kind, groups[-1][0].epoch, groups[-1][0].layer,
+                                                   groups[-1][0].activation) == (f.kind, f.epoch, f.layer, f.activation)
+        groups[-1].append(f) if same else groups.append([f])
+    return groups
+
+
 def findings(r, style: str = STYLE) -> list[str]:
-    """Every finding in words, the first SHOWN of them and a count of the rest."""
+    """Every finding in words (one line per layer's units found alike), the first SHOWN lines and a count of the rest."""
     fs, n = r.health.findings, r.health.norms.shape[1]
     if not fs:
         return [_("no saturated or dead units, no vanishing or exploding gradients")]
-    lines = [finding_text(f, r.names, n, style) for f in fs[:SHOWN]]
-    if len(fs) > SHOWN:
-        lines.append(_("… and {n} more").format(n=f"{len(fs) - SHOWN:,}"))
+    groups = grouped(fs)
+    lines = [finding_text(g[0], r.names, n, style) if len(g) == 1 else group_text(g, r.names, style)
+             for g in groups[:SHOWN]]
+    if len(groups) > SHOWN:
+        lines.append(_("… and {n} more").format(n=f"{sum(map(len, groups[SHOWN:])):,}"))
     return lines
 
 
