@@ -304,3 +304,10 @@ def test_a_diverging_run_with_health_still_ends_cleanly(runner):
     result = runner.invoke(app, ["step", "deep", "--epochs", "300", "--lr", "10", "--health"])
     assert result.exit_code == 3 and "Traceback" not in result.output
     assert "a^(1)_1, a^(1)_3, a^(1)_4 (relu) are dead" in result.stdout
+
+
+def test_quiet_health_prints_the_warnings_and_the_summary(runner):
+    result = runner.invoke(app, ["step", "vanishing", "-n", "5", "--health", "-q"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Gradient health\n⚠ epoch 1: vanishing gradients")
+    assert "Gradient norm per layer" not in result.stdout and "Parameters: initial → final" in result.stdout

@@ -178,6 +178,11 @@ def health_parts(r, every: int | None = None, width: int = 76) -> list:
     return [norm_table(r, every), Text(""), norm_plot(r, width), Text(""), findings_text(r), Text("")]
 
 
+def with_findings(r, summary) -> Group:
+    """The findings before a run's summary (step --health --quiet shows no table or plot)."""
+    return Group(findings_text(r), Text(""), summary)
+
+
 def health_group(r, every: int | None = None, width: int = 76) -> Group:
     return Group(*health_parts(r, every, width))
 
