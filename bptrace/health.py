@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import engine
+from . import activations, engine
+from .fastpath import _sigmoid  # σ on a float, as the fast path computes it
+
+SIGMOID = activations.ACTIVATIONS["sigmoid"].f  # the engine's σ (stable for large |z|)
 
 SIGMOID_SLOPE = 0.01  # σ'(z) below this on every sample: saturated (σ' is at most 1/4, at z = 0)
 TANH_LEVEL = 0.99  # |tanh z| above this on every sample: saturated (tanh' = 1 − tanh² < 0.0199)
@@ -68,42 +71,88 @@ class Health:
             return np.where(last > 0, self.norms[:, 0] / np.where(last > 0, last, 1.0), np.nan)
 
 
+UNHEALTHY = {  # activation -> whether a unit's worst value over the samples (_worst_py) breaks its rule
+    "sigmoid": lambda v: v < SIGMOID_SLOPE,  # the largest σ′(z) is still below the threshold: saturated
+    "tanh": lambda v: v > TANH_LEVEL,  # the smallest |tanh z| is still above it: saturated
+    "relu": lambda v: v <= 0,  # the largest z is ≤ 0: dead
+}
+
+
+def _worst_py(act: str, z: list[float]) -> float | None:
+    """One unit's value nearest to healthy over the samples' z: the largest σ′(z) = σ(z)(1 − σ(z)) (sigmoid), the
+    smallest |tanh z| (tanh), the largest z (relu); nan when a z is nan; None for another activation."""
+    if act not in ("sigmoid", "tanh", "relu"):
+        return None
+    if any(v != v for v in z):
+        return math.nan
+    if act == "relu":
+        return max(z)
+    nearest = min(z, key=abs)  # σ′(z) and 1 − |tanh z| fall as |z| grows: the z nearest 0 is the healthiest
+    if act == "sigmoid":
+        s = _sigmoid(nearest)
+        return s * (1 - s)
+    return abs(math.tanh(nearest))
+
+
+def _worst_numpy(act: str, z: np.ndarray):
+    """_worst_py for every unit of a layer at once (z: one row per sample), as a list."""
+    if act == "sigmoid":
+        a = SIGMOID(z)
+        return (a * (1 - a)).max(axis=0).tolist()
+    if act == "tanh":
+        return np.abs(np.tanh(z)).min(axis=0).tolist()
+    return z.max(axis=0).tolist() if act == "relu" else None
+
+
 class Monitor:
-    """Measures each epoch's health from the numpy session and keeps the first finding of each kind and unit."""
+    """Measures each epoch's health (fast path or numpy session) and keeps the first finding of each kind and unit."""
 
     def __init__(self, spec):
         self.hidden = [layer.activation for layer in spec.layers[:-1]]
         self.findings: list[Finding] = []
         self._seen: set[tuple] = set()
 
-    def measure(self, session, epoch: int) -> tuple[float, ...]:
-        """The norms ‖∂E/∂W⁽ˡ⁾‖ of every layer at the session's current weights; findings recorded."""
-        net, X, T = session.net, session.X, session.T
+    def measure(self, paths, epoch: int) -> tuple[float, ...]:
+        """The norms ‖∂E/∂W⁽ˡ⁾‖ of every layer at the current weights, from the fast path when it holds them
+        (fastpath.Paths.probe: no hand-over, plain Python), else from the numpy session; findings recorded."""
         with np.errstate(all="ignore"):
-            zs, outs = engine.forward(net, X)
-            back = engine.backward(net, X, T, zs, outs, for_trace=False)  # gW: mean over the samples
-            norms = tuple(float(np.sqrt(np.vdot(g, g))) for g in back.gW)
-            for l, act in enumerate(self.hidden):
-                self._units(epoch, l, act, zs[l], outs[l])
+            probed = paths.probe()
+            norms, worst = self._numpy(paths.numpy()) if probed is None else self._fast(paths.fast.layout, *probed)
+        for l, (act, w) in enumerate(zip(self.hidden, worst)):
+            self._units(epoch, l, act, w)
         self._ratio(epoch, norms)
         return norms
 
-    def _units(self, epoch: int, l: int, act: str, z: np.ndarray, a: np.ndarray) -> None:
-        """Saturated or dead units of hidden layer l, from z and a over every sample (rows)."""
-        if act == "sigmoid":  # σ'(z) = a(1 − a) < SIGMOID_SLOPE on every sample
-            worst = (a * (1 - a)).max(axis=0)
-            bad = worst < SIGMOID_SLOPE
-        elif act == "tanh":  # |tanh z| > TANH_LEVEL on every sample
-            worst = np.abs(a).min(axis=0)
-            bad = worst > TANH_LEVEL
-        elif act == "relu":  # z ≤ 0 on every sample: relu' = 0 everywhere
-            worst = z.max(axis=0)
-            bad = worst <= 0
-        else:
+    def _numpy(self, session):
+        """(norms, each hidden unit's worst value) by a forward and backward pass over every sample (gW: their mean)."""
+        net, X, T = session.net, session.X, session.T
+        zs, outs = engine.forward(net, X)
+        back = engine.backward(net, X, T, zs, outs, for_trace=False)
+        norms = tuple(float(np.sqrt(np.vdot(g, g))) for g in back.gW)
+        return norms, [_worst_numpy(act, z) for act, z in zip(self.hidden, zs)]
+
+    def _fast(self, layout, g: list[float], zs: list[tuple]):
+        """(norms, each hidden unit's worst value) from the fast path's mean gradient (flat, naming order) and
+        each sample's z's (flat, layer by layer), in plain Python: a small network's numbers."""
+        norms, worst, start = [], [], 0
+        for l, S in enumerate(layout.layers):
+            norms.append(math.sqrt(sum(v * v for v in g[S.w:S.w + S.units * S.fan_in])))
+            if l < len(self.hidden):
+                act = self.hidden[l]
+                worst.append([_worst_py(act, [z[j] for z in zs]) for j in range(start, start + S.units)]
+                             if act in UNHEALTHY else None)
+            start += S.units
+        return tuple(norms), worst
+
+    def _units(self, epoch: int, l: int, act: str, worst) -> None:
+        """Saturated or dead units of hidden layer l, from each unit's worst value over the samples (see _worst_py)."""
+        if worst is None:
             return
+        rule = UNHEALTHY[act]
         kind = "dead" if act == "relu" else "saturated"
-        for j in np.flatnonzero(bad).tolist():
-            self._add(Finding(kind, epoch, l, j, float(worst[j]), act))
+        for j, v in enumerate(worst):
+            if rule(v):
+                self._add(Finding(kind, epoch, l, j, float(v), act))
 
     def _ratio(self, epoch: int, norms: tuple[float, ...]) -> None:
         """Vanishing or exploding: ‖g⁽¹⁾‖ / ‖g⁽ᴸ⁾‖ against VANISHING and EXPLODING, and any norm above LARGE."""

@@ -358,7 +358,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             s = paths.numpy()
             snapshot = (copy.deepcopy(s.net), copy.deepcopy(s.opt), s.steps, epoch_batches)
         total, norms, watched = 0.0, 0.0, None
-        health = monitor and monitor.measure(paths.numpy(), epoch)  # the state handed over, unchanged
+        health = monitor and monitor.measure(paths, epoch)  # at the epoch's start; the state stays where it is
         for batch in epoch_batches:
             try:
                 step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch,

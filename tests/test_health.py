@@ -189,10 +189,12 @@ def test_the_worked_example_is_healthy():
 
 
 def test_a_finding_is_reported_once_at_its_first_epoch():
+    from bptrace import fastpath, tracer
+
     m = health.Monitor(bptrace.load(chain([1.0] * 7)))
-    session = bptrace.tracer.Session(bptrace.load(chain([1.0] * 7)))
+    paths = fastpath.Paths(tracer.Session(bptrace.load(chain([1.0] * 7))), fast=False)
     for epoch in (1, 2, 3):
-        m.measure(session, epoch)
+        m.measure(paths, epoch)
     assert [(f.kind, f.epoch) for f in m.findings] == [("vanishing", 1)]
 
 
@@ -210,11 +212,25 @@ def test_health_leaves_training_bit_for_bit_unchanged(name, batch):
     assert plain.health is None
 
 
-def test_norms_are_the_same_on_the_fast_path_and_the_numpy_path():
-    fast = bptrace.train("xor", epochs=40, health=True)
-    numpy = bptrace.train("xor", epochs=40, health=True, show="all")  # every epoch traced: no fast path
+SATURATED = {"title": "saturated", "loss": "half_sse", "learning_rate": 0.1,
+             "samples": [{"x": [1.0, 0.5], "target": [1.0]}, {"x": [0.8, 1.0], "target": [0.0]}],
+             "layers": [{"activation": "sigmoid", "weights": [[20.0, 20.0], [0.1, -0.1]]},
+                        {"activation": "tanh", "weights": [[30.0, 1.0], [0.2, 0.1]]},
+                        {"activation": "relu", "weights": [[1.0, 1.0], [-1.0, -1.0]], "bias": [0.1, -0.1]},
+                        {"activation": "sigmoid", "weights": [[1.0, 1.0]]}]}
+
+
+@pytest.mark.parametrize("source", ["xor", "vanishing", "deep", SATURATED])
+def test_norms_and_findings_are_the_same_on_the_fast_path_and_the_numpy_path(source):
+    """The fast path measures with its own generated code (no hand-over); the numpy path with the engine."""
+    fast = bptrace.train(source, epochs=40, health=True)
+    numpy = bptrace.train(source, epochs=40, health=True, show="all")  # every epoch traced: no fast path
     np.testing.assert_allclose(fast.health.norms, numpy.health.norms, rtol=1e-10, atol=1e-15)
-    assert fast.health.findings == numpy.health.findings
+    key = [(f.kind, f.epoch, f.layer, f.unit) for f in fast.health.findings]
+    assert key == [(f.kind, f.epoch, f.layer, f.unit) for f in numpy.health.findings]
+    np.testing.assert_allclose([f.value for f in fast.health.findings], [f.value for f in numpy.health.findings],
+                               rtol=1e-10)
+    assert source != SATURATED or [k[0] for k in key][:3] == ["saturated", "saturated", "dead"]
 
 
 def test_history_memory_stays_flat_with_norms():
