@@ -198,7 +198,7 @@ def norm_chart(r, width: int = 640, height: int = 300) -> str:
     from .svgplot import FONT, _pow10, tick_label
 
     x, y = log_norms(r)
-    left, right, top, bottom = 60, 50, 30, 46
+    left, right, top, bottom = 60, 58, 30, 46
     pw, ph = width - left - right, height - top - bottom
     finite = y[np.isfinite(y)]
     e0, e1 = (math.floor(finite.min()), math.ceil(finite.max())) if finite.size else (0, 1)
