@@ -327,3 +327,11 @@ def test_quiet_health_prints_the_warnings_and_the_summary(runner):
     assert result.exit_code == 0
     assert result.stdout.startswith("Gradient health\n⚠ epoch 1: vanishing gradients")
     assert "Gradient norm per layer" not in result.stdout and "Parameters: initial → final" in result.stdout
+
+
+def test_ascii_output_spells_the_norms_in_ascii(runner):
+    """--ascii: 1.6e-05, not 1.6×10⁻⁵ transliterated (which would no longer fit the columns laid out for it)."""
+    result = runner.invoke(app, ["step", "vanishing", "-n", "3", "--health", "--ascii"])
+    assert result.exit_code == 0 and result.stdout.isascii()
+    assert "1.6e-05" in result.stdout and "! epoch 1: vanishing gradients: ||g(1)|| / ||g(7)|| = 1.7e-04" in result.stdout
+    assert "..." not in result.stdout.split("Gradient norm per layer")[1].split("Frobenius")[0]

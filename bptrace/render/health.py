@@ -35,11 +35,11 @@ def layer_norm(l: int, style: str = STYLE) -> str:
     if style == "latex":
         return rf"\lVert g^{{({l})}} \rVert"
     if style == "ascii":
-        return f"||g^({l})||"
+        return f"||g({l})||"
     return f"‖g⁽{str(l).translate(fmt.SUPERSCRIPTS)}⁾‖"
 
 
-def norm_table(r, every: int | None = None):
+def norm_table(r, every: int | None = None, style: str = STYLE):
     """The epoch table's rows with one column per layer: ‖∂E/∂W⁽ˡ⁾‖ at the start of the epoch."""
     from rich import box
 
@@ -51,9 +51,9 @@ def norm_table(r, every: int | None = None):
     t.caption_justify = "left"
     t.add_column(_("epoch"), justify="right", style=NAME_STYLE, no_wrap=True)
     for l in range(1, r.health.norms.shape[1] + 1):
-        t.add_column(layer_norm(l), justify="right", no_wrap=True)
+        t.add_column(layer_norm(l, style), justify="right", no_wrap=True)
     for i in table_rows(r, every):
-        t.add_row(str(int(r.epoch[i])), *[sci(float(v)) for v in r.health.norms[i]])
+        t.add_row(str(int(r.epoch[i])), *[sci(float(v), style) for v in r.health.norms[i]])
     return t
 
 
@@ -164,23 +164,41 @@ def findings(r, style: str = STYLE) -> list[str]:
     return lines
 
 
-def findings_text(r) -> Text:
+def findings_text(r, style: str = STYLE) -> Text:
     text = Text(_("Gradient health") + "\n", style="bold")
-    for i, line in enumerate(findings(r)):
-        text.append(("\n" if i else "") + ("⚠ " if r.health.findings else "✓ ") + line)
+    mark = ("!" if style == "ascii" else "⚠") if r.health.findings else ("ok" if style == "ascii" else "✓")
+    for i, line in enumerate(findings(r, style)):
+        text.append(("\n" if i else "") + f"{mark} {line}")
     return text
+
+
+class InNotation:
+    """A renderable made when printed, in the console's notation: ASCII (10^-5 would not fit where 10⁻⁵ was laid
+    out) on a console that cannot show Unicode (--ascii), else Unicode."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __rich_console__(self, console, options):
+        if not options.ascii_only:
+            yield self.make(STYLE)
+            return
+        from .plain import asciify  # the rest of it (the boxes, …) as the console's other tables
+
+        yield asciify(self.make("ascii"))
 
 
 def health_parts(r, every: int | None = None, width: int = 76) -> list:
     """What --health adds after the loss curve: the norms table, their plot and the findings."""
     if r.health is None or not r.epochs_done:
         return []
-    return [norm_table(r, every), Text(""), norm_plot(r, width), Text(""), findings_text(r), Text("")]
+    return [InNotation(lambda style: norm_table(r, every, style)), Text(""), norm_plot(r, width), Text(""),
+            InNotation(lambda style: findings_text(r, style)), Text("")]
 
 
 def with_findings(r, summary) -> Group:
     """The findings before a run's summary (step --health --quiet shows no table or plot)."""
-    return Group(findings_text(r), Text(""), summary)
+    return Group(InNotation(lambda style: findings_text(r, style)), Text(""), summary)
 
 
 def health_group(r, every: int | None = None, width: int = 76) -> Group:
