@@ -335,3 +335,10 @@ def test_ascii_output_spells_the_norms_in_ascii(runner):
     assert result.exit_code == 0 and result.stdout.isascii()
     assert "1.6e-05" in result.stdout and "! epoch 1: vanishing gradients: ||g(1)|| / ||g(7)|| = 1.7e-04" in result.stdout
     assert "..." not in result.stdout.split("Gradient norm per layer")[1].split("Frobenius")[0]
+
+
+def test_the_ascii_fallback_spells_exponents_and_layer_indices():
+    from bptrace.ascii import transliterate
+
+    assert transliterate("1.2×10⁻⁹") == "1.2x10^-9" and transliterate("‖g⁽¹²⁾‖") == "||g(12)||"
+    assert transliterate("(t − o)²") == "(t - o)^2" and transliterate("w5⁺") == "w5+"
