@@ -342,3 +342,14 @@ def test_the_ascii_fallback_spells_exponents_and_layer_indices():
 
     assert transliterate("1.2×10⁻⁹") == "1.2x10^-9" and transliterate("‖g⁽¹²⁾‖") == "||g(12)||"
     assert transliterate("(t − o)²") == "(t - o)^2" and transliterate("w5⁺") == "w5+"
+
+
+@pytest.mark.engines
+def test_health_markdown_parses_in_mermaid_and_katex():
+    from engines_support import ensure_node_packages, katex_errors, mermaid_blocks, run_node
+
+    md = to_text(bptrace.train("vanishing", epochs=200, health=True), "md")
+    ensure_node_packages()
+    blocks = mermaid_blocks(md)
+    assert len(blocks) == 2 and run_node("mermaid-parse.mjs", blocks) == [{"ok": True}, {"ok": True}]
+    assert katex_errors(md) == []
