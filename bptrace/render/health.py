@@ -216,8 +216,7 @@ def norm_chart(r, width: int = 640, height: int = 300) -> str:
     from .svgplot import FONT, _pow10, tick_label
 
     x, y = log_norms(r)
-    left, right, top, bottom = 60, 58, 30, 46
-    pw, ph = width - left - right, height - top - bottom
+    left, top, pw, ph = 60, 30, width - 118, height - 76  # margins: 60 left, 58 right (labels), 30 top, 46 bottom
     finite = y[np.isfinite(y)]
     e0, e1 = (math.floor(finite.min()), math.ceil(finite.max())) if finite.size else (0, 1)
     e1 = e1 if e1 > e0 else e0 + 1
@@ -236,12 +235,20 @@ def norm_chart(r, width: int = 640, height: int = 300) -> str:
                      f"<text x='{left - 6}' y='{py(e) + 4:.1f}' text-anchor='end'>{_pow10(e)}</text>")
     for t in nice_ticks(x0, x1, integer=True):
         parts.append(f"<text x='{px(t):.1f}' y='{top + ph + 17}' text-anchor='middle'>{tick_label(t)}</text>")
+    return "\n".join(parts + _chart_lines(x, y, px, py, left + pw + 4) + ["</svg>"])
+
+
+def _chart_lines(x, y, px, py, label_x: float) -> list[str]:
+    """One polyline per layer (its column of y), in its colour, with ‖g⁽ˡ⁾‖ written at its right end."""
+    from html import escape
+
+    out = []
     for l in range(y.shape[1]):
         keep = np.isfinite(y[:, l])
         pts = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x[keep].tolist(), y[keep, l].tolist()))
         colour = COLOURS[l % len(COLOURS)]
-        parts.append(f"<polyline class='curve' points='{pts}' fill='none' stroke='{colour}' stroke-width='1.5'/>")
+        out.append(f"<polyline class='curve' points='{pts}' fill='none' stroke='{colour}' stroke-width='1.5'/>")
         if keep.any():
-            parts.append(f"<text x='{left + pw + 4}' y='{py(y[keep, l][-1]) + 4:.1f}' fill='{colour}'>"
-                         f"{escape(layer_norm(l + 1))}</text>")
-    return "\n".join(parts + ["</svg>"])
+            out.append(f"<text x='{label_x}' y='{py(y[keep, l][-1]) + 4:.1f}' fill='{colour}'>"
+                       f"{escape(layer_norm(l + 1))}</text>")
+    return out
