@@ -1,6 +1,6 @@
 """Gradient health (`step --health`): per-layer gradient norms per epoch, and findings (saturated
 sigmoid/tanh units, dead ReLUs, vanishing and exploding gradients) with the epoch they first appear.
-numpy only; nothing here prints.
+numpy and plain Python (the fast path's probe); nothing here prints.
 
 What is measured, at the start of each epoch (the weights before its first update, as the loss
 column's first sample sees them), over every sample of the spec:
