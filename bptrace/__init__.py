@@ -99,24 +99,28 @@ def _check_sample(s, sample: int, param: str = "sample") -> int:
 
 
 def plan(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
-         seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None):
+         seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None,
+         health: bool = False):
     """A checked training plan (see trainer.Plan.build); show: "first,last", ["first", "last"], [1, 10] or "all";
-    round=N: textbook rounding, every computed value rounded half up to N decimals (sgd, online)."""
+    round=N: textbook rounding, every computed value rounded half up to N decimals (sgd, online);
+    health: per-layer gradient norms per epoch and warnings (saturated, dead, vanishing; see bptrace.health)."""
     from .trainer import Plan
 
     return Plan.build(load(source), epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
-                      until_loss=until_loss, watch=watch, round=round)
+                      until_loss=until_loss, watch=watch, round=round, health=health)
 
 
 def train(source=None, *, epochs: int = 100, batch: str | int = "online", shuffle: bool = False,
           seed: int | None = None, show=(), until_loss: float | None = None, watch: int = 1,
-          naming: str | None = None, learning_rate: float | None = None, round: int | None = None):
-    """Train for a number of epochs: returns a Result (per-epoch history, final weights, traces of `show` epochs)."""
+          naming: str | None = None, learning_rate: float | None = None, round: int | None = None,
+          health: bool = False):
+    """Train for a number of epochs: returns a Result (per-epoch history, final weights, traces of `show` epochs;
+    with health=True, result.health: per-layer gradient norms and findings, see bptrace.health)."""
     from . import trainer as training
 
     s = load(source, learning_rate=learning_rate, naming=naming)
     p = plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show, until_loss=until_loss, watch=watch,
-             round=round)
+             round=round, health=health)
     return training.train(s, p, naming)
 
 

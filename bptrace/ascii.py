@@ -39,7 +39,21 @@ def char(ch: str) -> str:
     return plain or "?"
 
 
+SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def _superscripts(text: str) -> str:
+    """Exponents and layer indices as ASCII: 10⁻⁵ -> 10^-5 (not 10?5), g⁽²⁾ -> g(2) (not g(^2)); x² stays x^2."""
+    import re
+
+    digits = str.maketrans(SUPERSCRIPT_DIGITS + "⁻", "0123456789-")
+    text = re.sub(f"⁽([{SUPERSCRIPT_DIGITS}]+)⁾", lambda m: f"({m.group(1).translate(digits)})", text)
+    return re.sub(f"⁻?[{SUPERSCRIPT_DIGITS}]+", lambda m: "^" + m.group(0).translate(digits), text)
+
+
 def transliterate(text: str) -> str:
+    if any(c in SUPERSCRIPT_DIGITS for c in text):
+        text = _superscripts(text)
     return "".join(char(ch) for ch in text)
 
 

@@ -18,6 +18,7 @@ from .cli_options import (
     VerifyEpochs, VerifyBatch, VerifySample, VerifyTol, VerifyAtol, Model, Activations, Loss, Lr, X, Target,
     MaxParams, ValidateSpec, Path, Force, Name, Topic, VerifyPrecision, Version,
     QuizSpec, QuizSeed, Ask, QuizOut, Shape, Activation, QuizLoss, Summary, SummaryExport, Round, RunRound, Form,
+    Health,
 )
 from .errors import DivergedError, UsageError, clip, safe_text
 from .exports import REGISTRY, Options
@@ -87,7 +88,7 @@ def step(spec: SpecArg = None, epochs: Epochs = 100, batch: Batch = "online", sh
          seed: Seed = None, show: Show = None, every: Every = None, watch: Watch = 1, until_loss: UntilLoss = None,
          log_y: LogY = False, quiet: Quiet = False, precision: Precision = 8, lr: LR = None, naming: Naming = None,
          no_formulas: NoFormulas = False, export: Export = None, format: Format = None, round_: RunRound = None,
-         form: Form = "scalar"):
+         form: Form = "scalar", health: Health = False):
     """Train for N epochs and show the run: per-epoch table, loss curve, final weights and outputs.
 
     Exit codes: 0 done; 1 an export could not be written; 2 bad input;
@@ -98,7 +99,7 @@ def step(spec: SpecArg = None, epochs: Epochs = 100, batch: Batch = "online", sh
     with user_errors():
         s = load_spec(spec, lr, naming)
         plan = bptrace.plan(s, epochs=epochs, batch=batch, shuffle=shuffle, seed=seed, show=show,
-                            until_loss=until_loss, watch=watch, round=round_)
+                            until_loss=until_loss, watch=watch, round=round_, health=health)
         opts = Options(_precision(precision, round_), not no_formulas, every=every, log_y=log_y, form=form)
         with Exports(export or [], format, inputs=[spec]) as exports:
             result, shown = progress.train(s, plan, naming, exports, opts, quiet)
@@ -229,7 +230,7 @@ def samples_cmd(name: Name = None):
 
 @app.command("docs")
 def docs_cmd(topic: Topic = None):
-    """Read the documentation in the terminal: the spec format, the worked example, the trace format."""
+    """Read the documentation in the terminal: the spec format, the worked example, the trace format, gradient health."""
     from .cli_show import docs_topic
 
     with user_errors():

@@ -200,7 +200,7 @@ ValidateSpec = Annotated[str, text_arg("Spec file (TOML), or a built-in sample's
 Path = Annotated[str, typer.Argument(help="Where to write the starter spec.", metavar="PATH", click_type=TEXT)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
 Name = Annotated[Optional[str], text_arg("Print this sample's TOML, to start from it.", "NAME")]
-Topic = Annotated[Optional[str], text_arg("spec, worked-example or trace-format.", "TOPIC")]
+Topic = Annotated[Optional[str], text_arg("spec, worked-example, trace-format or gradient-health.", "TOPIC")]
 QuizSeed = Annotated[int, number("--seed", kind=Whole(0, 2**32 - 1), metavar="N",
                                  help="Seed of the made-up network's numbers (same seed, same exercise).")]
 Ask = Annotated[str, typer.Option("--ask", metavar="LIST", help="What to ask: names (z1, dE_total/dw5, w5+) and groups (forward, errors, "
@@ -217,3 +217,6 @@ RunRound = Annotated[Optional[int], number("--round", kind=Whole(0, 12), metavar
 Form = Annotated[str, typer.Option(
     "--form", metavar="FORM",
     help="scalar (neuron by neuron), matrix (W⁽ˡ⁾ h⁽ˡ⁻¹⁾ + b⁽ˡ⁾, δ⁽ˡ⁾, δ⁽ˡ⁾h⁽ˡ⁻¹⁾ᵀ, with shapes) or both side by side.")]
+Health = Annotated[bool, typer.Option("--health", help="Gradient health: each layer's gradient norm per epoch (a table "
+                                       "and a plot), and warnings for saturated sigmoid/tanh units, dead ReLUs and "
+                                       "vanishing or exploding gradients, with the epoch they appear.")]

@@ -126,10 +126,11 @@ class _Layout:
                                     *(range(s.b, s.b + s.nb) if s.b is not None and s.train_bias else [])]]
 
 
-def _sample_code(spec, L: _Layout) -> str:
-    """def sample(p, g, x, t): forward, loss, backward for one sample; adds its gradient to g."""
+def _sample_code(spec, L: _Layout, name: str = "sample", with_z: bool = False) -> str:
+    """def sample(p, g, x, t): forward, loss, backward for one sample; adds its gradient to g.
+    with_z (step --health's probe): it also returns every z, layer by layer."""
     n_in, n_out = spec.n_inputs, spec.layers[-1].units
-    lines = ["def sample(p, g, x, t):",
+    lines = [f"def {name}(p, g, x, t):",
              f"    {', '.join(f'P{i}' for i in range(L.size))}, = p",
              f"    {', '.join(f'A_{k}' for k in range(n_in))}, = x",
              f"    {', '.join(f'T{k}' for k in range(n_out))}, = t"]
@@ -174,7 +175,8 @@ def _sample_code(spec, L: _Layout) -> str:
             for k in range(fan_in):
                 back = " + ".join(f"D{l}_{j} * P{w + j * fan_in + k}" for j in range(units))
                 lines.append(f"    D{l - 1}_{k} = ({back}) * {_d(below.activation, zb[k], ab[k], below.act_param)}")
-    lines.append(f"    return E, ({', '.join(outs[-1][1])},)")
+    zs = f", ({', '.join(z for layer in outs for z in layer[0])},)" if with_z else ""
+    lines.append(f"    return E, ({', '.join(outs[-1][1])},){zs}")
     return "\n".join(lines)
 
 
@@ -213,9 +215,13 @@ def _update_code(name: str, h: dict, L: _Layout) -> str:
     return "\n".join(["def update(p, g, lr, t, s):", *(f"    {line}" for line in lines or ["pass"])])
 
 
+def _namespace() -> dict:
+    return {"_sigmoid": _sigmoid, "_softplus": _softplus, "_exp": _exp, "_log": _log, "_div": _div,
+            "_sqrt": _sqrt, "_pow": _pow, "_max": _max, "tanh": math.tanh, **activations.SCALAR}
+
+
 def _compile(spec, L: _Layout) -> dict:
-    namespace = {"_sigmoid": _sigmoid, "_softplus": _softplus, "_exp": _exp, "_log": _log, "_div": _div,
-                 "_sqrt": _sqrt, "_pow": _pow, "_max": _max, "tanh": math.tanh, **activations.SCALAR}
+    namespace = _namespace()
     code = _sample_code(spec, L) + "\n\n\n" + _update_code(spec.optimizer.name, spec.optimizer.hyper, L) + "\n"
     exec(compile(code, f"<bptrace fast path: {spec.source}>", "exec"), namespace)  # our own generated code
     return namespace
@@ -223,7 +229,8 @@ def _compile(spec, L: _Layout) -> dict:
 
 class ScalarNet:
     def __init__(self, session):
-        spec = session.spec
+        spec = self.spec = session.spec
+        self._probe = None  # step --health: the sample code that also returns the z's, compiled when first asked
         self.layout = _Layout(spec)
         ns = _compile(spec, self.layout)
         self._sample, self._update = ns["sample"], ns["update"]
@@ -305,6 +312,23 @@ class ScalarNet:
             return loss, outputs, math.nan  # (the sums can overflow alone: hence the exact check)
         return loss, outputs, norm
 
+    def probe(self):
+        """step --health at the current parameters, without changing them: (∂E/∂p of every parameter, E the mean
+        E_total over every sample; each sample's z's, layer by layer), or None after an arithmetic exception."""
+        if self._probe is None:
+            ns = _namespace()
+            code = _sample_code(self.spec, self.layout, "probe", with_z=True) + "\n"
+            exec(compile(code, f"<bptrace fast path probe: {self.spec.source}>", "exec"), ns)  # our own generated code
+            self._probe = ns["probe"]
+        g, zs, probe, p = [0.0] * self.layout.size, [], self._probe, self.p
+        try:
+            for x, t in zip(self.X, self.T):
+                zs.append(probe(p, g, x, t)[2])
+        except (ArithmeticError, ValueError):
+            return None
+        n = len(self.X)
+        return [v / n for v in g], zs
+
     def _finite(self) -> bool:
         """Every parameter and every optimizer state value is finite."""
         return all(all(map(math.isfinite, values)) for values in (self.p, *self.state.values()))
@@ -340,6 +364,10 @@ class Paths:
 
     def trace_step(self, batch, epoch: int):
         return self.numpy().trace_step(batch, epoch)
+
+    def probe(self):
+        """ScalarNet.probe when the fast path holds the state (the state stays there), else None."""
+        return self.fast.probe() if self._in_fast else None
 
     def state(self):
         """The current training state as an immutable State (bptrace.state)."""

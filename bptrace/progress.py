@@ -89,6 +89,10 @@ def train(s, plan, naming, exports, opts, quiet: bool):
     width = min(out.width, 100) - 2
     shown = training.summary(result, opts.precision) if quiet else \
         training.render_run(result, opts.view, opts.every, opts.log_y, width, with_header=False)
+    if quiet and result.health is not None and result.epochs_done:  # --health -q: the warnings, then the summary
+        from .render.health import with_findings
+
+        shown = with_findings(result, shown)
     return result, shown
 
 

@@ -53,9 +53,10 @@ class History:
     def n(self) -> int:
         return len(self.rows)
 
-    def add(self, epoch: int, loss: float, gnorm: float, outputs) -> None:
-        """One epoch's numbers; outputs: at most WATCH_OUTPUTS values (the caller truncates), or None."""
-        row = (epoch, loss, gnorm, outputs)
+    def add(self, epoch: int, loss: float, gnorm: float, outputs, norms: tuple | None = None) -> None:
+        """One epoch's numbers; outputs: at most WATCH_OUTPUTS values (the caller truncates), or None;
+        norms: the layers' gradient norms (step --health, see health.py), or None."""
+        row = (epoch, loss, gnorm, outputs, norms)
         if self.bucket == 1:  # every epoch kept
             self.rows.append(row)
             if len(self.rows) > self.capacity:
@@ -103,6 +104,14 @@ class History:
         return (np.fromiter((r[0] for r in self.rows), np.int64, n), np.fromiter((r[1] for r in self.rows), float, n),
                 np.fromiter((r[2] for r in self.rows), float, n), outs)
 
+    def norms(self, layers: int) -> np.ndarray:
+        """The kept rows' gradient norms per layer, (rows, layers) (nan where none were measured); after arrays()."""
+        out = np.full((len(self.rows), layers), np.nan)
+        for i, r in enumerate(self.rows):
+            if r[4] is not None:
+                out[i] = r[4]
+        return out
+
 
 MAX_TRACES = 10_000  # full traces a plan may keep (each is every value of one step)
 
@@ -120,10 +129,12 @@ class Plan:
     until_loss: float | None = None
     watch: int = 1  # 1-based sample whose outputs the per-epoch table shows
     round: int | None = None  # textbook rounding: every computed value rounded to this many decimals
+    health: bool = False  # measure per-layer gradient norms and find saturated, dead, vanishing (health.py)
 
     @classmethod
     def build(cls, spec, *, epochs: int, batch: str | int = "online", shuffle: bool = False, seed: int | None = None,
-              show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None) -> "Plan":
+              show=(), until_loss: float | None = None, watch: int = 1, round: int | None = None,
+              health: bool = False) -> "Plan":
         """A checked plan for `spec`; show: "first,last", "1,10,100", "all", or a list such as
         ["first", "last"] or [1, 10]. Refuses epochs < 1, a watched sample the spec lacks, and more
         than MAX_TRACES traced steps."""
@@ -131,8 +142,9 @@ class Plan:
             raise UsageError(f"epochs: expected a whole number ≥ 1, got {epochs}", param="epochs")
         _check_stop_and_seed(until_loss, seed)
         shown, last = parse_show(show, epochs)
-        plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round)
+        plan = cls(epochs, parse_batch(batch), shuffle, seed, shown, last, until_loss, watch, round, bool(health))
         check_watch(plan, spec)
+        _check_health(health, round)
         if round is not None:
             from .rounding import check_rounding
 
@@ -172,6 +184,15 @@ def _check_stop_and_seed(until_loss, seed) -> None:
         raise UsageError(f"seed: expected a whole number from 0 to {2**32 - 1:,}, got {seed!r}", param="seed")
 
 
+def _check_health(health, round) -> None:
+    """health: True or False, and not with textbook rounding (its norms would be computed unrounded)."""
+    if not isinstance(health, bool):
+        raise UsageError(f"health: expected true or false, got {health!r}", param="health")
+    if health and round is not None:
+        raise UsageError("health: cannot be combined with round (textbook rounding): the gradient norms are "
+                         "measured unrounded; drop one of the two", param="health")
+
+
 def check_watch(plan: Plan, spec) -> None:
     n = len(spec.samples)
     if isinstance(plan.watch, bool) or not isinstance(plan.watch, int) or not 1 <= plan.watch <= n:
@@ -199,6 +220,7 @@ class Result:
     divergence: Divergence | None = None
     epoch: np.ndarray | None = None  # 1-based epoch of each kept row (every epoch when None)
     order: list[list[int]] | None = None  # each epoch's sample order (1-based) when shuffled or given
+    health: object = None  # health.Health with plan.health (per-layer gradient norms of the kept rows, findings)
 
     def __post_init__(self):
         if self.epoch is None:
@@ -320,6 +342,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     stop, divergence, done = "completed", None, 0
     fixed = batches(n, plan, None) if rng is None and spec.order is None else None
     orders = [] if fixed is None else None  # each epoch's sample order (1-based): shuffled or the spec's
+    monitor = _monitor(spec, plan)
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
@@ -335,6 +358,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
             s = paths.numpy()
             snapshot = (copy.deepcopy(s.net), copy.deepcopy(s.opt), s.steps, epoch_batches)
         total, norms, watched = 0.0, 0.0, None
+        health = monitor and monitor.measure(paths, epoch)  # at the epoch's start; the state stays where it is
         for batch in epoch_batches:
             try:
                 step_loss, norm, o = _step(paths, batch, epoch, show and ("stream" if on_trace else "keep"), watch,
@@ -368,7 +392,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
         if stop == "interrupted":
             break
         epoch_loss = total / n
-        history.add(epoch, epoch_loss, norms / len(epoch_batches), watched)
+        history.add(epoch, epoch_loss, norms / len(epoch_batches), watched, health)
         done = epoch
         if on_epoch is not None:
             on_epoch(epoch)
@@ -383,7 +407,17 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     final_outputs = engine.forward(session.net, session.X[:OUTPUT_ROWS])[1][-1]
     epochs, loss, gnorm, outs = history.arrays()
     return Result(spec, session.names, plan, loss, gnorm, outs, done, initial,
-                  param_values(session), final_outputs, traces, stop, divergence, epochs, orders)
+                  param_values(session), final_outputs, traces, stop, divergence, epochs, orders,
+                  monitor and monitor.result(history.norms(len(spec.layers))))
+
+
+def _monitor(spec, plan: Plan):
+    """A health.Monitor when the plan asks for gradient health, else None."""
+    if not plan.health:
+        return None
+    from .health import Monitor
+
+    return Monitor(spec)
 
 
 def _step(paths: fastpath.Paths, batch, epoch: int, trace, watch: int, rounding: int | None = None):

@@ -168,6 +168,22 @@ def run_summary(r) -> dict[str, Any]:
         "outputs": [[_v(x) for x in row] for row in r.outputs.tolist()],
         "initial": {k: _v(v) for k, v in r.initial.items()},
         "final": {k: _v(v) for k, v in r.final.items()},
+        **({} if getattr(r, "health", None) is None else {"health": health_record(r)}),
+    }
+
+
+def health_record(r) -> dict[str, Any]:
+    """step --health: each kept epoch's ‖∂E/∂W⁽ˡ⁾‖ per layer (row i is epoch[i]), the rules' thresholds, the findings."""
+    from .. import health
+
+    h = r.health
+    return {
+        "grad_norms": [[_v(x) for x in row] for row in h.norms.tolist()],
+        "thresholds": {"sigmoid_slope": health.SIGMOID_SLOPE, "tanh_level": health.TANH_LEVEL,
+                       "vanishing": health.VANISHING, "exploding": health.EXPLODING, "large": health.LARGE},
+        "findings": [{"kind": f.kind, "epoch": f.epoch, "layer": None if f.layer is None else f.layer + 1,
+                      "neuron": None if f.layer is None else r.names.out[f.layer][f.unit],
+                      "activation": f.activation or None, "value": _v(f.value)} for f in h.findings],
     }
 
 

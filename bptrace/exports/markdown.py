@@ -315,6 +315,31 @@ def loss_chart(loss, epoch=None, points: int = 40) -> str:
             "    x-axis \"" + _("epoch") + f"\" {x}\n    y-axis \"{axis}\"\n    line [{', '.join(ys)}]\n```\n")
 
 
+def health_markdown(r, every: int | None = None) -> list[str]:
+    """step --health: the norms per layer as columns of the epoch rows, their log10 chart, the findings."""
+    from ..render.health import findings, layer_norm, log_norms, sci
+    from ..render.training import round_step, table_rows
+
+    L = r.health.norms.shape[1]
+    rows = ["| " + _("epoch") + " | " + " | ".join(f"${layer_norm(l, 'latex')}$" for l in range(1, L + 1)) + " |",
+            "|---:|" + "---:|" * L]
+    for i in table_rows(r, every):
+        rows.append(f"| {r.epoch[i]} | " + " | ".join(sci(float(v), "latex").join("$$") for v in r.health.norms[i]) + " |")
+    x, y = log_norms(r)
+    step = round_step(int(x[-1]), 40)
+    keep = [i for i, e in enumerate(x.tolist()) if (e == 1 or e == x[-1] or e % step == 0) and np.isfinite(y[i]).all()]
+    chart = ""
+    if keep:
+        lines = "".join(f"    line [{', '.join(f'{y[i, l]:.3f}' for i in keep)}]\n" for l in range(L))
+        axis = f"[{', '.join(str(x[i]) for i in keep)}]" if len(keep) <= 12 else f"{x[keep[0]]} --> {x[keep[-1]]}"
+        chart = ("```mermaid\nxychart-beta\n    title \"" + _("log₁₀ ‖g⁽ˡ⁾‖ per epoch, one line per layer") + "\"\n"
+                 "    x-axis \"" + _("epoch") + f"\" {axis}\n    y-axis \"log₁₀ ‖g‖\"\n{lines}```\n")
+    caption = _("at the start of each epoch, mean loss over every sample (Frobenius norm)")
+    notes = "\n".join(f"- {text(line)}" for line in findings(r, "unicode"))
+    return [f"$\\lVert g^{{(l)}} \\rVert = \\lVert \\partial E / \\partial W^{{(l)}} \\rVert$, {caption}.\n",
+            "\n".join(rows) + "\n", chart, notes + "\n"]
+
+
 def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "scalar") -> str:
     from ..render.training import STOPS, loss_change, table_rows
 
@@ -338,6 +363,9 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
             rows.append(f"| {r.epoch[i]} | {num(r.loss[i], precision)} | {num(r.grad_norm[i], precision)} | "
                         + " | ".join(num(float(v), precision) for v in r.outputs[i]) + " |")
         w.add(_("Outputs are those of sample {n}.").format(n=watch) + "\n", "\n".join(rows) + "\n")
+    if getattr(r, "health", None) is not None and idx:  # step --health
+        w.heading(2, _("Gradient health"))
+        w.add(*health_markdown(r, every))
     for it in r.traces:
         w.add(f"## {epoch_heading(it)}\n")
         w.iteration(3, it, diagrams=False)

@@ -93,6 +93,10 @@ def run_pieces(r, view, every: int | None = None, log_y: bool = False) -> list:
         pieces += [training.epoch_table(r, view.precision, every),
                    line_chart(epochs, losses, _("loss per epoch") + (" " + _("(log scale)") if log_y else ""),
                               _("epoch"), _("loss"), log_y)]
+        if getattr(r, "health", None) is not None:  # step --health: the norms, their chart, the findings
+            from ..render import health
+
+            pieces += [health.norm_table(r, every), health.norm_chart(r), health.findings_text(r)]
     pieces.append(training.summary(r, view.precision))
     return pieces
 

@@ -235,5 +235,9 @@ def render_run(r, view, every: int | None = None, log_y: bool = False, width: in
         parts += [Rule(epoch_title(it)), in_form(it, r.spec, view), Text("")]
     if r.epochs_done:
         parts += [epoch_table(r, view.precision, every), Text(""), loss_curve(r, log_y, width=width), Text("")]
+    if r.health is not None:  # step --health
+        from .health import health_parts
+
+        parts += health_parts(r, every, width)
     parts.append(summary(r, view.precision))
     return Group(*parts)
