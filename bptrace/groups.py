@@ -102,8 +102,8 @@ def _given(spec) -> dict[tuple[int, str], tuple[float, float]]:
 
 
 def summary(it, num=lambda v: f"{v:g}", alpha: str = "α", lam: str = "λ") -> str:
-    """An iteration's α (and λ) per layer: "layer 1: α = 0.5; layer 2: α = 0.25, λ = 0.01 (biases: α = 0.25,
-    λ = 0)"; "" for an iteration without parameter groups. num writes each value, alpha and lam the symbols."""
+    """An iteration's α (and λ) per layer: "layer 1: α = 0.5; layer 2: α = 0.25, λ = 0.01 (biases: λ = 0)";
+    "" for an iteration without parameter groups. num writes each value, alpha and lam the symbols."""
     return _text(_own(it), num, alpha, lam)
 
 

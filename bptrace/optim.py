@@ -11,6 +11,10 @@
   adagrad:  G ← G + g² (G starts at initial_accumulator_value);  αₜ = α/(1 + (t − 1)·lr_decay)
             p ← p − αₜ·g/(√G + ε)
 
+Each parameter array has its own α and λ when the spec gives parameter groups (bptrace.groups): `step`
+takes one α or a list (one per array), `wd` holds each array's λ, and `hyper_of(i)` is array i's
+hyperparameters with its λ (adamw's p·(1 − αλ) uses both).
+
 RULES is the one definition of each: its numpy step (in place, on one parameter array), the
 fast path's scalar Python for one parameter, the expression tree of p⁺ for the trace, and the
 one-line text. The weight decay of all but adamw is folded into g before the rule sees it.

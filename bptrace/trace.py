@@ -184,11 +184,6 @@ class Iteration:
         return self.learning_rate if u.learning_rate is None else u.learning_rate
 
     @property
-    def grouped(self) -> bool:
-        """Whether the updates carry their own α and λ (parameter groups)."""
-        return any(u.learning_rate is not None for u in self.updates)
-
-    @property
     def loss_before(self) -> float:
         return total(p.loss.total.value for p in self.passes) / len(self.passes)
 

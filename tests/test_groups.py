@@ -189,7 +189,8 @@ def test_streamed_jsonl_follows_the_schedule(runner, tmp_path):
 def test_every_text_export_shows_the_layers_own_rate(runner, tmp_path):
     path = grouped_file(tmp_path)
     for suffix, needle in ((".md", r"0.45 - 0.25\times0.02592286"), (".tex", r"0.45 - 0.25\times0.02592286"),
-                           (".walk.html", "0.25"), (".html", "0.25")):
+                           (".walk.html", "<mn>0.25</mn><mo>×</mo><mn>0.02592286</mn>"),
+                           (".html", "layer 2: α = 0.25")):
         out = tmp_path / f"g{suffix}"
         assert runner.invoke(app, ["run", path, "-o", str(out)]).exit_code == 0
         text = out.read_text(encoding="utf-8")
@@ -332,3 +333,33 @@ def test_exported_script_builds_param_groups_and_prints_the_same_numbers(runner,
     for u in last.updates:
         assert close_at(printed[f"{u.name}+"][-1], u.new), u.name
         assert close_at(printed[f"dE_total/d{u.name}"][-1], u.gradient), u.name
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_group_headers_render_in_katex_and_pdflatex(runner, tmp_path, form):
+    from engines_support import compile_tex, ensure_pdflatex, katex_errors, tex_errors
+
+    spec = {**with_layer(BLOG, 1, learning_rate=0.25, weight_decay=0.01), "optimizer": {"name": "adamw"}}
+    path = tmp_path / "g.toml"
+    path.write_text(to_toml(spec))
+    texts = {}
+    for suffix in (".md", ".tex"):
+        out = tmp_path / f"g{suffix}"
+        result = runner.invoke(app, ["run", str(path), "--form", form, "--export", str(out)])
+        assert result.exit_code == 0, result.output
+        texts[suffix] = out.read_text(encoding="utf-8")
+        assert "layer 2: $\\alpha$ = 0.25, $\\lambda$ = 0.01" in texts[suffix]
+    assert not katex_errors(texts[".md"])
+    ensure_pdflatex()
+    ok, log = compile_tex(texts[".tex"])
+    assert ok, tex_errors(log)
+
+
+def test_quiz_gives_each_layers_rate_and_keys_its_update(runner, tmp_path, monkeypatch):
+    spec = grouped_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["quiz", spec]).exit_code == 0
+    exercise = (tmp_path / "quiz" / "exercise.md").read_text(encoding="utf-8")
+    assert "$\\alpha = 0.5$ (layer 1: $\\alpha$ = 0.5; layer 2: $\\alpha$ = 0.25). One update" in exercise
+    assert "`w5+` = 0.44351929" in (tmp_path / "quiz" / "key.md").read_text(encoding="utf-8")
