@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations, frozen, groups, losses
+from . import activations, frozen, groups, losses, schedules
 from .optim import Optimizer
 
 
@@ -160,4 +160,4 @@ def rates(net: Network, spec, epoch: int) -> float | list[float]:
     """α in an epoch: the spec's (scheduled), or with parameter groups each trainable array's own."""
     if groups.any_groups(spec):
         return groups.rates(spec, net.trainable(), epoch)
-    return spec.learning_rate if spec.schedule is None else spec.schedule.rate(spec.learning_rate, epoch)
+    return schedules.rate(spec, epoch)
