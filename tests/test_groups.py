@@ -363,3 +363,17 @@ def test_quiz_gives_each_layers_rate_and_keys_its_update(runner, tmp_path, monke
     exercise = (tmp_path / "quiz" / "exercise.md").read_text(encoding="utf-8")
     assert "$\\alpha = 0.5$ (layer 1: $\\alpha$ = 0.5; layer 2: $\\alpha$ = 0.25). One update" in exercise
     assert "`w5+` = 0.44351929" in (tmp_path / "quiz" / "key.md").read_text(encoding="utf-8")
+
+
+def test_json_echoes_the_optimizers_bias_decay():
+    import jsonschema
+
+    from bptrace.exports import json_
+
+    spec = single_neuron({"name": "adamw", "bias_weight_decay": 0.0})
+    d = json.loads(json_.trace_json(bptrace.run(spec)))
+    jsonschema.validate(d, json.loads(json_.schema_text()))
+    assert d["spec"]["optimizer"]["bias_weight_decay"] == 0.0
+    assert d["iterations"][0]["update"]["b1"]["weight_decay"] == 0.0
+    assert d["iterations"][0]["update"]["w1"]["weight_decay"] == 0.01  # AdamW's default λ
+    assert "bias_weight_decay" not in json.loads(json_.trace_json(bptrace.run(BLOG)))["spec"]["optimizer"]
