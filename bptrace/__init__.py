@@ -24,7 +24,8 @@ from .errors import BptraceError
 
 def load(source=None, *, learning_rate: float | None = None, naming: str | None = None):
     """A validated Spec from a path, a dict, TOML text, a built-in sample's name, or None (the worked example);
-    learning_rate overrides the spec's; naming, when given, is checked too (the scheme its quantities are named by)."""
+    learning_rate overrides the spec's (a layer with its own keeps it); naming, when given, is checked too (the
+    scheme its quantities are named by)."""
     s = _with_rate(_load(source), learning_rate)
     _check_naming(naming)
     return s

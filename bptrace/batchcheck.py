@@ -26,7 +26,7 @@ SUM_MEAN = Misconception(
 
 def _quantities(it) -> dict[str, tuple[float, float | None, object, str]]:
     """name -> (correct value, the value summed over the batch or None, identity, what the sum does)."""
-    B, alpha = len(it.passes), it.learning_rate
+    B = len(it.passes)
     total = it.passes[0].loss.total
     out = {total.name: (it.loss_before, B * it.loss_before, total.ident,
                         f"is the sum of the {B} samples' losses; the batch's E_total is their mean")}
@@ -37,9 +37,10 @@ def _quantities(it) -> dict[str, tuple[float, float | None, object, str]]:
                                      f"sums the {B} samples' gradients where the update uses their mean")
     for u in it.updates:
         # the update from the summed gradient, for plain descent (w⁺ = w − α·g, no weight decay) only
-        plain_step = plain and not u.frozen and math.isclose(u.new, u.old - alpha * u.gradient, rel_tol=1e-12,
+        a = it.alpha(u)  # its parameter group's α, else the iteration's
+        plain_step = plain and not u.frozen and math.isclose(u.new, u.old - a * u.gradient, rel_tol=1e-12,
                                                              abs_tol=1e-15)
-        out[f"{u.name}+"] = (u.new, u.old - alpha * B * u.gradient if plain_step else None, u.ident, "")
+        out[f"{u.name}+"] = (u.new, u.old - a * B * u.gradient if plain_step else None, u.ident, "")
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from . import answers, deps, misconceptions
+from . import answers, deps, groups, misconceptions
 from .errors import SpecError, clip
 from .spec import describe, kind
 from . import notation
@@ -271,7 +271,9 @@ class _Variants:
         return None
 
     def rule(self, m) -> str:
-        return m.rule.replace("{alpha}", f"{self.net.it.learning_rate:g}")
+        it = self.net.it
+        own = groups.summary(it)  # parameter groups: each layer's own α too
+        return m.rule.replace("{alpha}", f"{it.learning_rate:g}" + (f" ({own})" if own else ""))
 
 
 def _idents(it: Iteration) -> dict:

@@ -138,7 +138,7 @@ Precision = Annotated[int, number("--precision", "-p", kind=Whole(0, 17), metava
 Naming = Annotated[Optional[str], typer.Option("--naming", metavar="SCHEME", help="Naming scheme: seed (w1, h1, o1) or layered (W^(l)_jk).",
                                                 show_default="from the spec, else seed")]
 LR = Annotated[Optional[float], number("--lr", kind=Real(0.0, above=True), metavar="RATE",
-                                       help="Override the spec's learning rate.", show_default=False)]
+                                       help="Override the spec's learning rate (a layer with its own keeps it).", show_default=False)]
 NoFormulas = Annotated[bool, typer.Option("--no-formulas", help="Values only, no formulas (for wide networks).")]
 Export = Annotated[Optional[list[str]], typer.Option(
     "--export", "-o", help=f"Write the trace to PATH ({extensions_text().replace(' or ', ', ')}; - for stdout). Repeatable.",

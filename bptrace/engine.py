@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations, frozen, losses
+from . import activations, frozen, groups, losses, schedules
 from .optim import Optimizer
 
 
@@ -65,8 +65,9 @@ class Network:
         return [self.frozen[l][0 if kind == "W" else 1] for l, kind in self.trainable()]
 
 
-def step(net: Network, opt: Optimizer, grads: list[np.ndarray], lr: float) -> None:
-    """The optimizer's step on every trainable array; frozen entries are put back: p⁺ = p."""
+def step(net: Network, opt: Optimizer, grads: list[np.ndarray], lr) -> None:
+    """The optimizer's step on every trainable array (lr: one α, or each array's); frozen entries are put
+    back: p⁺ = p."""
     arrays, masks = net.arrays(), net.masks()
     kept = [a[m].copy() if m is not None else None for a, m in zip(arrays, masks)]
     opt.step(arrays, grads, lr)
@@ -150,4 +151,13 @@ def gradients(net: Network, back: Backward) -> list[np.ndarray]:
 
 
 def new_optimizer(net: Network, spec) -> Optimizer:
-    return Optimizer(spec.optimizer.name, spec.optimizer.hyper, [a.shape for a in net.arrays()])
+    """The spec's optimizer for the trainable arrays; with parameter groups, each array's own λ."""
+    decays = groups.decays(spec, net.trainable()) if groups.any_groups(spec) else None
+    return Optimizer(spec.optimizer.name, spec.optimizer.hyper, [a.shape for a in net.arrays()], decays)
+
+
+def rates(net: Network, spec, epoch: int) -> float | list[float]:
+    """α in an epoch: the spec's (scheduled), or with parameter groups each trainable array's own."""
+    if groups.any_groups(spec):
+        return groups.rates(spec, net.trainable(), epoch)
+    return schedules.rate(spec, epoch)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import activations, losses, optim
+from . import activations, groups, losses, optim
 
 MAX_PARAMS = 128
 
@@ -78,6 +78,8 @@ def _pow(x: float, t: int) -> float:
 def supports(session) -> bool:
     net = session.net
     if net.frozen:  # frozen parameters: the numpy session puts them back after each step
+        return False
+    if groups.any_groups(session.spec):  # parameter groups: each array's own α and λ, in the numpy session
         return False
     return sum(a.size for a in net.W) + sum(b.size for b in net.b if b is not None) <= MAX_PARAMS
 

@@ -81,8 +81,11 @@ def update_rule(optimizer: str, hyper: dict, lr: float, p=None, g=None, state=No
 
 
 def update_tree(it, hyper: dict, u):
-    """The update of one parameter with its own quantities: w5⁺ = w5 − α·∂E_total/∂w5."""
+    """The update of one parameter with its own quantities: w5⁺ = w5 − α·∂E_total/∂w5, with the α and λ of
+    its parameter group when it has one."""
     p = _Leaf(u.ident, u.old, u.given)
     g = _Leaf(partial(Id("E_total"), u.ident), u.gradient)
     state = {k: _Leaf(state_id(k), v) for k, v in u.state.items()}
-    return update_rule(it.optimizer, hyper, it.learning_rate, p, g, state or None)
+    if u.weight_decay is not None:
+        hyper = {**hyper, "weight_decay": u.weight_decay}
+    return update_rule(it.optimizer, hyper, it.alpha(u), p, g, state or None)

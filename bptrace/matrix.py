@@ -309,10 +309,17 @@ def plain_step(it: Iteration) -> bool:
             and isinstance(r.args[1].args[-1], Ref) and r.args[1].args[-1].q.ident.kind == "d")  # α·g, not α·v
 
 
+def _alpha(it: Iteration, l: int, base: str, alpha: Mat) -> Mat:
+    """α of W⁽ˡ⁾ or b⁽ˡ⁾ (0-based l): its parameter group's when it has one, else the iteration's."""
+    own = [u.learning_rate for u in it.updates if u.learning_rate is not None and u.ident.l == l
+           and u.ident.kind == base.lower()]
+    return alpha if not own or own[0] == alpha.rows[0][0].value else Mat("α", r"\alpha", ((Cell(own[0], None, True),),), True)
+
+
 def update_section(it: Iteration, rule_text: str = "") -> Section:
     """W⁽ˡ⁾⁺ = W⁽ˡ⁾ − α ∂E/∂W⁽ˡ⁾ (sgd); for another optimizer the same matrices and its elementwise rule."""
     eqs, notes = [], []
-    alpha = Mat("α", r"\alpha", ((Cell(it.learning_rate, None, True),),), True)
+    alpha = top = Mat("α", r"\alpha", ((Cell(it.learning_rate, None, True),),), True)
     sgd = plain_step(it)
     frozen = {u.ident for u in it.updates if u.frozen}
     for l in range(1, len(it.passes[0].forward.layers) + 1):
@@ -322,6 +329,7 @@ def update_section(it: Iteration, rule_text: str = "") -> Section:
             if not old[i] or all(held):  # nothing to update (a frozen bias: said in a note)
                 continue
             sym, tex = _v(base, l)
+            alpha = _alpha(it, l - 1, base, top)
             P = Mat(sym, tex, old[i])
             G = Mat(*_v(f"∂E/∂{base}", l, rf"\frac{{\partial E}}{{\partial {base}@}}"), grad[i])
             R = Mat(sym + "⁺", tex[:-1] + "+}", new[i])  # W^{(1)+}

@@ -125,9 +125,10 @@ class Net:
 
     def _updated(self, u, vals) -> float:
         """p⁺ = p − α·∂E_total/∂p (plain gradient descent); other optimizers keep the traced value."""
-        if self.it.optimizer != "sgd":
+        if self.it.optimizer != "sgd" or u.weight_decay:
             return u.new
-        return vals[u.name] - vals[ALPHA] * vals[self.grad(u)]
+        alpha = vals[ALPHA] if u.learning_rate is None else u.learning_rate  # its parameter group's α
+        return vals[u.name] - alpha * vals[self.grad(u)]
 
     def grad(self, u) -> str:
         return id_name(Id("d", of=Id("E_total"), by=u.ident), self.it.names)
@@ -213,7 +214,7 @@ def _update_variant(net: Net, new, phrase, when):
     over, phrases = {}, {}
     for u in net.it.updates:
         g = net.values[net.grad(u)]
-        over[u.name + "+"] = new(u.old, g, net.it.learning_rate)
+        over[u.name + "+"] = new(u.old, g, net.it.alpha(u))
         phrases[u.name + "+"] = phrase.format(p=net.show(u.name), g=net.show(net.grad(u)))
     yield from _with(net, over, phrases, when)
 

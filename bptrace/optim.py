@@ -11,6 +11,10 @@
   adagrad:  G ← G + g² (G starts at initial_accumulator_value);  αₜ = α/(1 + (t − 1)·lr_decay)
             p ← p − αₜ·g/(√G + ε)
 
+Each parameter array has its own α and λ when the spec gives parameter groups (bptrace.groups): `step`
+takes one α or a list (one per array), `wd` holds each array's λ, and `hyper_of(i)` is array i's
+hyperparameters with its λ (adamw's p·(1 − αλ) uses both).
+
 RULES is the one definition of each: its numpy step (in place, on one parameter array), the
 fast path's scalar Python for one parameter, the expression tree of p⁺ for the trace, and the
 one-line text. The weight decay of all but adamw is folded into g before the rule sees it.
@@ -55,7 +59,7 @@ def _momentum_step(opt, i, p, g, lr):
 def _adam_step(opt, i, p, g, lr):
     h, m, v = opt.h, opt.m[i], opt.v[i]
     if opt.name == "adamw":
-        p *= 1.0 - lr * h["weight_decay"]  # decoupled weight decay
+        p *= 1.0 - lr * opt.wd[i]  # decoupled weight decay, with this array's α and λ
     m *= h["beta1"]
     m += (1.0 - h["beta1"]) * g
     v *= h["beta2"]
@@ -250,30 +254,37 @@ STATES = ("buf", "m", "v", "vmax", "gbar", "acc")  # every state array any rule 
 class Optimizer:
     """One optimizer's state for a list of parameter arrays (per-parameter arrays of the same shapes)."""
 
-    def __init__(self, name: str, hyper: dict, shapes: list[tuple[int, ...]]):
+    def __init__(self, name: str, hyper: dict, shapes: list[tuple[int, ...]], decays: list[float] | None = None):
         self.name = name
         self.h = dict(hyper)
         self.rule_ = RULES[name]
         self.t = 0  # steps taken
+        # λ of each array: its parameter group's (bptrace.groups), else the optimizer's
+        self.wd = list(decays) if decays is not None else [self.h.get("weight_decay", 0.0)] * len(shapes)
+        self.lr = [0.0] * len(shapes)  # α of each array in the last step
         kept = self.rule_.kept(self.h) or self.rule_.state
         start = {"acc": self.h.get("initial_accumulator_value", 0.0)}  # Adagrad's G starts there
         for key in STATES:
             setattr(self, key, [np.full(s, start.get(key, 0.0)) for s in shapes] if key in kept else None)
         self._hat: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(s),) * 2 for s in shapes] if self.m else []
 
-    def rule(self, p: str, g: str) -> str:
-        """The update of parameter p, as a formula in the trace's notation."""
-        return self.rule_.text(p, g, self.h)
+    def hyper_of(self, i: int) -> dict:
+        """The hyperparameters of array i: the optimizer's, with its own λ."""
+        return self.h if self.wd[i] == self.h.get("weight_decay", 0.0) else {**self.h, "weight_decay": self.wd[i]}
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
-        """Update every parameter array in place."""
+    def rule(self, p: str, g: str, i: int = 0) -> str:
+        """The update of parameter p (of array i), as a formula in the trace's notation."""
+        return self.rule_.text(p, g, self.hyper_of(i))
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr) -> None:
+        """Update every parameter array in place; lr is one α for all, or α of each array (its group's)."""
         self.t += 1
-        self.lr = lr
-        wd = self.h.get("weight_decay", 0.0)
+        self.lr = [float(lr)] * len(params) if np.isscalar(lr) else list(lr)
         for i, (p, g) in enumerate(zip(params, grads)):
+            wd = self.wd[i]
             if wd and self.name != "adamw":
                 g = g + wd * p  # L2 penalty folded into the gradient (PyTorch's weight_decay)
-            self.rule_.step(self, i, p, g, lr)
+            self.rule_.step(self, i, p, g, self.lr[i])
 
     def snapshot(self) -> tuple:
         """The state as read-only copies, (t, {state name: arrays} for every kept STATES entry, (m̂, v̂) per
@@ -300,7 +311,7 @@ class Optimizer:
             return {"v": self.v[i], **({"g_bar": self.gbar[i]} if self.gbar else {}),
                     **({"b": self.buf[i]} if self.buf else {})}
         if self.name == "adagrad":
-            lr_t = {"alpha_t": np.full(self.acc[i].shape, adagrad_lr(self.h, self.lr, self.t))} if self.h["lr_decay"] else {}
+            lr_t = {"alpha_t": np.full(self.acc[i].shape, adagrad_lr(self.h, self.lr[i], self.t))} if self.h["lr_decay"] else {}
             return {"G": self.acc[i], **lr_t}
         return {}
 

@@ -18,7 +18,8 @@ import numpy as np
 from .answers import canonical, mazur
 from .errors import UsageError, clip
 from .exports.latex import _document, _Doc
-from .exports.markdown import _math, _Writer, text as md_text
+from . import groups as param_groups
+from .exports.markdown import TEX, _math, _own, _Writer, text as md_text
 from .expr import render
 from .formulas import update_tree
 from .i18n import _
@@ -147,7 +148,7 @@ def _exercise_md(spec, it, questions, precision) -> str:
     biases = {u.name: u.old for u in it.updates if u.ident.kind == "b"}
     w.mermaid("", weights, biases, frozenset(weights) | frozenset(biases))
     given = ", ".join(f"${id_name(i, it.names, 'latex')} = {v:g}$" for i, v in _given(spec, it))
-    w.add("## " + _("Given") + "\n", f"{given}, $\\alpha = {it.learning_rate:g}$. " + _("One update on sample 1.") + "\n",
+    w.add("## " + _("Given") + "\n", f"{given}, $\\alpha = {it.learning_rate:g}${_own(param_groups.summary(it, **TEX))}. " + _("One update on sample 1.") + "\n",
           "## " + _("Questions") + "\n")
     w.add("\n".join(f"{i}. ${_latex_name(n, q, it)}$" for i, (n, q) in enumerate(questions, 1)) + "\n")
     return "\n".join(w.lines)
@@ -161,7 +162,7 @@ def _exercise_tex(spec, it, questions, precision) -> str:
     d = _Doc(it.names, precision)
     d.network(spec)
     given = ", ".join(f"${id_name(i, it.names, 'latex')} = {v:g}$" for i, v in _given(spec, it))
-    d.add(r"\section*{" + _("Given") + "}", f"{given}, $\\alpha = {it.learning_rate:g}$. " + _("One update on sample 1."), "",
+    d.add(r"\section*{" + _("Given") + "}", f"{given}, $\\alpha = {it.learning_rate:g}${_own(param_groups.summary(it, **TEX))}. " + _("One update on sample 1."), "",
           r"\section*{" + _("Questions") + "}", r"\begin{enumerate}",
           *[rf"\item ${_latex_name(n, q, it)}$" for n, q in questions], r"\end{enumerate}")
     return _document(spec.title or _("Exercise"), d.out)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, frozen, losses, order, schedules, torch_init
+from . import activations, frozen, groups, losses, order, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -46,6 +46,7 @@ TOP_KEYS += ("label_smoothing",)  # cross_entropy only
 TOP_KEYS += ("frozen",)  # parameter names never updated (bptrace.frozen)
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "frozen", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
+LAYER_KEYS += groups.LAYER_KEYS  # the layer's own α and λ (PyTorch parameter groups, bptrace.groups)
 ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
 
@@ -77,6 +78,9 @@ class Layer:
     approximate: str = "none"  # gelu only: "none" (exact, erf) or "tanh"
     bias_init: str = "given"  # "given", or "pytorch" when the biases were drawn (torch_init.py)
     frozen: bool = False  # `frozen = true`: its weights and bias never change (p⁺ = p)
+    learning_rate: float | None = None  # its own α (None: the spec's), as a PyTorch parameter group's lr
+    weight_decay: float | None = None  # its own λ (None: the optimizer's)
+    bias_weight_decay: float | None = None  # its bias's own λ (None: optimizer.bias_weight_decay, else weight_decay)
 
     @property
     def act_param(self):
@@ -103,6 +107,7 @@ class Optimizer:
 
     name: str = "sgd"
     hyper: dict = field(default_factory=lambda: dict(OPTIMIZERS["sgd"]))
+    bias_weight_decay: float | None = None  # λ of every bias (None: as the weights'); 0: no decay on biases
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ class Spec:
         d = asdict(self)
         d.pop("source")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
+        if self.optimizer.bias_weight_decay is not None:
+            d["optimizer"]["bias_weight_decay"] = self.optimizer.bias_weight_decay
         d.pop("schedule")
         d.pop("frozen")
         if self.frozen:  # by name (seed scheme), as the spec writes them: from_dict reads them back
@@ -160,6 +167,9 @@ class Spec:
                          list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
         for layer in d["layers"]:
             layer["units"] = len(layer["weights"])
+            for key in groups.LAYER_KEYS:  # absent when the layer has none of its own
+                if layer[key] is None:
+                    layer.pop(key)
         return d
 
 
@@ -485,7 +495,7 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
     name = c.string(table.get("name", "sgd"), "optimizer.name", tuple(OPTIMIZERS))
     defaults = OPTIMIZERS[name]
     for key in table:
-        if key != "name" and key not in defaults:
+        if key not in ("name", "bias_weight_decay") and key not in defaults:
             owners = [o for o, h in OPTIMIZERS.items() if key in h]
             if owners:
                 c.fail(f"optimizer.{key}", f"{name} has no hyperparameter '{key}' ({key} belongs to the {' and '.join(owners)} optimizer{'s' if len(owners) > 1 else ''}); "
@@ -513,7 +523,7 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
         hyper[key] = v
     if name == "momentum" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
         c.fail("optimizer.nesterov", "Nesterov momentum needs momentum > 0 and dampening = 0 (as in PyTorch)")
-    return Optimizer(name, hyper)
+    return Optimizer(name, hyper, groups.decay(c, table, "optimizer.bias_weight_decay"))
 
 
 def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
@@ -629,7 +639,8 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
             c.fail(f"{path}.train_bias", "this layer has no bias; add `bias = ...` or remove train_bias")
         out.append(Layer(act, weights, bias, shared, train_bias, slope, init, **act_params,
                          bias_init="pytorch" if table.get("bias") == "pytorch" else "given",
-                         frozen=c.boolean(table.get("frozen", False), f"{path}.frozen")))
+                         frozen=c.boolean(table.get("frozen", False), f"{path}.frozen"),
+                         **groups.parse_layer(c, table, path, bias is not None)))
         fan_in = len(weights)
     return tuple(out)
 

@@ -152,6 +152,8 @@ class Update:
     frozen: bool = False
     ident: object = None  # the parameter's notation.Id
     given: bool = False  # the old value is the spec's, as written
+    learning_rate: float | None = None  # with parameter groups (bptrace.groups): the α this update used
+    weight_decay: float | None = None  # with parameter groups: its λ (None: the iteration's α, the optimizer's λ)
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,6 +178,10 @@ class Iteration:
     checks: tuple[Check, ...]
     names: object = None  # bptrace.naming.Names: what every Id is called
     rule: object = None  # the update p⁺ for any parameter p, an expression tree (bptrace.formulas.update_rule)
+
+    def alpha(self, u: Update) -> float:
+        """The α of an update: its parameter group's, else the iteration's."""
+        return self.learning_rate if u.learning_rate is None else u.learning_rate
 
     @property
     def loss_before(self) -> float:

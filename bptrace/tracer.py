@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import activations, engine, formulas
+from . import activations, engine, formulas, groups, schedules
 from .expr import Ref
 from .naming import Names, deriv, for_spec
 from .notation import E_TOTAL, leaf, partial
@@ -38,10 +38,16 @@ class Session:
         self.X = np.array([s.x for s in spec.samples], dtype=float)
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
-        self.lr = spec.learning_rate  # this epoch's α (trainer sets it from the schedule)
+        self.lr = spec.learning_rate  # this epoch's α (trainer sets it from the schedule: at_epoch)
+        self.rates = engine.rates(self.net, spec, 1)  # α of each trainable array (groups), or self.lr
         self._rule = None  # the update rule's tree: the same for every update
         self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed update is
         self._room = LAYOUT_ROOM
+
+    def at_epoch(self, epoch: int) -> None:
+        """Take the epoch's α from the schedule: the spec's, and each parameter group's."""
+        self.lr = schedules.rate(self.spec, epoch)
+        self.rates = engine.rates(self.net, self.spec, epoch)
 
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
@@ -58,7 +64,7 @@ class Session:
         loss = float(engine.errors(self.net, T, zs, outs).sum()) / len(batch)
         norm = math.sqrt(engine.grad_square(self.net, grads))
         if math.isfinite(loss):
-            engine.step(self.net, self.opt, grads, self.lr)
+            engine.step(self.net, self.opt, grads, self.rates)
             self.steps += 1
         return loss, outs[-1], norm
 
@@ -74,7 +80,7 @@ class Session:
         the step's numbers flat, which is all a streamed export (.jsonl) and the training loop need."""
         raw = self.raw_step(batch)
         arrays = raw.arrays()
-        layout = self._layouts.get(raw.batch)
+        layout = self._layouts.get((raw.batch, raw.rates))  # a new α (schedule): a new layout
         if layout is None:
             size = sum(a.size for a in arrays)
             if size > self._room:  # many different batches (shuffled), or a wide network: made as trace_step
@@ -82,7 +88,7 @@ class Session:
             self._room -= size
             probe = raw.probe()
             layout = Layout(self._iteration(probe, Layout.EPOCH, _Builder(self, probe, _same).parts(), Layout.STEP))
-            self._layouts[raw.batch] = layout
+            self._layouts[(raw.batch, raw.rates)] = layout
         numbers = np.concatenate(arrays, axis=None)
         flat = Flat(layout, numbers.tolist(), bool(np.isfinite(numbers).all()))
         return LazyIteration(self._iteration(raw, epoch, ((), (), ())), flat, _Builder(self, raw, float).parts)
@@ -90,7 +96,9 @@ class Session:
     def _iteration(self, raw: Raw, epoch, parts, step=None) -> Iteration:
         opt = self.spec.optimizer
         if self._rule is None:
-            self._rule = formulas.update_rule(opt.name, opt.hyper, self.spec.learning_rate)
+            decays = [d for d in self.opt.wd if d]  # parameter groups: λ shown when any array decays
+            hyper = {**opt.hyper, "weight_decay": decays[0]} if decays and not opt.hyper.get("weight_decay") else opt.hyper
+            self._rule = formulas.update_rule(opt.name, hyper, self.spec.learning_rate)
         return Iteration(epoch, raw.step if step is None else step, self.lr, opt.name, *parts,
                          self.names, self._rule)
 
@@ -106,7 +114,8 @@ class Session:
         # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
         raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
                   grads, list(back.gb))
-        engine.step(net, self.opt, grads, self.lr)
+        engine.step(net, self.opt, grads, self.rates)
+        raw.rates = tuple(self.opt.lr)  # α of each trainable array in this step
         self.steps += 1
         states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
         raw.after(self.steps, _copies(net.W), _copies(net.b), states, [self._check_arrays(i) for i in batch])
@@ -185,6 +194,7 @@ class Raw:
 
         probe = Raw(self.batch, self.given, *map(tags, (self.passes, self.W, self.b, self.grads, self.gb)))
         probe.after(self.step, *map(tags, (self.W_after, self.b_after, self.states, self.checks)))
+        probe.rates = self.rates  # constants of the layout (stream_step keys layouts by them)
         return probe
 
 
@@ -207,6 +217,7 @@ class _Builder:
     def __init__(self, session: Session, raw: Raw, F):
         self.spec, self.names, self.opt, self.raw, self.F = session.spec, session.names, session.opt, raw, F
         self.net, self.acts, self.L = session.net, session.net.acts, len(session.net.W)
+        self.grouped = groups.any_groups(self.spec)  # each update records its own α and λ
 
     def parts(self):
         """(passes, updates, checks)."""
@@ -382,6 +393,7 @@ class _Builder:
                 before, after = (raw.W, raw.W_after) if kind == "W" else (raw.b, raw.b_after)
                 old, g, new = before[l].ravel(), raw.grads[i].ravel(), after[l].ravel()
                 state = {key: v.ravel() for key, v in raw.states[i].items()}
+                own = (raw.rates[i], self.opt.wd[i]) if self.grouped else ()  # its group's α and λ
                 held = masks[i].ravel() if masks[i] is not None else None
                 for k, n in enumerate(names):
                     if held is not None and held[k]:  # a frozen parameter: its gradient shown, p⁺ = p
@@ -389,9 +401,10 @@ class _Builder:
                                               raw.given and (kind == "b" or self.spec.layers[l].init == "given")))
                         continue
                     updates.append(Update(n, F(old[k]), F(g[k]), F(new[k]),
-                                          self.opt.rule(n, deriv(N.total, n)),
+                                          self.opt.rule(n, deriv(N.total, n), i),
                                           {key: F(v[k]) for key, v in state.items()}, False, ids[k],
-                                          raw.given and (kind == "b" or self.spec.layers[l].init == "given")))
+                                          raw.given and (kind == "b" or self.spec.layers[l].init == "given"),
+                                          *own))
         return tuple(updates)
 
     def _check(self, arrays) -> Check:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import engine, optim, schedules
+from . import engine, optim
 from . import order as sample_order
 from .errors import UsageError
 from .fmt import counted
@@ -346,7 +346,7 @@ def _train(spec, plan, naming, on_epoch, should_stop, on_trace) -> Result:
     fast = fastpath.supports(session) and plan.show != "all" and on_trace is None and plan.round is None
     paths = fastpath.Paths(session, fast)
     for epoch in range(1, plan.epochs + 1):
-        session.lr = schedules.rate(spec, epoch)  # the fast path takes it from the session at each step
+        session.at_epoch(epoch)  # the fast path takes α from the session at each step
         epoch_batches = fixed or batches(n, plan, rng, sample_order.of_epoch(spec, epoch))
         if orders is not None:
             orders = orders if len(orders) * n < sample_order.MAX_RECORDED else None  # too long to keep
@@ -475,7 +475,7 @@ def _replay(spec, naming, snapshot, epoch: int) -> list[Iteration]:
     net, opt, steps, epoch_batches = snapshot
     session = Session(spec, naming)
     session.net, session.opt, session.steps = net, opt, steps
-    session.lr = schedules.rate(spec, epoch)
+    session.at_epoch(epoch)
     return [session.trace_step(b, epoch) for b in epoch_batches]
 
 

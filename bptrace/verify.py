@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import frozen
+from . import frozen, groups
 from .errors import UsageError
 from .i18n import N_, _, ngettext
 from .limits import VERIFY_STEPS as MAX_STEPS  # updates compared in one run (each traced in full)
@@ -151,6 +151,14 @@ def scheduler(torch, spec, opt):
     return lrs.CosineAnnealingLR(opt, T_max=s.hyper["T_max"], eta_min=s.hyper["eta_min"])
 
 
+def param_groups(spec, params: list) -> list:
+    """The trainable tensors as given to torch.optim: as they are, or with parameter groups a list of
+    {"params": [...], "lr": ..., "weight_decay": ...} (each key only where the group has its own)."""
+    if not groups.any_groups(spec):
+        return params
+    return [{"params": [params[i] for i in members], **own} for members, own in groups.torch_groups(spec)]
+
+
 def optimizer(torch, spec, params):
     """The torch.optim optimizer with the spec's hyperparameters (bptrace follows PyTorch's rules)."""
     h, lr, opt = spec.optimizer.hyper, spec.learning_rate, torch.optim
@@ -280,7 +288,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
     names = for_spec(spec)
     param_names = names.params()
     net = build(torch, spec)
-    opt = optimizer(torch, spec, net.trainable)
+    opt = optimizer(torch, spec, param_groups(spec, net.trainable))
     held = held_masks(torch, spec, net)
     sched, at = scheduler(torch, spec, opt), 1  # stepped once per epoch, as a PyTorch training loop does
     X = torch.tensor([s.x for s in spec.samples], dtype=torch.float64)

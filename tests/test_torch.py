@@ -223,6 +223,11 @@ def networks(draw):
             layer["train_bias"] = not mode.startswith("frozen")
         if draw(st.integers(0, 4)) == 0:
             layer["frozen"] = True  # the whole layer: p⁺ = p
+        if draw(st.integers(0, 3)) == 0:  # a parameter group: the layer's own α and λ
+            layer["learning_rate"] = draw(st.sampled_from([0.02, 0.3]))
+            layer["weight_decay"] = draw(st.sampled_from([0.0, 0.05]))
+            if "bias" in layer and draw(st.booleans()):
+                layer["bias_weight_decay"] = draw(st.sampled_from([0.0, 0.02]))
         layers.append(layer)
     samples = []
     for _ in range(draw(st.integers(1, 3))):
@@ -245,6 +250,13 @@ def networks(draw):
 def optimizers(draw):
     name = draw(st.sampled_from(["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]))
     wd = draw(st.sampled_from([0.0, 0.01]))
+    opt = _optimizer(draw, name, wd)
+    if draw(st.integers(0, 3)) == 0:  # "no decay on biases", or a decay of their own
+        opt["bias_weight_decay"] = draw(st.sampled_from([0.0, 0.03]))
+    return opt
+
+
+def _optimizer(draw, name: str, wd: float) -> dict:
     if name == "sgd":
         return {"name": name, "weight_decay": wd}
     if name == "momentum":

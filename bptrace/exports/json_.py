@@ -78,6 +78,14 @@ def pass_record(p: Pass) -> dict[str, Any]:
             "backward": backward, "products": products}
 
 
+def update_record(u) -> dict[str, Any]:
+    out = {"old": _v(u.old), "gradient": _v(u.gradient), "new": _v(u.new), "rule": u.rule,
+           "frozen": u.frozen, "state": {k: _v(v) for k, v in u.state.items()}}
+    if u.learning_rate is not None:  # parameter groups: the α and λ of this parameter's update
+        out["learning_rate"], out["weight_decay"] = u.learning_rate, u.weight_decay
+    return out
+
+
 def iteration_record(it: Iteration) -> dict[str, Any]:
     return {
         "kind": "iteration",
@@ -87,9 +95,7 @@ def iteration_record(it: Iteration) -> dict[str, Any]:
         "learning_rate": it.learning_rate,
         "optimizer": it.optimizer,
         "passes": [pass_record(p) for p in it.passes],
-        "update": {u.name: {"old": _v(u.old), "gradient": _v(u.gradient), "new": _v(u.new), "rule": u.rule,
-                            "frozen": u.frozen, "state": {k: _v(v) for k, v in u.state.items()}}
-                   for u in it.updates},
+        "update": {u.name: update_record(u) for u in it.updates},
         "check": [{"sample": c.sample, "forward": forward_group(c.forward), "loss": loss_group(c.loss)}
                   for c in it.checks],
         "loss_before": _v(it.loss_before),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from .. import groups
 from ..expr import Op, render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
@@ -16,6 +17,7 @@ from ..i18n import N_, _, ngettext
 from ..labels import epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
 from ..schedules import described
+from .markdown import TEX, _own
 from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
 
 PREAMBLE = r"""\documentclass[10pt]{article}
@@ -175,7 +177,7 @@ class _Doc:
         live = [u for u in it.updates if not u.frozen]
         if live:
             self.add(_("With {lr} (optimizer {optimizer}):").format(
-                lr=rf"$\alpha = {it.learning_rate:g}$", optimizer=rf"\texttt{{{escape(it.optimizer)}}}"))
+                lr=rf"$\alpha = {it.learning_rate:g}$" + _own(groups.summary(it, **TEX)), optimizer=rf"\texttt{{{escape(it.optimizer)}}}"))
             items = [("p^{+}", None, render(it.rule, "latex", self.names), "")]
             items += [(self.name(after(u.ident)), update_tree(it, spec.optimizer.hyper, u), self.n(u.new), "")
                       for u in live]
@@ -224,7 +226,7 @@ class _Doc:
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
             loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing,
-            lr=rf"$\alpha = {spec.learning_rate:g}$" + escape(described(spec)),
+            lr=rf"$\alpha = {spec.learning_rate:g}$" + escape(described(spec)) + _own(groups.spec_summary(spec, **TEX)),
             optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=spec.n_params), "")
 
 

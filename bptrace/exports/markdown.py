@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .. import activations
+from .. import activations, groups
 from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
@@ -29,6 +29,14 @@ def text(s: str) -> str:
 
 def _math(*parts: str) -> str:
     return "$$\n" + " = ".join(p for p in parts if p) + "\n$$\n"
+
+
+TEX = {"alpha": r"$\alpha$", "lam": r"$\lambda$"}  # groups.summary's symbols in Markdown and LaTeX text
+
+
+def _own(text: str) -> str:
+    """ (layer 2: α = 0.25) after α, with parameter groups."""
+    return f" ({text})" if text else ""
 
 
 class _Writer:
@@ -77,7 +85,7 @@ class _Writer:
         hyper = ", ".join(f"{k} = {v}" for k, v in opt.hyper.items() if v or k == "momentum")
         smoothing = smoothing_label(f"$\\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
-            loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$" + described(spec),
+            loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$" + described(spec) + _own(groups.spec_summary(spec, **TEX)),
             optimizer=f"`{opt.name}`" + (f" ({hyper})" if hyper else ""), n=spec.n_params) + "\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
@@ -149,7 +157,7 @@ class _Writer:
         self.heading(level, _('Updates'))
         live = [u for u in it.updates if not u.frozen]
         if live:
-            self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + _("with {lr}:").format(lr=f"$\\alpha = {it.learning_rate:g}$") + "\n")
+            self.add(_math("p^{+}", render(it.rule, "latex", self.names)) + _("with {lr}:").format(lr=f"$\\alpha = {it.learning_rate:g}$" + _own(groups.summary(it, **TEX))) + "\n")
         hyper = self.spec.optimizer.hyper
         for u in live:
             tree = update_tree(it, hyper, u)

@@ -8,6 +8,7 @@ Reads only the trace (its spec) and returns text; needs no torch to write.
 from __future__ import annotations
 
 from .. import frozen as frozen_
+from .. import groups
 from ..errors import ExportError
 
 ACTIVATIONS = {"sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "relu": "nn.ReLU()", "linear": "nn.Identity()",
@@ -241,10 +242,26 @@ def _scheduler(spec) -> str:
     return f"scheduler = torch.optim.lr_scheduler.{cls}(optimizer, {args})  # α per epoch\n"
 
 
+def _param_groups(spec) -> str:
+    """PyTorch's param groups, one per distinct (α, λ): [{"params": [...], "lr": 0.25}, ...]."""
+    exprs = {}
+    for l, (layer, lin, shared) in enumerate(_module_indices(spec)):
+        exprs[l, "W"] = f"model[{lin}].weight"
+        exprs[l, "b"] = f"model[{shared}].b" if shared is not None else f"model[{lin}].bias"
+    trainable = groups.trainable(spec)
+    rows = []
+    for members, own in groups.torch_groups(spec):
+        keys = "".join(f", {k!r}: {v!r}" for k, v in own.items()).replace("'", '"')
+        rows.append(f'    {{"params": [{", ".join(exprs[trainable[i]] for i in members)}]{keys}}},')
+    return "[  # parameter groups: each layer's own lr and weight_decay\n" + "\n".join(rows) + "\n]"
+
+
 def _optimizer(spec) -> str:
     h, lr, name = spec.optimizer.hyper, spec.learning_rate, spec.optimizer.name
     frozen = any(layer.bias is not None and not layer.train_bias for layer in spec.layers)
     trainable = "[p for p in PARAMS if not any(p is f for f in FROZEN)]" if frozen else "PARAMS"
+    if groups.any_groups(spec):
+        trainable = _param_groups(spec)
     if name == "sgd":
         extra = f", weight_decay={h['weight_decay']!r}" if h["weight_decay"] else ""
         return f"torch.optim.SGD({trainable}, lr={lr!r}{extra})"

@@ -23,7 +23,7 @@ from xml.etree import ElementTree
 
 from latex2mathml.converter import convert
 
-from .. import i18n
+from .. import groups, i18n
 from ..i18n import N_, _, ngettext
 from ..labels import epoch_title
 from ..expr import refs, render
@@ -32,6 +32,7 @@ from ..formulas import update_tree
 from ..naming import for_spec
 from ..notation import E_TOTAL, Id, after, name, partial
 from ..trace import Iteration, Product, forward_items, neuron_rows
+from .markdown import _own
 from .walk_matrix import MatrixStep, equation, small_print, walk
 
 MAX_DIAGRAM_WEIGHTS = 60  # wider networks get no diagram (unreadable), as in the Markdown export
@@ -438,7 +439,8 @@ class _Page:
         layers = ", ".join(f"{len(layer.weights)} {_esc(layer.activation)}" for layer in s.layers)
         return _esc(_("{n} inputs; layers: {layers}. Loss {loss}, learning rate α = {lr}, optimizer {optimizer}. "
                       "Use ← and → (or the buttons and the list) to walk through every quantity.").format(
-            n=s.widths[0], layers=layers, loss=s.loss, lr=f"{s.learning_rate:g}", optimizer=s.optimizer.name))
+            n=s.widths[0], layers=layers, loss=s.loss, lr=f"{s.learning_rate:g}" + _own(groups.spec_summary(s)),
+            optimizer=s.optimizer.name))
 
 
 UPDATE_HEAD = (N_("parameter"), N_("old"), N_("gradient"), N_("new"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .. import activations, formulas
+from .. import activations, formulas, groups
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
@@ -98,7 +98,8 @@ def summary_grid(spec, names, style: str = "unicode") -> Fit:
                       for k, v in opt.hyper.items() if v or k == "momentum")
     smoothing = smoothing_label("ε = " + given(spec.label_smoothing, style)) if spec.label_smoothing else ""
     caption = [_("{n} parameters").format(n=spec.n_params), _("loss {loss}").format(loss=spec.loss) + smoothing,
-               _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)) + _schedule(spec, style),
+               _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)) + _schedule(spec, style)
+               + _own(spec, style),
                _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
     return Fit(_wide(title, rows, caption), _narrow(title, rows, caption))
 
@@ -209,6 +210,12 @@ def _pairs(keys: list[str]):
     return [tuple(keys[i:i + 2]) for i in range(0, len(keys), 2)]
 
 
+def _own(spec, style: str) -> str:
+    """ (layer 2: α = 0.25) after the learning rate, with parameter groups."""
+    own = groups.spec_summary(spec, lambda v: given(v, style))
+    return f" ({own})" if own else ""
+
+
 def updates_table(it: Iteration, view: View) -> list:
     return [g.to_rich() for g in updates_grids(it, view)]
 
@@ -219,6 +226,9 @@ def updates_grids(it: Iteration, view: View) -> list[Grid]:
     lr = given(it.learning_rate, view.style) if len(repr(it.learning_rate)) <= 10 else view.num(it.learning_rate)
     # a scheduled α (0.12004999999999998) at the view's precision
     title = _("Updates ({optimizer}, α = {lr})").format(optimizer=it.optimizer, lr=lr)
+    own = groups.summary(it, lambda v: given(v, view.style) if len(repr(v)) <= 10 else view.num(v))
+    if own:  # parameter groups: each layer's own α and λ
+        title = _("Updates ({optimizer}; {rates})").format(optimizer=it.optimizer, rates=own)
     t = _plain(title, (N_("param"), N_("old"), N_("gradient"), N_("new")))
     for u in it.updates:
         new = view.num(u.new) + (" " + _("(frozen)") if u.frozen else "")

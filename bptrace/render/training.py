@@ -191,16 +191,21 @@ def verdict(r, precision: int = 8) -> Text:
     if r.spec.schedule is not None and r.epochs_done:
         text.append("\n" + _("α per epoch ({name} schedule): {rates}").format(name=r.spec.schedule.name,
                                                                              rates=_rates(r, precision)))
+        for l, layer in enumerate(r.spec.layers):  # parameter groups: a layer's own α, scheduled from its own
+            if layer.learning_rate is not None:
+                text.append("\n  " + _("layer {l}: {rates}").format(l=l + 1, rates=_rates(r, precision, l)))
     return text
 
 
-def _rates(r, precision: int) -> str:
-    """α of each epoch run: all of them for a short run, else the first three, … and the last."""
-    from .. import schedules
+def _rates(r, precision: int, layer: int | None = None) -> str:
+    """α of each epoch run (the spec's, or a layer's own): all of them for a short run, else the first three,
+    … and the last."""
+    from .. import groups, schedules
 
     n = r.epochs_done
     shown = range(1, n + 1) if n <= 8 else [1, 2, 3, n]
-    parts = [f"{e}: {num(schedules.rate(r.spec, e), precision)}" for e in shown]
+    rate = (lambda e: schedules.rate(r.spec, e)) if layer is None else (lambda e: groups.rate(r.spec, layer, e))
+    parts = [f"{e}: {num(rate(e), precision)}" for e in shown]
     return ", ".join(parts) if n <= 8 else ", ".join(parts[:3]) + f", …, {parts[3]}"
 
 
