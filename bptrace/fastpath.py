@@ -79,6 +79,8 @@ def supports(session) -> bool:
     net = session.net
     if net.frozen:  # frozen parameters: the numpy session puts them back after each step
         return False
+    if net.drop:  # dropout masks: the numpy session applies them
+        return False
     return sum(a.size for a in net.W) + sum(b.size for b in net.b if b is not None) <= MAX_PARAMS
 
 

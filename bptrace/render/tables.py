@@ -21,7 +21,7 @@ from ..fmt import num, percent, signed
 from ..i18n import N_, _
 from ..labels import epoch_title, sample_label, smoothing_label
 from ..notation import name as id_name
-from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
+from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .layout import Fitting, Segments, Titled, terms
 
 NAME_STYLE = "cyan"
@@ -88,6 +88,7 @@ def summary(spec, names, style: str = "unicode") -> "Fitting":
             params.append(f"+ {len(layer.bias)}")
         act = [layer.activation] + ([_("(slope {slope})").format(slope=given(layer.slope, style))] if layer.activation == "leaky_relu" else [])
         act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
+        act += [_("(dropout p = {p})").format(p=given(layer.dropout, style))] if layer.dropout else []
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
     title = Text(spec.title or _("Network"))
     opt = spec.optimizer
@@ -152,11 +153,21 @@ def given(v: float, style: str) -> str:
 def forward_table(title: str, f: Forward, view: View) -> Table:
     t = _table(title, view)
     for layer in f.layers:
-        for n in layer:
-            _row(t, view, n.z)
-        for n in layer:
-            _row(t, view, n.out)
+        for q in layer_rows(layer):
+            _row(t, view, q)
+    note = dropout_note(f)
+    if note:
+        t.caption, t.caption_justify = Segments(note, " ", "table.caption"), "left"
     return t
+
+
+def dropout_note(f: Forward) -> list[str]:
+    """How dropout was applied (train mode, inverted scaling; eval mode), as parts that wrap; [] without."""
+    if not any(layer[0].dropped is not None for layer in f.layers):
+        return []
+    return [_("Dropout, train mode (as PyTorch's nn.Dropout):"), _("h̃ = m·h / (1 − p), inverted scaling;"),
+            _("the check after the update uses the same mask;"),
+            _("eval mode (model.eval()) drops nothing and does not scale.")]
 
 
 def loss_table(title: str, loss: Loss, view: View) -> Table:
@@ -243,7 +254,7 @@ def check_table(it: Iteration, view: View) -> Table:
 def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
     out = []
     for layer in f.layers:
-        out += [n.z for n in layer] + [n.out for n in layer]
+        out += layer_rows(layer, masks=False)
     return out + list(loss.errors) + [loss.total]
 
 
