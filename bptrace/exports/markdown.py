@@ -16,10 +16,10 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import epoch_heading, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
-from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
+from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
 
 
 def text(s: str) -> str:
@@ -114,10 +114,10 @@ class _Writer:
         L = len(f.layers)
         for l, layer in enumerate(f.layers):
             self.heading(level + 1, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
-            for n in layer:
-                self.eq(n.z)
-            for n in layer:
-                self.eq(n.out)
+            for q in layer_rows(layer):  # z, out; with dropout m and h̃ = m·h / (1 − p)
+                self.eq(q)
+        if dropout_note(f):
+            self.add(" ".join(dropout_note(f)) + "\n")
 
     def errors(self, level: int, loss: Loss, f: Forward, title: str) -> None:
         self.add(f"{'#' * level} {title}\n")

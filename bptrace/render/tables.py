@@ -19,7 +19,7 @@ from .. import activations, formulas
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import epoch_title, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_title, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .layout import Fitting, Segments, Titled, terms
@@ -160,14 +160,6 @@ def forward_table(title: str, f: Forward, view: View) -> Table:
         t.caption, t.caption_justify = Segments(note, " ", "table.caption"), "left"
     return t
 
-
-def dropout_note(f: Forward) -> list[str]:
-    """How dropout was applied (train mode, inverted scaling; eval mode), as parts that wrap; [] without."""
-    if not any(layer[0].dropped is not None for layer in f.layers):
-        return []
-    return [_("Dropout, train mode (as PyTorch's nn.Dropout):"), _("h̃ = m·h / (1 − p), inverted scaling;"),
-            _("the check after the update uses the same mask;"),
-            _("eval mode (model.eval()) drops nothing and does not scale.")]
 
 
 def loss_table(title: str, loss: Loss, view: View) -> Table:
