@@ -144,7 +144,7 @@ def _state(i: Id, N, style: str) -> str:
 
 def spellings(n: str) -> str:
     """A name as a user may type it (∂E_total/∂w5, δ_o1, w5⁺, w5^+) in the ascii form the trace keys by."""
-    n = n.strip().replace("\u0303", "~").replace("∂", "d").replace("δ", "delta").replace("⁺", "+").replace("^+", "+").replace("^{+}", "+")
+    n = n.strip().replace("\u0303", "~").replace("ã", "a~").replace("∂", "d").replace("δ", "delta").replace("⁺", "+").replace("^+", "+").replace("^{+}", "+")
     return n.replace("−", "-").replace(" ", "") if " via " not in n else n
 
 
