@@ -19,7 +19,7 @@ from engines_support import (artefact_dir, compile_tex, ensure_chromium, ensure_
 
 pytestmark = pytest.mark.engines
 
-SAMPLES = ["blog", "xor", "softmax", "deep", "adam"]
+SAMPLES = ["blog", "xor", "softmax", "deep", "adam", "dropout"]
 NAMINGS = ["seed", "layered"]
 COMMANDS = {"run": ["run"], "step": ["step", "--epochs", "3", "--show", "first,last"]}
 DOCS = [(s, n, c) for s in SAMPLES for n in NAMINGS for c in COMMANDS]
