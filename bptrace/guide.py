@@ -11,6 +11,7 @@ TOPICS = {  # topic -> (file, what it is)
     "spec": ("spec.md", "the spec format: every key, its default, and what it means"),
     "worked-example": ("worked-example.md", "the published example bptrace reproduces, with every number"),
     "trace-format": ("trace-format.md", "the JSON and JSON Lines exports, field by field"),
+    "dropout": ("dropout.md", "dropout on a hidden layer, its sample worked by hand"),
 }
 
 
