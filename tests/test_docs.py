@@ -82,6 +82,7 @@ def _excerpt(after: str) -> list[str]:
     ("`bptrace run` (an excerpt", ["run"]),
     ("`bptrace run --form both` (an excerpt", ["run", "--form", "both"]),
     ("`bptrace run --lang ko` (an excerpt", ["run", "--lang", "ko"]),
+    ("`bptrace run dropout` (an excerpt", ["run", "dropout"]),
     ("Here is the end of `bptrace step xor --epochs 5000 --every 1000`", ["step", "xor", "--epochs", "5000", "--every", "1000"]),
 ])
 def test_readme_terminal_excerpts_are_what_bptrace_prints(after, args):
