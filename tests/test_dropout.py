@@ -261,3 +261,12 @@ def test_py_export_runs(tmp_path):
     assert f"E_total = {hand['E']:.8f}" in out
     assert "dE_total/dw3 = 0    w3+ = 0.4" in out
     assert f"dE_total/dw5 = {hand['g']['w5']:.8f}" in out
+
+
+def test_quiz_gives_the_masks_and_asks_h_tilde():
+    from bptrace import quiz
+
+    files = quiz.make(str(SAMPLE), None, "sigmoid", "half_sse", 0, "forward,gradients")
+    assert '"h~1" = ""' in files["answers.toml"] and '"m_h1"' not in files["answers.toml"]
+    assert "$m_{h_{1}} = 1$, $m_{h_{2}} = 0$" in files["exercise.md"]
+    assert "(dropout p = 0.5)" in files["exercise.md"]

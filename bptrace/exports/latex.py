@@ -220,7 +220,8 @@ class _Doc:
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
             bias = _("none") if layer.bias is None else (_("shared") if layer.shared_bias else str(len(layer.bias)))
-            rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
+            act = escape(layer.activation) + (" " + escape(_("(dropout p = {p})").format(p=f"{layer.dropout:g}")) if layer.dropout else "")
+            rows.append([label, _span(outs), act, bias, str(layer.n_params)])
         self.table([_(c) for c in NETWORK_HEAD], rows)
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(

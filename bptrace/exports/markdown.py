@@ -71,6 +71,7 @@ class _Writer:
                 bias += " " + _("(frozen)")
             act = layer.activation + (" " + _("(slope {slope})").format(slope=f"{layer.slope:g}") if layer.activation == "leaky_relu" else "")
             act += f" ({activations.params_text(layer, lambda v: f'{v:g}')})" if activations.params_text(layer) else ""
+            act += " " + _("(dropout p = {p})").format(p=f"{layer.dropout:g}") if layer.dropout else ""
             rows.append(f"| {label} | {', '.join(N.out[l])} | {act} | {bias} | {layer.n_params} |")
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer
