@@ -262,15 +262,11 @@ class _Builder:
         for j, n in enumerate(neurons):
             m = float(layer.mask[i][j])
             mq = Quantity(self._name(leaf("mask", l, j)), m, None, leaf("mask", l, j), True)
-            dq = Quantity(self._name(leaf("drop", l, j)), self.F_scaled(n.out.value, m / (1 - layer.dropout)),
+            # h̃ = h·(m/(1 − p)), as numpy computes h ⊙ keep (a probe's Tag stays a Tag)
+            dq = Quantity(self._name(leaf("drop", l, j)), n.out.value * (m / (1 - layer.dropout)),
                           (formulas.dropped, mq, n.out, layer.dropout), leaf("drop", l, j))
             out.append(NeuronForward(n.z, n.terms, n.bias, n.out, n.activation, mq, dq))
         return out
-
-    @staticmethod
-    def F_scaled(v, k: float):
-        """v·k as numpy computes h ⊙ keep (a probe's Tag stays a Tag)."""
-        return v * k
 
     def _name(self, ident) -> str:
         return name_of(ident, self.names, "ascii")
