@@ -270,3 +270,23 @@ def test_quiz_gives_the_masks_and_asks_h_tilde():
     assert '"h~1" = ""' in files["answers.toml"] and '"m_h1"' not in files["answers.toml"]
     assert "$m_{h_{1}} = 1$, $m_{h_{2}} = 0$" in files["exercise.md"]
     assert "(dropout p = 0.5)" in files["exercise.md"]
+
+
+@pytest.mark.parametrize("claim,says", [
+    # h̃1 = m·h1, the 1/(1 − p) left out; then z3 = w5·(m·h1) + w6·0
+    (lambda h: f'"h~1" = {sig(0.08):.8f}', "leaves out the 1/(1 − p): m_h1·h1"),
+    (lambda h: f"z3 = {0.45 * sig(0.08):.8f}", "dropout's scaling 1/(1 − p) is left out"),
+    # dropout ignored: the worked example's own z3 = w5·h1 + w6·h2
+    (lambda h: f"z3 = {0.45 * sig(0.08) + 0.4 * sig(0.11):.8f}", "dropout is not applied"),
+    (lambda h: f'"h~2" = {sig(0.11):.8f}', "as if nothing were dropped"),
+])
+def test_dropout_misconceptions_are_named(claim, says):
+    report = bptrace.check_answers(str(SAMPLE), "epoch = 1\nsample = 1\n" + claim(None) + "\n")
+    from rich.console import Console
+    import io
+
+    from bptrace.render.check import check_report
+
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(check_report(report))
+    assert says in out.getvalue()
