@@ -37,3 +37,8 @@ def dropout_note(f) -> list[str]:
 
 DROPOUT_FORMULA = "h̃ = m·h / (1 − p),"  # the LaTeX export writes it as math (DROPOUT_FORMULA_TEX)
 DROPOUT_FORMULA_TEX = r"$\tilde{h} = m\,h / (1 - p)$,"
+
+
+def eval_mode_note(spec) -> str:
+    """' (eval mode: no dropout)' after the outputs with the final weights when a layer has dropout, else ''."""
+    return " " + _("(eval mode, as model.eval(): no dropout)") if any(layer.dropout for layer in spec.layers) else ""

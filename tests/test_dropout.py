@@ -290,3 +290,12 @@ def test_dropout_misconceptions_are_named(claim, says):
     out = io.StringIO()
     Console(file=out, width=200, color_system=None).print(check_report(report))
     assert says in out.getvalue()
+
+
+def test_step_says_its_final_outputs_are_eval_mode(runner):
+    from bptrace.cli import app
+
+    out = runner.invoke(app, ["step", "dropout", "--epochs", "2"]).stdout
+    assert "Outputs with the final weights (eval mode, as model.eval(): no dropout)" in out
+    plain = runner.invoke(app, ["step", "blog", "--epochs", "2"]).stdout
+    assert "Outputs with the final weights\n" in plain

@@ -16,7 +16,7 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import dropout_note, epoch_heading, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_heading, eval_mode_note, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
@@ -347,7 +347,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     for ident, v0, v1 in zip(param_ids(r.names), r.initial_values.tolist(), r.final_values.tolist()):
         rows.append(f"| ${name(ident, r.names, 'latex')}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
     w.add("\n".join(rows) + "\n")
-    w.heading(2, _('Outputs with the final weights'))
+    w.heading(2, _('Outputs with the final weights') + eval_mode_note(r.spec))
     rows = ["| " + " | ".join(map(_, OUTPUTS_HEAD)) + " |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
         rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "
