@@ -299,3 +299,13 @@ def test_step_says_its_final_outputs_are_eval_mode(runner):
     assert "Outputs with the final weights (eval mode, as model.eval(): no dropout)" in out
     plain = runner.invoke(app, ["step", "blog", "--epochs", "2"]).stdout
     assert "Outputs with the final weights\n" in plain
+
+
+def test_ascii_output_spells_h_tilde_as_answers_do(runner):
+    from bptrace.cli import app
+
+    out = runner.invoke(app, ["run", "dropout", "--ascii"]).stdout
+    assert out.isascii()
+    assert " h~1        m_h1*h1 / (1 - p)" in out and "h~ = m*h / (1 - p)," in out
+    layered = runner.invoke(app, ["run", "dropout", "--ascii", "--naming", "layered"]).stdout
+    assert layered.isascii() and "a~^(1)_1" in layered
