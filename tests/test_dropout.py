@@ -309,3 +309,20 @@ def test_ascii_output_spells_h_tilde_as_answers_do(runner):
     assert " h~1        m_h1*h1 / (1 - p)" in out and "h~ = m*h / (1 - p)," in out
     layered = runner.invoke(app, ["run", "dropout", "--ascii", "--naming", "layered"]).stdout
     assert layered.isascii() and "a~^(1)_1" in layered
+
+
+def test_json_exports_of_a_dropout_run_meet_the_schema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from bptrace.exports import json_
+
+    validator = jsonschema.Draft202012Validator(json.loads(json_.schema_text()))
+    s = spec_.loads(DEEP)
+    docs = [json.loads(bptrace.to_text(bptrace.run(s), "json")),
+            json.loads(bptrace.to_text(bptrace.train(s, epochs=2, batch="full", show="all"), "json"))]
+    path = tmp_path / "run.jsonl"
+    bptrace.export(bptrace.train(s, epochs=2, show="all"), path)
+    docs += [json.loads(line) for line in path.read_text().splitlines()]
+    for doc in docs:
+        assert not list(validator.iter_errors(doc))
+    assert docs[0]["spec"]["layers"][0]["mask_init"] == "seed"
+    assert "h~4" in docs[0]["iterations"][0]["passes"][0]["forward"]
