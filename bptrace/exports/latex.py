@@ -103,8 +103,9 @@ class _Doc:
             for l, layer in enumerate(p.forward.layers):
                 self.heading("sub" + level, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
                 self.equations([self.q(q) for q in layer_rows(layer)])  # with dropout: m and h̃ too
-            if dropout_note(p.forward):
-                self.add(" ".join(DROPOUT_FORMULA_TEX if t == DROPOUT_FORMULA else escape(t) for t in dropout_note(p.forward)))
+            note = dropout_note(p.forward)
+            if note:
+                self.add(" ".join(DROPOUT_FORMULA_TEX if t == DROPOUT_FORMULA else escape(t) for t in note))
             self.heading(level, _('Errors') + suffix)
             smoothed = [t for t in p.loss.targets if t.formula is not None]  # label smoothing: the targets read
             self.equations([self.q(e) for e in (*smoothed, *p.loss.errors, p.loss.total)])
@@ -220,7 +221,9 @@ class _Doc:
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
             bias = _("none") if layer.bias is None else (_("shared") if layer.shared_bias else str(len(layer.bias)))
-            act = escape(layer.activation) + (" " + escape(_("(dropout p = {p})").format(p=f"{layer.dropout:g}")) if layer.dropout else "")
+            act = escape(layer.activation)
+            if layer.dropout:
+                act += " " + escape(_("(dropout p = {p})").format(p=f"{layer.dropout:g}"))
             rows.append([label, _span(outs), act, bias, str(layer.n_params)])
         self.table([_(c) for c in NETWORK_HEAD], rows)
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
