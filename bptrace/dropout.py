@@ -22,6 +22,9 @@ import numpy as np
 from .fmt import counted
 
 
+MAX_MASK = 5_000_000  # mask entries of one layer (samples × neurons), as many as the network's parameters
+
+
 def parse(c, table: dict, path: str, units: int, last: bool, n_samples: int, seed: int, l: int):
     """(p, mask rows (one per sample) or None, "given"/"seed") of one [[layers]] table."""
     if "dropout" not in table:
@@ -33,6 +36,9 @@ def parse(c, table: dict, path: str, units: int, last: bool, n_samples: int, see
         c.fail(f"{path}.dropout", f"expected a drop probability in [0, 1) (as PyTorch's nn.Dropout(p)), got {p:g}")
     if last:
         c.fail(f"{path}.dropout", "dropout applies to hidden layers only; this is the output layer")
+    if n_samples * units > MAX_MASK:
+        c.fail(f"{path}.dropout", f"a mask per sample would hold {n_samples * units:,} entries ({n_samples:,} samples × "
+                                  f"{units:,} neurons); bptrace holds at most {MAX_MASK:,}")
     if p == 0:
         if "mask" in table:
             c.fail(f"{path}.mask", "dropout = 0 drops nothing; remove the mask or give p > 0")

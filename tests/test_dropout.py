@@ -326,3 +326,10 @@ def test_json_exports_of_a_dropout_run_meet_the_schema(tmp_path):
         assert not list(validator.iter_errors(doc))
     assert docs[0]["spec"]["layers"][0]["mask_init"] == "seed"
     assert "h~4" in docs[0]["iterations"][0]["passes"][0]["forward"]
+
+
+def test_a_mask_too_large_is_refused():
+    text = "learning_rate = 0.1\n" + "[[samples]]\nx = [1.0]\ntarget = [0.0]\n" * 51 + \
+        '[[layers]]\nactivation = "tanh"\nunits = 100000\ndropout = 0.5\n[[layers]]\nactivation = "linear"\nunits = 1\n'
+    with pytest.raises(spec_.SpecError, match=r"layers\[1\]\.dropout: a mask per sample would hold 5,100,000 entries"):
+        spec_.loads(text)
