@@ -8,6 +8,9 @@ Notation (layer l = 0..L-1, a_{-1} = x):
   dE_total/da_{l-1} = delta_l · W_l,   delta_{l-1} = dE_total/da_{l-1} ⊙ f'_{l-1}(z_{l-1})
   dE_total/dW_l = mean over samples of delta_l ⊗ a_{l-1};  dE_total/db_l = mean of delta_l
   (a shared bias: the mean of Σ_j delta_l[j])
+Dropout (bptrace.dropout; train mode, `keep` given): keep_l = m_l / (1 − p_l) for the batch's rows,
+  the next layer reads h̃_l = a_l ⊙ keep_l;  dE_total/da_l = (delta_{l+1} · W_{l+1}) ⊙ keep_l;
+  dE_total/dW_{l+1} reads h̃_l.  Without `keep` (eval mode) no unit is dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations, frozen, groups, losses, schedules
+from . import activations, dropout, frozen, groups, losses, schedules
 from .optim import Optimizer
 
 
@@ -30,6 +33,7 @@ class Network:
     b: list[np.ndarray | None]  # shape (units,), or (1,) for a shared bias
     train_bias: list[bool]
     frozen: list = field(default_factory=list)  # per layer (W mask, b mask or None): True where frozen
+    drop: list = field(default_factory=list)  # per layer m/(1 − p) of every sample, or None (bptrace.dropout)
 
     @classmethod
     def from_spec(cls, spec) -> "Network":
@@ -40,7 +44,14 @@ class Network:
             b=[None if layer.bias is None else np.array(layer.bias, dtype=float) for layer in spec.layers],
             train_bias=[layer.train_bias for layer in spec.layers],
             frozen=frozen.masks(spec) if frozen.any_frozen(spec) else [],
+            drop=dropout.scales(spec) if dropout.any_dropout(spec) else [],
         )
+
+    def keep(self, rows) -> list | None:
+        """Train mode: per layer m/(1 − p) of the samples `rows` (0-based), or None; None without dropout."""
+        if not self.drop:
+            return None
+        return [None if d is None else d[list(rows)] for d in self.drop]
 
     @property
     def loss(self) -> losses.Loss:
@@ -92,14 +103,16 @@ class Backward:
     gb: list[np.ndarray | None]
 
 
-def forward(net: Network, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """z_l and a_l for every layer."""
+def forward(net: Network, X: np.ndarray, keep: list | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """z_l and a_l for every layer (a_l before dropout: the next layer reads a_l ⊙ keep_l)."""
     zs, outs, a = [], [], X
-    for act, W, b in zip(net.acts, net.W, net.b):
+    for l, (act, W, b) in enumerate(zip(net.acts, net.W, net.b)):
         z = a @ W.T if b is None else a @ W.T + b
         a = act.f(z)
         zs.append(z)
         outs.append(a)
+        if keep is not None and keep[l] is not None:
+            a = a * keep[l]  # h̃ = m ⊙ h / (1 − p)
     return zs, outs
 
 
@@ -108,7 +121,8 @@ def errors(net: Network, T: np.ndarray, zs, outs) -> np.ndarray:
     return net.loss.per_output(outs[-1], T, zs[-1])
 
 
-def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bool = True) -> Backward:
+def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bool = True,
+             keep: list | None = None) -> Backward:
     """The backward pass; without for_trace, the output layer's dE/do and do/dz are skipped
     where loss and activation cancel (training needs only delta)."""
     L = len(net.W)
@@ -128,12 +142,16 @@ def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bo
             delta[-1] = activations.softmax_backward(o, dE_dout[-1])
     for l in range(L - 2, -1, -1):
         dE_dout[l] = delta[l + 1] @ net.W[l + 1]
+        if keep is not None and keep[l] is not None:
+            dE_dout[l] = dE_dout[l] * keep[l]  # ∂E/∂h = ∂E/∂h̃ · m/(1 − p)
         dout_dz[l] = net.acts[l].d(zs[l], outs[l])
         delta[l] = dE_dout[l] * dout_dz[l]
     n = X.shape[0]
     gW, gb = [], []
     for l in range(L):
         a_prev = X if l == 0 else outs[l - 1]
+        if l and keep is not None and keep[l - 1] is not None:
+            a_prev = a_prev * keep[l - 1]  # the layer read h̃
         gW.append(delta[l].T @ a_prev if n == 1 else delta[l].T @ a_prev / n)
         b = net.b[l]
         if b is None:

@@ -40,6 +40,16 @@ def softmax_jacobian(o_k, o_j, same: bool):
     return Op("neg", Op("mul", Ref(o_k), Ref(o_j)))
 
 
+def keep_scale(mask, p: float):
+    """∂h̃/∂h = m / (1 − p): inverted dropout's factor (bptrace.dropout)."""
+    return Op("div", Ref(mask), Op("sub", ONE, Sym("p", "p", "p", p)))
+
+
+def dropped(mask, out, p: float):
+    """h̃ = m·h / (1 − p): a hidden output after inverted dropout."""
+    return Op("div", Op("mul", Ref(mask), Ref(out)), Op("sub", ONE, Sym("p", "p", "p", p)))
+
+
 def smoothed_target(given: float, eps: float, n: int):
     """Label smoothing (PyTorch's): target = t·(1 − ε) + ε / K, t the target as given, K the outputs."""
     e = Sym("eps", "ε", r"\varepsilon", eps)

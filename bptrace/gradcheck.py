@@ -82,13 +82,15 @@ def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: floa
     X = np.array([spec.samples[i].x for i in rows], dtype=float)
     T = np.array([spec.samples[i].target for i in rows], dtype=float)
 
+    keep = net.keep(rows)  # dropout: train mode, each sample's mask held fixed
+
     def loss() -> tuple[float, list]:
-        zs, outs = engine.forward(net, X)
+        zs, outs = engine.forward(net, X, keep)
         return float(engine.errors(net, T, zs, outs).sum(axis=1).mean()), _sides(net, zs)
 
     with np.errstate(all="ignore"):
-        zs, outs = engine.forward(net, X)
-        back = engine.backward(net, X, T, zs, outs)
+        zs, outs = engine.forward(net, X, keep)
+        back = engine.backward(net, X, T, zs, outs, keep=keep)
         out, idents = [], param_ids(names)
         for l in range(len(net.W)):
             arrays = [(net.W[l], back.gW[l], [w for row in names.weights[l] for w in row])]

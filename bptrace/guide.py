@@ -12,6 +12,7 @@ TOPICS = {  # topic -> (file, what it is)
     "worked-example": ("worked-example.md", "the published example bptrace reproduces, with every number"),
     "trace-format": ("trace-format.md", "the JSON and JSON Lines exports, field by field"),
     "gradient-health": ("gradient-health.md", "step --health: gradient norms per layer, the warnings, a chain worked by hand"),
+    "dropout": ("dropout.md", "dropout on a hidden layer, its sample worked by hand"),
 }
 
 

@@ -23,3 +23,22 @@ def epoch_heading(it) -> str:
 def smoothing_label(eps: str) -> str:
     """' (label smoothing ε = 0.1)', with ε = 0.1 as the format writes it."""
     return _(" (label smoothing {eps})").format(eps=eps)
+
+
+def dropout_note(f) -> list[str]:
+    """How dropout was applied to a forward pass (train mode, inverted scaling; eval mode), as parts a line
+    may break between; [] when no layer has dropout."""
+    if not any(layer[0].dropped is not None for layer in f.layers):
+        return []
+    return [_("Dropout, train mode (as PyTorch's nn.Dropout):"), DROPOUT_FORMULA, _("inverted scaling;"),
+            _("the check after the update uses the same mask;"),
+            _("eval mode (model.eval()) drops nothing and does not scale.")]
+
+
+DROPOUT_FORMULA = "h̃ = m·h / (1 − p),"  # the LaTeX export writes it as math (DROPOUT_FORMULA_TEX)
+DROPOUT_FORMULA_TEX = r"$\tilde{h} = m\,h / (1 - p)$,"
+
+
+def eval_mode_note(spec) -> str:
+    """' (eval mode: no dropout)' after the outputs with the final weights when a layer has dropout, else ''."""
+    return " " + _("(eval mode, as model.eval(): no dropout)") if any(layer.dropout for layer in spec.layers) else ""

@@ -4,8 +4,9 @@ Every entry of every matrix is a scalar the trace already holds (its value and i
 the matrix form and the neuron-by-neuron form show the same numbers by construction:
 
     forward    z⁽ˡ⁾ = W⁽ˡ⁾ h⁽ˡ⁻¹⁾ + b⁽ˡ⁾,  h⁽ˡ⁾ = f(z⁽ˡ⁾)          (h⁽⁰⁾ = x)
+               dropout: h̃⁽ˡ⁾ = m⁽ˡ⁾ ⊙ h⁽ˡ⁾ / (1 − p), read by the next layer in h⁽ˡ⁾'s place
     backward   δ⁽ᴸ⁾ = ∇ₒE ⊙ f′(z⁽ᴸ⁾)   (softmax: δ⁽ᴸ⁾ = J_softmaxᵀ ∇ₒE)
-               δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f′(z⁽ˡ⁾)
+               δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f′(z⁽ˡ⁾)   (dropout: ⊙ m⁽ˡ⁾/(1 − p) before f′)
                ∂E/∂W⁽ˡ⁾ = δ⁽ˡ⁾ h⁽ˡ⁻¹⁾ᵀ (an outer product),  ∂E/∂b⁽ˡ⁾ = δ⁽ˡ⁾ (shared bias: 𝟏ᵀ δ⁽ˡ⁾)
     batch      ∂E/∂W⁽ˡ⁾ = (1/B) Σₛ ∂Eₛ/∂W⁽ˡ⁾   (the engine averages over the batch)
     update     W⁽ˡ⁾⁺ = W⁽ˡ⁾ − α ∂E/∂W⁽ˡ⁾   (other optimizers: their rule, elementwise)
@@ -33,6 +34,7 @@ UPDATE_TITLE = N_("Updates, matrix form")
 SAMPLE_LABEL = N_(" (sample {sample})")
 COLUMNS_NOTE = N_("vectors are columns; in Δ⁽ˡ⁾ and H⁽ˡ⁾ column s is sample s (the batch's samples as columns)")
 MEAN_NOTE = N_("the update averages the per-sample gradients over the batch of B = {B}: (1/B) Σₛ")
+DROPOUT_NOTE = N_("dropout on layer {l}: p = {p}; m{sup} is the mask (1 kept, 0 dropped)")
 SHARED_NOTE = N_("one bias shared by layer {l}: every entry of b{sup} is {name}")
 FROZEN_NOTE = N_("{name} is frozen: not updated ({name}⁺ = {name})")
 RULE_NOTE = N_("elementwise: {rule}")
@@ -173,12 +175,35 @@ def forward_section(p: Pass, label: str = "") -> Section:
         fs, ft = FUNCS.get(layer[0].activation, (layer[0].activation, rf"\operatorname{{{layer[0].activation}}}"))
         eqs.append(Equation(h.sym, h.tex, (Op(fs + "(", ft + r"\left("), z, Op(")", r"\right)")), h))
         h_prev = h
+        if layer[0].dropped is not None:  # dropout: h̃ = m ⊙ h / (1 − p), what the next layer reads
+            m = col(*_v("m", l), [n.mask for n in layer])
+            h_prev = _dropped(l, layer)
+            eqs.append(Equation(h_prev.sym, h_prev.tex, (m, HAD, h, SCALE), h_prev))
+            notes.append(_(DROPOUT_NOTE).format(l=l, sup=sup(l), p=f"{p_of(layer):g}"))
     return Section(_(FORWARD_TITLE) + label, tuple(eqs), tuple(notes), "forward", p.sample)
+
+
+SCALE = Op(" / (1 − p)", r"/ (1 - p)", " / (1 − p)")
+
+
+def p_of(layer) -> float:
+    """A dropout layer's p, as its h̃ = m·h / (1 − p) holds it (the trace's formula: the matrix form reads only
+    the trace)."""
+    from .expr import Sym
+
+    e = layer[0].dropped.expr  # Op(div, Op(mul, m, h), Op(sub, 1, Sym p))
+    sym = e.args[1].args[1]
+    return sym.v if isinstance(sym, Sym) else float("nan")
+
+
+def _dropped(l: int, layer) -> Mat:
+    return col(*_v("h̃", l, r"\tilde{h}"), [n.dropped for n in layer])
 
 
 def backward_sections(p: Pass, label: str = "") -> list[Section]:
     f, out, L = p.forward, [], len(p.forward.layers)
-    hs = [col(*_v("h", 0), f.inputs)] + [col(*_v("h", l), [n.out for n in layer]) for l, layer in enumerate(f.layers, 1)]
+    hs = [col(*_v("h", 0), f.inputs)] + [_dropped(l, layer) if layer[0].dropped is not None else
+                                         col(*_v("h", l), [n.out for n in layer]) for l, layer in enumerate(f.layers, 1)]
     for step, lb in enumerate(p.backward, 1):
         l = lb.index + 1  # 1-based layer
         layer = f.layers[lb.index]
@@ -197,7 +222,10 @@ def backward_sections(p: Pass, label: str = "") -> list[Section]:
             W_next = Mat(*_v("W", l + 1), tuple(tuple(_cell(t.weight) for t in n.terms) for n in f.layers[l]))
             d_next = col(*_v("δ", l + 1, r"\delta"), [n.delta for n in nxt.neurons])
             fp = col(f"f′(z{sup(l)})", f"f'(z^{{({l})}})", [n.dout_dz for n in lb.neurons])
-            eqs.append(Equation(delta.sym, delta.tex, (LP, W_next.T, MUL, d_next, RP, HAD, fp), delta))
+            keep = ()
+            if lb.neurons[0].keep is not None:  # dropout: ∂h̃/∂h = m / (1 − p)
+                keep = (HAD, col(f"m{sup(l)}/(1−p)", rf"\frac{{m^{{({l})}}}}{{1 - p}}", [n.keep for n in lb.neurons]))
+            eqs.append(Equation(delta.sym, delta.tex, (LP, W_next.T, MUL, d_next, RP, *keep, HAD, fp), delta))
         eqs += gradient_equations(lb, layer, delta, hs[l - 1], l)
         out.append(Section(_(BACKWARD_TITLE).format(step=step) + label, tuple(eqs), (), "backward", p.sample, step))
     return out

@@ -140,7 +140,9 @@ class Net:
 
     def sources(self, l: int) -> list:
         """The quantities layer l reads: the inputs, or the layer before's outputs."""
-        return list(self.p.forward.inputs) if l == 0 else [n.out for n in self.p.forward.layers[l - 1]]
+        if l == 0:
+            return list(self.p.forward.inputs)
+        return [n.out if n.dropped is None else n.dropped for n in self.p.forward.layers[l - 1]]  # dropout: h̃
 
     def weight_factors(self, l: int) -> Iterator[tuple[object, object, int, int]]:
         """(gradient, its last factor ∂z/∂p, j, k) for every weight of layer l (k = -1 for a bias)."""
@@ -176,9 +178,9 @@ def _updated_weights(net: Net):
         for neuron in back.neurons:
             if isinstance(neuron.dE_dout, Sum):
                 for t in neuron.dE_dout.terms:
-                    w = t.factors[-1]
+                    w = t.factors[1]  # δ × w (× ∂h̃/∂h with dropout)
                     if w.ident is not None and w.ident.kind == "w" and w.name in news:
-                        over[t.name] = t.factors[0].value * news[w.name]  # δ × w⁺
+                        over[t.name] = t.factors[0].value * news[w.name] * math.prod(f.value for f in t.factors[2:])
                         phrases[t.name] = (f"uses the updated {net.show(w.name + '+')} = {net.n(news[w.name])} "
                                            f"instead of {net.show(w.name)} = {w.value:g}")
     yield from _with(net, over, phrases, "the hidden step uses the weights after the update")
@@ -328,6 +330,33 @@ def _z_for_h_forward(net: Net):
     yield from _with(net, over, phrases, "the second layer weighs the first layer's z instead of its h")
 
 
+def _dropout_neurons(net: Net) -> list:
+    """(forward neuron, its backward neuron) of every hidden neuron with dropout."""
+    return [(n, b) for l, layer, back in net.layers() for n, b in zip(layer, back.neurons) if n.dropped is not None]
+
+
+def _dropout_unscaled(net: Net):
+    """Inverted dropout's 1/(1 − p) left out, forward and backward: h̃ = m·h, ∂h̃/∂h = m."""
+    over, phrases = {}, {}
+    for n, b in _dropout_neurons(net):
+        over[n.dropped.name] = n.mask.value * n.out.value
+        over[b.keep.name] = n.mask.value
+        phrases[n.dropped.name] = (f"leaves out the 1/(1 − p): {net.show(n.mask.name)}·{net.show(n.out.name)} = "
+                                   f"{net.n(over[n.dropped.name])}")
+        phrases[b.keep.name] = f"leaves out the 1/(1 − p): {net.show(n.mask.name)} = {n.mask.value:g}"
+    yield from _with(net, over, phrases, "dropout's scaling 1/(1 − p) is left out")
+
+
+def _dropout_ignored(net: Net):
+    """The next layer reads h, not h̃ (no unit dropped, nothing scaled)."""
+    over, phrases = {}, {}
+    for n, b in _dropout_neurons(net):
+        over[n.dropped.name], over[b.keep.name] = n.out.value, 1.0
+        phrases[n.dropped.name] = f"is taken as {net.show(n.out.name)} = {net.n(n.out.value)}, as if nothing were dropped"
+        phrases[b.keep.name] = "is taken as 1, as if nothing were dropped"
+    yield from _with(net, over, phrases, "dropout is not applied: the next layer reads h, not h̃")
+
+
 def _transposed(net: Net):
     """∂E_total/∂w_jk taken as δ_k × source_j (the weight index read the other way round)."""
     for l, layer, back in net.layers():
@@ -406,6 +435,10 @@ CATALOGUE = (
                   "not its z", _z_for_h_gradient),
     Misconception("z-for-h-forward", "z instead of h in the forward pass", "a neuron weighs the previous layer's "
                   "outputs h = f(z), not their z", _z_for_h_forward),
+    Misconception("dropout-unscaled", "dropout's 1/(1 − p) left out", "inverted dropout scales what it keeps: "
+                  "h̃ = m·h / (1 − p) and ∂h̃/∂h = m / (1 − p)", _dropout_unscaled),
+    Misconception("dropout-ignored", "dropout not applied", "with dropout the next layer reads h̃ = m·h / (1 − p), "
+                  "so a dropped unit passes 0", _dropout_ignored),
     Misconception("transposed", "weight index swapped", "w_jk connects source k to neuron j: "
                   "∂E_total/∂w_jk = δ_j × source_k", _transposed),
     Misconception("sum-mean", "sum versus mean", "mse divides by the number of outputs; half_sse and sse do not",

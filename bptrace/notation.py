@@ -16,7 +16,8 @@ from collections import namedtuple
 from functools import cache
 
 # kind: x input, w weight, b bias, z weighted sum, out activation (h/a/o), t target, E error of one
-# output, E_total, d partial (of, by, via), delta, p any parameter (the update rule), state (name in `of`)
+# output, E_total, d partial (of, by, via), delta, p any parameter (the update rule), state (name in `of`),
+# mask a dropout mask entry m_h1 (layered m^(1)_1), drop an output after dropout h̃1 (ã^(1)_1)
 Id = namedtuple("Id", "kind l j k of by via after", defaults=(0, 0, 0, None, None, None, False))
 
 E_TOTAL = Id("E_total")
@@ -61,7 +62,7 @@ def _parts(i: Id, N) -> tuple[str, str | None, object]:
             return "x", None, str(j + 1)
         if kind == "b" and len(N.biases[l]) == 1 and widths[l + 1] > 1:
             return "b", str(l + 1), None  # one bias shared by the layer
-        base = {"w": "W", "out": "a", "E": "E", "t": "t"}.get(kind, kind)
+        base = {"w": "W", "out": "a", "E": "E", "t": "t", "mask": "m"}.get(kind, kind)
         sub = _idx(j + 1, k + 1) if kind == "w" else str(j + 1)
         return base, (None if kind in ("E", "t") else str(l + 1)), sub
     if kind == "x":
@@ -76,8 +77,8 @@ def _parts(i: Id, N) -> tuple[str, str | None, object]:
         if l == L - 1:
             return "o", None, str(j + 1)
         return "h", None, str(sum(widths[1:l + 1]) + j + 1)
-    base = {"t": "target", "E": "E", "delta": "delta"}[kind]
-    return base, None, Id("out", L - 1 if kind != "delta" else l, j)
+    base = {"t": "target", "E": "E", "delta": "delta", "mask": "m"}[kind]
+    return base, None, Id("out", L - 1 if kind not in ("delta", "mask") else l, j)
 
 
 def name(i: Id, N, style: str = "ascii") -> str:
@@ -86,6 +87,8 @@ def name(i: Id, N, style: str = "ascii") -> str:
         return _partial(i, N, style)
     if i.kind == "state":
         return _state(i, N, style)
+    if i.kind == "drop":
+        return _tilde(name(i._replace(kind="out"), N, style), style)
     base, sup, sub = _parts(i, N)
     if style == "latex":
         return _latex_leaf(base, sup, sub, N, i.after)
@@ -97,6 +100,12 @@ def name(i: Id, N, style: str = "ascii") -> str:
     elif sub is not None:
         s += sub if sub.isdigit() and len(base) == 1 and N.scheme == "seed" else "_" + sub
     return s + ({"ascii": "+", "unicode": "⁺"}[style] if i.after else "")
+
+
+def _tilde(out: str, style: str) -> str:
+    """An output after dropout: h1 -> h~1 (ascii), h̃1 (unicode), \\tilde{h}_{1} (latex)."""
+    mark = {"ascii": "~", "unicode": "\u0303"}.get(style)
+    return out[0] + mark + out[1:] if mark else rf"\tilde{{{out[0]}}}" + out[1:]
 
 
 def _latex_leaf(base: str, sup, sub, N, plus: bool) -> str:
@@ -135,7 +144,7 @@ def _state(i: Id, N, style: str) -> str:
 
 def spellings(n: str) -> str:
     """A name as a user may type it (∂E_total/∂w5, δ_o1, w5⁺, w5^+) in the ascii form the trace keys by."""
-    n = n.strip().replace("∂", "d").replace("δ", "delta").replace("⁺", "+").replace("^+", "+").replace("^{+}", "+")
+    n = n.strip().replace("\u0303", "~").replace("ã", "a~").replace("∂", "d").replace("δ", "delta").replace("⁺", "+").replace("^+", "+").replace("^{+}", "+")
     return n.replace("−", "-").replace(" ", "") if " via " not in n else n
 
 

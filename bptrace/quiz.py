@@ -24,7 +24,7 @@ from .expr import render
 from .formulas import update_tree
 from .i18n import _
 from .notation import after, name as id_name
-from .trace import Iteration, neuron_rows
+from .trace import Iteration, layer_rows, neuron_rows
 
 GROUPS = ("forward", "errors", "output-deltas", "hidden-deltas", "gradients", "updates")
 DEFAULT_ASK = "forward,errors,output-deltas,gradients,updates"
@@ -65,8 +65,8 @@ def groups(it: Iteration) -> dict[str, list]:
     p = it.passes[0]
     L = len(p.forward.layers)
     out = {g: [] for g in GROUPS}
-    for layer in p.forward.layers:
-        out["forward"] += [(n.z.name, n.z) for n in layer] + [(n.out.name, n.out) for n in layer]
+    for layer in p.forward.layers:  # with dropout h̃ too (the masks are given)
+        out["forward"] += [(q.name, q) for q in layer_rows(layer, masks=False)]
     out["errors"] = [(q.name, q) for q in (*p.loss.errors, p.loss.total)]
     for lb in sorted(p.backward, key=lambda b: -b.index):
         key = "output-deltas" if lb.index == L - 1 else "hidden-deltas"
@@ -134,9 +134,10 @@ def template(questions, spec_file: str) -> str:
 
 
 def _given(spec, it: Iteration) -> list[tuple[object, float]]:
-    """(Id, value) of every value the exercise gives: inputs, targets, weights and biases."""
+    """(Id, value) of every value the exercise gives: inputs, targets, dropout masks, weights and biases."""
     p = it.passes[0]
-    return [(q.ident, q.value) for q in (*p.forward.inputs, *p.loss.targets)] + \
+    masks = [n.mask for layer in p.forward.layers for n in layer if n.mask is not None]
+    return [(q.ident, q.value) for q in (*p.forward.inputs, *p.loss.targets, *masks)] + \
            [(u.ident, u.old) for u in it.updates]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, frozen, groups, losses, order, schedules, torch_init
+from . import activations, dropout, frozen, groups, losses, order, schedules, torch_init
 from .errors import ECHO_LIMIT, SpecError, UsageError, clip, is_control
 from .fmt import counted
 
@@ -47,6 +47,7 @@ TOP_KEYS += ("frozen",)  # parameter names never updated (bptrace.frozen)
 LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "frozen", "slope")
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
 LAYER_KEYS += groups.LAYER_KEYS  # the layer's own α and λ (PyTorch parameter groups, bptrace.groups)
+LAYER_KEYS += ("dropout", "mask")  # bptrace.dropout
 ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
 
@@ -81,6 +82,9 @@ class Layer:
     learning_rate: float | None = None  # its own α (None: the spec's), as a PyTorch parameter group's lr
     weight_decay: float | None = None  # its own λ (None: the optimizer's)
     bias_weight_decay: float | None = None  # its bias's own λ (None: optimizer.bias_weight_decay, else weight_decay)
+    dropout: float = 0.0  # p, the drop probability (bptrace.dropout); 0: no dropout
+    mask: tuple[tuple[int, ...], ...] | None = None  # with dropout: m[i][j] for sample i, neuron j (0 dropped, 1 kept)
+    mask_init: str = "given"  # "given", or "seed" when the mask was drawn from the spec's seed
 
     @property
     def act_param(self):
@@ -170,6 +174,11 @@ class Spec:
             for key in groups.LAYER_KEYS:  # absent when the layer has none of its own
                 if layer[key] is None:
                     layer.pop(key)
+            if not layer["dropout"]:  # no dropout: the dict as before dropout existed
+                for key in ("dropout", "mask", "mask_init"):
+                    layer.pop(key)
+            else:
+                layer["mask"] = [list(row) for row in layer["mask"]]
         return d
 
 
@@ -475,7 +484,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     schedule = schedules.parse(c, data.get("schedule"))
     samples = _samples(c, data["samples"])
-    layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed))
+    layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed), len(samples))
     samples = _class_targets(c, samples, layers[-1].units, loss)
     _check_network(c, layers, samples, loss)
     smoothing = _label_smoothing(c, data, loss)
@@ -598,7 +607,7 @@ def _smoothed(samples, eps: float):
                          given_target=s.target) for s in samples)
 
 
-def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
+def _layers(c: _Checker, value: Any, n_inputs: int, rng, n_samples: int = 1) -> tuple[Layer, ...]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -637,9 +646,11 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng) -> tuple[Layer, ...]:
         train_bias = c.boolean(table.get("train_bias", True), f"{path}.train_bias")
         if "train_bias" in table and bias is None:
             c.fail(f"{path}.train_bias", "this layer has no bias; add `bias = ...` or remove train_bias")
+        p, mask, mask_init = dropout.parse(c, table, path, len(weights), i == len(value), n_samples, rng.seed, i - 1)
         out.append(Layer(act, weights, bias, shared, train_bias, slope, init, **act_params,
                          bias_init="pytorch" if table.get("bias") == "pytorch" else "given",
                          frozen=c.boolean(table.get("frozen", False), f"{path}.frozen"),
+                         dropout=p, mask=mask, mask_init=mask_init,
                          **groups.parse_layer(c, table, path, bias is not None)))
         fan_in = len(weights)
     return tuple(out)

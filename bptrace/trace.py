@@ -54,6 +54,8 @@ class NeuronForward:
     bias: Quantity | None
     out: Quantity  # h or o = activation(z)
     activation: str
+    mask: Quantity | None = None  # dropout (bptrace.dropout): m, given or drawn from the seed
+    dropped: Quantity | None = None  # h̃ = m·h / (1 − p): what the next layer reads
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +120,7 @@ class NeuronBackward:
     dout_dz: Quantity | None  # elementwise activations
     jacobian: tuple[Quantity, ...]  # softmax outputs: do_k/dz_j for every k
     delta: Product | Sum  # dE_total/dz; a Sum over k for softmax
+    keep: Quantity | None = None  # dropout: dh̃/dh = m / (1 − p), a factor of each term of dE_total/dh
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,12 +234,19 @@ class Iteration:
                 yield "check", f"{name}+", q
 
 
+def layer_rows(layer: tuple[NeuronForward, ...], masks: bool = True) -> list[Quantity]:
+    """A layer's forward quantities in order: every z, every out; with dropout every mask m (unless
+    masks=False), then every h̃ = m·h / (1 − p)."""
+    rows = [n.z for n in layer] + [n.out for n in layer]
+    if layer[0].dropped is not None:
+        rows += [n.mask for n in layer] * masks + [n.dropped for n in layer]
+    return rows
+
+
 def forward_items(f: Forward, loss: Loss, targets: bool = False):
     for layer in f.layers:
-        for n in layer:
-            yield "forward", n.z.name, n.z
-        for n in layer:
-            yield "forward", n.out.name, n.out
+        for q in layer_rows(layer):
+            yield "forward", q.name, q
     if targets:  # targets computed by label smoothing, before the errors that read them
         yield from (("loss", t.name, t) for t in loss.targets if t.formula is not None)
     for e in (*loss.errors, loss.total):
@@ -252,6 +262,8 @@ def backward_rows(layer: LayerBackward) -> list:
 def neuron_rows(layer: LayerBackward) -> list:
     rows = []
     for n in layer.neurons:
+        if n.keep is not None:  # dropout: dh̃/dh, read by each term of dE_total/dh
+            rows.append(n.keep)
         if isinstance(n.dE_dout, Sum):
             rows += n.dE_dout.terms
         rows.append(n.dE_dout)

@@ -22,6 +22,7 @@ from . import activations, engine, formulas, groups, schedules
 from .expr import Ref
 from .naming import Names, deriv, for_spec
 from .notation import E_TOTAL, leaf, partial
+from .notation import name as name_of
 from .trace import (Check, Flat, Forward, Iteration, LayerBackward, Layout, LazyIteration, Loss, NeuronBackward,
                     NeuronForward, Pass, Product, Quantity, Sum, Tag, Term, Trace, Update)
 
@@ -52,8 +53,9 @@ class Session:
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
         X, T = self._select(batch)
-        zs, outs = engine.forward(self.net, X)
-        back = engine.backward(self.net, X, T, zs, outs, for_trace=False)  # each traced pass has its own
+        keep = self.net.keep(batch)  # dropout: train mode
+        zs, outs = engine.forward(self.net, X, keep)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=False, keep=keep)  # each traced pass has its own
         return T, zs, outs, back, engine.gradients(self.net, back)
 
     def step(self, batch):
@@ -124,8 +126,8 @@ class Session:
     def _pass_arrays(self, i: int):
         """One sample's pass as 1-D rows: (i, x, t, zs, outs, E, [E_total], dE/dout, dout/dz (the softmax
         Jacobian where the activation is not elementwise), delta, gW, gb, and the 2-D Backward)."""
-        X, T, zs, outs = self._rows(i)
-        back = engine.backward(self.net, X, T, zs, outs, for_trace=True)
+        X, T, zs, outs = self._rows(i, train=True)
+        back = engine.backward(self.net, X, T, zs, outs, for_trace=True, keep=self.net.keep([i]))
         E = engine.errors(self.net, T, zs, outs)[0]
         outs_ = [a[0] for a in outs]
         dout_dz = [d[0] if d is not None else activations.softmax_jacobian(a) for d, a in zip(back.dout_dz, outs_)]
@@ -134,7 +136,7 @@ class Session:
 
     def _check_arrays(self, i: int):
         """One sample's forward pass after the update: (i, x, t, zs, outs, E, [E_total])."""
-        X, T, zs, outs = self._rows(i)
+        X, T, zs, outs = self._rows(i, train=True)  # dropout: the same mask, so before and after compare
         E = engine.errors(self.net, T, zs, outs)[0]
         return i, X[0], T[0], [z[0] for z in zs], [a[0] for a in outs], E, E.sum(keepdims=True)
 
@@ -145,10 +147,11 @@ class Session:
             return self.X[first:first + n], self.T[first:first + n]
         return self.X[batch], self.T[batch]
 
-    def _rows(self, i: int):
-        """One sample's forward pass, as 1-D rows."""
+    def _rows(self, i: int, train: bool = False):
+        """One sample's forward pass, as 1-D rows; train: with its dropout mask (eval mode, as PyTorch's
+        model.eval(), without)."""
         X, T = self.X[i:i + 1], self.T[i:i + 1]
-        zs, outs = engine.forward(self.net, X)
+        zs, outs = engine.forward(self.net, X, self.net.keep([i]) if train else None)
         return X, T, zs, outs
 
 
@@ -228,9 +231,10 @@ class _Builder:
 
     # ------------------------------------------------------------ forward and loss
 
-    def _forward(self, x, zs, outs, W, b, given: bool = False, post: bool = False) -> Forward:
+    def _forward(self, x, zs, outs, W, b, given: bool = False, post: bool = False, i: int | None = None) -> Forward:
         """Forward trace of one sample: x, zs and outs are 1-D rows, W and b the parameters. `given`: they
-        are the spec's; `post`: the check after the update (w5+, z1+)."""
+        are the spec's; `post`: the check after the update (w5+, z1+); `i`: the sample (0-based) of a
+        pass in train mode, whose dropout masks apply (the check runs in eval mode: no dropout)."""
         N, F = self.names, self.F
         inputs = tuple(Quantity(n, F(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
         layers, prev_q = [], inputs
@@ -256,9 +260,27 @@ class _Builder:
                 out = Quantity(N.out[l][j], F(a[j]), recipe, leaf("out", l, j, 0, post))
                 outs_q.append(out)
                 neurons.append(NeuronForward(zq, terms, bias, out, act.name))
+            if layer.dropout and i is not None:
+                neurons = self._dropout(l, i, neurons)
+                outs_q = [n.dropped for n in neurons]
             layers.append(tuple(neurons))
             prev_q = tuple(outs_q)
         return Forward(inputs, tuple(layers))
+
+    def _dropout(self, l: int, i: int, neurons: list) -> list:
+        """Each neuron with its mask m (given) and h̃ = m·h / (1 − p), for sample i."""
+        layer, out = self.spec.layers[l], []
+        for j, n in enumerate(neurons):
+            m = float(layer.mask[i][j])
+            mq = Quantity(self._name(leaf("mask", l, j)), m, None, leaf("mask", l, j), True)
+            # h̃ = h·(m/(1 − p)), as numpy computes h ⊙ keep (a probe's Tag stays a Tag)
+            dq = Quantity(self._name(leaf("drop", l, j)), n.out.value * (m / (1 - layer.dropout)),
+                          (formulas.dropped, mq, n.out, layer.dropout), leaf("drop", l, j))
+            out.append(NeuronForward(n.z, n.terms, n.bias, n.out, n.activation, mq, dq))
+        return out
+
+    def _name(self, ident) -> str:
+        return name_of(ident, self.names, "ascii")
 
     def _loss(self, t, f: Forward, E, E_total, post: bool = False, i: int | None = None) -> Loss:
         N, kind, F = self.names, self.spec.loss, self.F
@@ -280,7 +302,7 @@ class _Builder:
     def _pass(self, arrays) -> Pass:
         i, x, t, zs, outs, E, E_total, *back = arrays
         back = engine.Backward(*back)
-        f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given)
+        f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given, i=i)
         loss = self._loss(t, f, E, E_total, i=i)
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
         return Pass(i + 1, f, loss, layers)
@@ -292,12 +314,13 @@ class _Builder:
         neurons = []
         for j, nf in enumerate(layer):
             o, z = nf.out, nf.z
-            dE_dout = (self._output_dE(j, f, loss, back) if l == L - 1 else self._hidden_dE(l, j, back))
+            keep = self._keep(nf)
+            dE_dout = (self._output_dE(j, f, loss, back) if l == L - 1 else self._hidden_dE(l, j, back, keep))
             if act.elementwise:
                 d = Quantity(deriv(o.name, z.name), F(back.dout_dz[l][j]), (formulas.derivative, act.name, o, z, slope),
                              partial(o.ident, z.ident))
                 delta = Product(N.delta[l][j], F(back.delta[l][j]), (_as_quantity(dE_dout), d), leaf("delta", l, j))
-                neurons.append(NeuronBackward(o.name, z.name, dE_dout, d, (), delta))
+                neurons.append(NeuronBackward(o.name, z.name, dE_dout, d, (), delta, keep))
             else:
                 jac = tuple(
                     Quantity(deriv(m.out.name, z.name), F(back.dout_dz[l][k, j]),
@@ -327,8 +350,16 @@ class _Builder:
         recipe = (formulas.error_derivative, loss.kind, loss.targets[k], o, len(loss.targets))
         return Quantity(deriv(self.names.total, o.name), self.F(back.dE_dout[-1][k]), recipe, partial(E_TOTAL, o.ident))
 
-    def _hidden_dE(self, l: int, j: int, back) -> Sum:
-        # dE_total/dh_j = sum over neurons m of the next layer of delta_m · w_mj
+    def _keep(self, nf: NeuronForward) -> Quantity | None:
+        """Dropout: dh̃/dh = m / (1 − p), or None."""
+        if nf.mask is None:
+            return None
+        p = self.spec.layers[nf.mask.ident.l].dropout
+        return Quantity(deriv(nf.dropped.name, nf.out.name), nf.mask.value / (1 - p),
+                        (formulas.keep_scale, nf.mask, p), partial(nf.dropped.ident, nf.out.ident))
+
+    def _hidden_dE(self, l: int, j: int, back, keep: Quantity | None = None) -> Sum:
+        # dE_total/dh_j = sum over neurons m of the next layer of delta_m · w_mj (· dh̃_j/dh_j with dropout)
         N, F, W = self.names, self.F, self.raw.W
         h = N.out[l][j]
         output_next = l + 1 == self.L - 1 and self.acts[-1].elementwise
@@ -342,7 +373,10 @@ class _Builder:
             else:
                 ident = partial(E_TOTAL, leaf("out", l, j), leaf("z", l + 1, m))
                 name = f"{deriv(N.total, h)} via {N.z[l + 1][m]}"
-            terms.append(Product(name, d.value * w.value, (d, w), ident))
+            if keep is None:
+                terms.append(Product(name, d.value * w.value, (d, w), ident))
+            else:
+                terms.append(Product(name, d.value * w.value * keep.value, (d, w, keep), ident))
         return Sum(deriv(N.total, h), F(back.dE_dout[l][j]), tuple(terms), partial(E_TOTAL, leaf("out", l, j)))
 
     @staticmethod
@@ -409,7 +443,7 @@ class _Builder:
 
     def _check(self, arrays) -> Check:
         i, x, t, zs, outs, E, E_total = arrays
-        f = self._forward(x, zs, outs, self.raw.W_after, self.raw.b_after, post=True)
+        f = self._forward(x, zs, outs, self.raw.W_after, self.raw.b_after, post=True, i=i)
         return Check(i + 1, f, self._loss(t, f, E, E_total, post=True))
 
 

@@ -492,7 +492,8 @@ def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergen
                 return Divergence(epoch, batch[0] + 1, name, value)
         for i in batch:
             X, T = session.X[i:i + 1], session.T[i:i + 1]
-            zs, outs = engine.forward(session.net, X)
+            keep = session.net.keep([i])  # dropout: train mode, as the update ran
+            zs, outs = engine.forward(session.net, X, keep)
             for l, (z, a) in enumerate(zip(zs, outs)):
                 for names, values in ((N.z[l], z[0]), (N.out[l], a[0])):
                     for name, v in zip(names, values):
@@ -502,7 +503,7 @@ def _first_nonfinite(session: Session, batch: list[int], epoch: int) -> Divergen
             for name, v in zip(N.errors, E):
                 if not math.isfinite(v):
                     return Divergence(epoch, i + 1, name, float(v))
-            back = engine.backward(session.net, X, T, zs, outs, for_trace=False)
+            back = engine.backward(session.net, X, T, zs, outs, for_trace=False, keep=keep)
             grads = [g for W, b in zip(back.gW, back.gb) for g in (W.ravel(), () if b is None else b)]
             for name, v in zip(N.iter_params(), np.concatenate(grads).tolist()):
                 if not math.isfinite(v):

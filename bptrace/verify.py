@@ -64,16 +64,22 @@ class TorchNet:
     blocks: list  # (linear, shared bias module or None, activation module)
     ordered: list  # parameter tensors in bptrace's numbering order: W1, b1, W2, b2, ...
     trainable: list  # the ones the optimizer updates (frozen biases excluded)
+    masks: list = field(default_factory=list)  # dropout: per layer the mask of every sample (a tensor), or None
+    p: list = field(default_factory=list)  # dropout: per layer the drop probability
 
-    def forward(self, x):
-        """(zs, outs) per layer for a batch of rows x."""
-        zs, outs = [], []
-        for linear, shared, act in self.blocks:
+    def forward(self, x, rows=None):
+        """(zs, outs, dropped) per layer for a batch of rows x; with `rows` (0-based samples) each dropout
+        layer's output is multiplied by the samples' masks / (1 − p) (the spec's masks, not torch's RNG)."""
+        zs, outs, dropped = [], [], []
+        for l, (linear, shared, act) in enumerate(self.blocks):
             z = linear(x) if shared is None else shared(linear(x))
             x = act(z)
             zs.append(z)
             outs.append(x)
-        return zs, outs
+            if rows is not None and self.masks and self.masks[l] is not None:
+                x = x * self.masks[l][rows] / (1 - self.p[l])  # inverted dropout, train mode
+            dropped.append(x)
+        return zs, outs, dropped
 
 
 def build(torch, spec) -> TorchNet:
@@ -93,7 +99,8 @@ def build(torch, spec) -> TorchNet:
         ordered += [linear.weight] + ([bias] if bias is not None else [])
         trainable += [linear.weight] + ([bias] if bias is not None and layer.train_bias else [])
         blocks.append((linear, shared, activation_module(torch, layer)))
-    return TorchNet(blocks, ordered, trainable)
+    masks = [None if not layer.dropout else torch.tensor(layer.mask, dtype=torch.float64) for layer in spec.layers]
+    return TorchNet(blocks, ordered, trainable, masks, [layer.dropout for layer in spec.layers])
 
 
 def held_masks(torch, spec, net: TorchNet) -> list:
@@ -304,7 +311,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         at = max(at, epoch)
         for p in net.ordered:  # frozen biases too: the optimizer's zero_grad never sees them
             p.grad = None
-        zs, outs = net.forward(X[rows])
+        zs, outs, dropped = net.forward(X[rows], rows)
         E = sample_losses(torch, spec.loss, zs[-1], outs[-1], T[rows], label_smoothing=spec.label_smoothing)
         E.mean().backward()  # the batch's gradient: the mean of the samples' dE_total/dp
         forward = per_sample(ours.iterations[i])
@@ -314,6 +321,7 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
                 for j, (z, h) in enumerate(zip(zl[r].tolist(), hl[r].tolist())):
                     step.rows.append(Row(names.z[l][j] + label, forward[names.z[l][j]][r], z))
                     step.rows.append(Row(names.out[l][j] + label, forward[names.out[l][j]][r], h))
+                step.rows += _dropped_rows(spec, names, l, dropped[l][r].tolist(), forward, r, label)
             step.rows.append(Row(names.total + label, forward[names.total][r], E[r].item()))
         grads = _flat(torch, [p.grad if p.grad is not None else torch.zeros_like(p) for p in net.ordered])
         _step_held(torch, opt, held)
@@ -328,6 +336,16 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
                 amplified.append((step.step, name))
         steps.append(step)
     return Report(spec.title or spec.source, torch.__version__, tol, atol, steps, amplified)
+
+
+def _dropped_rows(spec, names, l: int, values: list[float], forward: dict, r: int, label: str) -> list[Row]:
+    """Dropout: each h̃ = m·h / (1 − p) of layer l against PyTorch's."""
+    if not spec.layers[l].dropout:
+        return []
+    from .notation import leaf, name
+
+    keys = [name(leaf("drop", l, j), names) for j in range(len(values))]
+    return [Row(k + label, forward[k][r], v) for k, v in zip(keys, values)]
 
 
 def per_sample(iteration) -> dict[str, list[float]]:

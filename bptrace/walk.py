@@ -71,6 +71,8 @@ def given(it: Iteration) -> dict[str, object]:
                 out.update((key(t.weight), t.weight) for t in n.terms)
                 if n.bias is not None:
                     out[key(n.bias)] = n.bias
+                if n.mask is not None:  # dropout: each sample's own mask
+                    out[key(n.mask, tag)] = n.mask
         out.update((key(t, tag), t) for t in p.loss.targets)
     return out
 

@@ -411,3 +411,16 @@ def test_every_number_explore_shows_is_the_one_run_prints(runner, source):
         assert len(expected) >= 40 and set(expected) <= set(shown), sorted(set(expected) - set(shown))
         assert {k: shown[k] for k in expected} == expected  # the same strings: the same numbers
     explore(check, source)
+
+
+def test_dropout_sample_walks_through_h_tilde():
+    """The dropout sample: the step after h2 is h̃1 = m_h1·h1 / (1 − p), and every step can be walked."""
+    async def check(app, pilot):
+        await type_in(pilot, *["n"] * 4)  # z1, z2, h1, h2, then h̃1
+        text = step_text(app)
+        assert "h̃1 = m_h1·h1 / (1 − p)" in text and "= 1×0.51998934 / (1 − 0.5)" in text
+        assert result_of(text) == pytest.approx(2 * 0.51998934, abs=5e-8)
+        await type_in(pilot, *["n"] * 80)  # past the end: the last step
+        first = screen(app).splitlines()[0].split()
+        assert first[0] == "step" and first[1].split("/")[0] == first[1].split("/")[1]
+    explore(check, source=str(ROOT / "samples" / "dropout.toml"))

@@ -14,7 +14,7 @@ from .. import __version__
 from ..expr import refs, render
 from ..notation import after as after_
 from ..notation import name
-from ..trace import Forward, Iteration, Layout, Loss, Pass, Product, Sum, Tag, Trace
+from ..trace import Forward, Iteration, Layout, Loss, Pass, Product, Sum, Tag, Trace, layer_rows
 
 SCHEMA = "bptrace.trace/1"
 
@@ -28,10 +28,8 @@ def _v(x: float) -> float | str:
 def forward_group(f: Forward) -> dict[str, Any]:
     out = {q.name: _v(q.value) for q in f.inputs}
     for layer in f.layers:
-        for n in layer:
-            out[n.z.name] = _v(n.z.value)
-        for n in layer:
-            out[n.out.name] = _v(n.out.value)
+        for q in layer_rows(layer):  # z, out; with dropout the masks m and h~ = m·h / (1 − p)
+            out[q.name] = _v(q.value)
     return out
 
 
@@ -104,7 +102,7 @@ def iteration_record(it: Iteration) -> dict[str, Any]:
 
 
 KINDS = {"x": "input", "w": "weight", "b": "bias", "z": "z", "out": "activation", "t": "target", "E": "error",
-         "E_total": "error", "d": "partial", "delta": "delta"}
+         "E_total": "error", "d": "partial", "delta": "delta", "mask": "dropout_mask", "drop": "dropped"}
 
 
 def identity(ident, names, after: bool = False) -> dict[str, Any]:
@@ -117,7 +115,7 @@ def identity(ident, names, after: bool = False) -> dict[str, Any]:
             out["via"] = name(ident.via, names)
         if ident.of.kind == "E_total" and ident.by.kind in ("w", "b") and ident.via is None:
             out["kind"] = "gradient"
-    elif ident.kind in ("w", "b", "z", "out", "delta"):
+    elif ident.kind in ("w", "b", "z", "out", "delta", "mask", "drop"):
         out.update(layer=ident.l + 1, neuron=ident.j + 1)
         if ident.kind == "w":
             out["source"] = ident.k + 1

@@ -14,11 +14,11 @@ from ..expr import Op, render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import epoch_heading, sample_label, smoothing_label
+from ..labels import DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, sample_label, smoothing_label
 from ..notation import E_TOTAL, after, name, partial
 from ..schedules import described
 from .markdown import TEX, _own
-from ..trace import Iteration, LayerBackward, Trace, forward_items, neuron_rows
+from ..trace import Iteration, LayerBackward, Trace, forward_items, layer_rows, neuron_rows
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
@@ -104,7 +104,10 @@ class _Doc:
             L = len(p.forward.layers)
             for l, layer in enumerate(p.forward.layers):
                 self.heading("sub" + level, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
-                self.equations([self.q(n.z) for n in layer] + [self.q(n.out) for n in layer])
+                self.equations([self.q(q) for q in layer_rows(layer)])  # with dropout: m and h̃ too
+            note = dropout_note(p.forward)
+            if note:
+                self.add(" ".join(DROPOUT_FORMULA_TEX if t == DROPOUT_FORMULA else escape(t) for t in note))
             self.heading(level, _('Errors') + suffix)
             smoothed = [t for t in p.loss.targets if t.formula is not None]  # label smoothing: the targets read
             self.equations([self.q(e) for e in (*smoothed, *p.loss.errors, p.loss.total)])
@@ -133,8 +136,7 @@ class _Doc:
             L = len(p.forward.layers)
             if both:
                 self.heading(level, _('Forward pass') + suffix)
-                self.equations([self.q(n.z) for layer in p.forward.layers for n in layer]
-                               + [self.q(n.out) for layer in p.forward.layers for n in layer])
+                self.equations([self.q(q) for layer in p.forward.layers for q in layer_rows(layer)])
             self.matrix_section(fwd, level)
             self.heading(level, _('Errors') + suffix)
             self.equations([self.q(e) for e in (*p.loss.errors, p.loss.total)])
@@ -221,7 +223,10 @@ class _Doc:
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]
             bias = _("none") if layer.bias is None else (_("shared") if layer.shared_bias else str(len(layer.bias)))
-            rows.append([label, _span(outs), escape(layer.activation), bias, str(layer.n_params)])
+            act = escape(layer.activation)
+            if layer.dropout:
+                act += " " + escape(_("(dropout p = {p})").format(p=f"{layer.dropout:g}"))
+            rows.append([label, _span(outs), act, bias, str(layer.n_params)])
         self.table([_(c) for c in NETWORK_HEAD], rows)
         smoothing = smoothing_label(rf"$\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(

@@ -16,10 +16,10 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import epoch_heading, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_heading, eval_mode_note, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
-from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, neuron_rows
+from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
 
 
 def text(s: str) -> str:
@@ -79,6 +79,7 @@ class _Writer:
                 bias += " " + _("(frozen)")
             act = layer.activation + (" " + _("(slope {slope})").format(slope=f"{layer.slope:g}") if layer.activation == "leaky_relu" else "")
             act += f" ({activations.params_text(layer, lambda v: f'{v:g}')})" if activations.params_text(layer) else ""
+            act += " " + _("(dropout p = {p})").format(p=f"{layer.dropout:g}") if layer.dropout else ""
             rows.append(f"| {label} | {', '.join(N.out[l])} | {act} | {bias} | {layer.n_params} |")
         self.add("\n".join(rows) + "\n")
         opt = spec.optimizer
@@ -122,10 +123,10 @@ class _Writer:
         L = len(f.layers)
         for l, layer in enumerate(f.layers):
             self.heading(level + 1, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
-            for n in layer:
-                self.eq(n.z)
-            for n in layer:
-                self.eq(n.out)
+            for q in layer_rows(layer):  # z, out; with dropout m and h̃ = m·h / (1 − p)
+                self.eq(q)
+        if dropout_note(f):
+            self.add(" ".join(dropout_note(f)) + "\n")
 
     def errors(self, level: int, loss: Loss, f: Forward, title: str) -> None:
         self.add(f"{'#' * level} {title}\n")
@@ -382,7 +383,7 @@ def run_markdown(r, precision: int = 8, every: int | None = None, form: str = "s
     for ident, v0, v1 in zip(param_ids(r.names), r.initial_values.tolist(), r.final_values.tolist()):
         rows.append(f"| ${name(ident, r.names, 'latex')}$ | {num(v0, precision)} | {num(v1, precision)} | {signed(v1 - v0, precision)} |")
     w.add("\n".join(rows) + "\n")
-    w.heading(2, _('Outputs with the final weights'))
+    w.heading(2, _('Outputs with the final weights') + eval_mode_note(r.spec))
     rows = ["| " + " | ".join(map(_, OUTPUTS_HEAD)) + " |", "|---:|---|---|---|"]
     for i, (s, o) in enumerate(zip(r.spec.samples, r.final_outputs), 1):
         rows.append(f"| {i} | {', '.join(num(v, precision, True) for v in s.x)} | "

@@ -33,6 +33,26 @@ class SharedBias(nn.Module):
     def forward(self, z):
         return z + self.b
 '''
+FIXED_DROPOUT = '''
+
+class FixedDropout(nn.Module):
+    """Inverted dropout with the spec's masks (not torch's RNG): in train mode, as nn.Dropout(p),
+    h~ = m * h / (1 - p) with m the mask row of each sample of the batch (set in `rows`); in eval mode
+    (model.eval()) it drops nothing and does not scale."""
+
+    def __init__(self, p, masks):
+        super().__init__()
+        self.p, self.masks, self.rows = p, torch.tensor(masks), None
+
+    def forward(self, h):
+        if not self.training:
+            return h
+        return h * self.masks[self.rows] / (1 - self.p)
+'''
+ROWS = """    for m in model:  # dropout: the masks of these samples
+        if isinstance(m, FixedDropout):
+            m.rows = rows
+"""
 RUN = '''
 
 def step(rows):
@@ -80,6 +100,8 @@ def torch_script(obj, precision: int = 8) -> str:
     run = RUN.replace("PRECISION", str(int(precision)))
     if frozen_.any_frozen(spec):
         run = run.replace("    optimizer.step()\n", RESTORE)
+    if any(layer.dropout for layer in spec.layers):
+        run = run.replace("    z = model[:-1]", ROWS + "    z = model[:-1]")
     parts = [_header(spec), _model(spec), _parameters(spec, names), _data(spec), _loss_and_optimizer(spec),
              run, _main(obj)]
     return "".join(parts)
@@ -102,7 +124,8 @@ def _header(spec) -> str:
             "Written by bptrace (`--export FILE.py` on `run` or `step`); run this file with Python beside\n"
             "bptrace. It needs PyTorch: pip install 'bptrace[torch]' (or pip install torch).\"\"\"\n\n"
             "import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
-            "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else ""))
+            "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else "")
+            + (FIXED_DROPOUT if any(layer.dropout for layer in spec.layers) else ""))
 
 
 def _model(spec) -> str:
@@ -121,6 +144,9 @@ def _model(spec) -> str:
         act = _activation(layer)
         lines.append(f"    {act},  # [{k}]")
         k += 1
+        if layer.dropout:
+            lines.append(f"    FixedDropout({layer.dropout!r}, {_rows(layer.mask)}),  # [{k}] one mask row per sample")
+            k += 1
     return "\n".join(lines) + "\n)\n"
 
 
@@ -145,7 +171,7 @@ def _module_indices(spec):
     for layer in spec.layers:
         shared = k + 1 if layer.bias is not None and layer.shared_bias else None
         yield layer, k, shared
-        k += 3 if shared is not None else 2
+        k += (3 if shared is not None else 2) + (1 if layer.dropout else 0)
 
 
 def _parameters(spec, names: list[str]) -> str:

@@ -91,7 +91,8 @@ def _pass_steps(p, sample: int) -> list[Step]:
             steps.append(Step(k, q, phase, tuple(dict.fromkeys(reads + extra)), p.sample, reads))
 
     for group, _, q in forward_items(p.forward, p.loss):
-        add(q, group)
+        if q.formula is not None:  # a dropout mask is given, as the inputs are: read, not computed
+            add(q, group)
     for layer in p.backward:
         for q in neuron_rows(layer):
             add(q, "backward")
@@ -123,6 +124,8 @@ def _steps(it: Iteration) -> list[Step]:
             steps.append(Step(f"{u.name}+", u, "update", (u.name, *grads.get(u.ident, [f"dE_total/d{u.name}"]))))
     for c in it.checks:
         for group, _, q in forward_items(c.forward, c.loss):
+            if q.formula is None:  # a dropout mask
+                continue
             steps.append(Step(key(q, _tag(it, c.sample)), q, "check", _reads(q, _tag(it, c.sample)), c.sample))
     return steps
 

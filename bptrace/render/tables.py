@@ -17,9 +17,9 @@ from .. import activations, formulas, groups
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import epoch_title, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_title, sample_label, smoothing_label
 from ..notation import name as id_name
-from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows
+from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .grid import BLANK, Doc, Fit, Grid, Line, Stack, Styled, rich_of, terms
 
 NAME_STYLE = "cyan"
@@ -91,6 +91,7 @@ def summary_grid(spec, names, style: str = "unicode") -> Fit:
             params.append(f"+ {len(layer.bias)}")
         act = [layer.activation] + ([_("(slope {slope})").format(slope=given(layer.slope, style))] if layer.activation == "leaky_relu" else [])
         act += [f"({p})" for p in [activations.params_text(layer, lambda v: given(v, style))] if p]  # elu, softplus, gelu
+        act += [_("(dropout p = {p})").format(p=given(layer.dropout, style))] if layer.dropout else []
         rows.append((label, _span_parts(names.out[l], f"{layer.units}: "), act, bias, params))
     title = Styled([(spec.title or _("Network"), "")])
     opt = spec.optimizer
@@ -160,10 +161,11 @@ def forward_table(title: str, f: Forward, view: View):
 def forward_grid(title: str, f: Forward, view: View) -> Grid:
     t = _table(title, view)
     for layer in f.layers:
-        for n in layer:
-            _row(t, view, n.z)
-        for n in layer:
-            _row(t, view, n.out)
+        for q in layer_rows(layer):
+            _row(t, view, q)
+    note = dropout_note(f)
+    if note:
+        t.caption, t.caption_justify = Line(note, " ", "table.caption"), "left"
     return t
 
 
@@ -276,7 +278,7 @@ def check_grid(it: Iteration, view: View) -> Grid:
 def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
     out = []
     for layer in f.layers:
-        out += [n.z for n in layer] + [n.out for n in layer]
+        out += layer_rows(layer, masks=False)
     return out + list(loss.errors) + [loss.total]
 
 

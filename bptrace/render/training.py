@@ -10,6 +10,7 @@ from rich.text import Text
 
 from .. import fmt
 from ..i18n import N_, _, ngettext
+from ..labels import eval_mode_note
 from ..notation import leaf, param_ids
 from ..notation import name as id_name
 from .layout import Segments, Titled
@@ -143,7 +144,7 @@ def given_params(spec):
 
 
 def outputs_table(r, precision: int = 8, limit: int = 30) -> Table:
-    t = _table(_("Outputs with the final weights"))
+    t = _table(_("Outputs with the final weights") + eval_mode_note(r.spec))
     t.add_column(_("sample"), justify="right", style=NAME_STYLE, no_wrap=True)
     t.add_column("x", overflow="fold")
     t.add_column(_("target"), overflow="fold")
