@@ -11,7 +11,7 @@ TOPICS = {  # topic -> (file, what it is)
     "spec": ("spec.md", "the spec format: every key, its default, and what it means"),
     "worked-example": ("worked-example.md", "the published example bptrace reproduces, with every number"),
     "trace-format": ("trace-format.md", "the JSON and JSON Lines exports, field by field"),
-    "gradient-health": ("gradient-health.md", "step --health: gradient norms per layer, the warnings, a chain worked by hand"),
+    "gradient-health": ("gradient-health.md", "step --health: per-layer gradient norms and warnings"),
     "dropout": ("dropout.md", "dropout on a hidden layer, its sample worked by hand"),
 }
 

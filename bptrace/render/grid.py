@@ -237,7 +237,8 @@ def terms(formula: str) -> list[str]:
 
 # ---------------------------------------------------------------- text layout (rich's, for these tables)
 
-MARKUP = re.compile(r"\[|:\S*:")  # rich markup or an emoji code in a string: leave it to rich
+MARKUP = re.compile(r"\[[a-z#/@]|\\|:\S*:")  # what rich may read as a tag ([b], as rich.markup.RE_TAGS), an escape
+# or an emoji code in a string: leave it to rich; "[1, 0]" is no tag and prints as it is
 
 
 def _checked(s: str) -> str:
