@@ -126,8 +126,9 @@ class Monitor:
     def _numpy(self, session):
         """(norms, each hidden unit's worst value) by a forward and backward pass over every sample (gW: their mean)."""
         net, X, T = session.net, session.X, session.T
-        zs, outs = engine.forward(net, X)
-        back = engine.backward(net, X, T, zs, outs, for_trace=False)
+        keep = net.keep(range(len(X)))  # dropout: train mode, the masks training applies
+        zs, outs = engine.forward(net, X, keep)
+        back = engine.backward(net, X, T, zs, outs, for_trace=False, keep=keep)
         norms = tuple(float(np.sqrt(np.vdot(g, g))) for g in back.gW)
         return norms, [_worst_numpy(act, z) for act, z in zip(self.hidden, zs)]
 

@@ -353,3 +353,30 @@ def test_health_markdown_parses_in_mermaid_and_katex():
     blocks = mermaid_blocks(md)
     assert len(blocks) == 2 and run_node("mermaid-parse.mjs", blocks) == [{"ok": True}, {"ok": True}]
     assert katex_errors(md) == []
+
+
+def test_dropout_norms_are_the_gradient_training_follows():
+    """With dropout the norms are measured in train mode, with the masks training applies (the dropout
+    sample: mask [1, 0], p = 0.5, so h̃1 = 2·h1 and h̃2 = 0): central differences of E written out here."""
+    x, t, m, p = np.array([0.1, 0.2]), np.array([0.4, 0.6]), np.array([1.0, 0.0]), 0.5
+    W = [np.array([[0.30, 0.25], [0.40, 0.35]]), np.array([[0.45, 0.40], [0.70, 0.60]])]
+
+    def E():
+        h = 1 / (1 + np.exp(-(W[0] @ x)))
+        o = 1 / (1 + np.exp(-(W[1] @ (m * h / (1 - p)))))
+        return 0.5 * float(np.sum((t - o) ** 2))
+
+    expected = []
+    for Wl in W:
+        g = np.zeros_like(Wl)
+        for idx in np.ndindex(Wl.shape):
+            keep = Wl[idx]
+            Wl[idx] = keep + 1e-6
+            up = E()
+            Wl[idx] = keep - 1e-6
+            down = E()
+            Wl[idx] = keep
+            g[idx] = (up - down) / 2e-6
+        expected.append(float(np.sqrt(np.sum(g * g))))
+    r = bptrace.train("dropout", epochs=2, health=True)
+    np.testing.assert_allclose(r.health.norms[0], expected, rtol=1e-7)
