@@ -300,3 +300,16 @@ def test_progress_is_refreshed_by_time_not_by_epoch_count(monkeypatch):
         assert progress.bar.tasks[0].completed == 5
     finally:
         progress.close()
+
+
+def test_a_batch_as_large_as_the_samples_is_called_a_full_batch():
+    """--batch K with K ≥ the samples makes one update of every sample per epoch: the header says so,
+    not "mini-batches of K" (the worked example has one sample)."""
+    from typer.testing import CliRunner
+
+    from bptrace.cli import app
+
+    out = CliRunner().invoke(app, ["step", "blog", "--batch", "3", "--epochs", "2"]).stdout
+    assert "batches of 3: the 1 sample in one (a full batch)" in out and "mini-batches" not in out
+    out = CliRunner().invoke(app, ["step", "xor", "--batch", "2", "--epochs", "2"]).stdout
+    assert "mini-batches of 2" in out

@@ -218,11 +218,14 @@ def header(r_spec, names, plan) -> Group:
     """The network and the run's settings: what `step` shows before it starts training."""
     from .tables import summary as network
 
+    n = len(r_spec.samples)
     batch = {"online": _("online (one update per sample)"), "full": _("full batch")}.get(
         plan.batch, _("mini-batches of {n}").format(n=plan.batch))
+    if isinstance(plan.batch, int) and plan.batch >= n:  # K ≥ n: one batch of every sample, as full
+        batch = ngettext("batches of {k}: the {n} sample in one (a full batch)",
+                         "batches of {k}: all {n} samples in one (a full batch)", n).format(k=f"{plan.batch:,}", n=f"{n:,}")
     seed = r_spec.seed if plan.seed is None else plan.seed
     order = _("shuffled (seed {seed})").format(seed=seed) if plan.shuffle else _("in order")
-    n = len(r_spec.samples)
     samples = ngettext("{n} sample {order}", "{n} samples {order}", n).format(n=f"{n:,}", order=order)
     return Group(network(r_spec, names), Text(""),
                  Segments([ngettext("{n} epoch", "{n} epochs", plan.epochs).format(n=f"{plan.epochs:,}"), samples, batch,
