@@ -241,9 +241,11 @@ def _console(stderr: bool = False):
 
         def print(self, *objects, **kwargs):
             if not self.encoding.startswith("utf"):
+                from .render.grid import Doc
                 from .render.plain import asciify
 
-                objects = tuple(map(asciify, objects))
+                # a Doc (run's tables as data) as the rich objects asciify knows how to make ASCII
+                objects = tuple(asciify(o.to_rich() if isinstance(o, Doc) else o) for o in objects)
             super().print(*objects, **kwargs)
 
     # emoji=False: no ":name:" code is ever meant as an emoji here, and rich's table of them costs each start
