@@ -40,6 +40,7 @@ class Session:
         self.T = np.array([s.target for s in spec.samples], dtype=float)
         self.steps = 0
         self.lr = spec.learning_rate  # this epoch's α (trainer sets it from the schedule: at_epoch)
+        self._grouped = groups.any_groups(spec)  # parameter groups: each array's own α (read once, not per epoch)
         self.rates = engine.rates(self.net, spec, 1)  # α of each trainable array (groups), or self.lr
         self._rule = None  # the update rule's tree: the same for every update
         self._layouts: dict[tuple, Layout] = {}  # by batch: what each number of a streamed update is
@@ -48,7 +49,7 @@ class Session:
     def at_epoch(self, epoch: int) -> None:
         """Take the epoch's α from the schedule: the spec's, and each parameter group's."""
         self.lr = schedules.rate(self.spec, epoch)
-        self.rates = engine.rates(self.net, self.spec, epoch)
+        self.rates = engine.rates(self.net, self.spec, epoch) if self._grouped else self.lr
 
     def _gradients(self, batch):
         """Forward and backward over the batch's rows: (T, zs, outs, back, gradients of the trainable arrays)."""
