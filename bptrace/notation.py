@@ -87,6 +87,8 @@ def name(i: Id, N, style: str = "ascii") -> str:
         return _partial(i, N, style)
     if i.kind == "state":
         return _state(i, N, style)
+    if i.kind == "v":
+        return _front(i, N, style)
     if i.kind == "drop":
         return _tilde(name(i._replace(kind="out"), N, style), style)
     base, sup, sub = _parts(i, N)
@@ -99,6 +101,19 @@ def name(i: Id, N, style: str = "ascii") -> str:
         s += "_" + name(sub, N, style)
     elif sub is not None:
         s += sub if sub.isdigit() and len(base) == 1 and N.scheme == "seed" else "_" + sub
+    return s + ({"ascii": "+", "unicode": "⁺"}[style] if i.after else "")
+
+
+def _front(i: Id, N, style: str) -> str:
+    """A front layer's quantity (bptrace.front): symbol `of`, 0-based index `by`, layer l. Seed scheme: f1,
+    k_12 (one index joined to a one-letter symbol, several after _); layered: k^(1)_12 (x has no layer)."""
+    symbol, idx = i.of, _idx(*(v + 1 for v in i.by)) if i.by else ""
+    sup = str(i.l + 1) if N.scheme == "layered" and symbol != "x" else None
+    if style == "latex":
+        return _latex_leaf(symbol, sup, idx or None, N, i.after)
+    s = symbol + (f"^({sup})" if sup else "")
+    if idx:
+        s += idx if len(i.by) == 1 and not sup else "_" + idx
     return s + ({"ascii": "+", "unicode": "⁺"}[style] if i.after else "")
 
 
