@@ -58,6 +58,11 @@ class FrontLayer:
     def n_params(self) -> int:
         return sum(p.value.size for p in self.params)
 
+    def param_ids(self) -> list[Id]:
+        """Every parameter element's identity, array by array in C order: ident(symbol, layer, shown index)."""
+        return [ident(p.symbol, self.index, shown(p.value.shape, idx)) for p in self.params
+                for idx in np.ndindex(*p.value.shape)]
+
     # ---- numbers: X (n, *in_shape) -> Y (n, *out_shape)
     def forward(self, params: list[np.ndarray], X: np.ndarray):
         """(Y, cache): cache holds what backward needs (and what the trace shows: argmax, pre-activations)."""
@@ -83,8 +88,24 @@ class FrontLayer:
         params order, each array in C order."""
         raise NotImplementedError
 
-    def torch_module(self):
+    def torch_code(self) -> tuple[str, list, str]:
+        """The layer in the .py export: (its torch.nn module as code, e.g. "nn.Conv2d(1, 1, 2)"; (attribute, values
+        as nested lists) of each parameter in `params` order, e.g. ("weight", [[[[0.1, 0.2], …]]]); the code of any
+        class it needs, "" if none)."""
         raise NotImplementedError
+
+    def torch_module(self):
+        """The layer in PyTorch (float64) with this layer's parameter values, whose attribute `bptrace_params`
+        lists its parameter tensors in `params` order (verify and the .py export pair them with bptrace's)."""
+        raise NotImplementedError
+
+
+PARAMS = frozenset({"k", "c", "U", "W"})  # the symbols of trained parameters: kernels, biases, RNN weights
+
+
+def is_param(i) -> bool:
+    """Whether an identity is a front layer's parameter (shared by every sample of a batch)."""
+    return i is not None and i.kind == "v" and i.of in PARAMS
 
 
 def ident(symbol: str, l: int, idx: tuple[int, ...] = (), post: bool = False) -> Id:
