@@ -16,7 +16,7 @@ from bptrace.front.tracing import Tracer
 from bptrace.misconceptions import evaluate
 from bptrace.notation import E_TOTAL
 from bptrace.spec import _Checker
-from bptrace.trace import Product, Quantity, Sum
+from bptrace.trace import Block, Product, Quantity, Sum
 
 CHECK = _Checker("test.toml")
 
@@ -107,14 +107,6 @@ def finite_differences(loss, arrays, h=1e-6):
 # ---------------------------------------------------------------- the trace of one sample
 
 @dataclass
-class Block:  # what the core keeps of a front layer's forward trace (the parts trace_back reads)
-    inputs: np.ndarray
-    rows: list
-    outputs: np.ndarray
-    grids: tuple
-
-
-@dataclass
 class Traced:
     forward: list  # Blocks
     backward: list  # (rows, dx, grads, grids) per layer, first layer first
@@ -130,7 +122,7 @@ def trace(layers, x, G, scheme: str = "seed", post: bool = False) -> Traced:
     for L in layers:
         Y, cache = L.forward(values(L), X)
         rows, y, grids = L.trace(t, q, cache, values(L))
-        blocks.append(Block(q, rows, y, grids))
+        blocks.append(Block(L.index, L.kind, q, tuple(rows), y, tuple(grids)))
         caches.append(cache)
         X, q = Y, y
     dy = objects(G.shape, lambda i: t.d(E_TOTAL, q[i], G[i], None, True))
@@ -144,7 +136,9 @@ def trace(layers, x, G, scheme: str = "seed", post: bool = False) -> Traced:
 
 
 def all_rows(tr: Traced) -> list:
-    return [r for b in tr.forward for r in b.rows] + [r for b in tr.backward for r in b[0]]
+    """Every quantity of the trace: the forward rows, the backward rows, each gradient and its terms."""
+    grads = [r for b in tr.backward for g in b[2] for r in (*getattr(g, "terms", ()), g)]
+    return [r for b in tr.forward for r in b.rows] + [r for b in tr.backward for r in b[0]] + grads
 
 
 def check_formula(q) -> None:

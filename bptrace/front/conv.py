@@ -26,12 +26,24 @@ from .. import activations
 from ..expr import Num, Op, Ref
 from ..notation import E_TOTAL
 from . import spatial
-from .base import FrontLayer, Param, objects, shown, tensor
+from .base import FrontLayer, Param, ident, objects, shown, tensor
 
 ACT_KEYS = ("slope", "alpha", "beta", "threshold", "approximate")
 KEYS = ("type", "kernel", "bias", "stride", "padding", "activation", *ACT_KEYS)
 ELEMENTWISE = tuple(a for a in activations.NAMES if a != "softmax")
 MAX_STRIDE = MAX_PADDING = 1000
+CONV_ACT = '''
+
+class ConvAct(nn.Module):
+    """bptrace's conv1d/conv2d layer: a convolution, then its activation."""
+
+    def __init__(self, conv, act):
+        super().__init__()
+        self.conv, self.act = conv, act
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+'''
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +159,8 @@ class Conv(FrontLayer):
         if l > 0:  # the network's input needs no gradient
             x = objects(self.in_shape, lambda j: spatial.gradient(t, fwd.inputs[j], dx[j], dX[(0, *j)]))
         grids = spatial.grids("dE_total/du", delta, self.d) + spatial.kernel_grids("dE_total/dk", gk, self.d)
-        return rows + out + ([] if x is None else [*x.flat]), x, out, tuple(grids)
+        # the parameters' gradients are not rows: the caller shows each after its terms
+        return rows + ([] if x is None else spatial.with_terms(x.flat)), x, out, tuple(grids)
 
     def _forward_quantities(self, t, fwd):
         """u, v, k, c (None without a bias) as the forward trace made them (found in fwd.rows by identity)."""
@@ -170,9 +183,16 @@ class Conv(FrontLayer):
                 dk[kk].append(t.product(E_TOTAL, k[kk], [delta[i], x[xx]], via=u[i]))
                 if self.index > 0:  # ∂E_total/∂x via u_i = δ_i · k (the kernel entry x meets there)
                     dx[xx].append(t.product(E_TOTAL, x[xx], [delta[i], k[kk]], via=u[i]))
-            if c is not None:  # ∂E_total/∂c via u_i = δ_i (∂u/∂c = 1)
-                dc[i[0]].append(t.product(E_TOTAL, c[i[0]], [delta[i]], via=u[i]))
+            if c is not None:  # ∂E_total/∂c via u_i = δ_i · ∂u_i/∂c, and ∂u_i/∂c = 1
+                one = t.d(u[i], c[i[0]], 1.0, Num(1), given=True)
+                dc[i[0]].append(t.product(E_TOTAL, c[i[0]], [delta[i], one], via=u[i]))
         return dk, dc, dx
+
+    def param_ids(self):
+        """The kernel's entries named as the trace names them (a channel axis of size 1 left out), then c."""
+        shape = self.kernel.value.shape
+        ids = [ident("k", self.index, _kshow(shape, i)) for i in np.ndindex(*shape)]
+        return ids + ([] if self.bias is None else [ident("c", self.index, i) for i in np.ndindex(*self.bias.value.shape)])
 
     def torch_module(self):
         import torch
@@ -187,7 +207,20 @@ class Conv(FrontLayer):
             conv.weight.copy_(torch.from_numpy(self.kernel.value))
             if self.bias is not None:
                 conv.bias.copy_(torch.from_numpy(self.bias.value))
-        return torch.nn.Sequential(conv, activation_module(torch, self))
+        module = torch.nn.Sequential(conv, activation_module(torch, self))
+        module.bptrace_params = [conv.weight] + ([] if self.bias is None else [conv.bias])
+        return module
+
+    def torch_code(self):
+        from ..exports.torch_ import _activation
+
+        O, C = self.kernel.value.shape[:2]
+        conv = (f"nn.Conv{self.d}d({C}, {O}, {self.K!r}, stride={self.stride}, padding={self.padding}, "
+                f"bias={self.bias is not None})")
+        params = [("conv.weight", self.kernel.value.tolist())]
+        if self.bias is not None:
+            params.append(("conv.bias", self.bias.value.tolist()))
+        return f"ConvAct({conv}, {_activation(self)})", params, CONV_ACT
 
 
 def _kshow(shape: tuple[int, ...], i: tuple[int, ...]) -> tuple[int, ...]:

@@ -99,14 +99,19 @@ class Pool(FrontLayer):
                 rows.append(dPdx)
         dx = objects(self.in_shape, lambda j: spatial.gradient(t, x[j], terms[j], dX[(0, *j)]))
         symbol = getattr(x.flat[0].ident, "of", None) or "x"
-        return rows + list(dx.flat), dx, [], tuple(spatial.grids(f"dE_total/d{symbol}", dx, self.d))
+        return rows + spatial.with_terms(dx.flat), dx, [], tuple(spatial.grids(f"dE_total/d{symbol}", dx, self.d))
 
     def torch_module(self):
         import torch
 
         nn = torch.nn
         kind = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d, ("avg", 2): nn.AvgPool2d}
-        return kind["max" if self.max else "avg", self.d](self.size, self.stride)
+        module = kind["max" if self.max else "avg", self.d](self.size, self.stride)
+        module.bptrace_params = []
+        return module
+
+    def torch_code(self):
+        return f"nn.{'Max' if self.max else 'Avg'}Pool{self.d}d({self.size}, stride={self.stride})", [], ""
 
 
 def parse(c, table, path, index, in_shape, rng):

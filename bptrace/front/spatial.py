@@ -106,6 +106,11 @@ def gradient(t, by, terms: list, value: float):
     return t.grad(by, terms, None if len(terms) == 1 else float(value))
 
 
+def with_terms(qs) -> list:
+    """Gradients as rows: each Sum after its terms (each contribution shown), a Product or Quantity alone."""
+    return [r for q in qs for r in (*getattr(q, "terms", ()), q)]
+
+
 def given(t, param) -> bool:
     """Whether a parameter's values are shown as written: written by the user, before any update."""
     return param.given and not t.post and getattr(t, "given", True)
