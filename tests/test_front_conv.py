@@ -257,3 +257,34 @@ def test_a_later_layer_reading_the_wrong_shape():
     with pytest.raises(SpecError) as e:
         parse(conv2d(), (16,), index=1, path="layers[2]")
     assert e.value.path == "layers[2]" and "previous layer's output" in e.value.detail
+
+
+CHAINS = st.tuples(st.sampled_from([1, 2]), st.integers(1, 2), st.integers(1, 2), st.integers(1, 3), st.integers(1, 2),
+                   st.integers(0, 1), st.sampled_from(["max", "avg", None]), st.integers(0, 2 ** 31))
+
+
+@settings(max_examples=15, deadline=None)
+@given(CHAINS)
+def test_random_traces_are_consistent(case):
+    """conv (channels, stride, padding) -> conv -> pool: every formula gives its value, every gradient is
+    numpy's, and no two quantities share an identity."""
+    d, C, O, K, s, p, pool, seed = case
+    rng = np.random.default_rng(seed)
+    tables = [{"type": f"conv{d}d", "kernel": rng.normal(size=(O, C, *(K,) * d)).tolist(), "stride": s,
+               "padding": p, "activation": "tanh", "bias": rng.normal(size=O).tolist()},
+              {"type": f"conv{d}d", "kernel": rng.normal(size=(2, O, *(1,) * d)).tolist(), "activation": "sigmoid"}]
+    if pool:
+        tables.append({"type": f"{pool}pool{d}d", "size": 2, "stride": 1})
+    S = (6,) * d
+    layers = chain(tables, (C, *S) if C > 1 else S)
+    x, G = rng.normal(size=(C, *S)), rng.normal(size=layers[-1].out_shape)
+    tr = trace(layers, x, G)
+    rows = all_rows(tr)
+    for q in rows:
+        check_formula(q)
+    forward = [q for b in tr.forward for q in b.rows]
+    assert len({q.ident for q in forward}) == len(forward)
+    _, caches = run(layers, x.reshape((1, *layers[0].in_shape)))
+    _, grads = back(layers, caches, G[None])
+    for (_, _, g, _), gL in zip(tr.backward, grads):
+        assert close([q.value for q in g], np.concatenate([a.ravel() for a in gL]) if gL else [], 1e-12)
