@@ -288,3 +288,16 @@ def test_random_traces_are_consistent(case):
     _, grads = back(layers, caches, G[None])
     for (_, _, g, _), gL in zip(tr.backward, grads):
         assert close([q.value for q in g], np.concatenate([a.ravel() for a in gL]) if gL else [], 1e-12)
+
+
+def test_kernel_values_are_given_until_an_update_changes_them():
+    from types import SimpleNamespace
+
+    from bptrace.front.tracing import Tracer
+
+    L = parse(conv2d(bias=0.5), (4, 4))
+    x = trace([L], X44, np.ones(L.out_shape)).forward[0].inputs
+    for params, written in ((values(L), True), ([values(L)[0] * 0.5, values(L)[1]], False)):
+        _, cache = L.forward(params, X44[None, None])
+        rows = by_name(L.trace(Tracer(SimpleNamespace(scheme="seed")), x, cache, params)[0])
+        assert rows["k_11"].given is written and rows["c1"].given is True

@@ -112,11 +112,11 @@ class Conv(FrontLayer):
 
     # ---- trace of one sample
     def trace(self, t, x, cache, params):
-        l, (_, U, V), given = self.index, cache, spatial.given(t, self.kernel)
+        l, (_, U, V), given = self.index, cache, spatial.given(t, self.kernel, params[0])
         k = objects(self.kernel.value.shape,
                     lambda i: t.q("k", l, _kshow(self.kernel.value.shape, i), params[0][i], None, given))
         c = None if self.bias is None else objects(
-            params[1].shape, lambda i: t.q("c", l, i, params[1][i], None, spatial.given(t, self.bias)))
+            params[1].shape, lambda i: t.q("c", l, i, params[1][i], None, spatial.given(t, self.bias, params[1])))
         u, v = np.empty(self.out_shape, dtype=object), np.empty(self.out_shape, dtype=object)
         act, rows = self.act, [*k.flat, *(() if c is None else c.flat)]
         for i in np.ndindex(*self.out_shape):

@@ -111,6 +111,7 @@ def with_terms(qs) -> list:
     return [r for q in qs for r in (*getattr(q, "terms", ()), q)]
 
 
-def given(t, param) -> bool:
-    """Whether a parameter's values are shown as written: written by the user, before any update."""
-    return param.given and not t.post and getattr(t, "given", True)
+def given(t, param, values: np.ndarray) -> bool:
+    """Whether a parameter's values are shown as written: written by the user and not changed by an update
+    (the values the trace reads are still the spec's)."""
+    return param.given and not t.post and np.array_equal(values, param.value)
