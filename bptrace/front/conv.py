@@ -235,7 +235,7 @@ def parse(c, table, path, index, in_shape, rng):
     c.keys(table, KEYS, path)
     d = spatial.dims(kind)
     shape = spatial.input_shape(c, kind, d, in_shape, index, path)
-    k = _kernel(c, table, path, d, shape[0])
+    k = _kernel(c, table, path, d, shape)
     bias = _bias(c, table.get("bias"), f"{path}.bias", k.shape[0])
     stride = c.integer(table.get("stride", 1), f"{path}.stride", 1, MAX_STRIDE)
     padding = c.integer(table.get("padding", 0), f"{path}.padding", 0, MAX_PADDING)
@@ -245,8 +245,9 @@ def parse(c, table, path, index, in_shape, rng):
                 stride, padding, act, **act_params)
 
 
-def _kernel(c, table, path, d, channels):
+def _kernel(c, table, path, d, shape):
     """The kernel as (out, in, *K): a d-D list is one kernel over a one-channel input."""
+    channels = shape[0]
     where = f"{path}.kernel"
     form = {2: "[rows][columns]", 1: "[length]"}[d]
     full = {2: "[out][in][rows][columns]", 1: "[out][in][length]"}[d]
@@ -259,9 +260,13 @@ def _kernel(c, table, path, d, channels):
         c.fail(where, f"expected a {d}-D list {form} (one kernel) or a {d + 2}-D list {full}, got "
                       + ("a number" if not k.ndim else f"a {k.ndim}-D list"))
     if k.shape[1] != channels:
-        c.fail(where, f"the kernel reads {k.shape[1]} input channel(s), but its input has {channels} "
-                      f"(expected a {d + 2}-D list {full} with {channels} in each [in])")
+        c.fail(where, f"the kernel reads {k.shape[1]} input channel(s), but its input ({_dims(shape)}: channels × "
+                      f"{spatial.AXES[d]}) has {channels}; expected a {d + 2}-D list {full} with {channels} in each [in]")
     return k
+
+
+def _dims(shape) -> str:
+    return "×".join(map(str, shape))
 
 
 def _bias(c, value, path, units):
