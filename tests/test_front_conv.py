@@ -231,7 +231,7 @@ def test_a_1d_example():
     (conv2d(kernel=[1.0, 2.0]), (4, 4), "layers[1].kernel", "got a 1-D list"),
     (conv2d(kernel=[[1.0, 2.0], [3.0]]), (4, 4), "layers[1].kernel", "rows have different shapes"),
     (conv2d(kernel=[[1.0, "a"], [3.0, 4.0]]), (4, 4), "layers[1].kernel[1][2]", "expected a number"),
-    (conv2d(), (2, 4, 4), "layers[1].kernel", "input has 2"),
+    (conv2d(), (2, 4, 4), "layers[1].kernel", "rows × columns) has 2"),
     (conv2d(kernel=[[1.0] * 5] * 2), (4, 4), "layers[1].kernel", "larger than the input"),
     (conv2d(), (16,), "samples[1].x", "rows × columns"),
     ({"type": "conv1d", "kernel": [1.0], "activation": "relu"}, (2, 3, 4), "samples[1].x", "length"),
