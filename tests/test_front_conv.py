@@ -301,3 +301,13 @@ def test_kernel_values_are_given_until_an_update_changes_them():
         _, cache = L.forward(params, X44[None, None])
         rows = by_name(L.trace(Tracer(SimpleNamespace(scheme="seed")), x, cache, params)[0])
         assert rows["k_11"].given is written and rows["c1"].given is True
+
+
+def test_grids_with_channels_are_labelled_by_index():
+    L = parse({"type": "conv2d", "kernel": np.ones((2, 3, 2, 2)).tolist(), "activation": "relu"}, (3, 4, 4))
+    tr = trace([L], np.ones((3, 4, 4)), np.ones(L.out_shape))
+    assert [g[0] for g in tr.forward[0].grids] == ["x[1]", "x[2]", "x[3]", "k[1,1]", "k[1,2]", "k[1,3]", "k[2,1]",
+                                                    "k[2,2]", "k[2,3]", "u[1]", "u[2]", "v[1]", "v[2]"]
+    one_d = parse({"type": "conv1d", "kernel": np.ones((2, 3, 2)).tolist(), "activation": "relu"}, (3, 5))
+    grids = trace([one_d], np.ones((3, 5)), np.ones(one_d.out_shape)).forward[0].grids
+    assert [(g[0], g[1].shape) for g in grids] == [("x", (3, 5)), ("k", (6, 2)), ("u", (2, 4)), ("v", (2, 4))]

@@ -80,22 +80,23 @@ def reads(pos: tuple[int, ...], K: tuple[int, ...], s: int, p: int, S: tuple[int
 
 def grids(label: str, q: np.ndarray, d: int) -> list:
     """(label, 2-D object array) to draw for an array of quantities (channels, *positions): 1-D, one grid
-    with a row per channel; 2-D, one grid per channel (the label names the channel when there are several)."""
+    with a row per channel; 2-D, one grid per channel, labelled u[1], u[2] … when there are several."""
     if d == 1:
         return [(label, q.reshape(-1, q.shape[-1]))]
     if q.shape[0] == 1:
         return [(label, q[0])]
-    return [(f"{label}, channel {ch + 1}", q[ch]) for ch in range(q.shape[0])]
+    return [(f"{label}[{ch + 1}]", q[ch]) for ch in range(q.shape[0])]  # x[2]: channel 2 (no words to translate)
 
 
 def kernel_grids(label: str, k: np.ndarray, d: int) -> list:
-    """A kernel (out, in, *K): 1-D, one grid with a row per (out, in) pair; 2-D, one grid per pair."""
+    """A kernel (out, in, *K): 1-D, one grid with a row per (out, in) pair; 2-D, one grid per pair, labelled
+    k[o,c] (out channel o, in channel c) when there are several."""
     if d == 1:
         return [(label, k.reshape(-1, k.shape[-1]))]
     O, C = k.shape[:2]
     if O * C == 1:
         return [(label, k[0, 0])]
-    return [(f"{label}, out {o + 1}, in {ch + 1}", k[o, ch]) for o in range(O) for ch in range(C)]
+    return [(f"{label}[{o + 1},{ch + 1}]", k[o, ch]) for o in range(O) for ch in range(C)]  # [out, in]
 
 
 def gradient(t, by, terms: list, value: float):
