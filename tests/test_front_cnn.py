@@ -103,3 +103,16 @@ def test_verify_agrees_with_pytorch(spec):
     for batch in ("online", "full"):
         report = compare(spec, epochs=5, batch=batch)
         assert report.ok and len(report.rows()) > 100
+
+
+def test_no_pool_window_has_a_tie(spec):
+    """docs/convolution.md: no window of v has two equal positive maxima (gradcheck and PyTorch agree)."""
+    import numpy as np
+
+    conv = spec.front[0]
+    for sample in spec.samples:
+        V = conv.forward([p.value for p in conv.params], np.array(sample.x).reshape(1, 1, 4, 4))[0][0, 0]
+        for i in range(2):
+            for j in range(2):
+                w = np.sort(V[i:i + 2, j:j + 2].ravel())
+                assert w[-1] == 0 or w[-1] - w[-2] > 0.01, (i, j, w)

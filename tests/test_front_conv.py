@@ -311,3 +311,10 @@ def test_grids_with_channels_are_labelled_by_index():
     one_d = parse({"type": "conv1d", "kernel": np.ones((2, 3, 2)).tolist(), "activation": "relu"}, (3, 5))
     grids = trace([one_d], np.ones((3, 5)), np.ones(one_d.out_shape)).forward[0].grids
     assert [(g[0], g[1].shape) for g in grids] == [("x", (3, 5)), ("k", (6, 2)), ("u", (2, 4)), ("v", (2, 4))]
+
+
+def test_sides_are_the_relu_kinks():
+    L = parse(conv2d(), (4, 4))
+    _, cache = L.forward(values(L), X44[None, None])
+    assert (L.sides(cache) == (cache[1] > 0)).all()
+    assert parse(conv2d(activation="tanh"), (4, 4)).sides(cache) is None

@@ -151,3 +151,14 @@ def test_bad_tables(table, shape, where, says):
     with pytest.raises(SpecError) as e:
         parse(table, shape)
     assert e.value.path == where and says in e.value.detail, (e.value.path, e.value.detail)
+
+
+def test_sides_show_a_tie_that_a_central_difference_straddles():
+    """Two equal maxima in a window: moving one of them by ±h changes the winner (max has a kink there)."""
+    L = parse({"type": "maxpool2d", "size": 2}, (1, 2, 2), index=1)
+    X = np.array([[[[0.42, 0.42], [0.1, 0.0]]]])
+    up, down = X.copy(), X.copy()
+    up[0, 0, 0, 1] += 1e-6
+    down[0, 0, 0, 1] -= 1e-6
+    assert (L.sides(L.forward([], up)[1]) != L.sides(L.forward([], down)[1])).any()
+    assert parse({"type": "avgpool2d", "size": 2}, (1, 2, 2), index=1).sides((X, None)) is None

@@ -188,6 +188,13 @@ class Conv(FrontLayer):
                 dc[i[0]].append(t.product(E_TOTAL, c[i[0]], [delta[i], one], via=u[i]))
         return dk, dc, dx
 
+    def sides(self, cache):
+        """Which side of its kink each u is on (u > 0) for relu, leaky_relu and elu, else None: where these
+        differ between p + h and p − h, a central difference straddles a kink (for gradcheck)."""
+        from ..gradcheck import KINKED
+
+        return cache[1] > 0 if self.activation in KINKED else None
+
     def param_ids(self):
         """The kernel's entries named as the trace names them (a channel axis of size 1 left out), then c."""
         shape = self.kernel.value.shape

@@ -65,6 +65,11 @@ class Pool(FrontLayer):
             dX[spatial.strided(a, out, self.stride)] += part
         return dX, []
 
+    def sides(self, cache):
+        """Max pool: each window's winner. Where it differs between p + h and p − h the central difference
+        straddles a tie (a kink of max: E has no derivative there); average pool: None (no kink)."""
+        return cache[1] if self.max else None
+
     # ---- trace of one sample
     def trace(self, t, x, cache, params):
         P = self.forward(params, cache[0])[0][0]
