@@ -178,7 +178,7 @@ def test_misspelt_sample_and_topic_names(runner, tmp_path, monkeypatch):
                  "built-in samples: adam, blog, deep, dropout, han-kamber, softmax, vanishing, xor")
     _usage_error(runner.invoke(app, ["docs", "spek"]),
                  "error: no documentation topic 'spek' (did you mean spec?); "
-                 "topics: spec, worked-example, trace-format, gradient-health, dropout")
+                 "topics: spec, worked-example, trace-format, gradient-health, dropout, recurrent")
     _usage_error(runner.invoke(app, ["check", "blog", "blog-answer"]),
                  "error: blog-answer: no such file, and no built-in sample of that name (did you mean blog-answers?); "
                  "built-in: adam, blog, deep, dropout, han-kamber, softmax, vanishing, xor")
