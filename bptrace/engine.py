@@ -11,6 +11,9 @@ Notation (layer l = 0..L-1, a_{-1} = x):
 Dropout (bptrace.dropout; train mode, `keep` given): keep_l = m_l / (1 − p_l) for the batch's rows,
   the next layer reads h̃_l = a_l ⊙ keep_l;  dE_total/da_l = (delta_{l+1} · W_{l+1}) ⊙ keep_l;
   dE_total/dW_{l+1} reads h̃_l.  Without `keep` (eval mode) no unit is dropped.
+Front layers (bptrace.front: convolution, pooling, flatten, recurrent) come first: X is every sample's x
+  flat; the front turns it into F, which the first dense layer reads (a_{-1} = F). Backward, ∂E_total/∂F =
+  delta_0 · W_0 goes back through the front layers, whose parameters' gradients are means over samples too.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class Network:
     train_bias: list[bool]
     frozen: list = field(default_factory=list)  # per layer (W mask, b mask or None): True where frozen
     drop: list = field(default_factory=list)  # per layer m/(1 − p) of every sample, or None (bptrace.dropout)
+    front: tuple = ()  # the front layers (bptrace.front), before the dense ones
+    P: list = field(default_factory=list)  # P[f]: front layer f's parameter arrays (its Params' values), trained
 
     @classmethod
     def from_spec(cls, spec) -> "Network":
@@ -45,6 +50,8 @@ class Network:
             train_bias=[layer.train_bias for layer in spec.layers],
             frozen=frozen.masks(spec) if frozen.any_frozen(spec) else [],
             drop=dropout.scales(spec) if dropout.any_dropout(spec) else [],
+            front=spec.front,
+            P=[[np.array(p.value, dtype=float) for p in f.params] for f in spec.front],
         )
 
     def keep(self, rows) -> list | None:
@@ -58,8 +65,9 @@ class Network:
         return losses.LOSSES[self.loss_name]
 
     def trainable(self) -> list[tuple[int, str]]:
-        """(layer, 'W' or 'b') of every array the optimizer updates, in order."""
-        out = []
+        """(layer, 'W' or 'b') of every array the optimizer updates, in order; a front layer's arrays first,
+        as ("front", (f, i)): the i-th parameter of front layer f."""
+        out = [("front", (f, i)) for f, params in enumerate(self.P) for i in range(len(params))]
         for l, b in enumerate(self.b):
             out.append((l, "W"))
             if b is not None and self.train_bias[l]:
@@ -67,13 +75,14 @@ class Network:
         return out
 
     def arrays(self) -> list[np.ndarray]:
-        return [self.W[l] if kind == "W" else self.b[l] for l, kind in self.trainable()]
+        return [self.P[kind[0]][kind[1]] if l == "front" else self.W[l] if kind == "W" else self.b[l]
+                for l, kind in self.trainable()]
 
     def masks(self) -> list[np.ndarray | None]:
         """The frozen mask of every trainable array (None: nothing frozen in it), in `trainable()` order."""
         if not self.frozen:
             return [None] * len(self.trainable())
-        return [self.frozen[l][0 if kind == "W" else 1] for l, kind in self.trainable()]
+        return [None if l == "front" else self.frozen[l][0 if kind == "W" else 1] for l, kind in self.trainable()]
 
 
 def step(net: Network, opt: Optimizer, grads: list[np.ndarray], lr) -> None:
@@ -101,11 +110,22 @@ class Backward:
     delta: list[np.ndarray]  # dE_total/dz_l
     gW: list[np.ndarray]  # mean over the samples
     gb: list[np.ndarray | None]
+    front: list = field(default_factory=list)  # per front layer (dX, grads): ∂E/∂ its input per sample, and the
+    #                                            means over samples of its parameters' gradients
+
+
+class Zs(list):
+    """The z of every dense layer; with front layers `front` is (F, the front layers' caches)."""
+
+    front = None
 
 
 def forward(net: Network, X: np.ndarray, keep: list | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """z_l and a_l for every layer (a_l before dropout: the next layer reads a_l ⊙ keep_l)."""
-    zs, outs, a = [], [], X
+    zs, outs, a = Zs(), [], X
+    if net.front:
+        a, caches = front_forward(net, X)
+        zs.front = (a, caches)
     for l, (act, W, b) in enumerate(zip(net.acts, net.W, net.b)):
         z = a @ W.T if b is None else a @ W.T + b
         a = act.f(z)
@@ -114,6 +134,25 @@ def forward(net: Network, X: np.ndarray, keep: list | None = None) -> tuple[list
         if keep is not None and keep[l] is not None:
             a = a * keep[l]  # h̃ = m ⊙ h / (1 − p)
     return zs, outs
+
+
+def front_forward(net: Network, X: np.ndarray) -> tuple[np.ndarray, list]:
+    """F, the first dense layer's input, from each sample's flat x through the front layers; and their caches."""
+    Y, caches = X.reshape((X.shape[0], *net.front[0].in_shape)), []
+    for layer, params in zip(net.front, net.P):
+        Y, cache = layer.forward(params, Y)
+        caches.append(cache)
+    return Y.reshape(X.shape[0], -1), caches
+
+
+def front_backward(net: Network, caches: list, dF: np.ndarray) -> list:
+    """(dX, mean gradients) of every front layer (first to last), from dF = ∂E_i/∂F of each sample."""
+    n, out, dY = dF.shape[0], [], dF
+    for layer, params, cache in reversed(list(zip(net.front, net.P, caches))):
+        dX, grads = layer.backward(params, cache, dY.reshape((n, *layer.out_shape)))
+        out.append((dX, [g / n for g in grads]))
+        dY = dX
+    return out[::-1]
 
 
 def errors(net: Network, T: np.ndarray, zs, outs) -> np.ndarray:
@@ -147,6 +186,8 @@ def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bo
         dout_dz[l] = net.acts[l].d(zs[l], outs[l])
         delta[l] = dE_dout[l] * dout_dz[l]
     n = X.shape[0]
+    if getattr(zs, "front", None) is not None:
+        X = zs.front[0]  # the first dense layer read F
     gW, gb = [], []
     for l in range(L):
         a_prev = X if l == 0 else outs[l - 1]
@@ -160,12 +201,14 @@ def backward(net: Network, X: np.ndarray, T: np.ndarray, zs, outs, for_trace: bo
             gb.append(delta[l].sum(axis=0) / n)
         else:
             gb.append(np.array([delta[l].sum() / n]))
-    return Backward(dE_dout, dout_dz, delta, gW, gb)
+    front = front_backward(net, zs.front[1], delta[0] @ net.W[0]) if net.front else []  # ∂E_i/∂F = delta_0 · W_0
+    return Backward(dE_dout, dout_dz, delta, gW, gb, front)
 
 
 def gradients(net: Network, back: Backward) -> list[np.ndarray]:
     """The gradients of the trainable arrays, in `net.trainable()` order."""
-    return [back.gW[l] if kind == "W" else back.gb[l] for l, kind in net.trainable()]
+    return [back.front[kind[0]][1][kind[1]] if l == "front" else back.gW[l] if kind == "W" else back.gb[l]
+            for l, kind in net.trainable()]
 
 
 def new_optimizer(net: Network, spec) -> Optimizer:

@@ -81,7 +81,7 @@ def supports(session) -> bool:
         return False
     if groups.any_groups(session.spec):  # parameter groups: each array's own α and λ, in the numpy session
         return False
-    if net.drop:  # dropout masks: the numpy session applies them
+    if net.drop or net.front:  # dropout masks, front layers: the numpy session does them
         return False
     return sum(a.size for a in net.W) + sum(b.size for b in net.b if b is not None) <= MAX_PARAMS
 

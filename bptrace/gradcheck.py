@@ -18,6 +18,7 @@ import numpy as np
 from . import engine, limits
 from .naming import for_spec
 from .notation import Id, leaf, param_ids
+from .notation import name as id_name
 
 KINKED = ("relu", "leaky_relu", "elu")  # activations with a kink at z = 0 (elu: where alpha != 1)
 
@@ -91,20 +92,29 @@ def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: floa
     with np.errstate(all="ignore"):
         zs, outs = engine.forward(net, X, keep)
         back = engine.backward(net, X, T, zs, outs, keep=keep)
-        out, idents = [], param_ids(names)
+        out, idents = [], _front_ids(spec, naming) + list(param_ids(names))
+        arrays = [(p, g, None) for params, (_, grads) in zip(net.P, back.front) for p, g in zip(params, grads)]
         for l in range(len(net.W)):
-            arrays = [(net.W[l], back.gW[l], [w for row in names.weights[l] for w in row])]
+            arrays.append((net.W[l], back.gW[l], [w for row in names.weights[l] for w in row]))
             if net.b[l] is not None:
                 arrays.append((net.b[l], back.gb[l], list(names.biases[l])))
-            for array, grad, labels in arrays:
-                flat, g = array.reshape(-1), grad.reshape(-1)
-                for i, name in enumerate(labels):
-                    old = flat[i]
-                    flat[i] = old + h
-                    up, up_sides = loss()
-                    flat[i] = old - h
-                    down, down_sides = loss()
-                    flat[i] = old
-                    out.append(Row(name, float(g[i]), (up - down) / (2 * h), atol, tol, next(idents),
-                                   *_straddled(up_sides, down_sides, zs), names=names))
+        idents = iter(idents)
+        for array, grad, labels in arrays:
+            flat, g = array.reshape(-1), grad.reshape(-1)
+            for i in range(flat.size):
+                ident = next(idents)
+                old = flat[i]
+                flat[i] = old + h
+                up, up_sides = loss()
+                flat[i] = old - h
+                down, down_sides = loss()
+                flat[i] = old
+                name = labels[i] if labels is not None else id_name(ident, names, "ascii")
+                out.append(Row(name, float(g[i]), (up - down) / (2 * h), atol, tol, ident,
+                               *_straddled(up_sides, down_sides, zs), names=names))
     return out
+
+
+def _front_ids(spec, naming) -> list:
+    """The identities of the front layers' parameters (bptrace.front), as a trace names them."""
+    return [i for f in spec.front for i in f.param_ids()]

@@ -42,3 +42,11 @@ DROPOUT_FORMULA_TEX = r"$\tilde{h} = m\,h / (1 - p)$,"
 def eval_mode_note(spec) -> str:
     """' (eval mode: no dropout)' after the outputs with the final weights when a layer has dropout, else ''."""
     return " " + _("(eval mode, as model.eval(): no dropout)") if any(layer.dropout for layer in spec.layers) else ""
+
+
+def front_title(block, step: int | None = None) -> str:
+    """A front layer's step (bptrace.front): Forward: layer 1 (conv2d), or Backward step 3: layer 1 (conv2d)."""
+    what = _("layer {n} ({kind})").format(n=block.index + 1, kind=block.kind)
+    if step is None:
+        return _("Forward: {what}").format(what=what)
+    return _("Backward step {step}: {what}").format(step=step, what=what)

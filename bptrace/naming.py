@@ -33,6 +33,8 @@ class Names:
     total: str = "E_total"
     scheme: str = "seed"
     widths: tuple[int, ...] = ()  # [inputs, layer1, ..., output]
+    offset: int = 0  # front layers before the dense ones (bptrace.front): layered names count them, W^(3) after two
+    front_params: tuple[str, ...] = ()  # the front layers' parameter names (k_11 …), before the dense ones
 
     def source(self, l: int, k: int) -> str:
         """Name of the k-th input to layer l (an x for the first layer, else the layer before's out)."""
@@ -44,8 +46,8 @@ class Names:
 
     def iter_params(self):
         """Every parameter name, in numbering order, made one by one (a wide layer has 100,000)."""
-        return chain.from_iterable(chain(chain.from_iterable(layer), self.biases[l])
-                                   for l, layer in enumerate(self.weights))
+        return chain(self.front_params, chain.from_iterable(chain(chain.from_iterable(layer), self.biases[l])
+                                                            for l, layer in enumerate(self.weights)))
 
 
 class _Grid(Sequence):
@@ -79,23 +81,25 @@ def _idx(*i: int) -> str:
     return ",".join(map(str, i)) if any(v >= 10 for v in i) else "".join(map(str, i))
 
 
-def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
+def make(scheme: str, widths: list[int], bias_counts: list[int], offset: int = 0) -> Names:
     """Names for a network with layer widths [inputs, layer1, ..., output]; bias_counts[l] in {0, 1, width}."""
     sizes = widths[1:]
     L = len(sizes)
     if scheme == "layered":
         inputs = tuple(f"x_{k}" for k in range(1, widths[0] + 1))
-        z = tuple(tuple(f"z^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
-        out = tuple(tuple(f"a^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
-        delta = tuple(tuple(f"delta^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, 1))
-        weights = tuple(_Grid(n, widths[l - 1], f"W^({l})_{{jk}}") for l, n in enumerate(sizes, 1))
+        first = offset + 1
+        z = tuple(tuple(f"z^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, first))
+        out = tuple(tuple(f"a^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, first))
+        delta = tuple(tuple(f"delta^({l})_{j}" for j in range(1, n + 1)) for l, n in enumerate(sizes, first))
+        weights = tuple(_Grid(n, widths[l - first], f"W^({l})_{{jk}}") for l, n in enumerate(sizes, first))
         biases = tuple(
             (f"b^({l})",) if c == 1 and n > 1 else tuple(f"b^({l})_{j}" for j in range(1, c + 1))
-            for l, (n, c) in enumerate(zip(sizes, bias_counts), 1)
+            for l, (n, c) in enumerate(zip(sizes, bias_counts), first)
         )
         errors = tuple(f"E_{j}" for j in range(1, sizes[-1] + 1))
         targets = tuple(f"t_{j}" for j in range(1, sizes[-1] + 1))
-        return Names(inputs, z, out, delta, weights, biases, errors, targets, scheme=scheme, widths=tuple(widths))
+        return Names(inputs, z, out, delta, weights, biases, errors, targets, scheme=scheme, widths=tuple(widths),
+                     offset=offset)
 
     inputs = tuple(f"x{k}" for k in range(1, widths[0] + 1))
     z, out, weights, biases = [], [], [], []
@@ -122,7 +126,21 @@ def make(scheme: str, widths: list[int], bias_counts: list[int]) -> Names:
 
 def for_spec(spec, scheme: str | None = None) -> Names:
     counts = [0 if layer.bias is None else len(layer.bias) for layer in spec.layers]
-    return make(scheme or spec.naming, spec.widths, counts)
+    names = make(scheme or spec.naming, spec.widths, counts, len(spec.front))
+    if not spec.front:
+        return names
+    from dataclasses import replace
+
+    from .notation import name
+
+    from .front import build
+
+    ids = [i for f in spec.front for i in f.param_ids()]
+    names = replace(names, front_params=tuple(name(i, names) for i in ids))
+    # what the first dense layer reads: the last front layer's outputs (f1 …, s_3), named as a trace names them
+    zeros = [0.0] * len(spec.samples[0].x)
+    inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)[2]
+    return replace(names, inputs=tuple(q.name for q in inputs))
 
 
 # ---------------------------------------------------------------- derivative names

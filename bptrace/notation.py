@@ -60,11 +60,12 @@ def _parts(i: Id, N) -> tuple[str, str | None, object]:
     if N.scheme == "layered":
         if kind == "x":
             return "x", None, str(j + 1)
+        first = N.offset + 1  # front layers come first (bptrace.front)
         if kind == "b" and len(N.biases[l]) == 1 and widths[l + 1] > 1:
-            return "b", str(l + 1), None  # one bias shared by the layer
+            return "b", str(l + first), None  # one bias shared by the layer
         base = {"w": "W", "out": "a", "E": "E", "t": "t", "mask": "m"}.get(kind, kind)
         sub = _idx(j + 1, k + 1) if kind == "w" else str(j + 1)
-        return base, (None if kind in ("E", "t") else str(l + 1)), sub
+        return base, (None if kind in ("E", "t") else str(l + first)), sub
     if kind == "x":
         return "x", None, str(j + 1)
     if kind == "w":

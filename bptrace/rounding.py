@@ -65,6 +65,9 @@ def rounded_step(session, batch, epoch: int, decimals: int):
     new = {u.name: u.new for u in it.updates}
     flat = np.array([new[p] for p in session.names.params()])
     i = 0
+    for P in (p for params in session.net.P for p in params):  # front layers first (bptrace.front)
+        P[...] = flat[i:i + P.size].reshape(P.shape)
+        i += P.size
     for W, b in zip(session.net.W, session.net.b):  # the order of trainer.param_values
         W[...] = flat[i:i + W.size].reshape(W.shape)
         i += W.size

@@ -48,6 +48,7 @@ LAYER_KEYS = ("activation", "weights", "units", "bias", "train_bias", "frozen", 
 LAYER_KEYS += ("alpha", "beta", "threshold", "approximate")  # elu; softplus; softplus; gelu
 LAYER_KEYS += groups.LAYER_KEYS  # the layer's own α and λ (PyTorch parameter groups, bptrace.groups)
 LAYER_KEYS += ("dropout", "mask")  # bptrace.dropout
+LAYER_KEYS += ("type",)  # "dense" (the default); any other type is a front layer (bptrace.front)
 ACT_KEYS = {"slope": "leaky_relu", "alpha": "elu", "beta": "softplus", "threshold": "softplus", "approximate": "gelu"}
 SAMPLE_KEYS = ("x", "target")
 
@@ -131,9 +132,14 @@ class Spec:
     schedule: schedules.Schedule | None = None  # the learning rate per epoch (None: constant)
     order: tuple[tuple[int, ...], ...] | None = None  # 1-based sample order of each epoch (a recorded shuffle)
     frozen: tuple[tuple[int, str, int], ...] = ()  # `frozen = [...]`: (layer, "W"/"b", flat index), never changed
+    front: tuple = ()  # the layers before the fully connected ones (bptrace.front); `layers` are the dense ones
+    x_shape: tuple[int, ...] = ()  # with front layers: each sample's x as written (Sample.x holds it flat, C order)
 
     @property
     def n_inputs(self) -> int:
+        """The first fully connected layer's inputs: x, or the last front layer's output, flattened."""
+        if self.front:
+            return math.prod(self.front[-1].out_shape)
         return len(self.samples[0].x)
 
     @property
@@ -142,7 +148,7 @@ class Spec:
 
     @property
     def n_params(self) -> int:
-        return sum(layer.n_params for layer in self.layers)
+        return sum(layer.n_params for layer in self.layers) + sum(f.n_params for f in self.front)
 
     def with_learning_rate(self, lr: float) -> "Spec":
         if not lr > 0 or math.isinf(lr):
@@ -151,8 +157,10 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as bptrace understood it, every default filled in."""
-        d = asdict(self)
+        d = asdict(replace(self, front=()))
         d.pop("source")
+        d.pop("front")
+        d.pop("x_shape")
         d["optimizer"] = {"name": self.optimizer.name, **self.optimizer.hyper}
         if self.optimizer.bias_weight_decay is not None:
             d["optimizer"]["bias_weight_decay"] = self.optimizer.bias_weight_decay
@@ -167,7 +175,7 @@ class Spec:
         if self.schedule is not None:
             d["schedule"] = {"name": self.schedule.name, **self.schedule.hyper}
         # each target as written: a class index, or the list before label smoothing (from_dict reads it back)
-        d["samples"] = [{"x": list(s.x), "target": s.target_class if s.target_class is not None else
+        d["samples"] = [{"x": _nested(s.x, self.x_shape), "target": s.target_class if s.target_class is not None else
                          list(s.target if s.given_target is None else s.given_target)} for s in self.samples]
         for layer in d["layers"]:
             layer["units"] = len(layer["weights"])
@@ -179,6 +187,7 @@ class Spec:
                     layer.pop(key)
             else:
                 layer["mask"] = [list(row) for row in layer["mask"]]
+        d["layers"] = [dict(f.table) for f in self.front] + list(d["layers"])
         return d
 
 
@@ -483,17 +492,69 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     naming = c.string(data.get("naming", "seed"), "naming", NAMINGS)
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     schedule = schedules.parse(c, data.get("schedule"))
-    samples = _samples(c, data["samples"])
-    layers = _layers(c, data["layers"], len(samples[0].x), _LazyRng(seed), len(samples))
+    rng = _LazyRng(seed)
+    front, tables, n_front = _front(c, data["layers"], data["samples"], rng)
+    samples = _samples(c, data["samples"], _x_shape(c, data["samples"]) if front else None)
+    layers = _layers(c, tables, math.prod(front[-1].out_shape) if front else len(samples[0].x), rng, len(samples),
+                     n_front)
     samples = _class_targets(c, samples, layers[-1].units, loss)
     _check_network(c, layers, samples, loss)
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
     sample_order = order.parse(c, data.get("order"), len(samples))
-    frozen_entries = frozen.parse(c, data.get("frozen"), layers, len(samples[0].x))
+    frozen_entries = frozen.parse(c, data.get("frozen"), layers, layers[0].fan_in)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
                 seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
-                schedule=schedule, order=sample_order, frozen=frozen_entries)
+                schedule=schedule, order=sample_order, frozen=frozen_entries, front=front,
+                x_shape=_x_shape(c, data["samples"]) if front else ())
+
+
+def _front(c: _Checker, layers: Any, samples: Any, rng) -> tuple[tuple, Any, int]:
+    """The front layers (bptrace.front: `type` other than "dense"), which come before every dense one:
+    (front layers, the dense tables, how many tables came before them)."""
+    if isinstance(layers, dict):
+        layers = [layers]
+    if not isinstance(layers, list):
+        return (), layers, 0
+    n = 0
+    while n < len(layers) and isinstance(layers[n], dict) and layers[n].get("type", "dense") != "dense":
+        n += 1
+    for i, table in enumerate(layers[n:], n + 1):
+        if isinstance(table, dict) and table.get("type", "dense") != "dense":
+            c.string(table["type"], f"layers[{i}].type", _types())
+            c.fail(f"layers[{i}].type", f"a {table['type']} layer must come before the fully connected (dense) layers: "
+                                        f"layers[{n + 1}] is dense")
+    if not n:
+        return (), layers, 0
+    from . import front
+
+    if n == len(layers):
+        c.fail("layers", "the last layer must be a fully connected (dense) layer: its outputs are the network's outputs")
+    shape = _x_shape(c, samples)
+    out = []
+    for i, table in enumerate(layers[:n]):
+        path = f"layers[{i + 1}]"
+        c.string(table["type"], f"{path}.type", _types())
+        layer = front.parse(c, table, path, i, shape, rng)
+        out.append(layer)
+        shape = layer.out_shape
+    return tuple(out), layers[n:], n
+
+
+def _types() -> tuple[str, ...]:
+    from .front import TYPES
+
+    return TYPES
+
+
+def _x_shape(c: _Checker, samples: Any) -> tuple[int, ...]:
+    """The shape of samples[1].x as written (a nested list: an image, a sequence), which the first front layer reads."""
+    first = samples[0] if isinstance(samples, list) and samples else samples
+    if not isinstance(first, dict) or "x" not in first:
+        return ()  # _samples names what is missing
+    from .front.base import tensor
+
+    return tensor(c, first["x"], "samples[1].x").shape
 
 
 def _optimizer(c: _Checker, table: Any) -> Optimizer:
@@ -535,7 +596,7 @@ def _optimizer(c: _Checker, table: Any) -> Optimizer:
     return Optimizer(name, hyper, groups.decay(c, table, "optimizer.bias_weight_decay"))
 
 
-def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
+def _samples(c: _Checker, value: Any, shape: tuple | None = None) -> tuple[Sample, ...]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -549,7 +610,7 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
         for key in SAMPLE_KEYS:
             if key not in table:
                 c.fail(f"{path}.{key}", "required, but missing")
-        x = c.vector(table["x"], f"{path}.x")
+        x = c.vector(table["x"], f"{path}.x") if shape is None else _nested_x(c, table["x"], f"{path}.x", shape)
         if out and isinstance(table["target"], list) != (out[0].target_class is None):
             c.fail(f"{path}.target", "give every sample's target the same way: a class index for every sample "
                                      f"or a list for every sample (samples[1].target is "
@@ -564,6 +625,25 @@ def _samples(c: _Checker, value: Any) -> tuple[Sample, ...]:
             c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
         out.append(Sample(x, (), table["target"]) if t is None else Sample(x, t))
     return tuple(out)
+
+
+def _nested_x(c: _Checker, value: Any, path: str, shape: tuple) -> tuple[float, ...]:
+    """A front network's x: a nested list of the shape samples[1].x has (which the first layer read), flat."""
+    from .front.base import tensor
+
+    x = tensor(c, value, path)
+    if x.shape != shape:
+        c.fail(path, f"expected the shape of samples[1].x ({_dims(shape)}), got {_dims(x.shape)}")
+    return tuple(float(v) for v in x.ravel())
+
+
+def _nested(x: tuple, shape: tuple) -> list:
+    """A flat x as the nested list it was written as (shape () for a plain list)."""
+    return np.array(x).reshape(shape).tolist() if shape else list(x)
+
+
+def _dims(shape: tuple) -> str:
+    return "×".join(map(str, shape)) if shape else "a number"
 
 
 def _is_class(value) -> bool:
@@ -607,7 +687,7 @@ def _smoothed(samples, eps: float):
                          given_target=s.target) for s in samples)
 
 
-def _layers(c: _Checker, value: Any, n_inputs: int, rng, n_samples: int = 1) -> tuple[Layer, ...]:
+def _layers(c: _Checker, value: Any, n_inputs: int, rng, n_samples: int = 1, offset: int = 0) -> tuple[Layer, ...]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -617,7 +697,7 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng, n_samples: int = 1) -> 
     torch_rng = torch_init.LinearInit(rng.seed) if any(
         isinstance(t, dict) and "pytorch" in (t.get("weights"), t.get("bias")) for t in value) else None
     for i, table in enumerate(value, 1):
-        path = f"layers[{i}]"
+        path = f"layers[{i + offset}]"
         c.keys(table, LAYER_KEYS, path)
         if "activation" not in table:
             c.fail(f"{path}.activation", f"required, but missing (one of: {', '.join(activations.NAMES)})")

@@ -28,6 +28,7 @@ class State:
     opt: tuple  # optim.Optimizer.snapshot(): (t, {buf, m, v, vmax, gbar, acc: arrays}, (m̂, v̂) per array)
     steps: int = 0  # updates made
     naming: str | None = None
+    P: tuple = ()  # the front layers' parameter arrays (bptrace.front), read-only, per layer
 
     @classmethod
     def initial(cls, spec, naming: str | None = None) -> State:
@@ -42,7 +43,8 @@ class State:
         net = session.net
         return cls(session.spec, tuple(map(_readonly, net.W)),
                    tuple(None if b is None else _readonly(b) for b in net.b),
-                   session.opt.snapshot(), session.steps, naming)
+                   session.opt.snapshot(), session.steps, naming,
+                   tuple(tuple(map(_readonly, params)) for params in net.P))
 
     def session(self):
         """A new numpy session holding a copy of this state."""
@@ -51,6 +53,8 @@ class State:
         s = Session(self.spec, self.naming)
         s.net.W = [w.copy() for w in self.W]
         s.net.b = [None if b is None else b.copy() for b in self.b]
+        if self.P:
+            s.net.P = [[p.copy() for p in params] for params in self.P]
         s.opt.restore(self.opt)
         s.steps = self.steps
         return s
@@ -58,7 +62,8 @@ class State:
     def arrays(self) -> list[np.ndarray]:
         """Every array of the state, parameters then optimizer state, in a fixed order."""
         t, kept, hat = self.opt
-        return [*self.W, *(b for b in self.b if b is not None), *(a for arrays in kept.values() for a in arrays),
+        return [*(p for params in self.P for p in params), *self.W, *(b for b in self.b if b is not None),
+                *(a for arrays in kept.values() for a in arrays),
                 *(a for pair in hat for a in pair)]
 
     def __eq__(self, other) -> bool:

@@ -59,11 +59,37 @@ class NeuronForward:
 
 
 @dataclass(frozen=True, eq=False)
-class Forward:
-    """A forward pass: the inputs, then every layer's neurons."""
+class Block:
+    """A front layer's forward step for one sample (bptrace.front: convolution, pooling, flatten, recurrent)."""
 
-    inputs: tuple[Quantity, ...]
+    index: int  # 0-based place in [[layers]]
+    kind: str  # conv2d, maxpool2d, flatten, rnn …
+    inputs: object  # numpy object array (the layer's in_shape) of the Quantities it reads
+    rows: tuple  # every Quantity it makes, in reading order
+    outputs: object  # numpy object array (out_shape) of the Quantities the next layer reads
+    grids: tuple = ()  # (label, 2-D object array of Quantities): shown as small grids
+    given: tuple = ()  # the parameters it reads, as given before the update (kernel k, bias c, U, W …)
+
+
+@dataclass(frozen=True, eq=False)
+class BlockBackward:
+    """A front layer's backward step for one sample: ∂E_total/∂ its outputs, its own chain-rule rows, and the
+    gradient of each of its parameters (a Sum with one term per use: per position, per time step)."""
+
+    index: int
+    kind: str
+    rows: tuple  # Quantities, Products and Sums, in reading order (the gradients last)
+    gradients: tuple  # one per parameter element, in the layer's parameter order
+    grids: tuple = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Forward:
+    """A forward pass: the inputs, then every layer's neurons (front layers first, as Blocks)."""
+
+    inputs: tuple[Quantity, ...]  # what the first dense layer reads: x, or the last front layer's outputs
     layers: tuple[tuple[NeuronForward, ...], ...]
+    front: tuple[Block, ...] = ()
 
     @property
     def outputs(self) -> tuple[NeuronForward, ...]:
@@ -140,6 +166,7 @@ class Pass:
     forward: Forward
     loss: Loss
     backward: tuple[LayerBackward, ...]  # output layer first
+    front: tuple[BlockBackward, ...] = ()  # then the front layers, the last one first
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,6 +271,9 @@ def layer_rows(layer: tuple[NeuronForward, ...], masks: bool = True) -> list[Qua
 
 
 def forward_items(f: Forward, loss: Loss, targets: bool = False):
+    for block in f.front:
+        for q in block.rows:
+            yield "forward", q.name, q
     for layer in f.layers:
         for q in layer_rows(layer):
             yield "forward", q.name, q
@@ -283,6 +313,9 @@ def pass_items(p: Pass):
             for f in (g.factors if isinstance(g, Product) else g.terms):
                 yield "backward", f.name, f
             yield "backward", g.name, g
+    for block in p.front:
+        for q in block.rows:
+            yield "backward", q.name, q
 
 
 @dataclass(frozen=True, eq=False)

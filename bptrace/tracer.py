@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from . import activations, engine, formulas, groups, schedules
+from .front import build as front_build
 from .expr import Ref
 from .naming import Names, deriv, for_spec
 from .notation import E_TOTAL, leaf, partial
@@ -82,6 +83,8 @@ class Session:
         """As trace_step, but the quantities are made only when first read; until then the Iteration holds
         the step's numbers flat, which is all a streamed export (.jsonl) and the training loop need."""
         raw = self.raw_step(batch)
+        if self.net.front:  # front layers: made as trace_step (a Layout knows the dense arrays only)
+            return self._iteration(raw, epoch, _Builder(self, raw, float).parts())
         arrays = raw.arrays()
         layout = self._layouts.get((raw.batch, raw.rates))  # a new α (schedule): a new layout
         if layout is None:
@@ -117,7 +120,9 @@ class Session:
         # (the gradients are new arrays every step, and the optimizer only reads them: kept as they are)
         raw = Raw(tuple(batch), self.steps == 0, [p[:-1] for p in passes], _copies(net.W), _copies(net.b),
                   grads, list(back.gb))
+        raw.P = [_copies(p) for p in net.P]  # the front layers' parameters
         engine.step(net, self.opt, grads, self.rates)
+        raw.P_after = [_copies(p) for p in net.P]
         raw.rates = tuple(self.opt.lr)  # α of each trainable array in this step
         self.steps += 1
         states = [{k: v.copy() for k, v in self.opt.state_of(i).items()} for i in range(len(grads))]
@@ -235,9 +240,15 @@ class _Builder:
     def _forward(self, x, zs, outs, W, b, given: bool = False, post: bool = False, i: int | None = None) -> Forward:
         """Forward trace of one sample: x, zs and outs are 1-D rows, W and b the parameters. `given`: they
         are the spec's; `post`: the check after the update (w5+, z1+); `i`: the sample (0-based) of a
-        pass in train mode, whose dropout masks apply (the check runs in eval mode: no dropout)."""
+        pass in train mode, whose dropout masks apply (the check runs in eval mode: no dropout). With front
+        layers, x is the sample's flat x, which they turn into what the first dense layer reads."""
         N, F = self.names, self.F
-        inputs = tuple(Quantity(n, F(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
+        blocks = ()
+        if self.net.front:
+            P = self.raw.P_after if post else self.raw.P
+            blocks, self.caches, inputs = front_build.forward(self.net.front, P, x, N, post)
+        else:
+            inputs = tuple(Quantity(n, F(v), None, leaf("x", 0, k), True) for k, (n, v) in enumerate(zip(N.inputs, x)))
         layers, prev_q = [], inputs
         for l, (z, a) in enumerate(zip(zs, outs)):
             act, layer = self.acts[l], self.spec.layers[l]
@@ -266,7 +277,7 @@ class _Builder:
                 outs_q = [n.dropped for n in neurons]
             layers.append(tuple(neurons))
             prev_q = tuple(outs_q)
-        return Forward(inputs, tuple(layers))
+        return Forward(inputs, tuple(layers), blocks)
 
     def _dropout(self, l: int, i: int, neurons: list) -> list:
         """Each neuron with its mask m (given) and h̃ = m·h / (1 − p), for sample i."""
@@ -306,7 +317,12 @@ class _Builder:
         f = self._forward(x, zs, outs, self.raw.W, self.raw.b, given=self.raw.given, i=i)
         loss = self._loss(t, f, E, E_total, i=i)
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
-        return Pass(i + 1, f, loss, layers)
+        if not self.net.front:
+            return Pass(i + 1, f, loss, layers)
+        given_w = self.raw.given and self.spec.layers[0].init == "given"
+        front = front_build.backward(self.net.front, self.raw.P, f.front, self.caches, self.names, back.delta[0],
+                                     self.raw.W[0], self.names.weights[0], given_w)
+        return Pass(i + 1, f, loss, layers, front)
 
     def _layer_backward(self, l: int, f: Forward, loss: Loss, back: engine.Backward) -> LayerBackward:
         N, F, L = self.names, self.F, self.L
@@ -408,9 +424,26 @@ class _Builder:
 
     # ------------------------------------------------------------ update and check
 
+    def _front_updates(self) -> list[Update]:
+        """The front layers' parameters (bptrace.front), before the dense ones."""
+        raw, out = self.raw, []
+        ids = iter([i for f in self.net.front for i in f.param_ids()])
+        for i, (l, (f, p)) in enumerate(key for key in self.net.trainable() if key[0] == "front"):
+            old, g, new = raw.P[f][p].ravel(), raw.grads[i].ravel(), raw.P_after[f][p].ravel()
+            state = {key: v.ravel() for key, v in raw.states[i].items()}
+            given = raw.given and self.net.front[f].params[p].given
+            for k in range(old.size):
+                ident = next(ids)
+                n = self._name(ident)
+                out.append(Update(n, float(old[k]), float(g[k]), float(new[k]), self.opt.rule(n, deriv(self.names.total, n), i),
+                                  {key: float(v[k]) for key, v in state.items()}, False, ident, given))
+        return out
+
     def _updates(self) -> tuple[Update, ...]:
         N, F, raw = self.names, self.F, self.raw
         updates = []
+        if self.net.front:
+            updates = self._front_updates()
         index = {key: i for i, key in enumerate(self.net.trainable())}
         masks = self.net.masks()
         for l in range(self.L):

@@ -304,7 +304,7 @@ def batches(n: int, plan: Plan, rng: np.random.Generator | None, given: list[int
 def param_values(session: Session) -> np.ndarray:
     """Every parameter, in numbering order (weights of a layer row by row, then its biases)."""
     net = session.net
-    parts = []
+    parts = [p.ravel() for params in net.P for p in params]  # front layers first (bptrace.front)
     for W, b in zip(net.W, net.b):
         parts.append(W.ravel())
         if b is not None:
@@ -463,8 +463,12 @@ def _settled(it, session: Session) -> bool:
 def _state_values(session: Session):
     """(name, value) of the optimizer's state: 'v of w1', 'm of b1', … (trainable parameters only)."""
     N, net, opt = session.names, session.net, session.opt
+    front = iter(N.front_params)
     for i, (l, kind) in enumerate(net.trainable()):
-        names = [w for row in N.weights[l] for w in row] if kind == "W" else list(N.biases[l])
+        if l == "front":  # a front layer's array (bptrace.front): its names come first, in order
+            names = [next(front) for _ in range(net.P[kind[0]][kind[1]].size)]
+        else:
+            names = [w for row in N.weights[l] for w in row] if kind == "W" else list(N.biases[l])
         for key, a in opt.state_of(i).items():
             for name, v in zip(names, a.ravel().tolist()):
                 yield f"{key} of {name}", v

@@ -66,11 +66,18 @@ class TorchNet:
     trainable: list  # the ones the optimizer updates (frozen biases excluded)
     masks: list = field(default_factory=list)  # dropout: per layer the mask of every sample (a tensor), or None
     p: list = field(default_factory=list)  # dropout: per layer the drop probability
+    front: list = field(default_factory=list)  # the front layers' modules (bptrace.front), each FrontLayer.torch_module()
+    shape: tuple = ()  # one sample's input to the first front layer
 
     def forward(self, x, rows=None):
         """(zs, outs, dropped) per layer for a batch of rows x; with `rows` (0-based samples) each dropout
         layer's output is multiplied by the samples' masks / (1 − p) (the spec's masks, not torch's RNG)."""
         zs, outs, dropped = [], [], []
+        if self.front:  # each sample's flat x as an image or a sequence, through the front layers, flattened
+            n, x = x.shape[0], x.reshape(x.shape[0], *self.shape)
+            for module in self.front:
+                x = module(x)
+            x = x.reshape(n, -1)
         for l, (linear, shared, act) in enumerate(self.blocks):
             z = linear(x) if shared is None else shared(linear(x))
             x = act(z)
@@ -100,7 +107,10 @@ def build(torch, spec) -> TorchNet:
         trainable += [linear.weight] + ([bias] if bias is not None and layer.train_bias else [])
         blocks.append((linear, shared, activation_module(torch, layer)))
     masks = [None if not layer.dropout else torch.tensor(layer.mask, dtype=torch.float64) for layer in spec.layers]
-    return TorchNet(blocks, ordered, trainable, masks, [layer.dropout for layer in spec.layers])
+    front = [f.torch_module() for f in spec.front]
+    mine = [p for m in front for p in m.bptrace_params]  # in bptrace's order (FrontLayer.torch_module sets it)
+    return TorchNet(blocks, mine + ordered, mine + trainable, masks, [layer.dropout for layer in spec.layers], front,
+                    spec.front[0].in_shape if spec.front else ())
 
 
 def held_masks(torch, spec, net: TorchNet) -> list:

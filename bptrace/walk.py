@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from .errors import DivergedError, UsageError, clip
 from .exports.walk_html import SCHEMES, Step, _chain_reads, _steps, key, step_name
-from .expr import render
+from .expr import refs, render
 from .fmt import num
 from .formulas import update_tree
 from .naming import for_spec
@@ -74,6 +74,8 @@ def given(it: Iteration) -> dict[str, object]:
                 if n.mask is not None:  # dropout: each sample's own mask
                     out[key(n.mask, tag)] = n.mask
         out.update((key(t, tag), t) for t in p.loss.targets)
+        for block in p.forward.front:  # front layers: the image or sequence, the kernels and weights they read
+            out.update((key(r, tag), r) for q in block.rows for r in refs(q.expr) if getattr(r, "formula", 0) is None)
     return out
 
 

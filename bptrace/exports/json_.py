@@ -26,7 +26,9 @@ def _v(x: float) -> float | str:
 
 
 def forward_group(f: Forward) -> dict[str, Any]:
-    out = {q.name: _v(q.value) for q in f.inputs}
+    out = {q.name: _v(q.value) for q in (f.front[0].inputs.reshape(-1) if f.front else f.inputs)}
+    for block in f.front:  # front layers (bptrace.front): every quantity they make
+        out.update((q.name, _v(q.value)) for q in block.rows)
     for layer in f.layers:
         for q in layer_rows(layer):  # z, out; with dropout the masks m and h~ = m·h / (1 − p)
             out[q.name] = _v(q.value)
@@ -53,6 +55,8 @@ def _products(p: Pass) -> Iterator[Product | Sum]:
             if isinstance(g, Sum):
                 yield from g.terms
             yield g
+    for block in p.front:  # front layers: their products and sums (each gradient's terms among them)
+        yield from (q for q in block.rows if isinstance(q, (Product, Sum)))
 
 
 def pass_record(p: Pass) -> dict[str, Any]:
@@ -65,6 +69,8 @@ def pass_record(p: Pass) -> dict[str, Any]:
                 backward[n.dout_dz.name] = _v(n.dout_dz.value)
             for q in n.jacobian:
                 backward[q.name] = _v(q.value)
+    for block in p.front:
+        backward.update((q.name, _v(q.value)) for q in block.rows if not isinstance(q, (Product, Sum)))
     for item in _products(p):
         parts = item.factors if isinstance(item, Product) else item.terms
         for q in parts:
@@ -102,7 +108,8 @@ def iteration_record(it: Iteration) -> dict[str, Any]:
 
 
 KINDS = {"x": "input", "w": "weight", "b": "bias", "z": "z", "out": "activation", "t": "target", "E": "error",
-         "E_total": "error", "d": "partial", "delta": "delta", "mask": "dropout_mask", "drop": "dropped"}
+         "E_total": "error", "d": "partial", "delta": "delta", "mask": "dropout_mask", "drop": "dropped",
+         "v": "front"}
 
 
 def identity(ident, names, after: bool = False) -> dict[str, Any]:
@@ -123,6 +130,8 @@ def identity(ident, names, after: bool = False) -> dict[str, Any]:
             out["kind"] = "output"
     elif ident.kind in ("x", "t", "E"):
         out["neuron"] = ident.j + 1
+    elif ident.kind == "v":  # a front layer's quantity (bptrace.front): its symbol, layer and 1-based index
+        out.update(symbol=ident.of, layer=ident.l + 1, index=[i + 1 for i in ident.by])
     out["latex"] = name(after_(ident) if after else ident, names, "latex")
     if ident.after or after:
         out["after_update"] = True

@@ -14,7 +14,8 @@ from ..expr import Op, render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, sample_label, smoothing_label
+from ..labels import (DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, front_title, sample_label,
+                      smoothing_label)
 from ..notation import E_TOTAL, after, name, partial
 from ..schedules import described
 from .markdown import TEX, _own
@@ -101,6 +102,8 @@ class _Doc:
         for p in it.passes:
             suffix = sample_label(spec, p)
             self.heading(level, _('Forward pass') + suffix)
+            for block in p.forward.front:
+                self.block("sub" + level, front_title(block), block)
             L = len(p.forward.layers)
             for l, layer in enumerate(p.forward.layers):
                 self.heading("sub" + level, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
@@ -120,8 +123,18 @@ class _Doc:
                     items += [self.q(q, alias if q is n.delta else "")
                               for q in neuron_rows(LayerBackward(lb.index, (n,), ()))]
                 self.equations(items + [self.q(g) for g in lb.gradients])
+            for step, block in enumerate(p.front, len(p.backward) + 1):
+                self.block("sub" + level, front_title(block, step), block)
         self.updates(it, spec, level)
         self.check(it, level)
+
+    def block(self, level: str, title: str, block) -> None:
+        """A front layer's step (bptrace.front): its equations, then each grid of values as a small matrix."""
+        self.heading(level, escape(title))
+        self.equations([self.q(q) for q in block.rows])
+        for label, cells in block.grids:
+            rows = [r" & ".join(self.n(q.value, q.given) for q in row) for row in cells]
+            self.add(r"\[" + rf"	ext{{{escape(label)}}}:\ egin{{bmatrix}}" + r" \ ".join(rows) + r"\end{bmatrix}\]")
 
     # ------------------------------------------------------------ the matrix form
 
@@ -219,6 +232,10 @@ class _Doc:
         N = self.names
         self.heading("section", _("The network"))
         rows = [[_("input"), ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
+        if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
+            rows = [[_("input"), r"$\times$".join(map(str, spec.x_shape)), "", "", ""]]
+            rows += [[escape(f.kind), r"$\times$".join(map(str, f.out_shape)), escape(getattr(f, "activation", "")), "",
+                      str(f.n_params)] for f in spec.front]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]

@@ -16,7 +16,7 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import dropout_note, epoch_heading, eval_mode_note, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_heading, eval_mode_note, front_title, sample_label, smoothing_label
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
@@ -72,6 +72,10 @@ class _Writer:
         self.heading(level, _('The network'))
         head = [_(c) for c in NETWORK_HEAD]
         rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", "| " + _("input") + f" | {', '.join(N.inputs)} | | | |"]
+        if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
+            rows[-1] = "| " + _("input") + " | " + "×".join(map(str, spec.x_shape)) + " | | | |"
+            rows += [f"| {f.kind} | {'×'.join(map(str, f.out_shape))} | {getattr(f, 'activation', '')} | | {f.n_params} |"
+                     for f in spec.front]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             bias = _("none") if layer.bias is None else (_("shared") + " " if layer.shared_bias else "") + ", ".join(N.biases[l])
@@ -118,8 +122,22 @@ class _Writer:
 
     # ------------------------------------------------------------ forward and errors
 
+    def block(self, level: int, title: str, block) -> None:
+        """A front layer's step (bptrace.front): each quantity's equation, then its grids of values."""
+        self.heading(level, title)
+        for q in block.rows:
+            self.eq(q)
+        for label, cells in block.grids:
+            head = "| " + text(label) + " | " + " | ".join(str(c + 1) for c in range(cells.shape[1])) + " |"
+            rows = [head, "|---" * (cells.shape[1] + 1) + "|"]
+            rows += [f"| {r + 1} | " + " | ".join(self.u(q.value, q.given) for q in cells[r]) + " |"
+                     for r in range(cells.shape[0])]
+            self.add("\n".join(rows) + "\n")
+
     def forward(self, level: int, f: Forward, title: str) -> None:
         self.add(f"{'#' * level} {title}\n")
+        for block in f.front:
+            self.block(level + 1, front_title(block), block)
         L = len(f.layers)
         for l, layer in enumerate(f.layers):
             self.heading(level + 1, _('Output layer') if l == L - 1 else _('Hidden layer {n}').format(n=l + 1))
@@ -151,6 +169,8 @@ class _Writer:
                 self.eq(g)
             if after_step is not None:
                 after_step(step)
+        for step, block in enumerate(p.front, L + 1):
+            self.block(level + 1, front_title(block, step), block)
 
     # ------------------------------------------------------------ update and check
 

@@ -24,6 +24,7 @@ from xml.etree import ElementTree
 from latex2mathml.converter import convert
 
 from .. import groups, i18n
+from ..front.base import is_param
 from ..i18n import N_, _, ngettext
 from ..labels import epoch_title
 from ..expr import refs, render
@@ -57,7 +58,7 @@ def key(q, sample: int = 0) -> str:
     """A quantity's key: its ASCII name, with + when it is a value after the update, and in a batch of
     several samples @sample on everything but the parameters (z1@2 is sample 2's z1; w5 is shared)."""
     plus = getattr(q.ident, "after", False) and not q.name.endswith("+")
-    shared = not sample or getattr(q.ident, "kind", None) in ("w", "b")
+    shared = not sample or getattr(q.ident, "kind", None) in ("w", "b") or is_param(q.ident)
     return q.name + ("+" if plus else "") + ("" if shared else f"@{sample}")
 
 
@@ -100,6 +101,9 @@ def _pass_steps(p, sample: int) -> list[Step]:
             for f in (g.factors if isinstance(g, Product) else g.terms):
                 add(f, "backward")
             add(g, "backward", _gradient_extras(p, g, sample))
+    for block in p.front:  # front layers (bptrace.front): their rows, each gradient after its terms
+        for q in block.rows:
+            add(q, "backward")
     return steps
 
 
@@ -115,7 +119,7 @@ def _steps(it: Iteration) -> list[Step]:
     steps = [s for p in it.passes for s in _pass_steps(p, _tag(it, p.sample))]
     grads: dict = {}
     for p in it.passes:
-        for layer in p.backward:
+        for layer in (*p.backward, *p.front):
             for g in layer.gradients:
                 if g.ident is not None and g.ident.kind == "d":
                     grads.setdefault(g.ident.by, []).append(key(g, _tag(it, p.sample)))

@@ -24,7 +24,9 @@ def module(kind: str):
 
 def parse(c, table: dict, path: str, index: int, in_shape: tuple[int, ...], rng):
     """One front layer, validated (c: spec._Checker; in_shape: one sample's input to it; rng: the seed's)."""
-    return module(table["type"]).parse(c, table, path, index, in_shape, rng)
+    layer = module(table["type"]).parse(c, table, path, index, in_shape, rng)
+    object.__setattr__(layer, "table", dict(table))  # as written: Spec.to_dict gives it back
+    return layer
 
 
 def features(front, X: np.ndarray) -> np.ndarray:

@@ -58,6 +58,11 @@ class FrontLayer:
     def n_params(self) -> int:
         return sum(p.value.size for p in self.params)
 
+    def param_ids(self) -> list[Id]:
+        """Every parameter element's identity, array by array in C order: ident(symbol, layer, shown index)."""
+        return [ident(p.symbol, self.index, shown(p.value.shape, idx)) for p in self.params
+                for idx in np.ndindex(*p.value.shape)]
+
     # ---- numbers: X (n, *in_shape) -> Y (n, *out_shape)
     def forward(self, params: list[np.ndarray], X: np.ndarray):
         """(Y, cache): cache holds what backward needs (and what the trace shows: argmax, pre-activations)."""
@@ -84,7 +89,17 @@ class FrontLayer:
         raise NotImplementedError
 
     def torch_module(self):
+        """The layer in PyTorch (float64) with this layer's parameter values, whose attribute `bptrace_params`
+        lists its parameter tensors in `params` order (verify and the .py export pair them with bptrace's)."""
         raise NotImplementedError
+
+
+PARAMS = frozenset({"k", "c", "U", "W"})  # the symbols of trained parameters: kernels, biases, RNN weights
+
+
+def is_param(i) -> bool:
+    """Whether an identity is a front layer's parameter (shared by every sample of a batch)."""
+    return i is not None and i.kind == "v" and i.of in PARAMS
 
 
 def ident(symbol: str, l: int, idx: tuple[int, ...] = (), post: bool = False) -> Id:

@@ -38,7 +38,9 @@ class Flatten(FrontLayer):
     def torch_module(self):
         import torch
 
-        return torch.nn.Flatten()
+        module = torch.nn.Flatten()
+        module.bptrace_params = []
+        return module
 
 
 def parse(c, table, path, index, in_shape, rng):

@@ -29,8 +29,8 @@ class Tracer:
     def q(self, symbol: str, l: int, idx, value: float, formula=None, given: bool = False) -> Quantity:
         """A forward quantity `symbol` of layer l at idx (shown indices, 0-based); formula an expression tree
         over other Quantities (bptrace.expr), or None for a value given in the spec."""
-        i = self.id(symbol, l, idx)
-        return Quantity(self.name(i), float(value), formula, i, given)
+        i = self.id(symbol, l, idx)  # after the update its name has no + here: Iteration.walk adds it (z1+)
+        return Quantity(self.name(i._replace(after=False)), float(value), formula, i, given)
 
     def d(self, of, by, value: float, formula=None, given: bool = False) -> Quantity:
         """∂of/∂by (of, by: Quantities or Ids) as a Quantity with its formula (a local derivative)."""

@@ -17,7 +17,7 @@ from .. import activations, formulas, groups
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import dropout_note, epoch_title, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_title, front_title, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .grid import BLANK, Doc, Fit, Grid, Line, Stack, Styled, rich_of, terms
@@ -80,6 +80,8 @@ def summary(spec, names, style: str = "unicode"):
 def summary_grid(spec, names, style: str = "unicode") -> Fit:
     """summary as plain data."""
     rows = [(_("input"), _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
+    if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
+        rows = [(_("input"), ["×".join(map(str, spec.x_shape))], [], [], [])] + [_front_row(f) for f in spec.front]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
         label = _("output") if l == L - 1 else _("hidden {n}").format(n=l + 1)
@@ -103,6 +105,14 @@ def summary_grid(spec, names, style: str = "unicode") -> Fit:
                + _own(spec, style),
                _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
     return Fit(_wide(title, rows, caption), _narrow(title, rows, caption))
+
+
+def _front_row(f) -> tuple:
+    """A front layer's summary row: its type, output shape, activation, bias and parameter count."""
+    act = getattr(f, "activation", None)
+    bias = [_("none")] if not any(p.symbol in ("c", "b") for p in f.params) else [_("yes")]
+    params = [str(f.n_params)] if f.params else []
+    return (f.kind, ["×".join(map(str, f.out_shape))], [act] if act else [], bias if f.params else [], params)
 
 
 NETWORK_COLUMNS = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))
@@ -166,6 +176,26 @@ def forward_grid(title: str, f: Forward, view: View) -> Grid:
     note = dropout_note(f)
     if note:
         t.caption, t.caption_justify = Line(note, " ", "table.caption"), "left"
+    return t
+
+
+def block_grids(title: str, block, view: View) -> list:
+    """A front layer's step (bptrace.front): its quantities, one row each, then its small grids of values."""
+    t = _table(title, view)
+    for q in block.rows:
+        _row(t, view, q)
+    return [t, *(value_grid(label, cells, view) for label, cells in block.grids)]
+
+
+def value_grid(label: str, cells, view: View) -> Grid:
+    """A 2-D array of quantities as a small grid of their values, rows and columns numbered from 1."""
+    t = Grid(title=label, title_justify="left", title_style="bold", box="SIMPLE_HEAD", expand=False,
+             padding=(0, 1), show_edge=False)
+    t.add_column("", style=NAME_STYLE, no_wrap=True)
+    for c in range(cells.shape[1]):
+        t.add_column(str(c + 1), justify="right", no_wrap=True)
+    for r in range(cells.shape[0]):
+        t.add_row(str(r + 1), *(view.num(q.value, q.given) for q in cells[r]))
     return t
 
 
@@ -276,7 +306,7 @@ def check_grid(it: Iteration, view: View) -> Grid:
 
 
 def _forward_values(f: Forward, loss: Loss) -> list[Quantity]:
-    out = []
+    out = [q for block in f.front for q in block.rows]
     for layer in f.layers:
         out += layer_rows(layer, masks=False)
     return out + list(loss.errors) + [loss.total]
@@ -316,9 +346,13 @@ def iteration_blocks(it: Iteration, spec, view: View) -> list:
     view.names = it.names
     for p in it.passes:
         label = sample_label(spec, p)
+        for block in p.forward.front:
+            parts += block_grids(front_title(block) + label, block, view)
         parts.append(forward_grid(_("Forward pass") + label, p.forward, view))
         parts.append(loss_grid(_("Errors") + label, p.loss, view))
         parts += backward_grids(p, view, n_layers)
+        for step, block in enumerate(p.front, len(p.backward) + 1):
+            parts += block_grids(front_title(block, step) + label, block, view)
     parts += updates_grids(it, view)
     parts.append(check_grid(it, view))
     parts.append(verdict_line(it, view))
