@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bptrace.errors import SpecError
-from bptrace.expr import Ref
+from bptrace.expr import refs
 from bptrace.front import rnn
 from bptrace.front.base import objects, shown
 from bptrace.front.tracing import Tracer
 from bptrace.misconceptions import evaluate
 from bptrace.notation import E_TOTAL, name
 from bptrace.spec import _Checker
-from bptrace.trace import Product, Sum
+from bptrace.trace import Block, Product, Sum
 
 TABLE = {"type": "rnn", "input_weights": [[0.5], [-0.3]], "recurrent_weights": [[0.4, 0.2], [-0.1, 0.6]],
          "bias": [0.1, -0.2], "h0": [0.05, -0.02]}
@@ -196,7 +196,7 @@ def traced(L, x, scheme="seed", A=(0.3, -0.7)):
     rows, y, grids = L.trace(t, xq, cache, P)
     dy = np.array([t.d(E_TOTAL, y[j], A[j], None, given=True) for j in range(L.units)], dtype=object)
     back = L.backward(P, cache, np.array([A]))
-    fwd = SimpleNamespace(inputs=xq, rows=rows, outputs=y)
+    fwd = Block(L.index, L.kind, xq, tuple(rows), y, tuple(grids))
     brows, dx, grads, bgrids = L.trace_back(t, fwd, dy, cache, back, P)
     return SimpleNamespace(t=t, P=P, rows=rows, y=y, grids=grids, brows=brows, dx=dx, grads=grads, bgrids=bgrids,
                            back=back, cache=cache)
@@ -264,20 +264,21 @@ def test_names_in_both_schemes():
     L = layer()
     seed = traced(L, X[0])
     layered = traced(L, X[0], "layered")
-    s_names = [q.name for q in seed.rows]
-    assert s_names[:9] == ["U_11", "U_21", "W_11", "W_12", "W_21", "W_22", "c1", "c2", "s_01"]
-    assert s_names[10:14] == ["r_11", "r_12", "s_11", "s_12"]
-    assert [q.name for q in layered.rows][:3] == ["U^(1)_11", "U^(1)_21", "W^(1)_11"]
-    assert "r^(1)_32" in [q.name for q in layered.rows] and "s^(1)_02" in [q.name for q in layered.rows]
+    assert [q.name for q in seed.rows][:4] == ["r_11", "r_12", "s_11", "s_12"]
+    assert [q.name for q in refs(seed.rows[0].expr)] == ["U_11", "x1", "W_11", "s_01", "W_12", "s_02", "c1"]
+    assert [q.name for q in refs(layered.rows[-3].expr)] == ["U^(1)_21", "x3", "W^(1)_21", "s^(1)_21", "W^(1)_22",
+                                                             "s^(1)_22", "c^(1)_2"]
+    assert [q.name for q in layered.rows][-2:] == ["s^(1)_31", "s^(1)_32"]
     b = [q.name for q in seed.brows]
     assert b[:5] == ["g3", "ds_31/dr_31", "ds_32/dr_32", "dE_total/dr_31", "dE_total/dr_32"]
-    assert b[5:7] == ["dE_total/ds_21", "dE_total/ds_22"]
+    assert b[5:11] == ["dE_total/ds_21 via r_31", "dE_total/ds_21 via r_32", "dE_total/ds_21",
+                       "dE_total/ds_22 via r_31", "dE_total/ds_22 via r_32", "dE_total/ds_22"]
     assert [q.name for q in layered.brows][:2] == ["g^(1)_3", "ds^(1)_31/dr^(1)_31"]
     w12 = seed.grads[3]
     assert w12.name == "dE_total/dW_12"
     assert [t.name for t in w12.terms] == ["dE_total/dW_12 via r_11", "dE_total/dW_12 via r_21", "dE_total/dW_12 via r_31"]
     assert [f.name for f in w12.terms[0].factors] == ["dE_total/dr_11", "s_02"]
-    assert [f.name for f in seed.brows[5].terms] == ["dE_total/ds_21 via r_31", "dE_total/ds_21 via r_32"]
+    assert [f.name for f in seed.brows[7].terms] == ["dE_total/ds_21 via r_31", "dE_total/ds_21 via r_32"]
     assert name(w12.ident, names("seed"), "unicode") == "∂E_total/∂W_12"
     assert name(w12.ident, names("layered"), "latex").startswith(r"\frac{\partial E_{total}}{\partial W^{(1)}_{12}}")
 
@@ -298,7 +299,7 @@ def test_input_gradients_when_not_the_first_layer():
     rows, y, _ = L.trace(t, xq, cache, P)
     dy = np.array([t.d(E_TOTAL, q, 1.0, None, True) for q in y], dtype=object)
     back = L.backward(P, cache, np.ones((1, 2)))
-    _, dx, _, _ = L.trace_back(t, SimpleNamespace(inputs=xq, rows=rows), dy, cache, back, P)
+    _, dx, _, _ = L.trace_back(t, Block(1, "rnn", xq, tuple(rows), y), dy, cache, back, P)
     assert dx.shape == (3,) and [q.value for q in dx] == pytest.approx(back[0][0].tolist(), rel=1e-12)
     assert [q.name for q in dx] == ["dE_total/df1", "dE_total/df2", "dE_total/df3"]
     assert [t.name for t in dx[0].terms] == ["dE_total/df1 via r^(2)_11", "dE_total/df1 via r^(2)_12"] or \
@@ -308,7 +309,7 @@ def test_input_gradients_when_not_the_first_layer():
 def test_grids():
     tr = traced(layer(), X[0])
     (label, states), = tr.grids
-    assert states.shape == (4, 2) and [q.name for q in states[:, 0]] == ["s_01", "s_11", "s_21", "s_31"]
+    assert label == "s_t,j" and states.shape == (3, 2) and [q.name for q in states[:, 0]] == ["s_11", "s_21", "s_31"]
     labels = [g[0] for g in tr.bgrids]
     assert labels[:2] == ["∂E_total/∂r_t,j", "g_t = ‖∂E_total/∂s_t‖"] and len(labels) == 5
     assert tr.bgrids[2][1][0, 1].name == "dE_total/dW_12 via r_11"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import activations
-from ..expr import Num, Op, Ref
+from ..expr import Num, Op, Ref, refs
 from ..notation import E_TOTAL
-from .base import FrontLayer, Param, objects, tensor
+from .base import FrontLayer, Param, objects, shown, tensor
 
 KEYS = ("type", "units", "input_weights", "recurrent_weights", "bias", "h0", "activation")
 ACTIVATIONS = ("tanh", "relu")  # nn.RNN's nonlinearity
@@ -110,7 +110,7 @@ class RNN(FrontLayer):
         s = np.empty((self.steps + 1, self.units), dtype=object)
         s[0] = objects((self.units,), lambda j: t.q("s", l, (-1, *j), S[0, 0, j[0]], None, given=True))
         r = np.empty((self.steps, self.units), dtype=object)
-        rows = [*q["U"].reshape(-1), *q["W"].reshape(-1), *_flat(q.get("c")), *s[0]]
+        rows = []  # U, W, c and s_0 are given: the formulas of r show them
         for i in range(self.steps):
             for j in range(self.units):
                 # r_t,j = Σ_k U_jk·x_t,k + Σ_m W_jm·s_{t−1},m + c_j
@@ -118,15 +118,16 @@ class RNN(FrontLayer):
             for j in range(self.units):
                 s[i + 1, j] = t.q("s", l, (i, j), S[0, i + 1, j], act.tree(Ref(r[i, j]), ()))  # s_t,j = f(r_t,j)
             rows += [*r[i], *s[i + 1]]
-        return rows, s[self.steps].copy(), (("s_t,j", s),)
+        return rows, s[self.steps].copy(), (("s_t,j", s[1:]),)
 
     def _parameters(self, t, params) -> dict:
-        """U, W (and c) as object arrays of given Quantities (shown as written before any update)."""
+        """U, W (and c) as object arrays of Quantities, named as FrontLayer.param_ids names them (shown as
+        written before any update)."""
         given = getattr(t, "given", not t.post)
         out = {}
         for p, value in zip(self.params, params):
-            out[p.symbol] = objects(value.shape, lambda idx: t.q(p.symbol, self.index, idx, value[idx], None,
-                                                                  given and p.given))
+            out[p.symbol] = objects(value.shape, lambda idx: t.q(p.symbol, self.index, shown(value.shape, idx),
+                                                                  value[idx], None, given and p.given))
         return out
 
     @staticmethod
@@ -148,10 +149,12 @@ class RNN(FrontLayer):
         return rows + ([] if dx is None else list(dx.reshape(-1))), dx, gq, grids
 
     def _forward_quantities(self, t, fwd):
-        """This layer's forward Quantities (parameters, r, s), found in its Block's rows by identity."""
-        by = {getattr(row, "ident", None): row for row in fwd.rows}
+        """This layer's forward Quantities (parameters, r, s), found by identity in its Block's rows and the
+        formulas of those rows (the parameters and s_0 are read by r's formulas)."""
+        by = {q.ident: q for row in fwd.rows for q in (row, *refs(row.expr))}
         l, H = self.index, self.units
-        q = {p.symbol: objects(p.value.shape, lambda idx: by[t.id(p.symbol, l, idx)]) for p in self.params}
+        q = {p.symbol: objects(p.value.shape, lambda idx: by[t.id(p.symbol, l, shown(p.value.shape, idx))])
+             for p in self.params}
         r = objects((self.steps, H), lambda idx: by[t.id("r", l, idx)])
         s = objects((self.steps + 1, H), lambda idx: by[t.id("s", l, (idx[0] - 1, idx[1]))])
         return q, r, s
@@ -170,7 +173,7 @@ class RNN(FrontLayer):
             rows += [norms[i - 1], *ds_dr, *delta[i - 1]]
             if i > 1:
                 dE[i - 1] = self._dE_ds(t, q, r[i - 1], s[i - 1], delta[i - 1], dS[i - 1])
-                rows += list(dE[i - 1])
+                rows += [part for d in dE[i - 1] for part in (*getattr(d, "terms", ()), d)]
         return rows, norms, delta
 
     def _norm(self, t, i: int, dE_ds, value: float):
@@ -230,10 +233,6 @@ def _term(g, i: int):
     return g.terms[i] if hasattr(g, "terms") else g
 
 
-def _flat(a) -> list:
-    return [] if a is None else list(a.reshape(-1))
-
-
 def _torch_rnn(layer: RNN):
     """torch.nn.RNN(batch_first=True) with the spec's U, W, c (b_ih = c; b_hh = 0, a buffer) and h0, giving s_T."""
     import torch
@@ -256,6 +255,8 @@ def _torch_rnn(layer: RNN):
                 self.rnn.register_buffer("bias_hh_l0", torch.zeros(H, dtype=torch.float64))
                 self.rnn._init_flat_weights()
             self.register_buffer("h0", torch.tensor(layer.h0, dtype=torch.float64))
+            rnn = self.rnn  # U, W (and c), in the layer's params order
+            self.bptrace_params = [rnn.weight_ih_l0, rnn.weight_hh_l0] + ([rnn.bias_ih_l0] if bias else [])
 
         def forward(self, x):
             n = x.shape[0]
