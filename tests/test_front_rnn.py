@@ -315,6 +315,35 @@ def test_grids():
     assert tr.bgrids[2][1][0, 1].name == "dE_total/dW_12 via r_11"
 
 
+def test_no_per_step_grids_for_long_sequences():
+    L = layer(in_shape=(rnn.STEP_GRIDS + 1,))
+    tr = traced(L, np.linspace(0, 1, rnn.STEP_GRIDS + 1))
+    assert [g[0] for g in tr.bgrids] == ["∂E_total/∂r_t,j", "g_t = ‖∂E_total/∂s_t‖"]
+    assert tr.bgrids[1][1].shape == (rnn.STEP_GRIDS + 1, 1)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(rnn_cases())
+def test_random_shapes_against_torch_many(case):
+    test_random_shapes_against_torch.hypothesis.inner_test(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(rnn_cases())
+def test_random_traces_are_consistent(case):
+    """Every traced formula gives its value and every gradient Sum its numpy gradient, for random shapes."""
+    table, in_shape, _, seed = case
+    L = layer(table, in_shape, seed=seed)
+    x = np.random.default_rng(seed).normal(size=in_shape)
+    tr = traced(L, x, A=tuple(np.linspace(-1, 1, L.units)))
+    for q in [*tr.rows, *tr.brows, *tr.grads]:
+        assert_consistent(q)
+    flat = np.concatenate([g.reshape(-1) for g in tr.back[1]])
+    assert np.allclose([g.value for g in tr.grads], flat, rtol=1e-12, atol=1e-15)
+
+
 # ---------------------------------------------------------------- the spec table's errors
 
 BAD = [

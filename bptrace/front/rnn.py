@@ -31,6 +31,7 @@ KEYS = ("type", "units", "input_weights", "recurrent_weights", "bias", "h0", "ac
 ACTIVATIONS = ("tanh", "relu")  # nn.RNN's nonlinearity
 MAX_UNITS = 10_000
 MAX_STEPS = 100_000
+STEP_GRIDS = 5  # up to this many steps, the trace shows each step's W gradient contributions as a grid
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +146,8 @@ class RNN(FrontLayer):
         gq = self._param_gradients(t, q, r, s, xs, delta, grads)
         W = gq[self.U.value.size:self.U.value.size + self.W.value.size]
         grids = (("∂E_total/∂r_t,j", delta), ("g_t = ‖∂E_total/∂s_t‖", norms.reshape(-1, 1)))
-        grids += tuple((f"∂E_total/∂W_jm via r_{i + 1},j", _via(W, i, self.units)) for i in range(self.steps))
+        if self.steps <= STEP_GRIDS:  # each step's contributions to ∂E_total/∂W, as a units × units grid
+            grids += tuple((f"∂E_total/∂W_jm via r_{i + 1},j", _via(W, i, self.units)) for i in range(self.steps))
         return rows + ([] if dx is None else list(dx.reshape(-1))), dx, gq, grids
 
     def _forward_quantities(self, t, fwd):
