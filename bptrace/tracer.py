@@ -19,7 +19,6 @@ import math
 import numpy as np
 
 from . import activations, engine, formulas, groups, schedules
-from .front import build as front_build
 from .expr import Ref
 from .naming import Names, deriv, for_spec
 from .notation import E_TOTAL, leaf, partial
@@ -245,6 +244,8 @@ class _Builder:
         N, F = self.names, self.F
         blocks = ()
         if self.net.front:
+            from .front import build as front_build
+
             P = self.raw.P_after if post else self.raw.P
             blocks, self.caches, inputs = front_build.forward(self.net.front, P, x, N, post)
         else:
@@ -319,6 +320,8 @@ class _Builder:
         layers = tuple(self._layer_backward(l, f, loss, back) for l in range(len(zs) - 1, -1, -1))
         if not self.net.front:
             return Pass(i + 1, f, loss, layers)
+        from .front import build as front_build
+
         given_w = self.raw.given and self.spec.layers[0].init == "given"
         front = front_build.backward(self.net.front, self.raw.P, f.front, self.caches, self.names, back.delta[0],
                                      self.raw.W[0], self.names.weights[0], given_w)

@@ -134,7 +134,7 @@ class _Doc:
         self.equations([self.q(q) for q in block.rows])
         for label, cells in block.grids:
             rows = [r" & ".join(self.n(q.value, q.given) for q in row) for row in cells]
-            self.add(r"\[" + rf"	ext{{{escape(label)}}}:\ egin{{bmatrix}}" + r" \ ".join(rows) + r"\end{bmatrix}\]")
+            self.add(r"\[" + rf"\text{{{escape(label)}}}:\ \begin{{bmatrix}}" + r" \\ ".join(rows) + r"\end{bmatrix}\]")
 
     # ------------------------------------------------------------ the matrix form
 
@@ -147,6 +147,8 @@ class _Doc:
         for p, (fwd, back) in zip(it.passes, view.passes):
             suffix = sample_label(spec, p)
             L = len(p.forward.layers)
+            for block in p.forward.front:  # front layers (bptrace.front): as in the scalar form
+                self.block(level, front_title(block) + suffix, block)
             if both:
                 self.heading(level, _('Forward pass') + suffix)
                 self.equations([self.q(q) for layer in p.forward.layers for q in layer_rows(layer)])
@@ -164,6 +166,8 @@ class _Doc:
                                   for q in neuron_rows(LayerBackward(lb.index, (n,), ()))]
                     self.equations(items + [self.q(g) for g in lb.gradients])
                 self.matrix_section(b, level)
+            for step, block in enumerate(p.front, len(back) + 1):
+                self.block(level, front_title(block, step) + suffix, block)
         if view.batch is not None:
             self.matrix_section(view.batch, level)
         if both:

@@ -240,6 +240,9 @@ class _Writer:
             suffix = sample_label(self.spec, p)
             if both:
                 self.forward(level, p.forward, _("Forward pass") + suffix)
+            else:  # front layers (bptrace.front): their steps as in the scalar form
+                for block in p.forward.front:
+                    self.block(level, front_title(block) + suffix, block)
             self.matrix_section(level, fwd)
             self.errors(level, p.loss, p.forward, _("Errors") + suffix)
             if both:  # each matrix step right after its scalar step
@@ -247,6 +250,8 @@ class _Writer:
             else:
                 for b in back:
                     self.matrix_section(level, b)
+                for step, block in enumerate(p.front, len(back) + 1):
+                    self.block(level, front_title(block, step) + suffix, block)
         if view.batch is not None:
             self.matrix_section(level, view.batch)
         if both:

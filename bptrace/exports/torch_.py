@@ -125,7 +125,8 @@ def _header(spec) -> str:
             "bptrace. It needs PyTorch: pip install 'bptrace[torch]' (or pip install torch).\"\"\"\n\n"
             "import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
             "torch.set_default_dtype(torch.float64)\n" + (SHARED_BIAS if uses_shared else "")
-            + (FIXED_DROPOUT if any(layer.dropout for layer in spec.layers) else ""))
+            + (FIXED_DROPOUT if any(layer.dropout for layer in spec.layers) else "")
+            + "".join(dict.fromkeys(f.torch_code()[2] for f in spec.front)))
 
 
 def _model(spec) -> str:
@@ -133,6 +134,11 @@ def _model(spec) -> str:
     if any(layer.init == "pytorch" or layer.bias_init == "pytorch" for layer in spec.layers):
         lines[0] = (f"\n\ntorch.manual_seed({spec.seed})  # weights = \"pytorch\": building the model draws the spec's "
                     "very numbers\n# (the copies below change none of them)\nmodel = nn.Sequential(")
+    if spec.front:  # front layers (bptrace.front): each sample's flat x as an image or a sequence, then flat again
+        lines.append(f"    nn.Unflatten(1, {tuple(spec.front[0].in_shape)!r}),  # [0] x as written")
+        lines += [f"    {f.torch_code()[0]},  # [{i}] {f.kind}" for i, f in enumerate(spec.front, 1)]
+        lines.append(f"    nn.Flatten(),  # [{len(spec.front) + 1}] what the first dense layer reads")
+        k = len(spec.front) + 2
     for l, layer in enumerate(spec.layers, 1):
         per_neuron = layer.bias is not None and not layer.shared_bias
         what = "output layer" if l == len(spec.layers) else f"hidden layer {l}"
@@ -167,7 +173,7 @@ def _activation(layer) -> str:
 
 def _module_indices(spec):
     """Per layer: the index of its nn.Linear in the Sequential and of its SharedBias (or None)."""
-    k = 0
+    k = len(spec.front) + 2 if spec.front else 0  # after nn.Unflatten, the front layers and nn.Flatten
     for layer in spec.layers:
         shared = k + 1 if layer.bias is not None and layer.shared_bias else None
         yield layer, k, shared
@@ -176,6 +182,10 @@ def _module_indices(spec):
 
 def _parameters(spec, names: list[str]) -> str:
     loads, params, frozen = ["with torch.no_grad():  # the spec's weights, weights[j][k]: source k -> neuron j"], [], []
+    for i, f in enumerate(spec.front, 1):  # the front layers' parameters first, in bptrace's order
+        for attr, values in f.torch_code()[1]:
+            loads.append(f"    model[{i}].{attr}.copy_(torch.tensor({values!r}))")
+            params.append(f"model[{i}].{attr}")
     for layer, lin, shared in _module_indices(spec):
         loads.append(f"    model[{lin}].weight.copy_(torch.tensor({_rows(layer.weights)}))")
         params.append(f"model[{lin}].weight")

@@ -88,6 +88,12 @@ class FrontLayer:
         params order, each array in C order."""
         raise NotImplementedError
 
+    def torch_code(self) -> tuple[str, list, str]:
+        """The layer in the .py export: (its torch.nn module as code, e.g. "nn.Conv2d(1, 1, 2)"; (attribute, values
+        as nested lists) of each parameter in `params` order, e.g. ("weight", [[[[0.1, 0.2], …]]]); the code of any
+        class it needs, "" if none)."""
+        raise NotImplementedError
+
     def torch_module(self):
         """The layer in PyTorch (float64) with this layer's parameter values, whose attribute `bptrace_params`
         lists its parameter tensors in `params` order (verify and the .py export pair them with bptrace's)."""

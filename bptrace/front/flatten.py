@@ -35,6 +35,9 @@ class Flatten(FrontLayer):
         dx = objects(self.in_shape, lambda idx: t.d(E_TOTAL, x[idx], d[idx].value, Ref(d[idx])))
         return list(dx.reshape(-1)), dx, [], ()
 
+    def torch_code(self):
+        return "nn.Flatten()", [], ""
+
     def torch_module(self):
         import torch
 

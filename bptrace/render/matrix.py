@@ -18,8 +18,8 @@ from ..expr import render
 from ..trace import Trace
 from .layout import Segments
 from ..i18n import _
-from ..labels import sample_label
-from .tables import (View, _spaced, backward_tables, check_table, epoch_title, forward_table, loss_table,
+from ..labels import front_title, sample_label
+from .tables import (View, _spaced, backward_tables, block_grids, check_table, epoch_title, forward_table, loss_table,
                      summary, updates_table, verdict)
 
 # --ascii: the matrix notation spelled in ASCII before widths are measured (the rest: bptrace.ascii)
@@ -142,6 +142,8 @@ def render_iteration(it, spec, view: View, form: str) -> Group:
     n_layers = len(spec.layers)
     for p, (fwd, back) in zip(it.passes, mv.passes):
         label = sample_label(spec, p)
+        for block in p.forward.front:  # front layers (bptrace.front): their steps, as in the scalar form
+            parts += [g.to_rich() for g in block_grids(front_title(block) + label, block, view)]
         if both:
             parts.append(forward_table(_("Forward pass") + label, p.forward, view))
         parts.append(section(fwd, view, both))
@@ -150,6 +152,8 @@ def render_iteration(it, spec, view: View, form: str) -> Group:
         for t, b in zip(tables, back):
             parts += [t] if t is not None else []
             parts.append(section(b, view, both))
+        for step, block in enumerate(p.front, len(p.backward) + 1):
+            parts += [g.to_rich() for g in block_grids(front_title(block, step) + label, block, view)]
     if mv.batch is not None:
         parts.append(section(mv.batch, view, both))
     if both:

@@ -1,0 +1,141 @@
+"""Front layers (bptrace.front), the part every kind shares: a spec whose x is an image, a flatten layer,
+the bridge ∂E_total/∂f into the front, names in both schemes, and every command and export.
+
+The numbers are worked out here by hand (numpy), not read back from bptrace."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bptrace import spec as spec_mod
+from bptrace import tracer
+from bptrace.cli import app
+from bptrace.exports import json_
+from bptrace.gradcheck import gradcheck
+
+X = [[0.5, -1.0], [2.0, 0.25]]  # one 2×2 image
+W = [[0.1, -0.2, 0.3, 0.4], [0.25, 0.5, -0.75, 0.125]]
+SPEC = {
+    "title": "flatten then dense", "loss": "half_sse", "learning_rate": 0.5,
+    "samples": [{"x": X, "target": [1.0, 0.0]}, {"x": [[1.0, 0.0], [0.0, -1.0]], "target": [0.0, 1.0]}],
+    "layers": [{"type": "flatten"}, {"activation": "sigmoid", "weights": W, "bias": [0.1, -0.1]}],
+}
+
+
+def hand(x, t):
+    """The flatten net by hand: f = x in C order, z = W f + b, o = σ(z), E = Σ ½(t − o)², δ = (o − t)·o(1 − o)."""
+    f = np.array(x, dtype=float).ravel()
+    z = np.array(W) @ f + np.array([0.1, -0.1])
+    o = 1 / (1 + np.exp(-z))
+    delta = (o - np.array(t)) * o * (1 - o)
+    return f, z, o, delta
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return spec_mod.from_dict(SPEC, "flat.toml")
+
+
+def test_flatten_reads_the_image_in_c_order_and_the_bridge_is_delta_times_w(spec):
+    it = tracer.run(spec).iterations[0]
+    f, z, o, delta = hand(X, [1.0, 0.0])
+    for k in range(4):
+        assert it.value(f"f{k + 1}") == pytest.approx(f[k], rel=1e-15)
+        # ∂E_total/∂f_k = Σ_j δ_j·w_jk: the first dense layer's deltas back through its weights
+        assert it.value(f"dE_total/df{k + 1}") == pytest.approx(delta @ np.array(W)[:, k], rel=1e-12)
+    assert it.value("z1") == pytest.approx(z[0], rel=1e-12)
+    assert it.value("dE_total/dw3") == pytest.approx(delta[0] * f[2], rel=1e-12)
+    x21 = it.passes[0].forward.front[0].inputs[1, 0]  # the image's row 2, column 1
+    assert (x21.name, x21.value, x21.given) == ("x_21", 2.0, True)
+
+
+def test_layered_names_count_the_front_layers(spec):
+    it = tracer.run(spec, naming="layered").iterations[0]
+    names = {name for _, name, _ in it.walk()}
+    assert {"f^(1)_1", "W^(2)_11+", "z^(2)_1", "a^(2)_2", "dE_total/df^(1)_4"} <= names
+    assert "f^(1)_1+" in names and "f^(1)_1++" not in names  # the check after the update: one +
+
+
+def test_a_batch_update_is_the_mean_of_the_samples_gradients(spec):
+    session = tracer.Session(spec)
+    it = session.trace_step([0, 1])
+    _, _, _, d1 = hand(X, [1.0, 0.0])
+    f2, _, _, d2 = hand([[1.0, 0.0], [0.0, -1.0]], [0.0, 1.0])
+    f1 = np.array(X).ravel()
+    g = (np.outer(d1, f1) + np.outer(d2, f2)) / 2
+    updates = {u.name: u for u in it.updates}
+    assert updates["w2"].gradient == pytest.approx(g[0, 1], rel=1e-12)
+    assert updates["w2"].new == pytest.approx(W[0][1] - 0.5 * g[0, 1], rel=1e-12)
+
+
+def test_gradcheck_agrees(spec):
+    rows = gradcheck(spec)
+    assert len(rows) == 10 and all(r.ok for r in rows)
+
+
+def test_spec_round_trip_keeps_the_nested_x(spec):
+    d = spec.to_dict()
+    assert d["samples"][0]["x"] == X
+    assert d["layers"][0] == {"type": "flatten"}
+    assert spec.n_inputs == 4 and spec.widths == [4, 2] and spec.x_shape == (2, 2)
+
+
+def test_json_export_is_valid_and_names_the_front_quantities(spec):
+    jsonschema = pytest.importorskip("jsonschema")
+    from bptrace import to_text
+
+    doc = json.loads(to_text(tracer.run(spec), "json"))
+    jsonschema.Draft202012Validator(json.loads(json_.schema_text())).validate(doc)
+    assert doc["quantities"]["f3"] == {"kind": "front", "symbol": "f", "layer": 1, "index": [3], "latex": "f_{3}",
+                                       "formula": "x_{21}"}
+    assert doc["iterations"][0]["passes"][0]["forward"]["x_22"] == 0.25
+
+
+def test_every_export_and_command_takes_a_front_spec(runner, tmp_path):
+    path = tmp_path / "flat.toml"
+    path.write_text(_toml())
+    for ext in ("json", "jsonl", "md", "tex", "html", "svg", "walk.html", "py"):
+        result = runner.invoke(app, ["run", str(path), "--export", str(tmp_path / f"t.{ext}")])
+        assert result.exit_code == 0, (ext, result.output)
+    for args in (["step", str(path), "--epochs", "3", "--show", "all", "--batch", "full"],
+                 ["run", str(path), "--form", "both"], ["gradcheck", str(path)], ["validate", str(path)],
+                 ["run", str(path), "--focus", "w1"], ["run", str(path), "--round", "4"], ["run", str(path), "--ascii"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_the_py_export_runs_in_pytorch_and_prints_the_same_update(tmp_path, spec):
+    pytest.importorskip("torch")
+    from bptrace import to_text
+
+    script = tmp_path / "flat.py"
+    script.write_text(to_text(tracer.run(spec), "py"))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    _, _, _, delta = hand(X, [1.0, 0.0])
+    w1_new = W[0][0] - 0.5 * delta[0] * 0.5
+    assert f"w1+ = {w1_new:.8f}" in out
+
+
+def test_verify_agrees_with_pytorch(spec):
+    pytest.importorskip("torch")
+    from bptrace.verify import compare
+
+    report = compare(spec, epochs=3, batch="full")
+    assert report.ok and len(report.rows()) > 30
+
+
+def _toml() -> str:
+    rows = lambda m: "[" + ", ".join(str(list(r)) for r in m) + "]"  # noqa: E731
+    return (f"learning_rate = 0.5\n[[samples]]\nx = {rows(X)}\ntarget = [1.0, 0.0]\n"
+            f"[[layers]]\ntype = \"flatten\"\n[[layers]]\nactivation = \"sigmoid\"\nweights = {rows(W)}\n"
+            "bias = [0.1, -0.1]\n")
+
+
+def test_hand_numbers_are_finite():  # the fixture's numbers are a sensible network, not a degenerate one
+    f, z, o, delta = hand(X, [1.0, 0.0])
+    assert all(math.isfinite(v) for v in (*z, *o, *delta)) and abs(delta).min() > 1e-3
