@@ -71,3 +71,42 @@ def test_bad_rnn_table_exits_2(runner, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: bad.toml: layers[1].input_weights: expected 2×1 (2 units × 1 input per "
                                      "step), got 2×2") or "layers[1].input_weights: expected 2×1" in result.stderr
+
+
+VARIANT = """learning_rate = 0.1
+loss = "mse"
+[[samples]]
+x = [[0.1, 0.2], [0.3, -0.1], [0.5, 0.4]]
+target = [0.5]
+[[layers]]
+type = "rnn"
+activation = "relu"
+units = 3
+bias = [0.1, 0.0, -0.1]
+h0 = [0.2, 0.1, 0.3]
+[[layers]]
+activation = "linear"
+weights = [[0.5, -0.3, 0.2]]
+"""
+
+
+@pytest.mark.parametrize("which", ["sample", pytest.param("variant", marks=pytest.mark.slow)])
+def test_the_py_export_prints_the_same_update(runner, tmp_path, which):
+    """The .py export (RNNLastState: nn.RNN with b_hh held at 0, then the dense part) run in PyTorch prints
+    every gradient and updated parameter of bptrace's update."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    spec = RNN if which == "sample" else tmp_path / "v.toml"
+    if which == "variant":  # drawn U and W, a bias, relu, two inputs per step, a non-zero h0
+        spec.write_text(VARIANT)
+    script, trace = tmp_path / "t.py", tmp_path / "t.json"
+    result = runner.invoke(app, ["run", str(spec), "--export", str(script), "--export", str(trace)])
+    assert result.exit_code == 0, result.output
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    printed = dict(re.findall(r"^dE_total/d(\S+) = \S+\s+\S+\+ = (\S+)$", out, re.M))
+    update = json.loads(trace.read_text())["iterations"][0]["update"]
+    assert set(printed) == set(update) and len(update) == (8 if which == "sample" else 21)
+    for name, u in update.items():
+        assert float(printed[name]) == pytest.approx(u["new"], abs=1e-8), name

@@ -217,6 +217,9 @@ class RNN(FrontLayer):
         return out
 
     # ---------------------------------------------------------------- PyTorch
+    def torch_code(self):
+        return _torch_code(self)
+
     def torch_module(self):
         return _torch_rnn(self)
 
@@ -235,38 +238,52 @@ def _term(g, i: int):
     return g.terms[i] if hasattr(g, "terms") else g
 
 
+# The module verify runs and the .py export writes: one definition, as code (torch_module executes it).
+TORCH_CLASS = '''
+
+class RNNLastState(nn.Module):
+    """nn.RNN(batch_first=True) from the initial state h0, giving its last state s_T (many-to-one). The spec's
+    one bias c is b_ih; b_hh is held at 0 (a buffer, not a parameter), so the two are the same network."""
+
+    def __init__(self, inputs, units, nonlinearity, bias, h0, dtype=None):
+        super().__init__()
+        self.rnn = nn.RNN(inputs, units, nonlinearity=nonlinearity, bias=bias, batch_first=True, dtype=dtype)
+        if bias:
+            del self.rnn.bias_hh_l0
+            self.rnn.register_buffer("bias_hh_l0", torch.zeros(units, dtype=dtype))
+            self.rnn._init_flat_weights()
+        self.register_buffer("h0", torch.tensor(h0, dtype=dtype))
+
+    def forward(self, x):  # x: (n, T) one input per step, or (n, T, D)
+        n = x.shape[0]
+        _, h = self.rnn(x.reshape(n, x.shape[1], -1), self.h0.expand(1, n, -1).contiguous())
+        return h[0]
+'''
+
+
+def _torch_code(layer: RNN) -> tuple[str, list, str]:
+    """(RNNLastState(…) as code, the parameters' (attribute, values) in params order, the class's code)."""
+    bias = layer.c is not None
+    module = (f"RNNLastState({layer.inputs}, {layer.units}, {layer.activation!r}, bias={bias}, "
+              f"h0={layer.h0.tolist()!r})")
+    attrs = ["rnn.weight_ih_l0", "rnn.weight_hh_l0"] + (["rnn.bias_ih_l0"] if bias else [])
+    return module, [(a, p.value.tolist()) for a, p in zip(attrs, layer.params)], TORCH_CLASS
+
+
 def _torch_rnn(layer: RNN):
-    """torch.nn.RNN(batch_first=True) with the spec's U, W, c (b_ih = c; b_hh = 0, a buffer) and h0, giving s_T."""
+    """RNNLastState in float64 with the layer's U, W (and c) and h0; bptrace_params: U, W, c as torch has them."""
     import torch
 
-    class LastState(torch.nn.Module):
-        """x (n, T) or (n, T, D) -> s_T (n, units): nn.RNN's h_n, the fully connected part's input."""
-
-        def __init__(self):
-            super().__init__()
-            H, bias = layer.units, layer.c is not None
-            self.rnn = torch.nn.RNN(layer.inputs, H, nonlinearity=layer.activation, bias=bias, batch_first=True,
-                                    dtype=torch.float64)
-            with torch.no_grad():
-                self.rnn.weight_ih_l0.copy_(torch.tensor(layer.U.value))
-                self.rnn.weight_hh_l0.copy_(torch.tensor(layer.W.value))
-            if bias:  # one bias: b_ih = c, and b_hh = 0 kept out of the parameters (it would train as a copy of c)
-                with torch.no_grad():
-                    self.rnn.bias_ih_l0.copy_(torch.tensor(layer.c.value))
-                del self.rnn.bias_hh_l0
-                self.rnn.register_buffer("bias_hh_l0", torch.zeros(H, dtype=torch.float64))
-                self.rnn._init_flat_weights()
-            self.register_buffer("h0", torch.tensor(layer.h0, dtype=torch.float64))
-            rnn = self.rnn  # U, W (and c), in the layer's params order
-            self.bptrace_params = [rnn.weight_ih_l0, rnn.weight_hh_l0] + ([rnn.bias_ih_l0] if bias else [])
-
-        def forward(self, x):
-            n = x.shape[0]
-            h0 = self.h0.expand(1, n, layer.units).contiguous()
-            _, h_n = self.rnn(x.reshape(n, layer.steps, layer.inputs), h0)
-            return h_n[0]
-
-    return LastState()
+    scope = {"torch": torch, "nn": torch.nn}
+    exec(TORCH_CLASS, scope)  # the class the .py export writes, defined here from the same text
+    m = scope["RNNLastState"](layer.inputs, layer.units, layer.activation, layer.c is not None, layer.h0.tolist(),
+                              dtype=torch.float64)
+    rnn = m.rnn
+    m.bptrace_params = [rnn.weight_ih_l0, rnn.weight_hh_l0] + ([rnn.bias_ih_l0] if layer.c is not None else [])
+    with torch.no_grad():
+        for tensor, p in zip(m.bptrace_params, layer.params):
+            tensor.copy_(torch.tensor(p.value))
+    return m
 
 
 # ---------------------------------------------------------------- parsing the spec's table
