@@ -362,6 +362,9 @@ BAD = [
     ({"bias": "zero"}, (3,), "layers[1].bias: unknown value 'zero' (did you mean 'zeros'?)"),
     ({"bias": True}, (3,), "layers[1].bias: expected a number, got a boolean"),
     ({"h0": [0.1, 0.2, 0.3]}, (3,), "layers[1].h0: expected a list of 2 numbers (the initial state, one per unit)"),
+    ({"h0": "zero"}, (3,), "layers[1].h0: unknown value 'zero' (did you mean 'zeros'?); expected one of: zeros"),
+    ({"h0": [[0.1, 0.2]]}, (3,), "layers[1].h0: expected a list of 2 numbers (the initial state, one per unit) or "
+                                 "\"zeros\"; got 1×2"),
     ({"activation": "sigmoid"}, (3,), "layers[1].activation: unknown value 'sigmoid'; expected one of: tanh, relu"),
     ({}, (), "layers[1]: an rnn layer reads a sequence: x as a list of T numbers (one input per step) or T lists of D "
              "numbers; got a single number"),
@@ -375,6 +378,13 @@ def test_bad_tables(change, in_shape, message):
         layer(dict(TABLE, **change), in_shape)
     assert message in str(e.value)
     assert str(e.value).startswith("t.toml: layers[1]")
+
+
+def test_too_many_units_refused_before_drawing():
+    with pytest.raises(SpecError) as e:
+        layer({"type": "rnn", "units": 10_000})
+    assert str(e.value) == ("t.toml: layers[1].units: 10,000 units with 1 input per step make 100,020,000 parameters; "
+                            "bptrace traces at most 5,000,000")
 
 
 def test_units_needed_when_drawn():

@@ -294,6 +294,7 @@ def parse(c, table, path, index, in_shape, rng):
     in_shape = _sequence(c, path, index, tuple(in_shape))
     D = in_shape[1] if len(in_shape) == 2 else 1
     H = _units(c, table, path)
+    _size(c, path, H, D)
     activation = c.string(table.get("activation", "tanh"), f"{path}.activation", ACTIVATIONS)
     U = _matrix(c, table, ("U", "input_weights"), path, (H, D), rng, f"{_count(H, 'unit')} × {_count(D, 'input')} per step")
     W = _matrix(c, table, ("W", "recurrent_weights"), path, (H, H), rng, f"{_count(H, 'unit')} × {_count(H, 'unit')}")
@@ -321,6 +322,16 @@ def _units(c, table, path) -> int:
         if isinstance(table.get(key), list):
             return len(table[key])
     c.fail(f"{path}.units", "missing 'units': needed when the weights are drawn (or give input_weights as a matrix)")
+
+
+def _size(c, path, H: int, D: int) -> None:
+    """Refuse, before allocating them, more weights than a whole network may have."""
+    from ..spec import MAX_PARAMS
+
+    n = H * (D + H + 1)
+    if n > MAX_PARAMS:
+        c.fail(f"{path}.units", f"{H:,} units with {_count(D, 'input')} per step make {n:,} parameters; "
+                                f"bptrace traces at most {MAX_PARAMS:,}")
 
 
 def _matrix(c, table, names, path, shape, rng, expected):
@@ -354,7 +365,7 @@ def _bias(c, value, path, H, rng):
 
 
 def _h0(c, value, path, H) -> np.ndarray:
-    if value is None or value == "zeros":
+    if value is None or isinstance(value, str) and c.string(value, path, ("zeros",)):
         return np.zeros(H)
     v = tensor(c, value, path)
     if v.shape != (H,):
