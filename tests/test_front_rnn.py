@@ -16,7 +16,7 @@ from bptrace.front.base import objects, shown
 from bptrace.front.tracing import Tracer
 from bptrace.misconceptions import evaluate
 from bptrace.notation import E_TOTAL, name
-from bptrace.spec import _Checker
+from bptrace.spec import _Checker, _LazyRng
 from bptrace.trace import Block, Product, Sum
 
 TABLE = {"type": "rnn", "input_weights": [[0.5], [-0.3]], "recurrent_weights": [[0.4, 0.2], [-0.1, 0.6]],
@@ -25,7 +25,7 @@ X = np.array([[0.1, 0.5, 0.9], [0.9, 0.4, 0.2]])  # two sequences of 3 steps, on
 
 
 def layer(table=TABLE, in_shape=(3,), index=0, seed=0):
-    return rnn.parse(_Checker("t.toml"), dict(table), "layers[1]", index, in_shape, np.random.default_rng(seed))
+    return rnn.parse(_Checker("t.toml"), dict(table), "layers[1]", index, in_shape, _LazyRng(seed))
 
 
 def values(L):
@@ -169,12 +169,27 @@ def test_random_shapes_against_torch(case):
     check_against_torch(L, rng.normal(size=(n, *in_shape)), rng.normal(size=(n, L.units)))
 
 
-def test_drawn_weights_are_nn_rnn_default_range():
-    L = layer({"type": "rnn", "units": 4, "bias": "pytorch"}, (5, 3))
-    bound = 1 / math.sqrt(4)  # nn.RNN: U(−1/√hidden_size, 1/√hidden_size) for every weight and bias
-    assert [p.value.shape for p in L.params] == [(4, 3), (4, 4), (4,)]
-    assert all(np.all(np.abs(p.value) <= bound) and not p.given for p in L.params)
-    assert layer({"type": "rnn", "units": 4, "bias": "pytorch"}, (5, 3)).params[1].value.tolist() == L.W.value.tolist()
+@pytest.mark.parametrize("seed,H,D,bias", [(0, 4, 3, "pytorch"), (7, 2, 1, None), (123, 3, 2, [0.1, 0.2, 0.3])])
+def test_drawn_weights_are_pytorchs_bit_for_bit(seed, H, D, bias):
+    """"pytorch": the numbers torch.manual_seed(seed) then nn.RNN(D, H, bias=…, dtype=float64) draws."""
+    torch = pytest.importorskip("torch")
+    table = {"type": "rnn", "units": H, **({"bias": bias} if bias is not None else {})}
+    L = layer(table, (5, D), seed=seed)
+    torch.manual_seed(seed)
+    m = torch.nn.RNN(D, H, bias=bias is not None, dtype=torch.float64)
+    assert L.U.value.tolist() == m.weight_ih_l0.tolist() and L.W.value.tolist() == m.weight_hh_l0.tolist()
+    if bias == "pytorch":
+        assert L.c.value.tolist() == m.bias_ih_l0.tolist()
+    assert not L.U.given and not L.W.given
+
+
+def test_given_weights_draw_nothing():
+    class Refuse:
+        @property
+        def seed(self):
+            raise AssertionError("drew numbers for a layer whose weights are all given")
+
+    rnn.parse(_Checker("t.toml"), dict(TABLE), "layers[1]", 0, (3,), Refuse())
 
 
 # ---------------------------------------------------------------- the trace of one sample

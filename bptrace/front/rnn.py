@@ -296,9 +296,10 @@ def parse(c, table, path, index, in_shape, rng):
     H = _units(c, table, path)
     _size(c, path, H, D)
     activation = c.string(table.get("activation", "tanh"), f"{path}.activation", ACTIVATIONS)
-    U = _matrix(c, table, ("U", "input_weights"), path, (H, D), rng, f"{_count(H, 'unit')} × {_count(D, 'input')} per step")
-    W = _matrix(c, table, ("W", "recurrent_weights"), path, (H, H), rng, f"{_count(H, 'unit')} × {_count(H, 'unit')}")
-    bias = _bias(c, table.get("bias"), f"{path}.bias", H, rng)
+    drawn = _torch_draws(rng, table, H, D)
+    U = _matrix(c, table, ("U", "input_weights"), path, (H, D), drawn, f"{_count(H, 'unit')} × {_count(D, 'input')} per step")
+    W = _matrix(c, table, ("W", "recurrent_weights"), path, (H, H), drawn, f"{_count(H, 'unit')} × {_count(H, 'unit')}")
+    bias = _bias(c, table.get("bias"), f"{path}.bias", H, drawn)
     h0 = _h0(c, table.get("h0"), f"{path}.h0", H)
     return RNN("rnn", index, in_shape, (H,), H, activation, U, W, bias, h0)
 
@@ -334,30 +335,39 @@ def _size(c, path, H: int, D: int) -> None:
                                 f"bptrace traces at most {MAX_PARAMS:,}")
 
 
-def _matrix(c, table, names, path, shape, rng, expected):
-    """A given matrix of `shape`, or "pytorch": nn.RNN's default, U(−1/√units, 1/√units), drawn from the seed."""
+def _torch_draws(rng, table, H: int, D: int) -> dict:
+    """nn.RNN's default initialisation, every weight and bias U(−1/√H, 1/√H), bit for bit the numbers that
+    torch.manual_seed(seed) then nn.RNN(D, H, bias=…, dtype=torch.float64) draw (bptrace.torch_init reproduces
+    PyTorch's generator): U, then W, then b_ih. Made only when a key asks for them."""
+    keys = ("input_weights", "recurrent_weights", "bias")
+    if all(table.get(k, "pytorch" if k != "bias" else None) != "pytorch" for k in keys):
+        return {}
+    from ..torch_init import LinearInit
+
+    gen, bound = LinearInit(rng.seed), 1.0 / math.sqrt(H)  # nn.RNN.reset_parameters: stdv = 1/√hidden_size
+    shapes = {"U": (H, D), "W": (H, H), "c": (H,)}
+    return {k: np.array(gen._uniform(math.prod(s), -bound, bound)).reshape(s) for k, s in shapes.items()}
+
+
+def _matrix(c, table, names, path, shape, drawn, expected):
+    """A given matrix of `shape`, or "pytorch": nn.RNN's default initialisation (see _torch_draws)."""
     symbol, key = names
     value, where = table.get(key, "pytorch"), f"{path}.{key}"
     if isinstance(value, str):
         c.string(value, where, ("pytorch",))
-        return Param(symbol, _drawn(rng, shape[0], shape), given=False)
+        return Param(symbol, drawn[symbol], given=False)
     m = tensor(c, value, where)
     if m.shape != shape:
         c.fail(where, f"expected {_shape(shape)} ({expected}), got {_shape(m.shape)}")
     return Param(symbol, m)
 
 
-def _drawn(rng, units: int, shape) -> np.ndarray:
-    bound = 1.0 / math.sqrt(units)  # nn.RNN.reset_parameters: every weight and bias U(−1/√hidden_size, +)
-    return rng.uniform(-bound, bound, shape)
-
-
-def _bias(c, value, path, H, rng):
+def _bias(c, value, path, H, drawn):
     if value is None:
         return None
     if isinstance(value, str):
         init = c.string(value, path, ("zeros", "pytorch"))
-        return Param("c", np.zeros(H) if init == "zeros" else _drawn(rng, H, (H,)), given=init == "zeros")
+        return Param("c", np.zeros(H) if init == "zeros" else drawn["c"], given=init == "zeros")
     v = tensor(c, value, path)
     if v.shape != (H,):
         c.fail(path, f"expected a list of {H} numbers (one per unit), \"zeros\" or \"pytorch\"; got {_shape(v.shape)}")
