@@ -297,8 +297,9 @@ def parse(c, table, path, index, in_shape, rng):
     _size(c, path, H, D)
     activation = c.string(table.get("activation", "tanh"), f"{path}.activation", ACTIVATIONS)
     drawn = _torch_draws(rng, table, H, D)
-    U = _matrix(c, table, ("U", "input_weights"), path, (H, D), drawn, f"{_count(H, 'unit')} × {_count(D, 'input')} per step")
-    W = _matrix(c, table, ("W", "recurrent_weights"), path, (H, H), drawn, f"{_count(H, 'unit')} × {_count(H, 'unit')}")
+    units = _count(H, "unit")
+    U = _matrix(c, table, ("U", "input_weights"), path, (H, D), drawn, f"{units} × {_count(D, 'input')} per step")
+    W = _matrix(c, table, ("W", "recurrent_weights"), path, (H, H), drawn, f"{units} × {units}")
     bias = _bias(c, table.get("bias"), f"{path}.bias", H, drawn)
     h0 = _h0(c, table.get("h0"), f"{path}.h0", H)
     return RNN("rnn", index, in_shape, (H,), H, activation, U, W, bias, h0)
@@ -379,7 +380,8 @@ def _h0(c, value, path, H) -> np.ndarray:
         return np.zeros(H)
     v = tensor(c, value, path)
     if v.shape != (H,):
-        c.fail(path, f"expected a list of {H} numbers (the initial state, one per unit) or \"zeros\"; got {_shape(v.shape)}")
+        c.fail(path, f"expected a list of {H} numbers (the initial state, one per unit) or \"zeros\"; "
+                     f"got {_shape(v.shape)}")
     return v
 
 
