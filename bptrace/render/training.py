@@ -138,6 +138,9 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
 def given_params(spec):
     """Per parameter, in numbering order: whether the spec wrote its initial value (a weight matrix
     written out, every bias) rather than an initialiser making it."""
+    for f in spec.front:  # front layers first (bptrace.front)
+        for p in f.params:
+            yield from [p.given] * p.value.size
     for layer in spec.layers:
         yield from [layer.init == "given"] * (layer.units * layer.fan_in)
         yield from [True] * (0 if layer.bias is None else len(layer.bias))
