@@ -92,7 +92,7 @@ def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: floa
     with np.errstate(all="ignore"):
         zs, outs = engine.forward(net, X, keep)
         back = engine.backward(net, X, T, zs, outs, keep=keep)
-        out, idents = [], _front_ids(spec, naming) + list(param_ids(names))
+        out, idents = [], list(param_ids(names))
         arrays = [(p, g, None) for params, (_, grads) in zip(net.P, back.front) for p, g in zip(params, grads)]
         for l in range(len(net.W)):
             arrays.append((net.W[l], back.gW[l], [w for row in names.weights[l] for w in row]))
@@ -114,7 +114,3 @@ def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: floa
                                *_straddled(up_sides, down_sides, zs), names=names))
     return out
 
-
-def _front_ids(spec, naming) -> list:
-    """The identities of the front layers' parameters (bptrace.front), as a trace names them."""
-    return [i for f in spec.front for i in f.param_ids()]

@@ -35,6 +35,7 @@ class Names:
     widths: tuple[int, ...] = ()  # [inputs, layer1, ..., output]
     offset: int = 0  # front layers before the dense ones (bptrace.front): layered names count them, W^(3) after two
     front_params: tuple[str, ...] = ()  # the front layers' parameter names (k_11 …), before the dense ones
+    front_ids: tuple = ()  # their identities (notation.param_ids yields them first)
 
     def source(self, l: int, k: int) -> str:
         """Name of the k-th input to layer l (an x for the first layer, else the layer before's out)."""
@@ -136,7 +137,7 @@ def for_spec(spec, scheme: str | None = None) -> Names:
     from .front import build
 
     ids = [i for f in spec.front for i in f.param_ids()]
-    names = replace(names, front_params=tuple(name(i, names) for i in ids))
+    names = replace(names, front_params=tuple(name(i, names) for i in ids), front_ids=tuple(ids))
     # what the first dense layer reads: the last front layer's outputs (f1 …, s_3), named as a trace names them
     zeros = [0.0] * len(spec.samples[0].x)
     inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)[2]

@@ -165,7 +165,8 @@ def spellings(n: str) -> str:
 
 
 def param_ids(N):
-    """Every parameter's Id, in numbering order (the order of Names.params())."""
+    """Every parameter's Id, in numbering order (the order of Names.params()): front layers' first."""
+    yield from N.front_ids
     for l, layer in enumerate(N.weights):
         for j in range(len(layer)):
             for k in range(N.widths[l]):

@@ -158,7 +158,7 @@ def test_a_misspelt_sample_name(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _usage_error(runner.invoke(app, ["run", "xorr"]),
                  "error: xorr: no such file, and no built-in sample of that name (did you mean xor?); "
-                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, softmax, vanishing, xor")
+                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, rnn, softmax, vanishing, xor")
     (tmp_path / "xorr").write_text((ROOT / "samples" / "xor.toml").read_text())
     assert runner.invoke(app, ["validate", "xorr"]).exit_code == 0  # a file of that name is read
 
@@ -167,7 +167,7 @@ def test_a_name_near_no_sample_lists_them(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _usage_error(runner.invoke(app, ["step", "network"]),
                  "error: network: no such file, and no built-in sample of that name; "
-                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, softmax, vanishing, xor")
+                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, rnn, softmax, vanishing, xor")
     _usage_error(runner.invoke(app, ["validate", "mine.toml"]), "error: mine.toml: no such file")
 
 
@@ -175,13 +175,13 @@ def test_misspelt_sample_and_topic_names(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _usage_error(runner.invoke(app, ["samples", "softmx"]),
                  "error: no built-in sample named 'softmx' (did you mean softmax?); "
-                 "built-in samples: adam, blog, cnn, deep, dropout, han-kamber, softmax, vanishing, xor")
+                 "built-in samples: adam, blog, cnn, deep, dropout, han-kamber, rnn, softmax, vanishing, xor")
     _usage_error(runner.invoke(app, ["docs", "spek"]),
                  "error: no documentation topic 'spek' (did you mean spec?); "
-                 "topics: spec, worked-example, trace-format, gradient-health, dropout, convolution")
+                 "topics: spec, worked-example, trace-format, gradient-health, dropout, recurrent, convolution")
     _usage_error(runner.invoke(app, ["check", "blog", "blog-answer"]),
                  "error: blog-answer: no such file, and no built-in sample of that name (did you mean blog-answers?); "
-                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, softmax, vanishing, xor")
+                 "built-in: adam, blog, cnn, deep, dropout, han-kamber, rnn, softmax, vanishing, xor")
 
 
 def test_the_library_says_the_same():

@@ -29,7 +29,7 @@ def test_docs_lists_the_topics(runner):
 def test_unknown_topic(runner):
     result = runner.invoke(app, ["docs", "nope"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: no documentation topic 'nope'; topics: spec, worked-example, trace-format, gradient-health, dropout, convolution"
+    assert result.stderr.strip() == "error: no documentation topic 'nope'; topics: spec, worked-example, trace-format, gradient-health, dropout, recurrent, convolution"
 
 
 def test_the_starter_points_to_what_a_pip_user_has():

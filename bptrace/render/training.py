@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import chain
-
 import numpy as np
 from rich import box
 from rich.console import Group
@@ -128,8 +126,7 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
     t.add_column(_("initial"), justify="right", no_wrap=True)
     t.add_column(_("final"), justify="right", style=VALUE_STYLE, no_wrap=True)
     t.add_column(_("change"), justify="right", no_wrap=True)
-    ids = chain((i for f in r.spec.front for i in f.param_ids()), param_ids(r.names))  # front layers' first
-    rows = zip(ids, given_params(r.spec), r.initial_values[:limit].tolist(), r.final_values[:limit].tolist())
+    rows = zip(param_ids(r.names), given_params(r.spec), r.initial_values[:limit].tolist(), r.final_values[:limit].tolist())
     for p, given, v0, v1 in rows:
         t.add_row(id_name(p, r.names, STYLE), num(v0, precision, given), num(v1, precision), signed(v1 - v0, precision))
     if r.initial_values.size > limit:
@@ -141,8 +138,9 @@ def weights_table(r, precision: int = 8, limit: int = 60) -> Table:
 def given_params(spec):
     """Per parameter, in numbering order: whether the spec wrote its initial value (a weight matrix
     written out, every bias) rather than an initialiser making it."""
-    for f in spec.front:
-        yield from (p.given for p in f.params for _ in range(p.value.size))
+    for f in spec.front:  # front layers first (bptrace.front)
+        for p in f.params:
+            yield from [p.given] * p.value.size
     for layer in spec.layers:
         yield from [layer.init == "given"] * (layer.units * layer.fan_in)
         yield from [True] * (0 if layer.bias is None else len(layer.bias))
