@@ -13,7 +13,7 @@ TOPICS = {  # topic -> (file, what it is)
     "trace-format": ("trace-format.md", "the JSON and JSON Lines exports, field by field"),
     "gradient-health": ("gradient-health.md", "step --health: per-layer gradient norms and warnings"),
     "dropout": ("dropout.md", "dropout on a hidden layer, its sample worked by hand"),
-    "recurrent": ("recurrent.md", "a recurrent layer (RNN) and backpropagation through time, worked by hand"),
+    "recurrent": ("recurrent.md", "a recurrent layer (RNN), backpropagation through time, by hand"),
     "convolution": ("convolution.md", "conv1d/conv2d and pooling layers, the cnn sample worked by hand"),
 }
 
