@@ -187,16 +187,27 @@ def block_grids(title: str, block, view: View) -> list:
     return [t, *(value_grid(label, cells, view) for label, cells in block.grids)]
 
 
-def value_grid(label: str, cells, view: View) -> Grid:
-    """A 2-D array of quantities as a small grid of their values, rows and columns numbered from 1."""
-    t = Grid(title=label, title_justify="left", title_style="bold", box="SIMPLE_HEAD", expand=False,
-             padding=(0, 1), show_edge=False)
+def value_grid(label: str, cells, view: View) -> Fit:
+    """A 2-D array of quantities as a small grid of their values, rows and columns numbered from 1; where
+    the grid is wider than the terminal, one line per value (row,column  value): numbers are never cut."""
+    t = _small_grid(label)
     t.add_column("", style=NAME_STYLE, no_wrap=True)
     for c in range(cells.shape[1]):
         t.add_column(str(c + 1), justify="right", no_wrap=True)
     for r in range(cells.shape[0]):
         t.add_row(str(r + 1), *(view.num(q.value, q.given) for q in cells[r]))
-    return t
+    narrow = _small_grid(label)
+    narrow.add_column("", style=NAME_STYLE, no_wrap=True)
+    narrow.add_column("", justify="right", no_wrap=True)
+    for r in range(cells.shape[0]):
+        for c in range(cells.shape[1]):
+            narrow.add_row(f"{r + 1},{c + 1}", view.num(cells[r, c].value, cells[r, c].given))
+    return Fit(t, narrow)
+
+
+def _small_grid(label: str) -> Grid:
+    return Grid(title=label, title_justify="left", title_style="bold", box="SIMPLE_HEAD", expand=False,
+                padding=(0, 1), show_edge=False)
 
 
 def loss_table(title: str, loss: Loss, view: View):
