@@ -199,7 +199,9 @@ class Conv(FrontLayer):
         """The kernel's entries named as the trace names them (a channel axis of size 1 left out), then c."""
         shape = self.kernel.value.shape
         ids = [ident("k", self.index, _kshow(shape, i)) for i in np.ndindex(*shape)]
-        return ids + ([] if self.bias is None else [ident("c", self.index, i) for i in np.ndindex(*self.bias.value.shape)])
+        if self.bias is not None:
+            ids += [ident("c", self.index, i) for i in np.ndindex(*self.bias.value.shape)]
+        return ids
 
     def torch_module(self):
         import torch
@@ -268,7 +270,8 @@ def _kernel(c, table, path, d, shape):
                       + ("a number" if not k.ndim else f"a {k.ndim}-D list"))
     if k.shape[1] != channels:
         c.fail(where, f"the kernel reads {k.shape[1]} input channel(s), but its input ({_dims(shape)}: channels × "
-                      f"{spatial.AXES[d]}) has {channels}; expected a {d + 2}-D list {full} with {channels} in each [in]")
+                      f"{spatial.AXES[d]}) has {channels}; expected a {d + 2}-D list {full} "
+                      f"with {channels} in each [in]")
     return k
 
 

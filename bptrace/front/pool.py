@@ -47,6 +47,10 @@ class Pool(FrontLayer):
     def n(self) -> int:
         return self.size ** self.d
 
+    @property
+    def _share(self):
+        return Op("div", Num(1), Num(self.n))  # 1/n
+
     # ---- numbers
     def forward(self, params, X):
         Wn = spatial.windows(X, self.K, self.stride)
@@ -98,7 +102,8 @@ class Pool(FrontLayer):
             for f, j in self._window(i):
                 if self.max and f != arg[(0, *i)]:
                     continue  # ∂P/∂v = 0 for every v but the maximum: no path
-                dPdx = t.d(P[i], x[j], 1.0, Num(1)) if self.max else t.d(P[i], x[j], 1 / self.n, Op("div", Num(1), Num(self.n)))
+                # ∂P/∂v = 1 for the maximum, 1/n for each v of an average
+                dPdx = t.d(P[i], x[j], 1.0, Num(1)) if self.max else t.d(P[i], x[j], 1 / self.n, self._share)
                 # ∂E_total/∂v via P_i = ∂E_total/∂P_i · ∂P_i/∂v
                 terms[j].append(t.product(E_TOTAL, x[j], [dy[i], dPdx], via=P[i]))
                 rows.append(dPdx)
