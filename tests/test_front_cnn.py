@@ -116,3 +116,26 @@ def test_no_pool_window_has_a_tie(spec):
             for j in range(2):
                 w = np.sort(V[i:i + 2, j:j + 2].ravel())
                 assert w[-1] == 0 or w[-1] - w[-2] > 0.01, (i, j, w)
+
+
+def _drawn_spec():
+    import tomllib
+
+    data = tomllib.loads(PATH.read_text())
+    data["layers"][0] = {"type": "conv2d", "kernel": "pytorch", "size": 2, "bias": "pytorch", "activation": "relu"}
+    return spec_mod.from_dict(data, "drawn.toml")
+
+
+def test_a_drawn_kernel_round_trips_and_gradchecks():
+    s = _drawn_spec()
+    assert s.to_dict()["layers"][0]["kernel"] == "pytorch"
+    assert s.front[0].kernel.value.shape == (1, 1, 2, 2) and not s.front[0].kernel.given
+    assert all(r.ok for r in gradcheck(s))
+
+
+@pytest.mark.slow
+def test_a_drawn_kernel_verifies_against_pytorch():
+    pytest.importorskip("torch")
+    from bptrace.verify import compare
+
+    assert compare(_drawn_spec(), epochs=3, batch="online").ok

@@ -318,3 +318,57 @@ def test_sides_are_the_relu_kinks():
     _, cache = L.forward(values(L), X44[None, None])
     assert (L.sides(cache) == (cache[1] > 0)).all()
     assert parse(conv2d(activation="tanh"), (4, 4)).sides(cache) is None
+
+
+# ---------------------------------------------------------------- kernel = "pytorch"
+
+def _drawn(table, shape, seed=7):
+    from types import SimpleNamespace
+
+    from bptrace import front
+    from front_support import CHECK
+
+    return front.parse(CHECK, table, "layers[1]", 0, shape, SimpleNamespace(seed=seed))
+
+
+def test_a_drawn_kernel_is_within_its_bounds_and_not_given():
+    L = _drawn({"type": "conv2d", "kernel": "pytorch", "channels": 3, "size": [2, 3], "bias": "pytorch",
+                "activation": "relu"}, (2, 5, 5))
+    bound = 1 / np.sqrt(2 * 2 * 3)  # fan_in = in channels × kernel size
+    assert L.kernel.value.shape == (3, 2, 2, 3) and L.out_shape == (3, 4, 3)
+    assert np.abs(L.kernel.value).max() <= bound and np.abs(L.bias.value).max() <= bound
+    assert not L.kernel.given and not L.bias.given
+    again = _drawn({"type": "conv2d", "kernel": "pytorch", "channels": 3, "size": [2, 3], "bias": "pytorch",
+                    "activation": "relu"}, (2, 5, 5))
+    assert np.array_equal(L.kernel.value, again.kernel.value)  # the seed's numbers, every time
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("d, table", [
+    (2, {"kernel": "pytorch", "channels": 3, "size": [2, 3], "bias": "pytorch"}),
+    (1, {"kernel": "pytorch", "channels": 2, "size": 3, "bias": [0.1, 0.2]}),
+    (1, {"kernel": "pytorch", "size": 2}),
+])
+def test_a_drawn_kernel_is_pytorchs_bit_for_bit(d, table):
+    torch = pytest.importorskip("torch")
+    L = _drawn({"type": f"conv{d}d", "activation": "relu"} | table, (2, *(6,) * d), seed=11)
+    torch.manual_seed(11)
+    Conv = torch.nn.Conv2d if d == 2 else torch.nn.Conv1d
+    m = Conv(2, table.get("channels", 1), tuple(L.K), bias="bias" in table, dtype=torch.float64)
+    assert np.array_equal(L.kernel.value, m.weight.detach().numpy())
+    if table.get("bias") == "pytorch":
+        assert np.array_equal(L.bias.value, m.bias.detach().numpy())
+
+
+@pytest.mark.parametrize("table, where, says", [
+    ({"kernel": "pytorch"}, "layers[1].size", "required with kernel = \"pytorch\""),
+    ({"kernel": "pytorch", "size": [2, 2, 2]}, "layers[1].size", "list of 2 whole numbers"),
+    ({"kernel": "pytorch", "size": 0}, "layers[1].size", "from 1"),
+    ({"kernel": "pytorch", "size": 2, "channels": 0}, "layers[1].channels", "from 1"),
+    ({"kernel": K2, "channels": 2}, "layers[1].channels", "applies to kernel = \"pytorch\" only"),
+    ({"kernel": "pytorch", "size": 9}, "layers[1].kernel", "larger than the input"),
+])
+def test_bad_drawn_kernels(table, where, says):
+    with pytest.raises(SpecError) as e:
+        _drawn({"type": "conv2d", "activation": "relu"} | table, (4, 4))
+    assert e.value.path == where and says in e.value.detail, (e.value.path, e.value.detail)

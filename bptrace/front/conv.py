@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 
@@ -29,9 +30,9 @@ from . import spatial
 from .base import FrontLayer, Param, ident, objects, shown, tensor
 
 ACT_KEYS = ("slope", "alpha", "beta", "threshold", "approximate")
-KEYS = ("type", "kernel", "bias", "stride", "padding", "activation", *ACT_KEYS)
+KEYS = ("type", "kernel", "bias", "stride", "padding", "activation", *ACT_KEYS, "channels", "size")
 ELEMENTWISE = tuple(a for a in activations.NAMES if a != "softmax")
-MAX_STRIDE = MAX_PADDING = 1000
+MAX_STRIDE = MAX_PADDING = MAX_SIZE = MAX_CHANNELS = 1000
 CONV_ACT = '''
 
 class ConvAct(nn.Module):
@@ -244,14 +245,57 @@ def parse(c, table, path, index, in_shape, rng):
     c.keys(table, KEYS, path)
     d = spatial.dims(kind)
     shape = spatial.input_shape(c, kind, d, in_shape, index, path)
-    k = _kernel(c, table, path, d, shape)
-    bias = _bias(c, table.get("bias"), f"{path}.bias", k.shape[0])
+    drawn = _torch_draws(c, table, path, d, shape, rng)
+    k = drawn["k"] if table.get("kernel") == "pytorch" else _kernel(c, table, path, d, shape)
+    bias = drawn["c"] if table.get("bias") == "pytorch" else _bias(c, table.get("bias"), f"{path}.bias", k.shape[0])
     stride = c.integer(table.get("stride", 1), f"{path}.stride", 1, MAX_STRIDE)
     padding = c.integer(table.get("padding", 0), f"{path}.padding", 0, MAX_PADDING)
     out = spatial.out_size(c, path, "kernel", shape[1:], k.shape[2:], stride, padding)
     act, act_params = _activation(c, table, path)
-    return Conv(kind, index, shape, (k.shape[0], *out), Param("k", k), None if bias is None else Param("c", bias),
-                stride, padding, act, **act_params)
+    kernel = Param("k", k, given=table.get("kernel") != "pytorch")
+    c_ = None if bias is None else Param("c", bias, given=table.get("bias") != "pytorch")
+    return Conv(kind, index, shape, (k.shape[0], *out), kernel, c_, stride, padding, act, **act_params)
+
+
+def _torch_draws(c, table, path, d, shape, rng) -> dict:
+    """kernel = "pytorch" (with `channels` and `size`) or bias = "pytorch": nn.Conv1d/Conv2d's default
+    initialisation, bit for bit what torch.manual_seed(seed) then nn.ConvNd(in, channels, size, bias=…,
+    dtype=torch.float64) draws (bptrace.torch_init reproduces PyTorch's generator): the kernel by
+    kaiming_uniform_(a=√5), U(±1/√fan_in) up to rounding, then the bias U(±1/√fan_in), fan_in = in × size^d.
+    Made only when a key asks for them (as if this were the only layer that draws)."""
+    if "pytorch" not in (table.get("kernel"), table.get("bias")):
+        for key in ("channels", "size"):
+            if key in table:
+                c.fail(f"{path}.{key}", f"{key} applies to kernel = \"pytorch\" only "
+                                        "(given numbers have their own shape)")
+        return {}
+    from ..torch_init import LinearInit, bias_bound, weight_bound
+
+    if table.get("kernel") == "pytorch":
+        O = c.integer(table.get("channels", 1), f"{path}.channels", 1, MAX_CHANNELS)
+        K = _size(c, table, path, d)
+    else:
+        k = _kernel(c, table, path, d, shape)
+        O, K = k.shape[0], k.shape[2:]
+    fan_in, gen = shape[0] * prod(K), LinearInit(rng.seed)
+    k = gen._uniform(O * fan_in, -weight_bound(fan_in), weight_bound(fan_in))
+    out = {"k": np.array(k).reshape((O, shape[0], *K))}
+    if "bias" in table:  # nn.ConvNd(bias=True) draws its bias after the kernel
+        out["c"] = np.array(gen._uniform(O, -bias_bound(fan_in), bias_bound(fan_in)))
+    return out
+
+
+def _size(c, table, path, d) -> tuple[int, ...]:
+    """A drawn kernel's size: a whole number (size^d) or a list of d whole numbers."""
+    where = f"{path}.size"
+    if "size" not in table:
+        c.fail(where, f"required with kernel = \"pytorch\" (the kernel's {'rows and columns' if d == 2 else 'length'})")
+    value = table["size"]
+    if isinstance(value, list) and len(value) == d:
+        return tuple(c.integer(v, f"{where}[{i}]", 1, MAX_SIZE) for i, v in enumerate(value, 1))
+    if isinstance(value, list):
+        c.fail(where, f"expected a whole number or a list of {d} whole numbers, got a list of {len(value)}")
+    return (c.integer(value, where, 1, MAX_SIZE),) * d
 
 
 def _kernel(c, table, path, d, shape):
