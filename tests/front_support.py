@@ -22,7 +22,7 @@ CHECK = _Checker("test.toml")
 
 
 def parse(table: dict, in_shape, index: int = 0, path: str = "layers[1]"):
-    return front.parse(CHECK, table, path, index, tuple(in_shape), np.random.default_rng(0))
+    return front.parse(CHECK, table, path, index, tuple(in_shape), SimpleNamespace(seed=0))  # spec's rng: .seed
 
 
 def chain(tables: list[dict], x_shape) -> list:

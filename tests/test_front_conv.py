@@ -243,7 +243,7 @@ def test_a_1d_example():
     (conv2d(padding=-1), (4, 4), "layers[1].padding", "from 0"),
     (conv2d(padding=1.5), (4, 4), "layers[1].padding", "whole number"),
     (conv2d(bias=[1.0, 2.0]), (4, 4), "layers[1].bias", "expected 1 numbers"),
-    (conv2d(bias="pytorch"), (4, 4), "layers[1].bias", "zeros"),
+    (conv2d(bias="ones"), (4, 4), "layers[1].bias", "\"zeros\" or \"pytorch\""),
     (conv2d(kernel=[[[[1.0]]], [[[2.0]]]], bias=0.5), (4, 4), "layers[1].bias", "list of 2 numbers"),
     (conv2d(kernal=K2), (4, 4), "layers[1].kernal", "did you mean 'kernel'"),
 ])

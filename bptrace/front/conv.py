@@ -329,8 +329,8 @@ def _bias(c, value, path, units):
         return None
     if isinstance(value, str):
         if value != "zeros":
-            c.fail(path, f"expected a number, a list of {units} numbers (one per output channel) or \"zeros\"; "
-                         f"got '{value[:40]}'")
+            c.fail(path, f"expected a number, a list of {units} numbers (one per output channel), \"zeros\" or "
+                         f"\"pytorch\"; got '{value[:40]}'")
         return np.zeros(units)
     if isinstance(value, list):
         b = np.array(c.vector(value, path))
