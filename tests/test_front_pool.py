@@ -162,3 +162,11 @@ def test_sides_show_a_tie_that_a_central_difference_straddles():
     down[0, 0, 0, 1] -= 1e-6
     assert (L.sides(L.forward([], up)[1]) != L.sides(L.forward([], down)[1])).any()
     assert parse({"type": "avgpool2d", "size": 2}, (1, 2, 2), index=1).sides((X, None)) is None
+
+
+def test_trace_cost_counts_what_the_trace_makes():
+    layers = _conv_pool("max", stride=1)  # 5×5 -> conv 2×2 -> 4×4 -> pool 2×2 stride 1 -> 3×3
+    assert layers[0].trace_cost == 16 * 4 and layers[1].trace_cost == 9 * 4
+    tr = trace(layers, np.ones((5, 5)), np.ones(layers[-1].out_shape))
+    products = sum(len(g.terms) for g in tr.backward[0][2][:4])  # the kernel's gradients: one term per product
+    assert products == layers[0].trace_cost

@@ -78,6 +78,12 @@ class Conv(FrontLayer):
                  "gelu": self.approximate}.get(self.activation)
         return activations.get(self.activation, param)
 
+    @property
+    def trace_cost(self) -> int:
+        """The products k·x its trace makes for one sample (each again as a term of ∂E/∂k, and of ∂E/∂x after
+        the first layer): what the trace costs, as a dense layer's weights do (limits.py counts parameters)."""
+        return prod(self.out_shape) * prod(self.kernel.value.shape[1:])
+
     # ---- numbers
     def forward(self, params, X):
         k, d = params[0], self.d

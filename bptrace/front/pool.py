@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 
@@ -50,6 +51,11 @@ class Pool(FrontLayer):
     @property
     def _share(self):
         return Op("div", Num(1), Num(self.n))  # 1/n
+
+    @property
+    def trace_cost(self) -> int:
+        """The inputs its windows read for one sample (each a term of some ∂E/∂v): what the trace costs."""
+        return prod(self.out_shape) * self.n
 
     # ---- numbers
     def forward(self, params, X):
