@@ -94,12 +94,23 @@ def _ascii(line: str) -> str:
     return line.replace("∂", "d").replace("δ", "delta").replace("⁺", "+")
 
 
+def _joined(page: str) -> list[str]:
+    """The page's lines, a line that starts with "=" joined to the one before (a long equation, continued)."""
+    out = []
+    for line in page.splitlines():
+        if line.strip().startswith("= ") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def test_every_named_number_on_the_page_is_the_one_worked_out_here():
     hand, checked = by_hand(), 0
-    for line in PAGE.splitlines():
+    for line in _joined(PAGE):
         # "name = … = number" (several per line, separated by 3+ spaces)
         for part in re.split(r"\s{3,}", _ascii(line).strip()):
-            m = re.match(r"^(\S+(?: via \S+)?) = .*?(−?\d+(?:\.\d+)?)$", part)
+            m = re.match(r"^(\S+(?: via \S+)?) = .*?(?<![\w.])(−?\d+(?:\.\d+)?)$", part)
             if not m or m.group(1) not in hand:
                 continue
             name, number = m.groups()
