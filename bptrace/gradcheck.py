@@ -19,6 +19,7 @@ from . import engine, limits
 from .naming import for_spec
 from .notation import Id, leaf, param_ids
 from .notation import name as id_name
+from .front.base import ident, shown
 
 KINKED = ("relu", "leaky_relu", "elu")  # activations with a kink at z = 0 (elu: where alpha != 1)
 
@@ -58,19 +59,36 @@ class Row:
         return self.agrees or self.kink is not None
 
 
-def _sides(net, zs) -> list:
-    """Per layer with a kinked activation, which side of the kink every z is on (z > 0); else None."""
-    return [z > 0 if act.name in KINKED else None for act, z in zip(net.acts, zs)]
+def _sides(net, zs) -> tuple[list, list]:
+    """Per layer with a kinked activation, which side of the kink every z is on (z > 0), else None; and per
+    front layer its own (a conv's relu: u > 0; a max pool: each window's winner), else None."""
+    dense = [z > 0 if act.name in KINKED else None for act, z in zip(net.acts, zs)]
+    caches = zs.front[1] if getattr(zs, "front", None) is not None else []
+    return dense, [f.sides(c) if hasattr(f, "sides") else None for f, c in zip(net.front, caches)]
 
 
-def _straddled(up: list, down: list, zs: list) -> tuple[Id | None, float]:
-    """The first z that lies on different sides of its kink at p + h and at p − h, and its value at p."""
-    for l, (a, b) in enumerate(zip(up, down)):
+def _straddled(up: tuple, down: tuple, zs: list, front: tuple = ()) -> tuple[Id | None, float]:
+    """The first z (or front quantity) on different sides of its kink at p + h and at p − h, and its value at p."""
+    for l, (a, b) in enumerate(zip(up[0], down[0])):
         if a is not None:
             samples, units = np.nonzero(a != b)
             if units.size:
                 return leaf("z", l, int(units[0])), float(zs[l][samples[0], units[0]])
+    for kink in _front_sides(up, down, zs, front):
+        return kink
     return None, 0.0
+
+
+def _front_sides(up: tuple, down: tuple, zs: list, front: tuple):
+    """(the quantity, its value at p) where a front layer's sides differ: a conv's u (its relu's kink) or a
+    max pool's P (a tie between two winners)."""
+    for layer, a, b, cache in zip(front, up[1], down[1], zs.front[1] if front else ()):
+        if a is None or not (a != b).any():
+            continue
+        s, *idx = np.argwhere(a != b)[0]
+        conv = layer.kind.startswith("conv")
+        values = cache[1] if conv else layer.forward([], cache[0])[0]
+        yield ident("u" if conv else "P", layer.index, shown(layer.out_shape, tuple(idx))), float(values[(s, *idx)])
 
 
 def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: float = 1e-5,
@@ -111,6 +129,6 @@ def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: floa
                 flat[i] = old
                 name = labels[i] if labels is not None else id_name(ident, names, "ascii")
                 out.append(Row(name, float(g[i]), (up - down) / (2 * h), atol, tol, ident,
-                               *_straddled(up_sides, down_sides, zs), names=names))
+                               *_straddled(up_sides, down_sides, zs, net.front), names=names))
     return out
 

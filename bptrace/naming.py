@@ -36,6 +36,7 @@ class Names:
     offset: int = 0  # front layers before the dense ones (bptrace.front): layered names count them, W^(3) after two
     front_params: tuple[str, ...] = ()  # the front layers' parameter names (k_11 …), before the dense ones
     front_ids: tuple = ()  # their identities (notation.param_ids yields them first)
+    repeated: frozenset = frozenset()  # front symbols used by several layers (two convs' k): named with their layer
 
     def source(self, l: int, k: int) -> str:
         """Name of the k-th input to layer l (an x for the first layer, else the layer before's out)."""
@@ -140,7 +141,16 @@ def for_spec(spec, scheme: str | None = None) -> Names:
     names = replace(names, front_params=tuple(name(i, names) for i in ids), front_ids=tuple(ids))
     # what the first dense layer reads: the last front layer's outputs (f1 …, s_3), named as a trace names them
     zeros = [0.0] * len(spec.samples[0].x)
-    inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)[2]
+    blocks, _, inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)
+    layers: dict = {}  # symbol -> the front layers that make or train one
+    for i in (*ids, *(q.ident for b in blocks for q in b.rows)):
+        if i.kind == "v" and i.of != "x":
+            layers.setdefault(i.of, set()).add(i.l)
+    repeated = frozenset(s for s, ls in layers.items() if len(ls) > 1)
+    if repeated:  # named anew: k_11 of two conv layers is k^(1)_11 and k^(3)_11
+        names = replace(names, repeated=repeated)
+        names = replace(names, front_params=tuple(name(i, names) for i in ids))
+        inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)[2]
     return replace(names, inputs=tuple(q.name for q in inputs))
 
 

@@ -139,3 +139,39 @@ def _toml() -> str:
 def test_hand_numbers_are_finite():  # the fixture's numbers are a sensible network, not a degenerate one
     f, z, o, delta = hand(X, [1.0, 0.0])
     assert all(math.isfinite(v) for v in (*z, *o, *delta)) and abs(delta).min() > 1e-3
+
+
+TWO_CONVS = {
+    "learning_rate": 0.5, "samples": [{"x": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]], "target": [1]}],
+    "layers": [{"type": "conv2d", "kernel": [[0.1, 0.2], [0.3, 0.4]], "activation": "relu"},
+               {"type": "conv2d", "kernel": [[0.5, -0.1], [0.2, 0.3]], "bias": 0.1, "activation": "tanh"},
+               {"type": "flatten"}, {"activation": "sigmoid", "weights": [[0.5]]}],
+}
+
+
+def test_a_symbol_two_layers_use_is_named_with_its_layer_in_the_seed_scheme():
+    it = tracer.run(spec_mod.from_dict(TWO_CONVS)).iterations[0]
+    names = [u.name for u in it.updates]
+    assert names[:9] == ["k^(1)_11", "k^(1)_12", "k^(1)_21", "k^(1)_22",
+                         "k^(2)_11", "k^(2)_12", "k^(2)_21", "k^(2)_22", "c1"]  # c: one layer has a bias
+    walked = [name for _, name, _ in it.walk()]
+    assert len(walked) == len(set(walked))  # no two quantities share a name
+    # u^(2)_11 = Σ k^(2)·v^(1) + c1, by hand: v^(1) = relu of the first conv
+    x = np.array(TWO_CONVS["samples"][0]["x"])
+    k1, k2 = np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([[0.5, -0.1], [0.2, 0.3]])
+    v1 = np.maximum(0, [[(k1 * x[i:i + 2, j:j + 2]).sum() for j in range(2)] for i in range(2)])
+    assert it.value("u^(2)_11") == pytest.approx((k2 * v1).sum() + 0.1, rel=1e-12)
+
+
+def test_gradcheck_calls_a_tie_in_a_max_pool_a_kink_not_a_failure(runner, tmp_path):
+    path = tmp_path / "tie.toml"
+    path.write_text('learning_rate = 0.5\n[[samples]]\nx = [1, 0, 1]\ntarget = [1]\n'
+                    '[[layers]]\ntype = "conv1d"\nkernel = [0.5, 0.5]\nactivation = "linear"\n'
+                    '[[layers]]\ntype = "maxpool1d"\nsize = 2\n[[layers]]\ntype = "flatten"\n'
+                    '[[layers]]\nactivation = "sigmoid"\nweights = [[0.5]]\n')
+    rows = gradcheck(spec_mod.load(path))
+    # u1 = u2 = 0.5: k1 moves only u1, so p ± h crosses the tie; the winners differ on each side
+    assert [r.at_kink for r in rows] == [True, True, False]
+    assert rows[0].kink.of == "P" and rows[0].kink_z == 0.5
+    result = runner.invoke(app, ["gradcheck", str(path)])
+    assert result.exit_code == 0 and "a tie between two maxima" in result.output

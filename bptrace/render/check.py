@@ -169,6 +169,9 @@ def _kinks(rows, names: list[str], precision: int) -> list[Text]:
 def _kink(z, value: float, names, precision: int) -> str:
     """At the kink the derivative is one-sided; near it, the step crosses it."""
     shown = id_name(z, names, "unicode")
+    if z.kind == "v" and z.of == "P":  # a max pool's window with two equal maxima (bptrace.front)
+        return _("a tie between two maxima of one window ({z}): max has no derivative there, and the step ±h "
+                 "picks a winner on each side; not a failure").format(z=f"{shown} = {num(value, precision)}")
     if value == 0:
         return _("at a kink ({z}): the derivative is one-sided there; not a failure").format(z=f"{shown} = 0")
     return _("near a kink ({z}): the step ±h crosses it, so the finite difference mixes both sides; "
