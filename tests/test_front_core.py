@@ -154,8 +154,9 @@ def test_a_symbol_two_layers_use_is_named_with_its_layer_in_the_seed_scheme():
     names = [u.name for u in it.updates]
     assert names[:9] == ["k^(1)_11", "k^(1)_12", "k^(1)_21", "k^(1)_22",
                          "k^(2)_11", "k^(2)_12", "k^(2)_21", "k^(2)_22", "c1"]  # c: one layer has a bias
-    walked = [name for _, name, _ in it.walk()]
-    assert len(walked) == len(set(walked))  # no two quantities share a name
+    seen: dict = {}  # no two different quantities share a name
+    for group, name, q in it.walk():
+        assert seen.setdefault(name, q.ident) == q.ident, name
     # u^(2)_11 = Σ k^(2)·v^(1) + c1, by hand: v^(1) = relu of the first conv
     x = np.array(TWO_CONVS["samples"][0]["x"])
     k1, k2 = np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([[0.5, -0.1], [0.2, 0.3]])
