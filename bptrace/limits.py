@@ -25,7 +25,16 @@ VERIFY_STEPS = 10_000  # updates `verify` compares in one run (every one is trac
 
 
 def _params(spec) -> int:
-    return spec.n_params
+    """What a trace of the network weighs: its parameters, each front layer counted by the products its trace
+    makes for one sample (a 3×3 kernel over a 100×100 image is 10 parameters and 88,000 products)."""
+    return spec.n_params + sum(getattr(f, "trace_cost", 0) for f in spec.front)
+
+
+def _has(spec, p: int) -> str:
+    """has 1,234 parameters, or with front layers what they weigh as well."""
+    if not spec.front:
+        return f"has {p:,} parameters"
+    return f"weighs {p:,} parameters and traced products (a front layer counts its products k·x, U·x, W·s)"
 
 
 def check_run(spec, tables: bool) -> None:
@@ -33,12 +42,12 @@ def check_run(spec, tables: bool) -> None:
     p = _params(spec)
     if p > TRACE_PARAMS:
         raise UsageError(
-            f"{spec.source}: the network has {p:,} parameters; run traces at most {TRACE_PARAMS:,} "
+            f"{spec.source}: the network {_has(spec, p)}; run traces at most {TRACE_PARAMS:,} "
             f"(every factor of every gradient, about 9 KB each). Train it without tracing instead: "
             f"bptrace step SPEC -q{_export_hint(p)}")
     if tables and p > TABLE_PARAMS:
         raise UsageError(
-            f"{spec.source}: the network has {p:,} parameters; run prints tables for at most {TABLE_PARAMS:,} "
+            f"{spec.source}: the network {_has(spec, p)}; run prints tables for at most {TABLE_PARAMS:,} "
             f"(they would take minutes). Write the trace as JSON instead: "
             f"bptrace run SPEC --export - --format json > trace.json (up to {TRACE_PARAMS:,} parameters), "
             f"or train without tracing: bptrace step SPEC -q")
@@ -65,12 +74,12 @@ def check_step(spec, traced_steps: int, tables: bool, formats=()) -> None:
         return
     if p > TRACE_PARAMS:
         raise UsageError(
-            f"{spec.source}: the network has {p:,} parameters; step traces (--show, .jsonl export) at most "
+            f"{spec.source}: the network {_has(spec, p)}; step traces (--show, .jsonl export) at most "
             f"{TRACE_PARAMS:,} (about 9 KB each). Train it without tracing instead: bptrace step SPEC -q"
             f"{_export_hint(p)}")
     if tables and p > TABLE_PARAMS:
         raise UsageError(
-            f"{spec.source}: the network has {p:,} parameters; --show prints tables for at most {TABLE_PARAMS:,} "
+            f"{spec.source}: the network {_has(spec, p)}; --show prints tables for at most {TABLE_PARAMS:,} "
             f"(they would take minutes). Write the traces to a file instead: --export run.jsonl -q")
 
 

@@ -109,7 +109,7 @@ def _front(i: Id, N, style: str) -> str:
     """A front layer's quantity (bptrace.front): symbol `of`, 0-based index `by`, layer l. Seed scheme: f1,
     k_12 (one index joined to a one-letter symbol, several after _); layered: k^(1)_12 (x has no layer)."""
     symbol, idx = i.of, _idx(*(v + 1 for v in i.by)) if i.by else ""
-    sup = str(i.l + 1) if (N.scheme == "layered" or symbol in N.repeated) and symbol != "x" else None
+    sup = str(i.l + 1) if (N.scheme == "layered" or symbol in getattr(N, "repeated", ())) and symbol != "x" else None
     if style == "latex":
         return _latex_leaf(symbol, sup, idx or None, N, i.after)
     s = symbol + (f"^({sup})" if sup else "")

@@ -177,3 +177,15 @@ def test_gradcheck_calls_a_tie_in_a_max_pool_a_kink_not_a_failure(runner, tmp_pa
     assert rows[0].kink.of == "P" and rows[0].kink_z == 0.5
     result = runner.invoke(app, ["gradcheck", str(path)])
     assert result.exit_code == 0 and "a tie between two maxima" in result.output
+
+
+def test_a_large_image_is_weighed_by_its_traced_products_not_its_ten_parameters(runner, tmp_path):
+    path = tmp_path / "big.toml"
+    image = [[round((i * 7 + j * 3) % 10 / 10, 1) for j in range(60)] for i in range(60)]
+    path.write_text(f"learning_rate = 0.5\n[[samples]]\nx = {image}\ntarget = [1]\n"
+                    '[[layers]]\ntype = "conv2d"\nkernel = [[0.1, 0.2, 0.1], [0.1, 0.2, 0.1], [0.1, 0.2, 0.1]]\n'
+                    'activation = "relu"\n[[layers]]\ntype = "flatten"\n[[layers]]\nactivation = "sigmoid"\nunits = 1\n')
+    result = runner.invoke(app, ["run", str(path)])
+    # 58×58 positions × 9 products = 30,276, plus 9 kernel and 3,364 dense weights: beyond the tables' 2,000
+    assert result.exit_code == 2 and "weighs 33,649 parameters and traced products" in result.stderr
+    assert runner.invoke(app, ["step", str(path), "--epochs", "2", "-q"]).exit_code == 0  # untraced: fine

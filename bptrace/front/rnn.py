@@ -59,6 +59,12 @@ class RNN(FrontLayer):
     def act(self):
         return activations.get(self.activation)
 
+    @property
+    def trace_cost(self) -> int:
+        """The products U·x and W·s its trace makes for one sample: every weight once per step (each again as
+        a term of its gradient): what the trace costs, as a dense layer's weights do (limits.py)."""
+        return self.steps * self.n_params
+
     def _unpack(self, params):
         U, W = params[0], params[1]
         return U, W, (params[2] if self.c is not None else np.zeros(self.units))
