@@ -174,6 +174,17 @@ def next_iteration(spec, it: Iteration, naming: str | None = None, batch: str | 
     raise DivergedError(f"update {it.step + 1} was not traced")
 
 
+def _focused_block(block, chain: set):
+    """A front layer's backward step cut to the chain: its other rows stay, its gradients (with their terms)
+    only where the chain reads them."""
+    from .trace import Sum
+
+    out = {id(g) for g in block.gradients if key(g) not in chain}
+    out |= {id(t) for g in block.gradients if id(g) in out and isinstance(g, Sum) for t in g.terms}
+    return replace(block, rows=tuple(r for r in block.rows if id(r) not in out),
+                   gradients=tuple(g for g in block.gradients if id(g) not in out))
+
+
 def focused(trace, param: str):
     """The trace cut down to parameter `param`'s chain (`bptrace run --focus`): each layer's gradients and
     the updates keep only the chain's; the forward pass, the errors, the neurons' backward rows (δ of the
@@ -183,7 +194,7 @@ def focused(trace, param: str):
     for it in trace.iterations:
         chain = {s.key for s in focus(steps(it), param, names_for(trace.spec, it))}
         passes = tuple(replace(p, backward=tuple(
-            replace(layer, gradients=tuple(g for g in layer.gradients if key(g) in chain)) for layer in p.backward))
-            for p in it.passes)
+            replace(layer, gradients=tuple(g for g in layer.gradients if key(g) in chain)) for layer in p.backward),
+            front=tuple(_focused_block(b, chain) for b in p.front)) for p in it.passes)
         its.append(replace(it, passes=passes, updates=tuple(u for u in it.updates if f"{u.name}+" in chain)))
     return replace(trace, iterations=tuple(its))

@@ -189,3 +189,15 @@ def test_a_large_image_is_weighed_by_its_traced_products_not_its_ten_parameters(
     # 58×58 positions × 9 products = 30,276, plus 9 kernel and 3,364 dense weights: beyond the tables' 2,000
     assert result.exit_code == 2 and "weighs 33,649 parameters and traced products" in result.stderr
     assert runner.invoke(app, ["step", str(path), "--epochs", "2", "-q"]).exit_code == 0  # untraced: fine
+
+
+def test_focus_on_a_kernel_entry_keeps_its_gradient_and_drops_the_others():
+    import bptrace
+
+    trace = bptrace.run("cnn", focus="k_12")
+    it = trace.iterations[0]
+    assert [u.name for u in it.updates] == ["k_12"]
+    conv = it.passes[0].front[-1]  # the conv's backward step (the first front layer is traced last)
+    assert [g.name for g in conv.gradients] == ["dE_total/dk_12"]
+    kept = {r.name for r in conv.rows}
+    assert "dE_total/dk_12 via u_11" in kept and not any(n.startswith("dE_total/dk_11") for n in kept)
