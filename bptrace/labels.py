@@ -50,3 +50,14 @@ def front_title(block, step: int | None = None) -> str:
     if step is None:
         return _("Forward: {what}").format(what=what)
     return _("Backward step {step}: {what}").format(step=step, what=what)
+
+
+def grid_label(label: str, style: str = "unicode") -> str:
+    """A front layer's grid label (`dE_total/du`, `g_t = ‖∂E_total/∂s_t‖`) in a notation: unicode (∂, ‖) or
+    ascii (d, ||), which LaTeX and --ascii show."""
+    import re
+
+    plain = label.replace("∂", "d").replace("‖", "||").replace("δ", "delta")
+    if style != "unicode":
+        return plain
+    return re.sub(r"\|\|(.+?)\|\|", "‖\\1‖", re.sub(r"\bd(E\w*)/d", "∂\\1/∂", plain))

@@ -14,7 +14,7 @@ from ..expr import Op, render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import (DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, front_title, sample_label,
+from ..labels import (DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, front_title, grid_label, sample_label,
                       smoothing_label)
 from ..notation import E_TOTAL, after, name, partial
 from ..schedules import described
@@ -134,7 +134,7 @@ class _Doc:
         self.equations([self.q(q) for q in block.rows])
         for label, cells in block.grids:
             rows = [r" & ".join(self.n(q.value, q.given) for q in row) for row in cells]
-            self.add(r"\[" + rf"\text{{{escape(label)}}}:\ \begin{{bmatrix}}" + r" \\ ".join(rows) + r"\end{bmatrix}\]")
+            self.add(r"\[" + rf"\text{{{escape(grid_label(label, 'ascii'))}}}:\ \begin{{bmatrix}}" + r" \\ ".join(rows) + r"\end{bmatrix}\]")
 
     # ------------------------------------------------------------ the matrix form
 

@@ -16,7 +16,8 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import dropout_note, epoch_heading, eval_mode_note, front_title, sample_label, smoothing_label
+from ..labels import (dropout_note, epoch_heading, eval_mode_note, front_title, grid_label, sample_label,
+                      smoothing_label)
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
@@ -128,7 +129,7 @@ class _Writer:
         for q in block.rows:
             self.eq(q)
         for label, cells in block.grids:
-            head = "| " + text(label) + " | " + " | ".join(str(c + 1) for c in range(cells.shape[1])) + " |"
+            head = "| " + text(grid_label(label)) + " | " + " | ".join(str(c + 1) for c in range(cells.shape[1])) + " |"
             rows = [head, "|---" * (cells.shape[1] + 1) + "|"]
             rows += [f"| {r + 1} | " + " | ".join(self.u(q.value, q.given) for q in cells[r]) + " |"
                      for r in range(cells.shape[0])]

@@ -17,7 +17,7 @@ from .. import activations, formulas, groups
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import dropout_note, epoch_title, front_title, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_title, front_title, grid_label, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .grid import BLANK, Doc, Fit, Grid, Line, Stack, Styled, rich_of, terms
@@ -190,6 +190,7 @@ def block_grids(title: str, block, view: View) -> list:
 def value_grid(label: str, cells, view: View) -> Fit:
     """A 2-D array of quantities as a small grid of their values, rows and columns numbered from 1; where
     the grid is wider than the terminal, one line per value (row,column  value): numbers are never cut."""
+    label = grid_label(label, view.style)
     t = _small_grid(label)
     t.add_column("", style=NAME_STYLE, no_wrap=True)
     for c in range(cells.shape[1]):
