@@ -83,6 +83,7 @@ def _excerpt(after: str) -> list[str]:
     ("`bptrace run --form both` (an excerpt", ["run", "--form", "both"]),
     ("`bptrace run --lang ko` (an excerpt", ["run", "--lang", "ko"]),
     ("`bptrace run dropout` (an excerpt", ["run", "dropout"]),
+    ("`bptrace run cnn` (an excerpt", ["run", "cnn"]),
     ("Here is the end of `bptrace step xor --epochs 5000 --every 1000`", ["step", "xor", "--epochs", "5000", "--every", "1000"]),
     ("`bptrace step vanishing --epochs 200 --health`:", ["step", "vanishing", "--epochs", "200", "--health"]),
 ])
