@@ -19,7 +19,7 @@ from engines_support import (artefact_dir, compile_tex, ensure_chromium, ensure_
 
 pytestmark = pytest.mark.engines
 
-SAMPLES = ["blog", "xor", "softmax", "deep", "adam", "dropout"]
+SAMPLES = ["blog", "xor", "softmax", "deep", "adam", "dropout", "cnn", "rnn"]
 NAMINGS = ["seed", "layered"]
 COMMANDS = {"run": ["run"], "step": ["step", "--epochs", "3", "--show", "first,last"]}
 DOCS = [(s, n, c) for s in SAMPLES for n in NAMINGS for c in COMMANDS]
@@ -197,7 +197,8 @@ def _assert_fits(page: Path, name: str, width: int = 1280) -> None:
         pytest.fail(f"{name}: {len(problems)} element(s) overflow their frame; screenshot: {png}\n{details}")
 
 
-@pytest.mark.parametrize("args", [["run"], ["run", "deep", "--naming", "layered"], ["run", "dropout"],
+@pytest.mark.parametrize("args", [["run"], ["run", "deep", "--naming", "layered"], ["run", "dropout"], ["run", "cnn"],
+                                  ["run", "rnn", "--naming", "layered"],
                                   ["step", "xor", "--epochs", "2000"],
                                   ["step", "xor", "--epochs", "5000", "--log-y"]], ids="-".join)
 def test_html_export_fits_its_frame(runner, tmp_path, args):

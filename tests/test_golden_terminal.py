@@ -14,7 +14,7 @@ from bptrace.i18n import language
 from bptrace.render.matrix import render_trace
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "terminal"
-SAMPLES = ["blog", "xor", "softmax", "deep", "adam", "dropout"]
+SAMPLES = ["blog", "xor", "softmax", "deep", "adam", "dropout", "cnn", "rnn"]
 WIDTHS = [60, 80, 120]
 ASCII = [("blog", 80)]
 KOREAN = [("blog", "scalar", 60), ("blog", "scalar", 80), ("blog", "scalar", 120), ("blog", "both", 80)]
