@@ -493,6 +493,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     optimizer = _optimizer(c, data.get("optimizer", {"name": "sgd"}))
     schedule = schedules.parse(c, data.get("schedule"))
     rng = _LazyRng(seed)
+    rng.torch = _torch_stream(data["layers"], seed)
     front, tables, n_front = _front(c, data["layers"], data["samples"], rng)
     samples = _samples(c, data["samples"], _x_shape(c, data["samples"]) if front else None)
     layers = _layers(c, tables, math.prod(front[-1].out_shape) if front else len(samples[0].x), rng, len(samples),
@@ -507,6 +508,19 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
                 seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
                 schedule=schedule, order=sample_order, frozen=frozen_entries, front=front,
                 x_shape=_x_shape(c, data["samples"]) if front else ())
+
+
+TORCH_KEYS = ("weights", "bias", "kernel", "input_weights", "recurrent_weights")  # a value "pytorch" draws
+
+
+def _torch_stream(layers: Any, seed: int):
+    """PyTorch's generator after torch.manual_seed(seed), when any layer draws "pytorch": one stream for the
+    whole network, every layer (front and dense) drawing from it in order as its torch.nn module would,
+    whether or not the spec uses its numbers; None when no layer draws."""
+    tables = [layers] if isinstance(layers, dict) else layers if isinstance(layers, list) else []
+    if any(isinstance(t, dict) and "pytorch" in (t.get(k) for k in TORCH_KEYS) for t in tables):
+        return torch_init.LinearInit(seed)
+    return None
 
 
 def _front(c: _Checker, layers: Any, samples: Any, rng) -> tuple[tuple, Any, int]:
@@ -693,9 +707,9 @@ def _layers(c: _Checker, value: Any, n_inputs: int, rng, n_samples: int = 1, off
     if not isinstance(value, list) or not value:
         c.fail("layers", "expected at least one [[layers]] table")
     fan_in, total, out = n_inputs, 0, []
-    # PyTorch's nn.Linear draws, layer by layer, when any layer asks for them (weights or bias = "pytorch")
-    torch_rng = torch_init.LinearInit(rng.seed) if any(
-        isinstance(t, dict) and "pytorch" in (t.get("weights"), t.get("bias")) for t in value) else None
+    # PyTorch's nn.Linear draws, layer by layer, when any layer asks for them (weights or bias = "pytorch"):
+    # from the network's one stream, after the front layers' draws (_torch_stream)
+    torch_rng = getattr(rng, "torch", None)
     for i, table in enumerate(value, 1):
         path = f"layers[{i + offset}]"
         c.keys(table, LAYER_KEYS, path)

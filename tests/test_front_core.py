@@ -201,3 +201,40 @@ def test_focus_on_a_kernel_entry_keeps_its_gradient_and_drops_the_others():
     assert [g.name for g in conv.gradients] == ["dE_total/dk_12"]
     kept = {r.name for r in conv.rows}
     assert "dE_total/dk_12 via u_11" in kept and not any(n.startswith("dE_total/dk_11") for n in kept)
+
+
+@pytest.mark.parametrize("kernel", ["pytorch", [[[[0.5, -0.5], [0.25, 0.0]]], [[[0.1, 0.2], [0.3, 0.4]]]]])
+def test_pytorch_draws_are_one_stream_for_the_whole_network(kernel):
+    """torch.manual_seed(seed); nn.Conv2d(1, 2, 2), nn.Linear(8, 2) in order: the dense layer draws after the
+    conv, whether or not the conv's numbers are used (a given kernel still consumes its draws)."""
+    torch = pytest.importorskip("torch")
+    image = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]]
+    conv = {"type": "conv2d", "kernel": kernel, "bias": "pytorch", "activation": "relu"}
+    if kernel == "pytorch":
+        conv.update(channels=2, size=2)
+    data = {"learning_rate": 0.5, "seed": 11, "samples": [{"x": image, "target": [1, 0]}],
+            "layers": [conv, {"type": "flatten"},
+                       {"activation": "sigmoid", "units": 2, "weights": "pytorch", "bias": "pytorch"}]}
+    spec = spec_mod.from_dict(data)
+    torch.manual_seed(11)
+    c = torch.nn.Conv2d(1, 2, 2, dtype=torch.float64)
+    lin = torch.nn.Linear(8, 2, dtype=torch.float64)
+    if kernel == "pytorch":
+        assert np.array_equal(spec.front[0].kernel.value, c.weight.detach().numpy())
+    assert np.array_equal(spec.front[0].bias.value, c.bias.detach().numpy())
+    assert np.array_equal(np.array(spec.layers[0].weights), lin.weight.detach().numpy())
+    assert np.array_equal(np.array(spec.layers[0].bias), lin.bias.detach().numpy())
+
+
+def test_pytorch_draws_continue_after_an_rnn_with_its_two_biases():
+    torch = pytest.importorskip("torch")
+    data = {"learning_rate": 0.5, "seed": 5, "samples": [{"x": [0.1, 0.5, 0.9], "target": [1]}],
+            "layers": [{"type": "rnn", "units": 2, "bias": "pytorch"},
+                       {"activation": "sigmoid", "units": 1, "weights": "pytorch", "bias": "pytorch"}]}
+    spec = spec_mod.from_dict(data)
+    torch.manual_seed(5)
+    r = torch.nn.RNN(1, 2, dtype=torch.float64)  # weight_ih, weight_hh, bias_ih, bias_hh
+    lin = torch.nn.Linear(2, 1, dtype=torch.float64)
+    assert np.array_equal(spec.front[0].U.value, r.weight_ih_l0.detach().numpy())
+    assert np.array_equal(spec.front[0].c.value, r.bias_ih_l0.detach().numpy())
+    assert np.array_equal(np.array(spec.layers[0].weights), lin.weight.detach().numpy())

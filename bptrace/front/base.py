@@ -103,6 +103,16 @@ class FrontLayer:
 PARAMS = frozenset({"k", "c", "U", "W"})  # the symbols of trained parameters: kernels, biases, RNN weights
 
 
+def torch_stream(rng, asks: bool):
+    """The PyTorch generator a layer draws from: the network's one stream (spec._torch_stream sets rng.torch,
+    None when no layer draws); a layer parsed on its own (tests) starts one from the seed when it asks."""
+    if hasattr(rng, "torch"):
+        return rng.torch
+    from ..torch_init import LinearInit
+
+    return LinearInit(rng.seed) if asks else None
+
+
 def is_param(i) -> bool:
     """Whether an identity is a front layer's parameter (shared by every sample of a batch)."""
     return i is not None and i.kind == "v" and i.of in PARAMS

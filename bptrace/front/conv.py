@@ -27,7 +27,7 @@ from .. import activations
 from ..expr import Num, Op, Ref
 from ..notation import E_TOTAL
 from . import spatial
-from .base import FrontLayer, Param, ident, objects, shown, tensor
+from .base import FrontLayer, Param, ident, objects, shown, tensor, torch_stream
 
 ACT_KEYS = ("slope", "alpha", "beta", "threshold", "approximate")
 KEYS = ("type", "kernel", "bias", "stride", "padding", "activation", *ACT_KEYS, "channels", "size")
@@ -268,14 +268,17 @@ def _torch_draws(c, table, path, d, shape, rng) -> dict:
     initialisation, bit for bit what torch.manual_seed(seed) then nn.ConvNd(in, channels, size, bias=…,
     dtype=torch.float64) draws (bptrace.torch_init reproduces PyTorch's generator): the kernel by
     kaiming_uniform_(a=√5), U(±1/√fan_in) up to rounding, then the bias U(±1/√fan_in), fan_in = in × size^d.
-    Made only when a key asks for them (as if this were the only layer that draws)."""
+    Made whenever any layer of the network draws (from its one stream, spec._torch_stream, so the layers after
+    this one draw what they would in torch.nn), used where a key asks for them."""
     if "pytorch" not in (table.get("kernel"), table.get("bias")):
         for key in ("channels", "size"):
             if key in table:
                 c.fail(f"{path}.{key}", f"{key} applies to kernel = \"pytorch\" only "
                                         "(given numbers have their own shape)")
+    gen = torch_stream(rng, "pytorch" in (table.get("kernel"), table.get("bias")))
+    if gen is None:
         return {}
-    from ..torch_init import LinearInit, bias_bound, weight_bound
+    from ..torch_init import bias_bound, weight_bound
 
     if table.get("kernel") == "pytorch":
         O = c.integer(table.get("channels", 1), f"{path}.channels", 1, MAX_CHANNELS)
@@ -283,7 +286,7 @@ def _torch_draws(c, table, path, d, shape, rng) -> dict:
     else:
         k = _kernel(c, table, path, d, shape)
         O, K = k.shape[0], k.shape[2:]
-    fan_in, gen = shape[0] * prod(K), LinearInit(rng.seed)
+    fan_in = shape[0] * prod(K)
     k = gen._uniform(O * fan_in, -weight_bound(fan_in), weight_bound(fan_in))
     out = {"k": np.array(k).reshape((O, shape[0], *K))}
     if "bias" in table:  # nn.ConvNd(bias=True) draws its bias after the kernel

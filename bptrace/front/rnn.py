@@ -25,7 +25,7 @@ import numpy as np
 from .. import activations
 from ..expr import Num, Op, Ref, refs
 from ..notation import E_TOTAL
-from .base import FrontLayer, Param, objects, shown, tensor
+from .base import FrontLayer, Param, objects, shown, tensor, torch_stream
 
 KEYS = ("type", "units", "input_weights", "recurrent_weights", "bias", "h0", "activation")
 ACTIVATIONS = ("tanh", "relu")  # nn.RNN's nonlinearity
@@ -345,14 +345,17 @@ def _size(c, path, H: int, D: int) -> None:
 def _torch_draws(rng, table, H: int, D: int) -> dict:
     """nn.RNN's default initialisation, every weight and bias U(−1/√H, 1/√H), bit for bit the numbers that
     torch.manual_seed(seed) then nn.RNN(D, H, bias=…, dtype=torch.float64) draw (bptrace.torch_init reproduces
-    PyTorch's generator): U, then W, then b_ih. Made only when a key asks for them."""
+    PyTorch's generator): U, then W, then b_ih and b_hh (held at 0 here). Made whenever any layer of the network
+    draws (from its one stream, spec._torch_stream, so the layers after this one draw what they would in
+    torch.nn), used where a key asks for them."""
     keys = ("input_weights", "recurrent_weights", "bias")
-    if all(table.get(k, "pytorch" if k != "bias" else None) != "pytorch" for k in keys):
+    gen = torch_stream(rng, any(table.get(k, "pytorch" if k != "bias" else None) == "pytorch" for k in keys))
+    if gen is None:
         return {}
-    from ..torch_init import LinearInit
-
-    gen, bound = LinearInit(rng.seed), 1.0 / math.sqrt(H)  # nn.RNN.reset_parameters: stdv = 1/√hidden_size
-    shapes = {"U": (H, D), "W": (H, H), "c": (H,)}
+    bound = 1.0 / math.sqrt(H)  # nn.RNN.reset_parameters: stdv = 1/√hidden_size
+    shapes = {"U": (H, D), "W": (H, H)}
+    if "bias" in table:  # nn.RNN(bias=True) has b_ih and b_hh, drawn in that order
+        shapes.update(c=(H,), b_hh=(H,))
     return {k: np.array(gen._uniform(math.prod(s), -bound, bound)).reshape(s) for k, s in shapes.items()}
 
 
