@@ -133,6 +133,49 @@ def wide_bptrace(s, epochs):
 
 # ------------------------------------------------------------------ 4, 5: whole processes
 
+# ------------------------------------------------------------------ 4: the cnn sample (front layers, numpy path)
+
+def cnn_numpy(s, epochs):
+    """Plain numpy, online SGD: 2×2 conv + relu, 2×2 max pool (stride 1), flatten, softmax + cross-entropy."""
+    k, c = s.front[0].kernel.value[0, 0].copy(), float(s.front[0].bias.value[0])
+    W, b = np.array(s.layers[0].weights), np.array(s.layers[0].bias)
+    X = [np.array(p.x).reshape(4, 4) for p in s.samples]
+    T = [np.array(p.target) for p in s.samples]
+    lr, loss = s.learning_rate, np.empty(epochs)
+    for e in range(epochs):
+        for x, t in zip(X, T):
+            win = np.lib.stride_tricks.sliding_window_view(x, (2, 2))  # (3, 3, 2, 2)
+            u = np.einsum("ijab,ab->ij", win, k) + c
+            v = np.maximum(u, 0)
+            pw = np.lib.stride_tricks.sliding_window_view(v, (2, 2)).reshape(2, 2, 4)
+            arg = pw.argmax(-1)
+            f = np.take_along_axis(pw, arg[..., None], -1).ravel()
+            z = W @ f + b
+            o = np.exp(z - z.max())
+            o /= o.sum()
+            loss[e] = -np.sum(t * np.log(o))
+            d = o - t  # softmax with cross-entropy
+            dP = (W.T @ d).reshape(2, 2)
+            dv = np.zeros((3, 3))
+            for i in range(2):
+                for j in range(2):
+                    a, bb = divmod(int(arg[i, j]), 2)
+                    dv[i + a, j + bb] += dP[i, j]
+            du = dv * (u > 0)
+            gk = np.einsum("ijab,ij->ab", win, du)
+            W -= lr * np.outer(d, f)
+            b -= lr * d
+            k -= lr * gk
+            c -= lr * du.sum()
+    return np.concatenate([k.ravel(), [c], W.ravel(), b])
+
+
+def cnn_bptrace(s, epochs):
+    r = train.train(s, train.Plan(epochs))
+    training.summary(r)
+    return r.final_values
+
+
 def process_time(args, repeats=7, env=None):
     """Median wall time of a fresh process."""
     return statistics.median(process_times(args, repeats, env))
@@ -267,6 +310,12 @@ def in_process_rows(epochs):
     w_wbp = np.concatenate([r.final_values[:n_w1], r.final_values[n_w1 + 128:n_w1 + 128 + 1280]])
     rows.append(("784-128-10 relu/softmax, 1,024 samples, full batch, 20 epochs", "plain numpy loop",
                  t_wbp, t_wnp, "<= 1.2", f"max abs Δw = {float(np.max(np.abs(w_wbp - w_wnp))):.1e}"))
+    cnn = spec.loads(samples.text("cnn"), "cnn")
+    t_cnp, w_cnp = best(lambda: cnn_numpy(cnn, 2000))
+    t_cbp, w_cbp = best(lambda: cnn_bptrace(cnn, 2000))
+    rows.append(("`step cnn`, 2,000 epochs online (conv, max pool, flatten, softmax: the numpy path)",
+                 "plain numpy loop", t_cbp, t_cnp, "report",
+                 f"max abs Δw = {float(np.max(np.abs(w_cbp - w_cnp))):.1e}"))
     return rows
 
 

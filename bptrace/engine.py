@@ -66,7 +66,7 @@ class Network:
 
     def trainable(self) -> list[tuple[int, str]]:
         """(layer, 'W' or 'b') of every array the optimizer updates, in order; a front layer's arrays first,
-        as ("front", (f, i)): the i-th parameter of front layer f."""
+        as ("front", (f, i)): the i-th parameter of front layer f. (Made every step: a few lists of few keys.)"""
         out = [("front", (f, i)) for f, params in enumerate(self.P) for i in range(len(params))]
         for l, b in enumerate(self.b):
             out.append((l, "W"))
@@ -149,7 +149,10 @@ def front_backward(net: Network, caches: list, dF: np.ndarray) -> list:
     """(dX, mean gradients) of every front layer (first to last), from dF = ∂E_i/∂F of each sample."""
     n, out, dY = dF.shape[0], [], dF
     for layer, params, cache in reversed(list(zip(net.front, net.P, caches))):
-        dX, grads = layer.backward(params, cache, dY.reshape((n, *layer.out_shape)))
+        if layer is net.front[0]:  # nothing reads ∂E/∂x of the network's input
+            dX, grads = None, layer.grads(params, cache, dY.reshape((n, *layer.out_shape)))
+        else:
+            dX, grads = layer.backward(params, cache, dY.reshape((n, *layer.out_shape)))
         out.append((dX, [g / n for g in grads]))
         dY = dX
     return out[::-1]

@@ -73,6 +73,10 @@ class FrontLayer:
         the SUM over the samples (the caller takes the mean)."""
         raise NotImplementedError
 
+    def grads(self, params: list[np.ndarray], cache, dY: np.ndarray) -> list:
+        """backward's grads alone, for the first layer (whose ∂E/∂x nothing reads); a kind may do it cheaper."""
+        return self.backward(params, cache, dY)[1]
+
     # ---- trace of one sample
     def trace(self, t, x: np.ndarray, cache, params: list[np.ndarray]):
         """(rows, y, grids): `x` an object array (in_shape) of the Quantities it reads, `cache` its forward

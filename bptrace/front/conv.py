@@ -107,6 +107,13 @@ class Conv(FrontLayer):
             grads.append(dU.sum(axis=over))  # ∂E/∂c_o = Σ_n Σ_i δ_noi
         return self._dx(k, dU, X.shape), grads
 
+    def grads(self, params, cache, dY):
+        """backward's grads alone (the network's input needs no ∂E/∂x: training skips the full convolution)."""
+        X, U, V = cache
+        dU, over = dY * self.act.d(U, V), (0, *range(2, 2 + self.d))
+        Wn = spatial.windows(spatial.pad(X, self.padding), self.K, self.stride)
+        return [np.tensordot(dU, Wn, axes=(over, over))] + ([dU.sum(axis=over)] if self.bias is not None else [])
+
     def _dx(self, k, dU, shape):
         """∂E/∂x: each δ_oi sent back through every kernel entry to the input it read (the full convolution)."""
         p, out = self.padding, dU.shape[2:]
