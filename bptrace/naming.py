@@ -135,23 +135,38 @@ def for_spec(spec, scheme: str | None = None) -> Names:
 
     from .notation import name
 
-    from .front import build
-
+    layers: dict = {}  # symbol -> the front layers that make or train one (k_11 of two convs: k^(1)_11, k^(3)_11)
+    for f in spec.front:
+        for symbol in f.symbols:
+            layers.setdefault(symbol, set()).add(f.index)
+    names = replace(names, repeated=frozenset(s for s, ls in layers.items() if len(ls) > 1))
     ids = [i for f in spec.front for i in f.param_ids()]
     names = replace(names, front_params=tuple(name(i, names) for i in ids), front_ids=tuple(ids))
-    # what the first dense layer reads: the last front layer's outputs (f1 …, s_3), named as a trace names them
-    zeros = [0.0] * len(spec.samples[0].x)
-    blocks, _, inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)
-    layers: dict = {}  # symbol -> the front layers that make or train one
-    for i in (*ids, *(q.ident for b in blocks for q in b.rows)):
-        if i.kind == "v" and i.of != "x":
-            layers.setdefault(i.of, set()).add(i.l)
-    repeated = frozenset(s for s, ls in layers.items() if len(ls) > 1)
-    if repeated:  # named anew: k_11 of two conv layers is k^(1)_11 and k^(3)_11
-        names = replace(names, repeated=repeated)
-        names = replace(names, front_params=tuple(name(i, names) for i in ids))
-        inputs = build.forward(spec.front, [[p.value for p in f.params] for f in spec.front], zeros, names)[2]
-    return replace(names, inputs=tuple(q.name for q in inputs))
+    return replace(names, inputs=_FrontOutputs(spec, names))
+
+
+class _FrontOutputs(Sequence):
+    """What the first dense layer reads after front layers: the last one's outputs (f1 …, s_31 …), named as
+    a trace names them, made when first asked for (tracing the front of a large image takes a while:
+    `validate` and `step -q` never ask)."""
+
+    def __init__(self, spec, names):
+        self.spec, self.names, self._made = spec, names, None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._made is None:
+            from .front import build
+
+            spec, zeros = self.spec, [0.0] * len(self.spec.samples[0].x)
+            params = [[p.value for p in f.params] for f in spec.front]
+            self._made = tuple(q.name for q in build.forward(spec.front, params, zeros, self.names)[2])
+        return self._made
+
+    def __len__(self) -> int:
+        return self.spec.n_inputs
+
+    def __getitem__(self, k):
+        return self._all()[k]
 
 
 # ---------------------------------------------------------------- derivative names

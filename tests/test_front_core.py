@@ -153,7 +153,7 @@ def test_a_symbol_two_layers_use_is_named_with_its_layer_in_the_seed_scheme():
     it = tracer.run(spec_mod.from_dict(TWO_CONVS)).iterations[0]
     names = [u.name for u in it.updates]
     assert names[:9] == ["k^(1)_11", "k^(1)_12", "k^(1)_21", "k^(1)_22",
-                         "k^(2)_11", "k^(2)_12", "k^(2)_21", "k^(2)_22", "c1"]  # c: one layer has a bias
+                         "k^(2)_11", "k^(2)_12", "k^(2)_21", "k^(2)_22", "c^(2)_1"]  # c: a symbol of both convs
     seen: dict = {}  # no two different quantities share a name
     for group, name, q in it.walk():
         i = q.ident._replace(after=False)  # an update names p itself, the check p after the update
@@ -238,3 +238,31 @@ def test_pytorch_draws_continue_after_an_rnn_with_its_two_biases():
     assert np.array_equal(spec.front[0].U.value, r.weight_ih_l0.detach().numpy())
     assert np.array_equal(spec.front[0].c.value, r.bias_ih_l0.detach().numpy())
     assert np.array_equal(np.array(spec.layers[0].weights), lin.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_each_kind_declares_every_symbol_its_trace_names(name):
+    """Names.repeated reads FrontLayer.symbols (no trace is made to name a spec's quantities)."""
+    import bptrace
+
+    trace = bptrace.run(name)
+    used = {(q.ident.l, q.ident.of) for b in trace.iterations[0].passes[0].forward.front for q in b.rows}
+    used |= {(g.ident.by.l, g.ident.by.of) for b in trace.iterations[0].passes[0].front for g in b.gradients}
+    for l, symbol in used:
+        assert symbol in trace.spec.front[l].symbols, (trace.spec.front[l].kind, symbol)
+
+
+def test_validate_names_a_large_image_network_without_tracing_it(runner, tmp_path):
+    import time
+
+    path = tmp_path / "wide.toml"
+    image = [[round((i * 7 + j * 3) % 10 / 10, 1) for j in range(120)] for i in range(120)]
+    kernel = [[[[0.1, 0.2, 0.1], [0.0, 0.1, 0.0], [0.1, 0.0, 0.1]]]] * 32
+    path.write_text(f"learning_rate = 0.5\n[[samples]]\nx = {image}\ntarget = [1]\n"
+                    f'[[layers]]\ntype = "conv2d"\nkernel = {kernel}\nactivation = "relu"\n'
+                    '[[layers]]\ntype = "maxpool2d"\nsize = 4\n[[layers]]\ntype = "flatten"\n'
+                    '[[layers]]\nactivation = "sigmoid"\nunits = 1\n')
+    start = time.perf_counter()
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+    assert runner.invoke(app, ["step", str(path), "--epochs", "1", "-q"]).exit_code == 0
+    assert time.perf_counter() - start < 20  # it took 60 s and 1.45 GB when names traced the front

@@ -72,9 +72,9 @@ class _Writer:
         spec, N = self.spec, self.names
         self.heading(level, _('The network'))
         head = [_(c) for c in NETWORK_HEAD]
-        rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", "| " + _("input") + f" | {', '.join(N.inputs)} | | | |"]
-        if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
-            rows[-1] = "| " + _("input") + " | " + "×".join(map(str, spec.x_shape)) + " | | | |"
+        inputs = "×".join(map(str, spec.x_shape)) if spec.front else ", ".join(N.inputs)  # an image: its shape
+        rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", "| " + _("input") + f" | {inputs} | | | |"]
+        if spec.front:  # front layers (bptrace.front): then each layer's output shape
             rows += [f"| {f.kind} | {'×'.join(map(str, f.out_shape))} | {getattr(f, 'activation', '')} | | {f.n_params} |"
                      for f in spec.front]
         for l, layer in enumerate(spec.layers):

@@ -45,6 +45,7 @@ class Param:
 class FrontLayer:
     """A front layer as the spec gives it, validated. Subclasses add their own fields."""
 
+    symbols = ()  # every symbol its quantities are named with (k, c, u, v): one two layers share gets its layer
     kind: str  # conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, flatten, rnn
     index: int  # 0-based place in [[layers]]
     in_shape: tuple[int, ...]  # one sample's input

@@ -49,6 +49,7 @@ class ConvAct(nn.Module):
 
 @dataclass(frozen=True, eq=False)
 class Conv(FrontLayer):
+    symbols = ("k", "c", "u", "v")  # kernel, bias, weighted sums, outputs
     kernel: Param = None  # (out channels, in channels, *K)
     bias: Param | None = None  # (out channels,), or None
     stride: int = 1

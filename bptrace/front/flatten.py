@@ -15,6 +15,7 @@ KEYS = ("type",)
 
 @dataclass(frozen=True, eq=False)
 class Flatten(FrontLayer):
+    symbols = ("f",)
     def forward(self, params, X):
         return X.reshape(X.shape[0], -1), None
 

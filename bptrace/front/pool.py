@@ -29,6 +29,7 @@ MAX_SIZE = 1000
 
 @dataclass(frozen=True, eq=False)
 class Pool(FrontLayer):
+    symbols = ("P",)
     size: int = 2
     stride: int = 2
 

@@ -36,6 +36,7 @@ STEP_GRIDS = 5  # up to this many steps, the trace shows each step's W gradient 
 
 @dataclass(frozen=True, eq=False)
 class RNN(FrontLayer):
+    symbols = ("U", "W", "c", "r", "s", "g")  # weights, bias, pre-activations, states, gradient norms
     units: int
     activation: str
     U: Param  # input weights, units × inputs per step

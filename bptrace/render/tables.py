@@ -79,9 +79,10 @@ def summary(spec, names, style: str = "unicode"):
 
 def summary_grid(spec, names, style: str = "unicode") -> Fit:
     """summary as plain data."""
-    rows = [(_("input"), _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
         rows = [(_("input"), ["×".join(map(str, spec.x_shape))], [], [], [])] + [_front_row(f) for f in spec.front]
+    else:
+        rows = [(_("input"), _span_parts(names.inputs, f"{spec.n_inputs}: "), [], [], [])]
     L = len(spec.layers)
     for l, layer in enumerate(spec.layers):
         label = _("output") if l == L - 1 else _("hidden {n}").format(n=l + 1)
