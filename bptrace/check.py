@@ -174,7 +174,7 @@ def givens(it: Iteration) -> dict[str, float]:
     """The values a student is given (inputs, weights and biases before the update, targets, α): restated
     in an answers file, they are checked like any claim."""
     p = it.passes[0]
-    out = {q.name: q.value for q in p.forward.inputs}
+    out = {q.name: q.value for q in p.forward.given}
     out.update({u.name: u.old for u in it.updates})
     out.update({q.name: q.value for q in p.loss.targets})
     out[answers.ALPHA] = it.learning_rate
@@ -280,7 +280,7 @@ def _idents(it: Iteration) -> dict:
     """Every walked or given name's identity; after the update (w5+, z1+) the quantity's Id marked `after`.
     α has none (the renderers show it as α)."""
     p = it.passes[0]
-    out = {q.name: q.ident for q in (*p.forward.inputs, *p.loss.targets, *it.updates)}
+    out = {q.name: q.ident for q in (*p.forward.given, *p.loss.targets, *it.updates)}
     out.update({name: notation.after(q.ident) if group in ("update", "check") else q.ident
                 for group, name, q in it.walk()})
     return out

@@ -84,11 +84,11 @@ def check_step(spec, traced_steps: int, tables: bool, formats=()) -> None:
 
 
 def check_gradcheck(spec, samples: int) -> None:
-    """`gradcheck`: two forward passes per parameter."""
-    p = _params(spec)
-    if p * p * samples > GRADCHECK_WORK:
-        hint = " Check one sample: --sample 1." if samples > 1 and p * p <= GRADCHECK_WORK else ""
+    """`gradcheck`: two forward passes per parameter, each costing about what a trace weighs (_params)."""
+    p, cost = spec.n_params, _params(spec)
+    if p * cost * samples > GRADCHECK_WORK:
+        hint = " Check one sample: --sample 1." if samples > 1 and p * cost <= GRADCHECK_WORK else ""
         raise UsageError(
             f"{spec.source}: gradcheck of {p:,} parameters on {counted(samples, 'sample')} needs {2 * p:,} forward passes "
-            f"of about {p * samples:,} multiply-adds each; at most {GRADCHECK_WORK:,} parameters² × samples "
+            f"of about {cost * samples:,} multiply-adds each; at most {GRADCHECK_WORK:,} multiply-adds in all "
             f"are checked (about a minute).{hint}")

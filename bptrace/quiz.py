@@ -137,7 +137,7 @@ def _given(spec, it: Iteration) -> list[tuple[object, float]]:
     """(Id, value) of every value the exercise gives: inputs, targets, dropout masks, weights and biases."""
     p = it.passes[0]
     masks = [n.mask for layer in p.forward.layers for n in layer if n.mask is not None]
-    return [(q.ident, q.value) for q in (*p.forward.inputs, *p.loss.targets, *masks)] + \
+    return [(q.ident, q.value) for q in (*p.forward.given, *p.loss.targets, *masks)] + \
            [(u.ident, u.old) for u in it.updates]
 
 

@@ -92,6 +92,11 @@ class Forward:
     front: tuple[Block, ...] = ()
 
     @property
+    def given(self) -> tuple[Quantity, ...]:
+        """The inputs the spec gives: x (with front layers the image or sequence, not what they computed)."""
+        return tuple(self.front[0].inputs.reshape(-1)) if self.front else self.inputs
+
+    @property
     def outputs(self) -> tuple[NeuronForward, ...]:
         return self.layers[-1]
 

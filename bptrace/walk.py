@@ -65,7 +65,7 @@ def given(it: Iteration) -> dict[str, object]:
     out = {}
     for p in it.passes:
         tag = p.sample if len(it.passes) > 1 else 0
-        out.update((key(q, tag), q) for q in p.forward.inputs)
+        out.update((key(q, tag), q) for q in p.forward.given)
         for layer in p.forward.layers:
             for n in layer:
                 out.update((key(t.weight), t.weight) for t in n.terms)

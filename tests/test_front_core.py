@@ -266,3 +266,11 @@ def test_validate_names_a_large_image_network_without_tracing_it(runner, tmp_pat
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
     assert runner.invoke(app, ["step", str(path), "--epochs", "1", "-q"]).exit_code == 0
     assert time.perf_counter() - start < 20  # it took 60 s and 1.45 GB when names traced the front
+
+
+def test_check_grades_what_the_front_computes_as_a_step_not_as_given(runner, tmp_path):
+    answers = tmp_path / "a.toml"
+    answers.write_text('f3 = 0.31\nx_21 = 0.2\n')  # f3 = P_21 = 0.33 in the cnn sample; x_21 is given: 0.2
+    result = runner.invoke(app, ["check", "cnn", str(answers)])
+    assert result.exit_code == 1
+    assert "f3 = 0.31 should be 0.33" in result.output and "the spec gives f3" not in result.output
