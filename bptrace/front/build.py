@@ -34,7 +34,7 @@ def backward(front, P, blocks, caches, names, delta0: np.ndarray, W0: np.ndarray
     t = Tracer(names)
     dF = delta0 @ W0  # ∂E_total/∂f_k of this sample
     dy = _bridge(t, blocks[-1].outputs, delta0, W0, dF, names, wnames, given_w)
-    bridge = [r for s in dy.reshape(-1) for r in (*s.terms, s)]
+    bridge = [r for s in dy.reshape(-1) for r in (*getattr(s, "terms", ()), s)]
     dY, out = dF.reshape((1, *front[-1].out_shape)), []
     for layer, params, block, cache in reversed(list(zip(front, P, blocks, caches))):
         dX, grads = layer.backward(params, cache, dY)
@@ -46,11 +46,16 @@ def backward(front, P, blocks, caches, names, delta0: np.ndarray, W0: np.ndarray
 
 
 def _bridge(t: Tracer, outputs, delta0, W0, dF, names, wnames, given_w: bool):
-    """∂E_total/∂f_k as a Sum over the first dense layer's neurons j of δ_j·w_jk (each term via z_j)."""
+    """∂E_total/∂f_k as a Sum over the first dense layer's neurons j of δ_j·w_jk (each term via z_j); with
+    one neuron, the product δ·w_k itself."""
     flat = outputs.reshape(-1)
 
     def one(k):
         f, terms = flat[k], []
+        if W0.shape[0] == 1:
+            d = Quantity(names.delta[0][0], float(delta0[0]), None, leaf("delta", 0, 0))
+            w = Quantity(wnames[0][k], float(W0[0, k]), None, leaf("w", 0, 0, k), given_w)
+            return Product(deriv(names.total, f.name), float(dF[k]), (d, w), partial(E_TOTAL, f.ident))
         for j in range(W0.shape[0]):
             d = Quantity(names.delta[0][j], float(delta0[j]), None, leaf("delta", 0, j))
             w = Quantity(wnames[j][k], float(W0[j, k]), None, leaf("w", 0, j, k), given_w)

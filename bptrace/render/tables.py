@@ -45,7 +45,7 @@ class View:
 def _table(title: str, view: View, first: str = N_("quantity")) -> Grid:
     t = Grid(title=title, title_justify="left", title_style="bold", box="SIMPLE_HEAD", expand=False,
              padding=(0, 1), show_edge=False)
-    t.add_column(_(first), style=NAME_STYLE, overflow="fold", max_width=20)  # long names wrap at " via "
+    t.add_column(_(first), style=NAME_STYLE, overflow="fold", max_width=24)  # long names wrap at " via "
     if view.formulas:
         t.add_column(_("formula  =  numbers"), overflow="fold", ratio=1, min_width=20)
     t.add_column(_("value"), justify="right", style=VALUE_STYLE, no_wrap=True)
@@ -55,8 +55,9 @@ def _table(title: str, view: View, first: str = N_("quantity")) -> Grid:
 def _row(t: Grid, view: View, q) -> None:
     """One quantity: its name; its formula over the numbers put in; its value."""
     value = view.num(q.value, q.given)
+    name = _name_cell(view.name(q))
     if not view.formulas:
-        t.add_row(view.name(q), value)
+        t.add_row(name, value)
         return
     lines = []
     if q.expr is not None:  # the formula, then its numbers; each wraps between terms, indented
@@ -65,7 +66,16 @@ def _row(t: Grid, view: View, q) -> None:
         lines.append(Line(terms(formula), " ", indent="  "))
         if numbers != formula and numbers != value:
             lines.append(Line(terms("= " + numbers), " ", "dim", "    "))
-    t.add_row(view.name(q), Stack(*lines) if lines else "", value)
+    t.add_row(name, Stack(*lines) if lines else "", value)
+
+
+def _name_cell(name: str):
+    """A term's name, `∂E_total/∂h1 via z3`: where it does not fit its column, `via z3` goes on an indented
+    line of its own (read as the name's end, never as the start of the numbers line beside it)."""
+    if " via " not in name:
+        return name
+    head, via = name.split(" via ", 1)
+    return Line([head, "via " + via], " ", indent="  ")
 
 
 # ---------------------------------------------------------------- sections
