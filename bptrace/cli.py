@@ -230,7 +230,7 @@ def samples_cmd(name: Name = None):
 
 @app.command("docs")
 def docs_cmd(topic: Topic = None):
-    """Read the documentation in the terminal: the spec format, the worked example, the trace format, gradient health."""
+    """Read the documentation in the terminal: the spec format, the worked example, the trace format, gradient health, dropout, recurrent and convolution layers."""
     from .cli_show import docs_topic
 
     with user_errors():

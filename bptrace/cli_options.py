@@ -200,7 +200,7 @@ ValidateSpec = Annotated[str, text_arg("Spec file (TOML), or a built-in sample's
 Path = Annotated[str, typer.Argument(help="Where to write the starter spec.", metavar="PATH", click_type=TEXT)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
 Name = Annotated[Optional[str], text_arg("Print this sample's TOML, to start from it.", "NAME")]
-Topic = Annotated[Optional[str], text_arg("spec, worked-example, trace-format or gradient-health.", "TOPIC")]
+Topic = Annotated[Optional[str], text_arg("spec, worked-example, trace-format, gradient-health, dropout, recurrent or convolution.", "TOPIC")]
 QuizSeed = Annotated[int, number("--seed", kind=Whole(0, 2**32 - 1), metavar="N",
                                  help="Seed of the made-up network's numbers (same seed, same exercise).")]
 Ask = Annotated[str, typer.Option("--ask", metavar="LIST", help="What to ask: names (z1, dE_total/dw5, w5+) and groups (forward, errors, "

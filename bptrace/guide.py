@@ -20,5 +20,7 @@ TOPICS = {  # topic -> (file, what it is)
 
 def text(topic: str) -> str:
     if topic not in TOPICS:
-        raise UsageError(f"no documentation topic '{clip(topic)}'{did_you_mean(topic, TOPICS)}; topics: {', '.join(TOPICS)}")
+        starts = [t for t in TOPICS if t.startswith(topic.lower())] if topic else []
+        hint = f" (did you mean {starts[0]}?)" if len(starts) == 1 else did_you_mean(topic, TOPICS)
+        raise UsageError(f"no documentation topic '{clip(topic)}'{hint}; topics: {', '.join(TOPICS)}")
     return (FOLDER / TOPICS[topic][0]).read_text(encoding="utf-8")
