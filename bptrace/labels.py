@@ -61,3 +61,10 @@ def grid_label(label: str, style: str = "unicode") -> str:
     if style != "unicode":
         return plain
     return re.sub(r"\|\|(.+?)\|\|", "‖\\1‖", re.sub(r"\bd(E\w*)/d", "∂\\1/∂", plain))
+
+
+def front_bias(f) -> str:
+    """A front layer's bias column: yes, none, or nothing for a layer without parameters (a pool, flatten)."""
+    if not f.params:
+        return ""
+    return _("yes") if any(p.symbol == "c" for p in f.params) else _("none")

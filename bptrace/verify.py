@@ -78,6 +78,7 @@ class TorchNet:
             for module in self.front:
                 x = module(x)
             x = x.reshape(n, -1)
+        self.features = x  # what the first dense layer read (with front layers: their output, flattened)
         for l, (linear, shared, act) in enumerate(self.blocks):
             z = linear(x) if shared is None else shared(linear(x))
             x = act(z)
@@ -327,6 +328,8 @@ def compare(spec, epochs: int | None = None, batch: str | int = "online", sample
         forward = per_sample(ours.iterations[i])
         for r in range(len(rows)):  # forward values and E_total of every sample in the batch
             label = f" (sample {rows[r] + 1})" if len(rows) > 1 else ""
+            if spec.front:  # the front layers' output: what the first dense layer read (f1 …, s_31 …)
+                step.rows += [Row(q + label, forward[q][r], v) for q, v in zip(names.inputs, net.features[r].tolist())]
             for l, (zl, hl) in enumerate(zip(zs, outs)):
                 for j, (z, h) in enumerate(zip(zl[r].tolist(), hl[r].tolist())):
                     step.rows.append(Row(names.z[l][j] + label, forward[names.z[l][j]][r], z))

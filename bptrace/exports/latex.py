@@ -14,7 +14,7 @@ from ..expr import Op, render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import (DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, front_title, grid_label, sample_label,
+from ..labels import (DROPOUT_FORMULA, DROPOUT_FORMULA_TEX, dropout_note, epoch_heading, front_bias, front_title, grid_label, sample_label,
                       smoothing_label)
 from ..notation import E_TOTAL, after, name, partial
 from ..schedules import described
@@ -238,8 +238,8 @@ class _Doc:
         rows = [[_("input"), ", ".join(f"${self.name(q)}$" for q in _ids("x", N.widths[0])), "", "", ""]]
         if spec.front:  # front layers (bptrace.front): the input's shape, then each layer's output shape
             rows = [[_("input"), r"$\times$".join(map(str, spec.x_shape)), "", "", ""]]
-            rows += [[escape(f.kind), r"$\times$".join(map(str, f.out_shape)), escape(getattr(f, "activation", "")), "",
-                      str(f.n_params)] for f in spec.front]
+            rows += [[escape(f.kind), r"$\times$".join(map(str, f.out_shape)), escape(getattr(f, "activation", "")),
+                      front_bias(f), str(f.n_params)] for f in spec.front]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             outs = [f"${self.name(i)}$" for i in _ids("out", layer.units, l)]

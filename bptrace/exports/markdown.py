@@ -16,8 +16,8 @@ from ..expr import render
 from ..fmt import num, signed
 from ..formulas import state_id, update_tree
 from ..i18n import N_, _, ngettext
-from ..labels import (dropout_note, epoch_heading, eval_mode_note, front_title, grid_label, sample_label,
-                      smoothing_label)
+from ..labels import (dropout_note, epoch_heading, eval_mode_note, front_bias, front_title, grid_label,
+                      sample_label, smoothing_label)
 from ..notation import E_TOTAL, Id, after, name, param_ids, partial
 from ..schedules import described
 from ..trace import Forward, Iteration, LayerBackward, Loss, Pass, Trace, forward_items, layer_rows, neuron_rows
@@ -75,8 +75,8 @@ class _Writer:
         inputs = "×".join(map(str, spec.x_shape)) if spec.front else ", ".join(N.inputs)  # an image: its shape
         rows = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|", "| " + _("input") + f" | {inputs} | | | |"]
         if spec.front:  # front layers (bptrace.front): then each layer's output shape
-            rows += [f"| {f.kind} | {'×'.join(map(str, f.out_shape))} | {getattr(f, 'activation', '')} | | {f.n_params} |"
-                     for f in spec.front]
+            rows += [f"| {f.kind} | {'×'.join(map(str, f.out_shape))} | {getattr(f, 'activation', '')} | "
+                     f"{front_bias(f)} | {f.n_params} |" for f in spec.front]
         for l, layer in enumerate(spec.layers):
             label = _("output") if l == len(spec.layers) - 1 else _("hidden {n}").format(n=l + 1)
             bias = _("none") if layer.bias is None else (_("shared") + " " if layer.shared_bias else "") + ", ".join(N.biases[l])

@@ -443,10 +443,11 @@ class _Page:
 
     def about(self) -> str:
         s = self.spec
-        layers = ", ".join(f"{len(layer.weights)} {_esc(layer.activation)}" for layer in s.layers)
+        layers = ", ".join([*(_esc(f.kind) for f in s.front),  # front layers (bptrace.front) first, by type
+                            *(f"{len(layer.weights)} {_esc(layer.activation)}" for layer in s.layers)])
         return _esc(_("{n} inputs; layers: {layers}. Loss {loss}, learning rate α = {lr}, optimizer {optimizer}. "
                       "Use ← and → (or the buttons and the list) to walk through every quantity.").format(
-            n=s.widths[0], layers=layers, loss=s.loss, lr=f"{s.learning_rate:g}" + _own(groups.spec_summary(s)),
+            n="×".join(map(str, s.x_shape)) if s.front else s.widths[0], layers=layers, loss=s.loss, lr=f"{s.learning_rate:g}" + _own(groups.spec_summary(s)),
             optimizer=s.optimizer.name))
 
 

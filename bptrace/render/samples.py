@@ -19,8 +19,15 @@ def samples_table() -> Table:
     t.add_column(_("title"))
     for n in samples.names():
         s = loads(samples.text(n), f"{n}.toml")
-        t.add_row(n, f"{'-'.join(map(str, s.widths))} {_activations(s)}, {s.loss}", Text(s.title))
+        t.add_row(n, f"{_front(s)}{'-'.join(map(str, s.widths))} {_activations(s)}, {s.loss}", Text(s.title))
     return t
+
+
+def _front(s) -> str:
+    """The front layers before the widths (bptrace.front): '4×4 conv2d maxpool2d flatten → ', or ''."""
+    if not s.front:
+        return ""
+    return "×".join(map(str, s.x_shape)) + " " + " ".join(f.kind for f in s.front) + " → "
 
 
 def _activations(s) -> str:

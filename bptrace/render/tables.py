@@ -17,7 +17,7 @@ from .. import activations, formulas, groups
 from ..expr import render
 from ..fmt import num, percent, signed
 from ..i18n import N_, _
-from ..labels import dropout_note, epoch_title, front_title, grid_label, sample_label, smoothing_label
+from ..labels import dropout_note, epoch_title, front_bias, front_title, grid_label, sample_label, smoothing_label
 from ..notation import name as id_name
 from ..trace import Forward, Iteration, Loss, Pass, Quantity, Trace, backward_rows, layer_rows
 from .grid import BLANK, Doc, Fit, Grid, Line, Stack, Styled, rich_of, terms
@@ -121,7 +121,7 @@ def summary_grid(spec, names, style: str = "unicode") -> Fit:
 def _front_row(f) -> tuple:
     """A front layer's summary row: its type, output shape, activation, bias and parameter count."""
     act = getattr(f, "activation", None)
-    bias = [_("none")] if not any(p.symbol in ("c", "b") for p in f.params) else [_("yes")]
+    bias = [front_bias(f)]
     params = [str(f.n_params)] if f.params else []
     return (f.kind, ["×".join(map(str, f.out_shape))], [act] if act else [], bias if f.params else [], params)
 
