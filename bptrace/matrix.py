@@ -17,6 +17,7 @@ exports) read these records only. Words shown to the user are the module-level c
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .forms import FOCUS_ERROR, FORM_ERROR, FORMS, check_focus, check_form  # noqa: F401 (the form checks live there)
@@ -132,14 +133,24 @@ class Section:
 # ---------------------------------------------------------------- names
 
 
+# front layers (bptrace.front) come first: the dense layers are numbered from their place in [[layers]], as
+# their layered names are (W^(4) after three front layers); build sets it for the update it shows
+_OFFSET = ContextVar("front_layers", default=0)
+
+
+def _n(l) -> int:
+    """Layer l of the dense part (h⁽⁰⁾ its input) as it is numbered among all the spec's layers."""
+    return l + _OFFSET.get()
+
+
 def sup(l) -> str:
-    return f"({l})".translate(_SUP)
+    return f"({_n(l)})".translate(_SUP)
 
 
 def _v(base: str, l, tex: str | None = None) -> tuple[str, str]:
     """A layer's vector or matrix name: unicode W⁽²⁾, LaTeX W^{(2)} (or the layer where `tex` has @)."""
-    tex = tex or base
-    return f"{base}{sup(l)}", (tex.replace("@", f"^{{({l})}}") if "@" in tex else f"{tex}^{{({l})}}")
+    tex, n = tex or base, _n(l)
+    return f"{base}{sup(l)}", (tex.replace("@", f"^{{({n})}}") if "@" in tex else f"{tex}^{{({n})}}")
 
 
 MUL, ADD, SUB, HAD = Op(" ", r"\,", "·"), Op(" + ", "+"), Op(" − ", "-"), Op(" ⊙ ", r"\odot")
@@ -170,7 +181,7 @@ def forward_section(p: Pass, label: str = "") -> Section:
             b = col(*_v("b", l), [n.bias for n in layer])
             parts += (ADD, b)
             if len({n.bias.ident for n in layer}) == 1 and len(layer) > 1:
-                notes.append(_(SHARED_NOTE).format(l=l, sup=sup(l), name=layer[0].bias.name))
+                notes.append(_(SHARED_NOTE).format(l=_n(l), sup=sup(l), name=layer[0].bias.name))
         eqs.append(Equation(z.sym, z.tex, parts, z))
         fs, ft = FUNCS.get(layer[0].activation, (layer[0].activation, rf"\operatorname{{{layer[0].activation}}}"))
         eqs.append(Equation(h.sym, h.tex, (Op(fs + "(", ft + r"\left("), z, Op(")", r"\right)")), h))
@@ -179,7 +190,7 @@ def forward_section(p: Pass, label: str = "") -> Section:
             m = col(*_v("m", l), [n.mask for n in layer])
             h_prev = _dropped(l, layer)
             eqs.append(Equation(h_prev.sym, h_prev.tex, (m, HAD, h, SCALE), h_prev))
-            notes.append(_(DROPOUT_NOTE).format(l=l, sup=sup(l), p=f"{p_of(layer):g}"))
+            notes.append(_(DROPOUT_NOTE).format(l=_n(l), sup=sup(l), p=f"{p_of(layer):g}"))
     return Section(_(FORWARD_TITLE) + label, tuple(eqs), tuple(notes), "forward", p.sample)
 
 
@@ -215,16 +226,16 @@ def backward_sections(p: Pass, label: str = "") -> list[Section]:
                 J = Mat("J", "J", tuple(tuple(_cell(n.jacobian[k]) for n in lb.neurons) for k in range(len(lb.neurons))))
                 eqs.append(Equation(delta.sym, delta.tex, (J.T, MUL, grad_o), delta))
             else:
-                fp = col(f"f′(z{sup(l)})", f"f'(z^{{({l})}})", [n.dout_dz for n in lb.neurons])
+                fp = col(f"f′(z{sup(l)})", f"f'(z^{{({_n(l)})}})", [n.dout_dz for n in lb.neurons])
                 eqs.append(Equation(delta.sym, delta.tex, (grad_o, HAD, fp), delta))
         else:
             nxt = p.backward[step - 2]  # the layer above, traced just before
             W_next = Mat(*_v("W", l + 1), tuple(tuple(_cell(t.weight) for t in n.terms) for n in f.layers[l]))
             d_next = col(*_v("δ", l + 1, r"\delta"), [n.delta for n in nxt.neurons])
-            fp = col(f"f′(z{sup(l)})", f"f'(z^{{({l})}})", [n.dout_dz for n in lb.neurons])
+            fp = col(f"f′(z{sup(l)})", f"f'(z^{{({_n(l)})}})", [n.dout_dz for n in lb.neurons])
             keep = ()
             if lb.neurons[0].keep is not None:  # dropout: ∂h̃/∂h = m / (1 − p)
-                keep = (HAD, col(f"m{sup(l)}/(1−p)", rf"\frac{{m^{{({l})}}}}{{1 - p}}", [n.keep for n in lb.neurons]))
+                keep = (HAD, col(f"m{sup(l)}/(1−p)", rf"\frac{{m^{{({_n(l)})}}}}{{1 - p}}", [n.keep for n in lb.neurons]))
             eqs.append(Equation(delta.sym, delta.tex, (LP, W_next.T, MUL, d_next, RP, *keep, HAD, fp), delta))
         eqs += gradient_equations(lb, layer, delta, hs[l - 1], l)
         out.append(Section(_(BACKWARD_TITLE).format(step=step) + label, tuple(eqs), (), "backward", p.sample, step))
@@ -390,12 +401,16 @@ class MatrixView:
 
 def build(it: Iteration, rule_text: str = "") -> MatrixView:
     """The matrix form of one traced update."""
-    many = len(it.passes) > 1
-    passes = []
-    for p in it.passes:
-        label = _(SAMPLE_LABEL).format(sample=p.sample) if many else ""
-        passes.append((forward_section(p, label), tuple(backward_sections(p, label))))
-    return MatrixView(tuple(passes), batch_section(it), update_section(it, rule_text))
+    token = _OFFSET.set(getattr(it.names, "offset", 0))
+    try:
+        many = len(it.passes) > 1
+        passes = []
+        for p in it.passes:
+            label = _(SAMPLE_LABEL).format(sample=p.sample) if many else ""
+            passes.append((forward_section(p, label), tuple(backward_sections(p, label))))
+        return MatrixView(tuple(passes), batch_section(it), update_section(it, rule_text))
+    finally:
+        _OFFSET.reset(token)
 
 
 def legend(eq: Equation, names, style: str = "unicode") -> list[tuple[str, str]]:

@@ -123,7 +123,7 @@ def make(scheme: str, widths: list[int], bias_counts: list[int], offset: int = 0
     errors = tuple(f"E_{o}" for o in out[-1])
     targets = tuple(f"target_{o}" for o in out[-1])
     return Names(inputs, tuple(z), tuple(out), delta, tuple(weights), tuple(biases), errors, targets,
-                 scheme="seed", widths=tuple(widths))
+                 scheme="seed", widths=tuple(widths), offset=offset)
 
 
 def for_spec(spec, scheme: str | None = None) -> Names:

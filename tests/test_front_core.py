@@ -127,6 +127,7 @@ def test_verify_agrees_with_pytorch(spec):
 
     report = compare(spec, epochs=3, batch="full")
     assert report.ok and len(report.rows()) > 30
+    assert {"f1 (sample 1)", "f4 (sample 2)"} <= {r.name for r in report.rows()}  # the front's output, compared
 
 
 def _toml() -> str:
@@ -274,3 +275,10 @@ def test_check_grades_what_the_front_computes_as_a_step_not_as_given(runner, tmp
     result = runner.invoke(app, ["check", "cnn", str(answers)])
     assert result.exit_code == 1
     assert "f3 = 0.31 should be 0.33" in result.output and "the spec gives f3" not in result.output
+
+
+def test_the_matrix_form_numbers_the_dense_layers_after_the_front_ones(runner):
+    result = runner.invoke(app, ["run", "cnn", "--form", "matrix"])
+    assert result.exit_code == 0
+    assert "z⁽⁴⁾ = W⁽⁴⁾ h⁽³⁾ + b⁽⁴⁾" in result.output  # three front layers, then the dense output layer 4
+    assert "Forward: layer 1 (conv2d)" in result.output  # the front layers in scalar form beside it
