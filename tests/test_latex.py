@@ -60,7 +60,16 @@ def test_worked_example_compiles_without_overfull_lines(tmp_path):
 
 
 @pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
-@pytest.mark.parametrize("name", ["deep", "softmax", "adam"])
+@pytest.mark.parametrize("name", ["deep", "softmax", "adam", "cnn", "rnn"])
 def test_samples_compile_without_overfull_lines(tmp_path, name):
     log = _compile(tmp_path, bptrace.to_text(bptrace.run(name, naming="layered"), "tex"), name)
     assert "Overfull \\hbox" not in log
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+def test_a_long_sum_of_fractions_breaks_into_rows_without_overfull_lines(tmp_path):
+    """∂E_total/∂c1 of the cnn sample is a sum of nine ∂E_total/∂c1 via u_ij: three to a row."""
+    tex = bptrace.to_text(bptrace.run("cnn"), "tex")
+    row = next(line for line in tex.splitlines() if line.startswith(r"\frac{\partial E_{total}}{\partial c_{1}} &="))
+    assert row.count(r"\big|") == 3  # the first three terms; the rest continue on rows of their own
+    assert "Overfull \\hbox" not in _compile(tmp_path, tex, "cnn")

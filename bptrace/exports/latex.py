@@ -28,6 +28,7 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 """
+FRACTIONS_PER_ROW = 3  # ∂E_total/∂k_12 via u_11 + …: a wide fraction each
 TERMS_PER_ROW = 3  # a sum of numbers longer than this continues on the next row
 TABLE_ROWS = 40  # a table longer than this is split (a tabular cannot break across pages)
 _ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
@@ -72,12 +73,24 @@ class _Doc:
             rows.append(f"{'' if alias else lhs + ' '}&= {value}")
             return " \\\\\n".join(rows)
         formula = render(tree, "latex", self.names)
-        rows.append(f"{'' if rows else lhs + ' '}&= {formula}")
+        parts = self.formula(tree)
+        rows.append(f"{'' if rows else lhs + ' '}&= {parts[0]}")
+        rows += [f"&\\quad {part}" for part in parts[1:]]
         numbers = self.numbers(tree)
         if numbers[-1] != formula:
             rows += [f"&= {numbers[0]}"] + [f"&\\quad {part}" for part in numbers[1:]]
         rows[-1] += f" = {value}"
         return " \\\\\n".join(rows)
+
+    def formula(self, tree) -> list[str]:
+        """The formula, as one row or (a long sum of fractions: a gradient's terms, one per position or time
+        step) several rows of at most FRACTIONS_PER_ROW terms."""
+        if isinstance(tree, Op) and tree.op == "add" and len(tree.args) > FRACTIONS_PER_ROW:
+            terms = [render(a, "latex", self.names, term=True) for a in tree.args]
+            if any("\\frac" in t for t in terms):
+                chunks = [terms[i:i + FRACTIONS_PER_ROW] for i in range(0, len(terms), FRACTIONS_PER_ROW)]
+                return [" + ".join(chunks[0])] + ["+ " + " + ".join(c) for c in chunks[1:]]
+        return [render(tree, "latex", self.names)]
 
     def numbers(self, tree) -> list[str]:
         """The numbers line, as one row or (a long sum) several rows of at most TERMS_PER_ROW terms."""
