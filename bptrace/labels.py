@@ -44,12 +44,14 @@ def eval_mode_note(spec) -> str:
     return " " + _("(eval mode, as model.eval(): no dropout)") if any(layer.dropout for layer in spec.layers) else ""
 
 
-def front_title(block, step: int | None = None) -> str:
-    """A front layer's step (bptrace.front): Forward: layer 1 (conv2d), or Backward step 3: layer 1 (conv2d)."""
+def front_title(block, step: int | None = None, under: bool = False) -> str:
+    """A front layer's step (bptrace.front): Forward: layer 1 (conv2d), or Backward step 3: layer 1 (conv2d);
+    under a Backward pass heading (Markdown, LaTeX), Step 3: layer 1 (conv2d), as the dense steps there."""
     what = _("layer {n} ({kind})").format(n=block.index + 1, kind=block.kind)
     if step is None:
         return _("Forward: {what}").format(what=what)
-    return _("Backward step {step}: {what}").format(step=step, what=what)
+    title = _("Step {step}: {what}") if under else _("Backward step {step}: {what}")
+    return title.format(step=step, what=what)
 
 
 def grid_label(label: str, style: str = "unicode") -> str:

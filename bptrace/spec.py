@@ -636,7 +636,7 @@ def _samples(c: _Checker, value: Any, shape: tuple | None = None) -> tuple[Sampl
         if out and len(x) != len(out[0].x):
             c.fail(f"{path}.x", f"expected {counted(len(out[0].x), 'input')} (as in samples[1]), got {len(x)}")
         if len(x) > MAX_UNITS:
-            c.fail(f"{path}.x", f"too many inputs ({len(x)}); at most {MAX_UNITS}")
+            c.fail(f"{path}.x", f"too many inputs ({len(x):,}); at most {MAX_UNITS:,}")
         out.append(Sample(x, (), table["target"]) if t is None else Sample(x, t))
     return tuple(out)
 

@@ -137,7 +137,7 @@ class _Doc:
                               for q in neuron_rows(LayerBackward(lb.index, (n,), ()))]
                 self.equations(items + [self.q(g) for g in lb.gradients])
             for step, block in enumerate(p.front, len(p.backward) + 1):
-                self.block("sub" + level, front_title(block, step), block)
+                self.block("sub" + level, front_title(block, step, under=True), block)
         self.updates(it, spec, level)
         self.check(it, level)
 
@@ -266,7 +266,7 @@ class _Doc:
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
             loss=rf"\texttt{{{escape(spec.loss)}}}", smoothing=smoothing,
             lr=rf"$\alpha = {spec.learning_rate:g}$" + escape(described(spec)) + _own(groups.spec_summary(spec, **TEX)),
-            optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=spec.n_params), "")
+            optimizer=rf"\texttt{{{escape(spec.optimizer.name)}}}", n=f"{spec.n_params:,}"), "")
 
 
 NETWORK_HEAD = (N_("layer"), N_("neurons"), N_("activation"), N_("bias"), N_("parameters"))

@@ -92,7 +92,7 @@ class _Writer:
         smoothing = smoothing_label(f"$\\varepsilon = {spec.label_smoothing:g}$") if spec.label_smoothing else ""
         self.add(_("Loss {loss}{smoothing}, learning rate {lr}, optimizer {optimizer}; {n} parameters.").format(
             loss=f"`{spec.loss}`", smoothing=smoothing, lr=f"$\\alpha = {spec.learning_rate:g}$" + described(spec) + _own(groups.spec_summary(spec, **TEX)),
-            optimizer=f"`{opt.name}`" + (f" ({hyper})" if hyper else ""), n=spec.n_params) + "\n")
+            optimizer=f"`{opt.name}`" + (f" ({hyper})" if hyper else ""), n=f"{spec.n_params:,}") + "\n")
 
     def mermaid(self, title: str, weights: dict[str, float], biases: dict[str, float],
                 given: frozenset[str] = frozenset()) -> None:
@@ -171,7 +171,7 @@ class _Writer:
             if after_step is not None:
                 after_step(step)
         for step, block in enumerate(p.front, L + 1):
-            self.block(level + 1, front_title(block, step), block)
+            self.block(level + 1, front_title(block, step, under=True), block)
 
     # ------------------------------------------------------------ update and check
 

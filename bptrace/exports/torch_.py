@@ -137,8 +137,10 @@ def _model(spec) -> str:
     if spec.front:  # front layers (bptrace.front): each sample's flat x as an image or a sequence, then flat again
         lines.append(f"    nn.Unflatten(1, {tuple(spec.front[0].in_shape)!r}),  # [0] x as written")
         lines += [f"    {f.torch_code()[0]},  # [{i}] {f.kind}" for i, f in enumerate(spec.front, 1)]
-        lines.append(f"    nn.Flatten(),  # [{len(spec.front) + 1}] what the first dense layer reads")
-        k = len(spec.front) + 2
+        k = len(spec.front) + 1
+        if spec.front[-1].kind != "flatten":  # a conv, pool or rnn's output, flattened for the first dense layer
+            lines.append(f"    nn.Flatten(),  # [{k}] what the first dense layer reads")
+            k += 1
     for l, layer in enumerate(spec.layers, 1):
         per_neuron = layer.bias is not None and not layer.shared_bias
         what = "output layer" if l == len(spec.layers) else f"hidden layer {l}"
@@ -173,7 +175,8 @@ def _activation(layer) -> str:
 
 def _module_indices(spec):
     """Per layer: the index of its nn.Linear in the Sequential and of its SharedBias (or None)."""
-    k = len(spec.front) + 2 if spec.front else 0  # after nn.Unflatten, the front layers and nn.Flatten
+    k = len(spec.front) + 1 + (spec.front[-1].kind != "flatten") if spec.front else 0  # after nn.Unflatten, the
+    # front layers and (unless the last of them flattens) nn.Flatten
     for layer in spec.layers:
         shared = k + 1 if layer.bias is not None and layer.shared_bias else None
         yield layer, k, shared

@@ -129,7 +129,7 @@ def group_text(group: list, names, style: str = STYLE) -> str:
     """Several units of one layer found the same way in the same epoch, in one line: h1, h3, h4 (relu) are dead."""
     f = group[0]
     units = [id_name(leaf("out", g.layer, g.unit), names, style) for g in group]
-    listed = ", ".join(units[:UNITS]) + (", …" + _(" ({n} in all)").format(n=len(units)) if len(units) > UNITS else "")
+    listed = ", ".join(units[:UNITS]) + (", …" + _(" ({n} in all)").format(n=f"{len(units):,}") if len(units) > UNITS else "")
     if f.kind == "dead":
         what = _("{units} (relu) are dead: z ≤ 0 for every sample, so their gradients are 0")
     elif f.activation == "tanh":

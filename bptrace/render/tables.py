@@ -111,7 +111,7 @@ def summary_grid(spec, names, style: str = "unicode") -> Fit:
     hyper = ", ".join(f"{k} {given(v, style)}" if not isinstance(v, bool) else f"{k} {str(v).lower()}"
                       for k, v in opt.hyper.items() if v or k == "momentum")
     smoothing = smoothing_label("ε = " + given(spec.label_smoothing, style)) if spec.label_smoothing else ""
-    caption = [_("{n} parameters").format(n=spec.n_params), _("loss {loss}").format(loss=spec.loss) + smoothing,
+    caption = [_("{n} parameters").format(n=f"{spec.n_params:,}"), _("loss {loss}").format(loss=spec.loss) + smoothing,
                _("learning rate α = {lr}").format(lr=given(spec.learning_rate, style)) + _schedule(spec, style)
                + _own(spec, style),
                _("optimizer {name}").format(name=opt.name) + (f" ({hyper})" if hyper else "")]
