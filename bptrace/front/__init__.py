@@ -25,8 +25,15 @@ def module(kind: str):
 def parse(c, table: dict, path: str, index: int, in_shape: tuple[int, ...], rng):
     """One front layer, validated (c: spec._Checker; in_shape: one sample's input to it; rng: the seed's)."""
     layer = module(table["type"]).parse(c, table, path, index, in_shape, rng)
-    object.__setattr__(layer, "table", dict(table))  # as written: Spec.to_dict gives it back
+    written = dict(table)  # as written, every default filled in: Spec.to_dict gives it back
+    for key in DEFAULTED.get(KINDS[table["type"]], ()):
+        value = getattr(layer, key)
+        written.setdefault(key, value.tolist() if isinstance(value, np.ndarray) else value)
+    object.__setattr__(layer, "table", written)
     return layer
+
+
+DEFAULTED = {"conv": ("stride", "padding"), "pool": ("stride",), "rnn": ("activation", "h0")}  # keys with defaults
 
 
 def features(front, X: np.ndarray) -> np.ndarray:

@@ -324,7 +324,7 @@ def check_grid(it: Iteration, view: View) -> Grid:
             t.add_section()
             t.add_row(_("sample {n}").format(n=p.sample), "", "", "")
         for b, q in zip(_forward_values(p.forward, p.loss), _forward_values(c.forward, c.loss)):
-            t.add_row(view.name(b), view.num(b.value), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
+            t.add_row(view.name(b), view.num(b.value, b.given), view.num(q.value), signed(q.value - b.value, view.precision, view.style))
     return t
 
 
