@@ -34,7 +34,7 @@ def _all_names(layers, n_inputs: int) -> dict[str, Entry]:
     return out
 
 
-def parse(c, value, layers, n_inputs: int) -> tuple[Entry, ...]:
+def parse(c, value, layers, n_inputs: int, front: tuple = ()) -> tuple[Entry, ...]:
     """The top-level `frozen = [...]` list, validated: each name a parameter of this network."""
     if value is None:
         return ()
@@ -43,6 +43,9 @@ def parse(c, value, layers, n_inputs: int) -> tuple[Entry, ...]:
     known = _all_names(layers, n_inputs)
     out = []
     for i, name in enumerate(value, 1):
+        if name not in known and name.split("_")[0].split("^")[0] in {p.symbol for f in front for p in f.params}:
+            c.fail(f"frozen[{i}]", f"'{name[:ECHO_LIMIT]}' is a front layer's parameter; frozen applies to the fully "
+                                   "connected layers' weights and biases (w1, b1 …): a front layer always trains")
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6) if len(name) <= ECHO_LIMIT else []
             hint = f"; did you mean '{close[0]}'?" if close else "; expected a weight or bias name such as w1 or b1"

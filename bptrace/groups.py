@@ -55,14 +55,22 @@ def any_groups(spec) -> bool:
 
 
 def base_rate(spec, l: int) -> float:
-    """α of layer l before any schedule: its own, else the spec's."""
+    """α of layer l before any schedule: its own, else the spec's (a front layer's arrays, l = "front": the spec's)."""
+    if l == "front":
+        return spec.learning_rate
     own = spec.layers[l].learning_rate
     return spec.learning_rate if own is None else own
 
 
 def weight_decay(spec, l: int, kind: str) -> float:
-    """λ of W⁽ˡ⁾ (kind "W") or b⁽ˡ⁾ (kind "b"): the most specific one given."""
-    layer, opt = spec.layers[l], spec.optimizer
+    """λ of W⁽ˡ⁾ (kind "W") or b⁽ˡ⁾ (kind "b"): the most specific one given. A front layer's array (l = "front",
+    kind (f, i)): the optimizer's λ, or for its bias c the optimizer's bias_weight_decay where given."""
+    opt = spec.optimizer
+    if l == "front":
+        bias = spec.front[kind[0]].params[kind[1]].symbol == "c"
+        own = opt.bias_weight_decay if bias else None
+        return opt.hyper.get("weight_decay", 0.0) if own is None else own
+    layer = spec.layers[l]
     tries = (layer.bias_weight_decay, opt.bias_weight_decay) if kind == "b" else ()
     for v in (*tries, layer.weight_decay):
         if v is not None:
@@ -90,7 +98,7 @@ def _own(it) -> dict[tuple[int, str], tuple[float, float]]:
     """(layer, "W" or "b") -> the (α, λ) its updates used (frozen ones left out)."""
     out = {}
     for u in it.updates:
-        if not u.frozen and u.learning_rate is not None:
+        if not u.frozen and u.learning_rate is not None and u.ident.kind != "v":  # front layers: the spec's α
             out[u.ident.l, "W" if u.ident.kind == "w" else "b"] = (u.learning_rate, u.weight_decay)
     return out
 
@@ -104,15 +112,16 @@ def _given(spec) -> dict[tuple[int, str], tuple[float, float]]:
 def summary(it, num=lambda v: f"{v:g}", alpha: str = "α", lam: str = "λ") -> str:
     """An iteration's α (and λ) per layer: "layer 1: α = 0.5; layer 2: α = 0.25, λ = 0.01 (biases: λ = 0)";
     "" for an iteration without parameter groups. num writes each value, alpha and lam the symbols."""
-    return _text(_own(it), num, alpha, lam)
+    return _text(_own(it), num, alpha, lam, getattr(it.names, "offset", 0))
 
 
 def spec_summary(spec, num=lambda v: f"{v:g}", alpha: str = "α", lam: str = "λ") -> str:
     """summary() of the spec as given (base α, before any schedule); "" without parameter groups."""
-    return _text(_given(spec), num, alpha, lam) if any_groups(spec) else ""
+    return _text(_given(spec), num, alpha, lam, len(spec.front)) if any_groups(spec) else ""
 
 
-def _text(own: dict, num, alpha: str, lam: str) -> str:
+def _text(own: dict, num, alpha: str, lam: str, offset: int = 0) -> str:
+    """offset: the front layers before the dense ones (a dense layer is named by its place in [[layers]])."""
     if not own:
         return ""
     decayed = any(d for _a, d in own.values())
@@ -127,14 +136,16 @@ def _text(own: dict, num, alpha: str, lam: str) -> str:
         if w and b and b != w:  # the biases' own α or λ: only what differs from the weights'
             diff = [f"{alpha} = {num(b[0])}"] * (b[0] != w[0]) + [f"{lam} = {num(b[1])}"] * (b[1] != w[1])
             head += " " + _("(biases: {values})").format(values=", ".join(diff))
-        parts.append(_("layer {l}: {values}").format(l=l + 1, values=head))
+        parts.append(_("layer {l}: {values}").format(l=l + 1 + offset, values=head))
     return "; ".join(parts)
 
 
 def trainable(spec) -> list[tuple[int, str]]:
-    """(layer, "W" or "b") of every array the optimizer updates, in order (engine.Network.trainable's)."""
-    return [(l, kind) for l, layer in enumerate(spec.layers)
-            for kind in ("W", "b") if kind == "W" or (layer.bias is not None and layer.train_bias)]
+    """(layer, "W" or "b") of every array the optimizer updates, in order (engine.Network.trainable's): a front
+    layer's arrays first, as ("front", (f, i))."""
+    front = [("front", (f, i)) for f, layer in enumerate(spec.front) for i in range(len(layer.params))]
+    return front + [(l, kind) for l, layer in enumerate(spec.layers)
+                    for kind in ("W", "b") if kind == "W" or (layer.bias is not None and layer.train_bias)]
 
 
 def torch_groups(spec) -> list[tuple[list[int], dict]]:

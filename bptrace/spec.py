@@ -503,7 +503,7 @@ def from_dict(data: dict[str, Any], source: str = "<spec>") -> Spec:
     smoothing = _label_smoothing(c, data, loss)
     samples = _smoothed(samples, smoothing)
     sample_order = order.parse(c, data.get("order"), len(samples))
-    frozen_entries = frozen.parse(c, data.get("frozen"), layers, layers[0].fan_in)
+    frozen_entries = frozen.parse(c, data.get("frozen"), layers, layers[0].fan_in, front)
     return Spec(layers=layers, samples=samples, learning_rate=lr, loss=loss, title=title,
                 seed=seed, naming=naming, optimizer=optimizer, source=source, label_smoothing=smoothing,
                 schedule=schedule, order=sample_order, frozen=frozen_entries, front=front,

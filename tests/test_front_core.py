@@ -282,3 +282,21 @@ def test_the_matrix_form_numbers_the_dense_layers_after_the_front_ones(runner):
     assert result.exit_code == 0
     assert "z⁽⁴⁾ = W⁽⁴⁾ h⁽³⁾ + b⁽⁴⁾" in result.output  # three front layers, then the dense output layer 4
     assert "Forward: layer 1 (conv2d)" in result.output  # the front layers in scalar form beside it
+
+
+def test_parameter_groups_beside_front_layers_agree_with_pytorch(runner, tmp_path):
+    """The dense layer's own α and λ; the conv's kernel and bias train with the spec's α (torch param groups)."""
+    pytest.importorskip("torch")
+    from bptrace.samples import text
+    from bptrace.verify import compare
+
+    path = tmp_path / "cnn-groups.toml"
+    path.write_text(text("cnn").replace("bias = [0.0, 0.0]", "bias = [0.0, 0.0]\nlearning_rate = 0.1\nweight_decay = 0.01"))
+    spec = spec_mod.load(path)
+    report = compare(spec, epochs=3)
+    assert report.ok and len(report.rows()) > 100
+    result = runner.invoke(app, ["run", str(path)])
+    assert "Updates (sgd; layer 4: α = 0.1, λ = 0.01)" in result.output  # the dense layer is layers[4]
+    it = tracer.run(spec).iterations[0]
+    k11 = next(u for u in it.updates if u.name == "k_11")
+    assert k11.new == pytest.approx(-0.1 - 0.5 * k11.gradient, rel=1e-12)  # the spec's α for the kernel

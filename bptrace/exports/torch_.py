@@ -283,7 +283,8 @@ def _scheduler(spec) -> str:
 
 def _param_groups(spec) -> str:
     """PyTorch's param groups, one per distinct (α, λ): [{"params": [...], "lr": 0.25}, ...]."""
-    exprs = {}
+    exprs = {("front", (f, i)): f"model[{f + 1}].{attr}" for f, layer in enumerate(spec.front)
+             for i, (attr, _values) in enumerate(layer.torch_code()[1])}  # after nn.Unflatten at [0]
     for l, (layer, lin, shared) in enumerate(_module_indices(spec)):
         exprs[l, "W"] = f"model[{lin}].weight"
         exprs[l, "b"] = f"model[{shared}].b" if shared is not None else f"model[{lin}].bias"
