@@ -18,13 +18,14 @@ from .errors import ECHO_LIMIT
 Entry = tuple[int, str, int]  # (layer l, "W" or "b", flat index into W[l] or b[l])
 
 
-def _all_names(layers, n_inputs: int) -> dict[str, Entry]:
-    """Every parameter's name in both schemes -> its entry."""
+def _all_names(layers, n_inputs: int, offset: int = 0) -> dict[str, Entry]:
+    """Every parameter's name in both schemes -> its entry (offset: front layers before, which the layered
+    names count: W^(4)_11 after three)."""
     widths = [n_inputs] + [len(layer.weights) for layer in layers]
     counts = [0 if layer.bias is None else len(layer.bias) for layer in layers]
     out: dict[str, Entry] = {}
     for scheme in ("seed", "layered"):
-        names = naming.make(scheme, widths, counts)
+        names = naming.make(scheme, widths, counts, offset)
         for l, grid in enumerate(names.weights):
             for j in range(len(grid)):
                 for k, n in enumerate(grid[j]):
@@ -40,7 +41,7 @@ def parse(c, value, layers, n_inputs: int, front: tuple = ()) -> tuple[Entry, ..
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         c.fail("frozen", "expected a list of parameter names, e.g. frozen = [\"w5\", \"b2\"]")
-    known = _all_names(layers, n_inputs)
+    known = _all_names(layers, n_inputs, len(front))
     out = []
     for i, name in enumerate(value, 1):
         if name not in known and name.split("_")[0].split("^")[0] in {p.symbol for f in front for p in f.params}:
