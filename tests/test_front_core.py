@@ -300,3 +300,14 @@ def test_parameter_groups_beside_front_layers_agree_with_pytorch(runner, tmp_pat
     it = tracer.run(spec).iterations[0]
     k11 = next(u for u in it.updates if u.name == "k_11")
     assert k11.new == pytest.approx(-0.1 - 0.5 * k11.gradient, rel=1e-12)  # the spec's α for the kernel
+
+
+def test_frozen_takes_a_dense_weights_layered_name_as_shown_after_the_front_layers():
+    from bptrace.samples import text
+
+    toml = text("cnn").replace("learning_rate = 0.5", 'learning_rate = 0.5\nfrozen = ["W^(4)_11"]', 1)
+    it = tracer.run(spec_mod.loads(toml, "cnn.toml")).iterations[0]
+    w1 = next(u for u in it.updates if u.name == "w1")
+    assert w1.frozen and w1.new == w1.old == 0.1
+    with pytest.raises(spec_mod.SpecError, match="did you mean 'W\\^\\(4\\)_11'"):
+        spec_mod.loads(toml.replace("W^(4)_11", "W^(1)_11"), "cnn.toml")
