@@ -518,9 +518,13 @@ def _torch_stream(layers: Any, seed: int):
     whole network, every layer (front and dense) drawing from it in order as its torch.nn module would,
     whether or not the spec uses its numbers; None when no layer draws."""
     tables = [layers] if isinstance(layers, dict) else layers if isinstance(layers, list) else []
-    if any(isinstance(t, dict) and "pytorch" in (t.get(k) for k in TORCH_KEYS) for t in tables):
+    if any(isinstance(t, dict) and "pytorch" in (t.get(k, _TORCH_DEFAULT.get((t.get("type"), k))) for k in TORCH_KEYS)
+           for t in tables):
         return torch_init.LinearInit(seed)
     return None
+
+
+_TORCH_DEFAULT = {("rnn", "input_weights"): "pytorch", ("rnn", "recurrent_weights"): "pytorch"}  # drawn if absent
 
 
 def _front(c: _Checker, layers: Any, samples: Any, rng) -> tuple[tuple, Any, int]:

@@ -311,3 +311,14 @@ def test_frozen_takes_a_dense_weights_layered_name_as_shown_after_the_front_laye
     assert w1.frozen and w1.new == w1.old == 0.1
     with pytest.raises(spec_mod.SpecError, match="did you mean 'W\\^\\(4\\)_11'"):
         spec_mod.loads(toml.replace("W^(4)_11", "W^(1)_11"), "cnn.toml")
+
+
+def test_an_rnn_whose_weights_are_left_out_draws_them_from_the_networks_stream():
+    torch = pytest.importorskip("torch")
+    data = {"learning_rate": 0.5, "seed": 3, "samples": [{"x": [0.1, 0.5], "target": [1]}],
+            "layers": [{"type": "rnn", "units": 2, "bias": [0.1, 0.0]},  # U and W default to "pytorch"
+                       {"activation": "sigmoid", "weights": [[0.5, -0.5]]}]}
+    spec = spec_mod.from_dict(data)
+    torch.manual_seed(3)
+    r = torch.nn.RNN(1, 2, dtype=torch.float64)
+    assert np.array_equal(spec.front[0].W.value, r.weight_hh_l0.detach().numpy())
