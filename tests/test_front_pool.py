@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bptrace.errors import SpecError
 from bptrace.trace import Quantity, Sum
 from front_support import (all_rows, back, by_name, chain, check_formula, close, finite_differences, parse,
-                           pool_loops, run, trace, values)
+                           pool_loops, run, trace)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])

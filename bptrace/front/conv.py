@@ -99,7 +99,7 @@ class Conv(FrontLayer):
 
     def backward(self, params, cache, dY):
         X, U, V = cache
-        k, d, over = params[0], self.d, (0, *range(2, 2 + self.d))
+        k, over = params[0], (0, *range(2, 2 + self.d))
         dU = dY * self.act.d(U, V)  # δ = ∂E/∂v · f′(u)
         Wn = spatial.windows(spatial.pad(X, self.padding), self.K, self.stride)
         # ∂E/∂k_o,ch,a = Σ_n Σ_i δ_noi · x_n,ch,(i·s + a − p)

@@ -88,7 +88,7 @@ class RNN(FrontLayer):
         δ_t = ∂E/∂r_t, dX as X (n, T, D), grads summed over the samples (U, W, c)."""
         U, W, _ = self._unpack(params)
         X, R, S = cache
-        n, T = X.shape[0], self.steps
+        T = self.steps
         dS, dR, dX = np.zeros_like(S), np.empty_like(R), np.empty_like(X)
         gU, gW, gc = np.zeros_like(U), np.zeros_like(W), np.zeros(self.units)
         dS[:, T] = dY
@@ -288,8 +288,8 @@ def _torch_rnn(layer: RNN):
     rnn = m.rnn
     m.bptrace_params = [rnn.weight_ih_l0, rnn.weight_hh_l0] + ([rnn.bias_ih_l0] if layer.c is not None else [])
     with torch.no_grad():
-        for tensor, p in zip(m.bptrace_params, layer.params):
-            tensor.copy_(torch.tensor(p.value))
+        for t, p in zip(m.bptrace_params, layer.params):
+            t.copy_(torch.tensor(p.value))
     return m
 
 
