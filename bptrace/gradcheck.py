@@ -19,7 +19,6 @@ from . import engine, limits
 from .naming import for_spec
 from .notation import Id, leaf, param_ids
 from .notation import name as id_name
-from .front.base import ident, shown
 
 KINKED = ("relu", "leaky_relu", "elu")  # activations with a kink at z = 0 (elu: where alpha != 1)
 
@@ -86,9 +85,7 @@ def _front_sides(up: tuple, down: tuple, zs: list, front: tuple):
         if a is None or not (a != b).any():
             continue
         s, *idx = np.argwhere(a != b)[0]
-        conv = layer.kind.startswith("conv")
-        values = cache[1] if conv else layer.forward([], cache[0])[0]
-        yield ident("u" if conv else "P", layer.index, shown(layer.out_shape, tuple(idx))), float(values[(s, *idx)])
+        yield layer.kink_at(cache, int(s), tuple(int(i) for i in idx))
 
 
 def gradcheck(spec, samples: list[int] | None = None, h: float = 1e-6, tol: float = 1e-5,

@@ -322,3 +322,13 @@ def test_an_rnn_whose_weights_are_left_out_draws_them_from_the_networks_stream()
     torch.manual_seed(3)
     r = torch.nn.RNN(1, 2, dtype=torch.float64)
     assert np.array_equal(spec.front[0].W.value, r.weight_hh_l0.detach().numpy())
+
+
+def test_gradcheck_calls_an_rnn_relu_kink_a_kink(tmp_path):
+    path = tmp_path / "kink.toml"
+    path.write_text('learning_rate = 0.5\n[[samples]]\nx = [0.5, -0.5]\ntarget = [1]\n[[layers]]\ntype = "rnn"\n'
+                    'activation = "relu"\ninput_weights = [[1.0]]\nrecurrent_weights = [[1.0]]\n'
+                    '[[layers]]\nactivation = "sigmoid"\nweights = [[0.5]]\n')
+    rows = {r.name: r for r in gradcheck(spec_mod.load(path))}
+    # r_2 = 1·(−0.5) + 1·s_1 = −0.5 + 0.5 = 0: relu's kink, which W moves across
+    assert rows["W1"].at_kink and rows["W1"].kink.of == "r" and rows["W1"].kink_z == 0.0

@@ -210,6 +210,10 @@ class Conv(FrontLayer):
 
         return cache[1] > 0 if self.activation in KINKED else None
 
+    def kink_at(self, cache, s: int, idx: tuple):
+        """(u's identity, its value) where sides differ: sample s, (channel, position) idx (for gradcheck)."""
+        return ident("u", self.index, shown(self.out_shape, idx)), float(cache[1][(s, *idx)])
+
     def param_ids(self):
         """The kernel's entries named as the trace names them (a channel axis of size 1 left out), then c."""
         shape = self.kernel.value.shape

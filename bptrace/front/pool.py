@@ -21,7 +21,7 @@ import numpy as np
 from ..expr import Num, Op, Ref
 from ..notation import E_TOTAL
 from . import spatial
-from .base import FrontLayer, objects, shown
+from .base import FrontLayer, ident, objects, shown
 
 KEYS = ("type", "size", "stride")
 MAX_SIZE = 1000
@@ -80,6 +80,10 @@ class Pool(FrontLayer):
         """Max pool: each window's winner. Where it differs between p + h and p − h the central difference
         straddles a tie (a kink of max: E has no derivative there); average pool: None (no kink)."""
         return cache[1] if self.max else None
+
+    def kink_at(self, cache, s: int, idx: tuple):
+        """(P's identity, its value) where the winner differs: sample s, (channel, position) idx (gradcheck)."""
+        return ident("P", self.index, shown(self.out_shape, idx)), float(self.forward([], cache[0])[0][(s, *idx)])
 
     # ---- trace of one sample
     def trace(self, t, x, cache, params):

@@ -25,7 +25,7 @@ import numpy as np
 from .. import activations
 from ..expr import Num, Op, Ref, refs
 from ..notation import E_TOTAL
-from .base import FrontLayer, Param, objects, shown, tensor, torch_stream
+from .base import FrontLayer, Param, ident, objects, shown, tensor, torch_stream
 
 KEYS = ("type", "units", "input_weights", "recurrent_weights", "bias", "h0", "activation")
 ACTIVATIONS = ("tanh", "relu")  # nn.RNN's nonlinearity
@@ -69,6 +69,14 @@ class RNN(FrontLayer):
     def _unpack(self, params):
         U, W = params[0], params[1]
         return U, W, (params[2] if self.c is not None else np.zeros(self.units))
+
+    def sides(self, cache):
+        """relu's side of its kink for every r_t,j (r > 0), else None (tanh has no kink): for gradcheck."""
+        return cache[1] > 0 if self.activation == "relu" else None
+
+    def kink_at(self, cache, s: int, idx: tuple):
+        """(r_t,j's identity, its value) where sides differ: sample s, (t, j) idx."""
+        return ident("r", self.index, idx), float(cache[1][(s, *idx)])
 
     # ---------------------------------------------------------------- numbers
     def forward(self, params, X):
