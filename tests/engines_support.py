@@ -199,7 +199,8 @@ window.addEventListener("load", () => {
 
 
 def _chromium(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="bptrace-chromium-") as profile:
+    # a Chromium helper may still be writing to the profile as the browser exits: its removal may not fail the test
+    with tempfile.TemporaryDirectory(prefix="bptrace-chromium-", ignore_cleanup_errors=True) as profile:
         return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 

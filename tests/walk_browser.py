@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,11 +29,11 @@ TEXT = {"Enter": "\r", "Tab": "\t"}  # keys that type a character are sent as ke
 
 class Browser:
     def __init__(self, width: int = 1280, height: int = 900):
-        self.profile = tempfile.TemporaryDirectory(prefix="bptrace-cdp-")
-        self.proc = subprocess.Popen(
+        self.profile = tempfile.TemporaryDirectory(prefix="bptrace-cdp-", ignore_cleanup_errors=True)
+        self.proc = subprocess.Popen(  # its own process group: close() ends its helpers (renderer, crashpad) too
             [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile.name}", "--remote-debugging-port=0",
              f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
         port = self._port()
         tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         page = next(t for t in tabs if t["type"] == "page")
@@ -124,12 +127,25 @@ class Browser:
         try:
             self.ws.close()
         finally:
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal(signal.SIGKILL)
+                self.proc.wait(10)
+            self._signal(signal.SIGKILL)  # a helper that outlived the browser would still write to the profile
+            for _ in range(20):  # then the profile goes (a last file may land as it is removed: try again)
+                shutil.rmtree(self.profile.name, ignore_errors=True)
+                if not os.path.exists(self.profile.name):
+                    break
+                time.sleep(0.1)
             self.profile.cleanup()
+
+    def _signal(self, sig) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def __enter__(self):
         return self
