@@ -68,7 +68,6 @@ class Block:
     rows: tuple  # every Quantity it makes, in reading order
     outputs: object  # numpy object array (out_shape) of the Quantities the next layer reads
     grids: tuple = ()  # (label, 2-D object array of Quantities): shown as small grids
-    given: tuple = ()  # the parameters it reads, as given before the update (kernel k, bias c, U, W …)
 
 
 @dataclass(frozen=True, eq=False)
