@@ -26,7 +26,7 @@ def _v(x: float) -> float | str:
 
 
 def forward_group(f: Forward) -> dict[str, Any]:
-    out = {q.name: _v(q.value) for q in (f.front[0].inputs.reshape(-1) if f.front else f.inputs)}
+    out = {q.name: _v(q.value) for q in f.given}  # x: with front layers the image or sequence
     for block in f.front:  # front layers (bptrace.front): every quantity they make
         out.update((q.name, _v(q.value)) for q in block.rows)
     for layer in f.layers:
